@@ -1,0 +1,30 @@
+# emobalance: `make run` (main job) and `make test` each work on a fresh clone.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test run lint clean
+
+install: $(STAMP)
+
+# torch==2.13.0 first: that exact spec takes the CPU wheel from this disk; anything else
+# pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+
+test: install lint
+	$(BIN)/python -m pytest -q
+
+run: install
+	$(BIN)/emobalance data stats --split train
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

@@ -1,0 +1,21 @@
+"""emobalance: multi-label emotion classification with data balancing."""
+
+__version__ = "0.1.0"
+
+from .data.dataset import EmotionDataset
+from .errors import DataError, EmobalanceError, ModelError
+from .labels import EKMAN, LABELS, NUM_LABELS, SENTIMENT, collapse_labels, collapse_probabilities
+
+__all__ = [
+    "EKMAN",
+    "LABELS",
+    "NUM_LABELS",
+    "SENTIMENT",
+    "DataError",
+    "EmobalanceError",
+    "EmotionDataset",
+    "ModelError",
+    "__version__",
+    "collapse_labels",
+    "collapse_probabilities",
+]

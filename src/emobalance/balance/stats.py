@@ -1,0 +1,169 @@
+"""Imbalance measures for multi-label data (Charte et al., 2013-2015).
+
+For label ``l`` with count ``c_l`` and the largest count ``c_max``:
+
+* ``IRLbl_l = c_max / c_l`` (imbalance ratio per label; 1 for the most frequent label),
+* ``MeanIR`` = mean of IRLbl, ``MaxIR`` = max of IRLbl,
+* ``CVIR`` = standard deviation of IRLbl (``ddof=1``) / MeanIR,
+* ``SCUMBLE`` = mean over examples of ``1 - geomean(IRLbl of its labels) / mean(IRLbl of its
+  labels)``, the concurrence of rare and frequent labels (0 for examples with < 2 labels).
+
+Labels with no example have an undefined IRLbl; they are left out of these measures and
+listed in ``absent_labels``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..labels import LABELS, NEUTRAL, NUM_LABELS
+
+
+@dataclass
+class ImbalanceStats:
+    """Imbalance statistics of a label matrix; see the module docstring for definitions."""
+
+    n: int
+    label_counts: dict[str, int]
+    label_share: dict[str, float]
+    irlbl: dict[str, float]
+    mean_ir: float
+    max_ir: float
+    cvir: float
+    scumble: float
+    cardinality: float
+    density: float
+    labels_per_example: dict[int, int]
+    mean_ir_without_neutral: float
+    absent_labels: list[str] = field(default_factory=list)
+    cooccurrence: np.ndarray | None = field(default=None, repr=False)
+
+    def to_dict(self, cooccurrence: bool = False) -> dict[str, Any]:
+        """A JSON-ready dict (the co-occurrence matrix as nested lists when asked for)."""
+        out = asdict(self)
+        out.pop("cooccurrence")
+        out["labels_per_example"] = {str(k): v for k, v in self.labels_per_example.items()}
+        if cooccurrence and self.cooccurrence is not None:
+            out["cooccurrence"] = self.cooccurrence.tolist()
+        return out
+
+
+def irlbl(counts: np.ndarray) -> np.ndarray:
+    """IRLbl per label (``inf`` where a label has no example)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return np.where(counts > 0, counts.max(initial=0) / np.maximum(counts, 1), np.inf)
+
+
+def mean_ir(labels: np.ndarray) -> float:
+    """MeanIR of a binary label matrix (labels with no example left out)."""
+    ir = irlbl(np.asarray(labels).sum(axis=0))
+    finite = ir[np.isfinite(ir)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+def _scumble(labels: np.ndarray, ir: np.ndarray) -> float:
+    n = labels.shape[0]
+    if n == 0:
+        return 0.0
+    safe_ir = np.where(np.isfinite(ir), ir, 1.0)  # absent labels never appear in a row
+    k = labels.sum(axis=1).astype(np.float64)
+    log_ir = np.log(safe_ir)
+    lab = labels.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        geo = np.exp((lab @ log_ir) / k)
+        arith = (lab @ safe_ir) / k
+        per = np.where(k > 1, 1.0 - geo / arith, 0.0)
+    return float(per.mean())
+
+
+def imbalance_stats(labels: Any) -> ImbalanceStats:
+    """Compute :class:`ImbalanceStats` for a label matrix or an :class:`EmotionDataset`.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n, 28) or EmotionDataset
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.zeros((4, 28), dtype=np.uint8); y[:, 27] = 1; y[0, 16] = 1
+    >>> s = imbalance_stats(y)
+    >>> s.irlbl["grief"], s.max_ir
+    (4.0, 4.0)
+    """
+    if hasattr(labels, "labels") and not isinstance(labels, np.ndarray):
+        labels = labels._require_labels()
+    y = np.asarray(labels)
+    if y.ndim != 2 or y.shape[1] != NUM_LABELS:
+        raise ValueError(f"expected a label matrix of shape (n, {NUM_LABELS}), got {y.shape}")
+    y = y.astype(np.uint8, copy=False)
+    n = y.shape[0]
+    counts = y.sum(axis=0, dtype=np.int64)
+    ir = irlbl(counts)
+    present = np.isfinite(ir)
+    ir_p = ir[present]
+    mir = float(ir_p.mean()) if ir_p.size else float("nan")
+    std = float(ir_p.std(ddof=1)) if ir_p.size > 1 else 0.0
+    no_neutral = present.copy()
+    no_neutral[LABELS.index(NEUTRAL)] = False
+    counts_nn = np.where(no_neutral, counts, 0)
+    ir_nn = irlbl(counts_nn)[no_neutral]
+    per_example = y.sum(axis=1)
+    hist = np.bincount(per_example, minlength=1)
+    return ImbalanceStats(
+        n=n,
+        label_counts={lab: int(c) for lab, c in zip(LABELS, counts, strict=True)},
+        label_share={
+            lab: float(c / n) if n else 0.0 for lab, c in zip(LABELS, counts, strict=True)
+        },
+        irlbl={lab: float(v) for lab, v, p in zip(LABELS, ir, present, strict=True) if p},
+        mean_ir=mir,
+        max_ir=float(ir_p.max()) if ir_p.size else float("nan"),
+        cvir=std / mir if ir_p.size else float("nan"),
+        scumble=_scumble(y, ir),
+        cardinality=float(per_example.mean()) if n else 0.0,
+        density=float(per_example.mean() / NUM_LABELS) if n else 0.0,
+        labels_per_example={int(k): int(v) for k, v in enumerate(hist) if v},
+        mean_ir_without_neutral=float(ir_nn.mean()) if ir_nn.size else float("nan"),
+        absent_labels=[lab for lab, p in zip(LABELS, present, strict=True) if not p],
+        cooccurrence=(y.T.astype(np.int64) @ y.astype(np.int64)),
+    )
+
+
+def plot_label_counts(
+    counts: dict[str, int] | ImbalanceStats,
+    path: str | os.PathLike[str],
+    title: str = "Examples per label",
+) -> Path:
+    """Bar chart of per-label counts, sorted, on a log axis; written atomically to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..io import atomic_path
+
+    if isinstance(counts, ImbalanceStats):
+        counts = counts.label_counts
+    items = sorted(counts.items(), key=lambda kv: kv[1], reverse=True)
+    names = [k for k, _ in items]
+    values = [max(v, 0) for _, v in items]
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    ax.bar(names, [v if v > 0 else np.nan for v in values], color="#4C72B0")
+    ax.set_yscale("log")
+    ax.set_ylabel("examples (log scale)")
+    ax.set_title(title)
+    ax.tick_params(axis="x", rotation=75)
+    ax.grid(axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path, suffix=path.suffix or ".png") as tmp:
+        fig.savefig(tmp, dpi=120, format=(path.suffix.lstrip(".") or "png"))
+    plt.close(fig)
+    return path

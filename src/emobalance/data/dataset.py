@@ -1,0 +1,469 @@
+"""EmotionDataset: texts with a ``uint8[n, 28]`` label matrix and per-row provenance."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import DataError
+from ..io import atomic_path
+from ..labels import LABEL_TO_ID, LABELS, NUM_LABELS
+
+SOURCES = ("goemotions", "sentiment140", "generated", "augmented", "oversampled", "user")
+_CORE = ("text", "labels", "source", "id", "weight", "parent_id", "teacher_score")
+
+
+class EmotionDataset:
+    """A multi-label emotion dataset with provenance.
+
+    Parameters
+    ----------
+    texts : sequence of str
+        The texts.
+    labels : array-like of shape (n, 28) or None
+        Binary label matrix in :data:`emobalance.LABELS` order, stored as ``uint8``.
+        ``None`` makes an unlabelled corpus (e.g. tweets waiting for a teacher).
+    source : str or sequence of str, default="user"
+        Where each row comes from (``goemotions``, ``sentiment140``, ``generated``,
+        ``augmented``, ``oversampled``, ``user``); a single string applies to every row.
+    ids : sequence of str, optional
+        Row ids; default ``"{source}-{i}"``.
+    weight : array-like of shape (n,), optional
+        Per-row training weight.
+    parent_id : sequence of (str or None), optional
+        For augmented or oversampled rows, the id of the row they were made from.
+    teacher_score : array-like of shape (n,), optional
+        Teacher probability behind pseudo-labels (NaN where not applicable).
+    meta : dict of str to sequence, optional
+        Extra per-row columns kept through filtering, concatenation and Parquet (e.g.
+        ``polarity`` for Sentiment140).
+
+    Raises
+    ------
+    DataError
+        If lengths differ, a text is not a str, or labels are not a 0/1 ``(n, 28)`` matrix.
+    """
+
+    def __init__(
+        self,
+        texts: Sequence[str],
+        labels: Any = None,
+        source: str | Sequence[str] = "user",
+        ids: Sequence[str] | None = None,
+        weight: Any = None,
+        parent_id: Sequence[str | None] | None = None,
+        teacher_score: Any = None,
+        meta: dict[str, Sequence[Any]] | None = None,
+    ) -> None:
+        texts = list(texts)
+        n = len(texts)
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise DataError(f"text of row {i} is {type(t).__name__}, expected str")
+        self.texts: list[str] = texts
+        self.labels: np.ndarray | None = None if labels is None else _check_labels(labels, n)
+        if isinstance(source, str):
+            self.source: list[str] = [source] * n
+        else:
+            self.source = [str(s) for s in source]
+        self.ids: list[str] = (
+            [f"{self.source[i]}-{i}" for i in range(n)] if ids is None else [str(x) for x in ids]
+        )
+        self.weight = None if weight is None else np.asarray(weight, dtype=np.float32)
+        self.parent_id = None if parent_id is None else list(parent_id)
+        self.teacher_score = (
+            None if teacher_score is None else np.asarray(teacher_score, dtype=np.float32)
+        )
+        self.meta: dict[str, list[Any]] = {k: list(v) for k, v in (meta or {}).items()}
+        for name, col in [
+            ("source", self.source),
+            ("id", self.ids),
+            ("weight", self.weight),
+            ("parent_id", self.parent_id),
+            ("teacher_score", self.teacher_score),
+            *((f"meta column {k!r}", v) for k, v in self.meta.items()),
+        ]:
+            if col is not None and len(col) != n:
+                raise DataError(f"{name} has {len(col)} rows but there are {n} texts")
+        clash = set(self.meta) & set(_CORE)
+        if clash:
+            raise DataError(f"meta columns may not be named {sorted(clash)}")
+
+    # ------------------------------------------------------------------ basics
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __repr__(self) -> str:
+        kind = "labelled" if self.is_labelled else "unlabelled"
+        srcs = ", ".join(f"{k}={v}" for k, v in self.counts_by_source().items())
+        return f"EmotionDataset(n={len(self)}, {kind}, sources: {srcs or '-'})"
+
+    @property
+    def is_labelled(self) -> bool:
+        """Whether the dataset carries a label matrix."""
+        return self.labels is not None
+
+    def _require_labels(self) -> np.ndarray:
+        if self.labels is None:
+            raise DataError("this dataset is unlabelled (labels=None)")
+        return self.labels
+
+    def label_counts(self) -> dict[str, int]:
+        """Number of rows carrying each label, in :data:`LABELS` order."""
+        counts = self._require_labels().sum(axis=0, dtype=np.int64)
+        return {name: int(c) for name, c in zip(LABELS, counts, strict=True)}
+
+    def counts_by_source(self) -> dict[str, int]:
+        """Rows per source."""
+        out: dict[str, int] = {}
+        for s in self.source:
+            out[s] = out.get(s, 0) + 1
+        return out
+
+    def label_names(self) -> list[list[str]]:
+        """Label names per row."""
+        labels = self._require_labels()
+        return [[LABELS[j] for j in np.flatnonzero(row)] for row in labels]
+
+    # -------------------------------------------------------- select / combine
+    def subset(self, indices: Sequence[int] | np.ndarray) -> EmotionDataset:
+        """Rows at ``indices`` (order kept; repeats allowed)."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
+            raise IndexError(f"index out of range for a dataset of {len(self)} rows")
+        pick = idx.tolist()
+        return EmotionDataset(
+            texts=[self.texts[i] for i in pick],
+            labels=None if self.labels is None else self.labels[idx],
+            source=[self.source[i] for i in pick],
+            ids=[self.ids[i] for i in pick],
+            weight=None if self.weight is None else self.weight[idx],
+            parent_id=None if self.parent_id is None else [self.parent_id[i] for i in pick],
+            teacher_score=None if self.teacher_score is None else self.teacher_score[idx],
+            meta={k: [v[i] for i in pick] for k, v in self.meta.items()},
+        )
+
+    def filter(self, mask: Sequence[bool] | np.ndarray | Callable[[str], bool]) -> EmotionDataset:
+        """Rows where ``mask`` is true; ``mask`` may be a boolean array or a predicate on text."""
+        if callable(mask):
+            keep = np.fromiter((bool(mask(t)) for t in self.texts), dtype=bool, count=len(self))
+        else:
+            keep = np.asarray(mask, dtype=bool)
+            if keep.shape != (len(self),):
+                raise DataError(f"mask has shape {keep.shape}, expected ({len(self)},)")
+        return self.subset(np.flatnonzero(keep))
+
+    @classmethod
+    def concat(cls, datasets: Iterable[EmotionDataset]) -> EmotionDataset:
+        """Concatenate datasets; optional columns missing on one side are filled (NaN/None)."""
+        parts = list(datasets)
+        if not parts:
+            return cls([], labels=np.zeros((0, NUM_LABELS), dtype=np.uint8))
+        labelled = {p.is_labelled for p in parts}
+        if len(labelled) > 1:
+            raise DataError("cannot concatenate labelled and unlabelled datasets")
+
+        def cat_float(attr: str, fill: float) -> np.ndarray | None:
+            if all(getattr(p, attr) is None for p in parts):
+                return None
+            return np.concatenate(
+                [
+                    getattr(p, attr)
+                    if getattr(p, attr) is not None
+                    else np.full(len(p), fill, dtype=np.float32)
+                    for p in parts
+                ]
+            )
+
+        parent = None
+        if any(p.parent_id is not None for p in parts):
+            parent = [x for p in parts for x in (p.parent_id or [None] * len(p))]
+        keys = list(dict.fromkeys(k for p in parts for k in p.meta))
+        meta = {k: [x for p in parts for x in p.meta.get(k, [None] * len(p))] for k in keys}
+        return cls(
+            texts=[t for p in parts for t in p.texts],
+            labels=np.concatenate([p.labels for p in parts]) if labelled == {True} else None,
+            source=[s for p in parts for s in p.source],
+            ids=[i for p in parts for i in p.ids],
+            weight=cat_float("weight", 1.0),
+            parent_id=parent,
+            teacher_score=cat_float("teacher_score", np.nan),
+            meta=meta,
+        )
+
+    def __add__(self, other: EmotionDataset) -> EmotionDataset:
+        return EmotionDataset.concat([self, other])
+
+    # ----------------------------------------------------------------- parquet
+    def to_arrow(self) -> pa.Table:
+        """The dataset as an Arrow table (labels as ``fixed_size_list<uint8>[28]``)."""
+        cols: dict[str, pa.Array] = {
+            "text": pa.array(self.texts, type=pa.string()),
+            "source": pa.array(self.source, type=pa.string()),
+            "id": pa.array(self.ids, type=pa.string()),
+        }
+        if self.labels is not None:
+            flat = pa.array(self.labels.reshape(-1), type=pa.uint8())
+            cols["labels"] = pa.FixedSizeListArray.from_arrays(flat, NUM_LABELS)
+        if self.weight is not None:
+            cols["weight"] = pa.array(self.weight, type=pa.float32())
+        if self.parent_id is not None:
+            cols["parent_id"] = pa.array(self.parent_id, type=pa.string())
+        if self.teacher_score is not None:
+            cols["teacher_score"] = pa.array(self.teacher_score, type=pa.float32())
+        for k, v in self.meta.items():
+            cols[k] = pa.array(v)
+        schema_meta = {b"emobalance.labels": json.dumps(list(LABELS)).encode()}
+        return pa.table(cols).replace_schema_metadata(schema_meta)
+
+    def to_parquet(self, path: str | os.PathLike[str]) -> Path:
+        """Write the dataset to a Parquet file atomically; return the path."""
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            pq.write_table(self.to_arrow(), tmp)
+        return path
+
+    @classmethod
+    def from_arrow(cls, table: pa.Table, origin: str = "<arrow>") -> EmotionDataset:
+        """Build a dataset from an Arrow table written by :meth:`to_arrow`."""
+        names = table.column_names
+        if "text" not in names:
+            raise DataError(f"{origin}: no 'text' column (columns: {', '.join(names)})")
+        stored = (table.schema.metadata or {}).get(b"emobalance.labels")
+        if stored is not None and json.loads(stored) != list(LABELS):
+            raise DataError(f"{origin}: label order differs from emobalance.LABELS")
+        texts = table.column("text").to_pylist()
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise DataError(f"{origin}: row {i}: text is {type(t).__name__}, expected str")
+        labels = None
+        if "labels" in names:
+            col = table.column("labels").combine_chunks()
+            if col.null_count:
+                raise DataError(f"{origin}: 'labels' has null rows")
+            if pa.types.is_fixed_size_list(col.type):
+                labels = (
+                    col.flatten().to_numpy(zero_copy_only=False).reshape(-1, col.type.list_size)
+                )
+            else:  # a plain list column, e.g. written by pandas
+                labels = np.array(col.to_pylist(), dtype=np.int64).reshape(len(col), -1)
+
+        def opt(name: str) -> list[Any] | None:
+            return table.column(name).to_pylist() if name in names else None
+
+        weight, tscore = opt("weight"), opt("teacher_score")
+        return cls(
+            texts=texts,
+            labels=labels,
+            source=opt("source") or "user",
+            ids=opt("id"),
+            weight=None if weight is None else np.array(weight, dtype=np.float32),
+            parent_id=opt("parent_id"),
+            teacher_score=None
+            if tscore is None
+            else np.array([np.nan if x is None else x for x in tscore], dtype=np.float32),
+            meta={k: table.column(k).to_pylist() for k in names if k not in _CORE},
+        )
+
+    @classmethod
+    def from_parquet(cls, path: str | os.PathLike[str]) -> EmotionDataset:
+        """Read a dataset written by :meth:`to_parquet`."""
+        path = Path(path)
+        if not path.exists():
+            raise DataError(f"{path}: no such file")
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
+        return cls.from_arrow(table, origin=str(path))
+
+    # ------------------------------------------------------------- csv / jsonl
+    @classmethod
+    def from_csv(
+        cls,
+        path: str | os.PathLike[str],
+        text_column: str = "text",
+        labels_column: str | None = "labels",
+        id_column: str | None = "id",
+        delimiter: str = ",",
+        label_sep: str = ",",
+        source: str = "user",
+    ) -> EmotionDataset:
+        """Read a CSV file with a text column and labels.
+
+        Labels come either from ``labels_column``, holding label names or ids separated by
+        ``label_sep`` (``"joy,love"`` or ``"17,18"``), or, when ``labels_column`` is ``None``
+        or absent and all 28 label names are columns, from one 0/1 column per label.
+        A file with neither gives an unlabelled dataset.
+
+        Raises
+        ------
+        DataError
+            Naming the file and line of a malformed row.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise DataError(f"{path}: no such file")
+        texts: list[str] = []
+        label_rows: list[list[int]] = []
+        ids: list[str] = []
+        with open(path, encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f, delimiter=delimiter)
+            header = reader.fieldnames or []
+            if text_column not in header:
+                raise DataError(
+                    f"{path}: line 1: no column {text_column!r} (columns: {', '.join(header)})"
+                )
+            wide = all(name in header for name in LABELS) and (
+                labels_column is None or labels_column not in header
+            )
+            has_labels = wide or (labels_column is not None and labels_column in header)
+            use_ids = id_column is not None and id_column in header
+            try:
+                for row in reader:
+                    where = f"{path}: line {reader.line_num}"
+                    if None in row or any(v is None for v in row.values()):
+                        raise DataError(f"{where}: expected {len(header)} fields")
+                    texts.append(row[text_column])
+                    if use_ids:
+                        ids.append(row[id_column])  # type: ignore[index]
+                    if wide:
+                        label_rows.append(
+                            [j for j, name in enumerate(LABELS) if _flag(row[name], where, name)]
+                        )
+                    elif has_labels:
+                        label_rows.append(_parse_labels(row[labels_column], label_sep, where))  # type: ignore[index]
+            except csv.Error as exc:
+                raise DataError(f"{path}: line {reader.line_num}: {exc}") from None
+        return cls(
+            texts,
+            labels=_rows_to_matrix(label_rows, len(texts)) if has_labels else None,
+            source=source,
+            ids=ids or None,
+        )
+
+    @classmethod
+    def from_jsonl(
+        cls,
+        path: str | os.PathLike[str],
+        text_column: str = "text",
+        labels_column: str | None = "labels",
+        id_column: str | None = "id",
+        source: str = "user",
+    ) -> EmotionDataset:
+        """Read JSON Lines: one object per line with a text field and labels.
+
+        ``labels`` may be a list of names or ids, or a comma-separated string of them.
+        Rows without the labels field make the whole dataset unlabelled only if no row has it.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise DataError(f"{path}: no such file")
+        texts: list[str] = []
+        label_rows: list[list[int] | None] = []
+        ids: list[str] = []
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                where = f"{path}: line {lineno}"
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{where}: invalid JSON ({exc.msg})") from None
+                if not isinstance(obj, dict):
+                    raise DataError(f"{where}: expected a JSON object")
+                if text_column not in obj:
+                    raise DataError(f"{where}: no field {text_column!r}")
+                text = obj[text_column]
+                if not isinstance(text, str):
+                    raise DataError(f"{where}: field {text_column!r} is not a string")
+                texts.append(text)
+                if id_column is not None and id_column in obj:
+                    ids.append(str(obj[id_column]))
+                if labels_column is not None and labels_column in obj:
+                    label_rows.append(_parse_labels(obj[labels_column], ",", where))
+                else:
+                    label_rows.append(None)
+        has = [r is not None for r in label_rows]
+        if any(has) and not all(has):
+            missing = has.index(False)
+            raise DataError(f"{path}: record {missing + 1}: no field {labels_column!r}")
+        if ids and len(ids) != len(texts):
+            raise DataError(f"{path}: field {id_column!r} is present on some rows only")
+        labels = _rows_to_matrix(label_rows, len(texts)) if texts and all(has) else None  # type: ignore[arg-type]
+        return cls(texts, labels=labels, source=source, ids=ids or None)
+
+    def to_jsonl(self, path: str | os.PathLike[str]) -> Path:
+        """Write one JSON object per row (``id``, ``text``, ``labels`` as names, ``source``)."""
+        path = Path(path)
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+            names = self.label_names() if self.labels is not None else None
+            for i, text in enumerate(self.texts):
+                rec: dict[str, Any] = {"id": self.ids[i], "text": text, "source": self.source[i]}
+                if names is not None:
+                    rec["labels"] = names[i]
+                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        return path
+
+
+def _check_labels(labels: Any, n: int) -> np.ndarray:
+    arr = np.asarray(labels)
+    if arr.ndim != 2 or arr.shape != (n, NUM_LABELS):
+        raise DataError(f"labels must have shape ({n}, {NUM_LABELS}), got {arr.shape}")
+    if arr.size:
+        if not np.issubdtype(arr.dtype, np.number) and arr.dtype != bool:
+            raise DataError(f"labels must be numeric 0/1, got dtype {arr.dtype}")
+        bad = ~np.isin(arr, (0, 1))
+        if bad.any():
+            i, j = map(int, np.argwhere(bad)[0])
+            raise DataError(f"labels must be 0 or 1; row {i}, label {LABELS[j]!r} is {arr[i, j]}")
+    return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+def _flag(value: str | None, where: str, name: str) -> bool:
+    v = (value or "").strip()
+    if v in ("0", "1", ""):
+        return v == "1"
+    raise DataError(f"{where}: column {name!r} must be 0 or 1, got {v!r}")
+
+
+def _parse_labels(value: Any, sep: str, where: str) -> list[int]:
+    """Label names or ids, as a list or a separated string, to sorted unique ids."""
+    if isinstance(value, str):
+        items: list[Any] = [x.strip() for x in value.split(sep) if x.strip()]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        items = [value]
+    else:
+        raise DataError(f"{where}: labels must be a list or a string, got {type(value).__name__}")
+    out: set[int] = set()
+    for item in items:
+        if isinstance(item, int) and not isinstance(item, bool):
+            j = item
+        elif isinstance(item, str) and item.lstrip("-").isdigit():
+            j = int(item)
+        elif isinstance(item, str) and item.strip().lower() in LABEL_TO_ID:
+            j = LABEL_TO_ID[item.strip().lower()]
+        else:
+            raise DataError(f"{where}: unknown label {item!r}")
+        if not 0 <= j < NUM_LABELS:
+            raise DataError(f"{where}: label id {j} outside 0..{NUM_LABELS - 1}")
+        out.add(j)
+    return sorted(out)
+
+
+def _rows_to_matrix(rows: Sequence[Sequence[int]], n: int) -> np.ndarray:
+    out = np.zeros((n, NUM_LABELS), dtype=np.uint8)
+    for i, row in enumerate(rows):
+        out[i, list(row)] = 1
+    return out
