@@ -128,6 +128,193 @@ def _print_stats_table(stats, title: str) -> None:
         console.print(f"labels with no example: {', '.join(stats.absent_labels)}")
 
 
+def _load_config(config: Path | None):  # -> EmobalanceConfig
+    from .config import EmobalanceConfig
+
+    return EmobalanceConfig.from_yaml(config) if config is not None else EmobalanceConfig()
+
+
+@app.command("train")
+def train_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
+    train: Annotated[
+        str, typer.Option("--train", help="Training data: a split name or a dataset file.")
+    ] = "train",
+    dev: Annotated[
+        str, typer.Option("--dev", help="Dev data for early stopping and thresholds.")
+    ] = "dev",
+    vectors: Annotated[
+        str | None, typer.Option("--vectors", help="Pre-trained vectors (.vec/.vec.gz/.txt/.bin).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML with model/train sections.")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Override train.epochs.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Override train.seed.")] = None,
+) -> None:
+    """Train the reference model (thresholds tuned on dev) and save it to --out."""
+    from .classifier import EmotionClassifier
+
+    cfg = _load_config(config)
+    if vectors is not None:
+        if not Path(vectors).is_file():
+            raise EmobalanceError(f"{vectors}: vectors file not found")
+        cfg.model.vectors = vectors
+    if epochs is not None:
+        cfg.train.epochs = epochs
+    if seed is not None:
+        cfg.train.seed = seed
+    train_ds = load_split_or_path(train)
+    dev_ds = load_split_or_path(dev)
+    clf = EmotionClassifier(model=cfg.model, train=cfg.train).fit(train_ds, dev_ds)
+    clf.save(out)
+    dev_m = clf.metrics_.get("dev", {})
+    typer.echo(
+        f"saved {out} (best epoch {clf.metrics_['best_epoch']}, "
+        f"dev macro-F1 {dev_m.get('macro_f1', float('nan')):.4f}, "
+        f"{clf.metrics_['train_seconds']:.0f}s)"
+    )
+
+
+def _summary(m: dict) -> dict:
+    keys = (
+        "n", "macro_f1", "micro_f1", "weighted_f1", "samples_f1", "macro_precision",
+        "macro_recall", "micro_precision", "micro_recall", "exact_match", "hamming_loss",
+        "macro_auc", "micro_auc",
+    )  # fmt: skip
+    return {k: m[k] for k in keys if k in m}
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    model_dir: Annotated[Path, typer.Argument(help="A model directory written by `train`.")],
+    split: Annotated[
+        str, typer.Option("--split", help="test, dev, train, or a dataset file.")
+    ] = "test",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print all metrics as one JSON object.")
+    ] = False,
+) -> None:
+    """Evaluate a model with its dev-tuned thresholds (default: the original test split)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .classifier import EmotionClassifier
+    from .metrics import evaluate
+
+    clf = EmotionClassifier.load(model_dir)
+    data = load_split_or_path(split)
+    if not data.is_labelled:
+        raise EmobalanceError(f"{split}: has no labels to evaluate against")
+    proba = clf.predict_proba(data.texts)
+    m = evaluate(data.labels, proba, clf.thresholds_)
+    m["macro_f1_at_0_5"] = evaluate(data.labels, proba, 0.5, groupings=())["macro_f1"]
+    if as_json:
+        typer.echo(json.dumps(m, ensure_ascii=False))
+        return
+    console = Console()
+    t = Table(title=f"{model_dir} on {split} (n={m['n']:,})")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for k, v in {**_summary(m), "macro_f1_at_0_5": m["macro_f1_at_0_5"]}.items():
+        t.add_row(k, f"{v:,}" if isinstance(v, int) else f"{v:.4f}")
+    console.print(t)
+    pl = Table(title="per label")
+    for c in ("label", "precision", "recall", "f1", "support"):
+        pl.add_column(c, justify="right" if c != "label" else "left")
+    for name, r in m["per_label"].items():
+        pl.add_row(
+            name, f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}", str(r["support"])
+        )
+    console.print(pl)
+
+
+@app.command("predict")
+def predict_cmd(
+    model_dir: Annotated[Path, typer.Argument(help="A model directory written by `train`.")],
+    texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
+    input: Annotated[
+        Path | None, typer.Option("--input", help="CSV/JSONL/Parquet/TXT file of texts.")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="Where to write predictions (.csv/.jsonl/.parquet)."),
+    ] = None,
+    text_column: Annotated[
+        str, typer.Option("--text-column", help="Text column of --input.")
+    ] = "text",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Texts per forward pass.")] = 256,
+) -> None:
+    """Predict emotions for texts given as arguments or in a file."""
+    from .classifier import EmotionClassifier
+    from .scoring import predict_file
+
+    if (texts and input) or not (texts or input):
+        raise EmobalanceError("give either texts as arguments or --input FILE")
+    if input is not None and output is None:
+        raise EmobalanceError("--input needs --output")
+    clf = EmotionClassifier.load(model_dir)
+    if input is not None:
+        n = predict_file(clf, input, output, text_column=text_column, batch_size=batch_size)
+        typer.echo(f"wrote {n:,} predictions to {output}")
+        return
+    proba = clf.predict_proba(texts)
+    for text, row in zip(texts, proba, strict=True):
+        labels = [lab for lab, p, t in zip(_labels(), row, clf.thresholds_, strict=True) if p >= t]
+        top = sorted(zip(_labels(), row, strict=True), key=lambda kv: -kv[1])[:3]
+        typer.echo(
+            json.dumps(
+                {
+                    "text": text,
+                    "labels": labels,
+                    "top": {k: round(float(v), 4) for k, v in top},
+                },
+                ensure_ascii=False,
+            )
+        )
+
+
+def _labels():
+    from .labels import LABELS
+
+    return LABELS
+
+
+@app.command("explain")
+def explain_cmd(
+    model_dir: Annotated[Path, typer.Argument(help="A model directory written by `train`.")],
+    text: Annotated[str, typer.Argument(help="The text to explain.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the attention weight of every token and the top emotions."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from .classifier import EmotionClassifier
+
+    clf = EmotionClassifier.load(model_dir)
+    ex = clf.explain(text)
+    if as_json:
+        typer.echo(json.dumps(ex, ensure_ascii=False))
+        return
+    console = Console()
+    top = max(ex["attention"], default=0.0) or 1.0
+    line = Text()
+    for tok, w in zip(ex["tokens"], ex["attention"], strict=True):
+        shade = int(255 - 180 * (w / top))
+        line.append(tok, style=f"on rgb(255,{shade},{shade})")
+        line.append(" ")
+    console.print(line)
+    for tok, w in sorted(zip(ex["tokens"], ex["attention"], strict=True), key=lambda kv: -kv[1])[
+        :5
+    ]:
+        console.print(f"  {tok:<15} {w:.3f}")
+    console.print("labels: " + (", ".join(ex["labels"]) or "(none above threshold)"))
+    for item in ex["top"]:
+        console.print(f"  {item['label']:<15} {item['probability']:.3f}")
+    console.print(f"Ekman group: {ex['ekman']}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     try:

@@ -1,0 +1,174 @@
+"""Configuration: one pydantic model per section; a run is one YAML file.
+
+Every field has a default that works. ``EmobalanceConfig.from_yaml`` reads a file whose
+top-level keys are the sections (``model``, ``train``, ...); unknown keys are errors that
+name the field, so a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+DEFAULT_VECTORS = "vectors/explosion-fasttext-en-300d.corpus-vocab.vec.gz"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+
+class ModelConfig(_Section):
+    """The reference network: fastText vectors -> Conv1d -> BiLSTM -> attention -> 28 logits.
+
+    Attributes
+    ----------
+    vectors : str or None
+        Pre-trained vectors (``.vec``, ``.vec.gz``, word2vec ``.txt``, fastText ``.bin``).
+        ``"auto"`` uses ``$EMOBALANCE_DATA/vectors/explosion-fasttext-en-300d...vec.gz`` when
+        present, else trains fastText on the training texts; ``None`` trains fastText.
+    pretrained : bool
+        ``False`` initialises the embedding randomly (the "no pre-trained vectors" ablation).
+    embedding_dim : int
+        Width of the embedding; must equal the vectors' dimension.
+    freeze_embeddings : bool
+        Keep the embedding fixed during training.
+    use_conv, conv_kernel_sizes, conv_channels
+        1-D convolutions over the embeddings, one per kernel width, outputs concatenated.
+    lstm_hidden, lstm_layers
+        BiLSTM hidden size per direction and number of layers.
+    use_attention, attention_dim
+        Additive attention over time (padding masked); off -> masked mean+max pooling.
+    dropout, embedding_dropout
+        Dropout before the output layer / on the embeddings.
+    max_len : int
+        Tokens kept per text (longer texts are truncated).
+    min_freq, max_vocab
+        Vocabulary: minimum training frequency, maximum size.
+    """
+
+    vectors: str | None = "auto"
+    pretrained: bool = True
+    embedding_dim: int = Field(300, ge=1)
+    freeze_embeddings: bool = False
+    use_conv: bool = True
+    conv_kernel_sizes: list[int] = Field(default_factory=lambda: [3])
+    conv_channels: int = Field(200, ge=1)
+    lstm_hidden: int = Field(128, ge=1)
+    lstm_layers: int = Field(1, ge=1)
+    use_attention: bool = True
+    attention_dim: int = Field(128, ge=1)
+    dropout: float = Field(0.3, ge=0.0, lt=1.0)
+    embedding_dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    max_len: int = Field(64, ge=1)
+    min_freq: int = Field(2, ge=1)
+    max_vocab: int | None = Field(50_000, ge=2)
+
+    @field_validator("conv_kernel_sizes")
+    @classmethod
+    def _kernels(cls, v: list[int]) -> list[int]:
+        if not v or any(k < 1 for k in v):
+            raise ValueError("conv_kernel_sizes must be a non-empty list of positive ints")
+        return v
+
+    def resolve_vectors(self) -> str | None:
+        """The vectors file to use, or ``None`` to train fastText on the corpus."""
+        if not self.pretrained or self.vectors is None:
+            return None
+        if self.vectors == "auto":
+            root = os.environ.get("EMOBALANCE_DATA")
+            if root and (Path(root) / DEFAULT_VECTORS).is_file():
+                return str(Path(root) / DEFAULT_VECTORS)
+            return None
+        return self.vectors
+
+
+class TrainConfig(_Section):
+    """Training (TrainingArguments-style).
+
+    Attributes
+    ----------
+    epochs, batch_size, lr, weight_decay
+        AdamW over length-bucketed batches with dynamic padding.
+    loss : {"bce", "bce_pos_weight", "focal", "asl"}
+        Binary cross-entropy; BCE with per-label ``pos_weight`` (neg/pos, capped at
+        ``pos_weight_cap``); focal loss (``focal_gamma``); asymmetric loss (``asl_*``).
+    grad_clip : float
+        Max gradient norm (0 disables).
+    patience : int
+        Early stopping on dev macro-F1 (dev-tuned thresholds); the best weights are kept.
+    seed : int
+        One seed for shuffling, initialisation and dropout.
+    mixed_precision : {"auto", "off", "fp16", "bf16"}
+        ``auto``: fp16 autocast + GradScaler on CUDA, fp32 on CPU (bf16 measured slower on
+        CPU, see docs/BENCHMARKS.md). ``bf16`` on CPU is available as an option.
+    device : str
+        ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda``, ``cuda:1``...
+    num_threads : int or None
+        torch intra-op threads (None = torch default).
+    eval_batch_size : int
+        Batch size for dev evaluation and inference.
+    progress : bool or None
+        tqdm bars; None = only on a TTY.
+    """
+
+    epochs: int = Field(8, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    loss: Literal["bce", "bce_pos_weight", "focal", "asl"] = "bce"
+    pos_weight_cap: float = Field(30.0, gt=0)
+    focal_gamma: float = Field(2.0, ge=0)
+    asl_gamma_neg: float = Field(4.0, ge=0)
+    asl_gamma_pos: float = Field(0.0, ge=0)
+    asl_clip: float = Field(0.05, ge=0, lt=1)
+    grad_clip: float = Field(1.0, ge=0)
+    patience: int = Field(2, ge=0)
+    seed: int = 0
+    mixed_precision: Literal["auto", "off", "fp16", "bf16"] = "auto"
+    device: str = "auto"
+    num_threads: int | None = Field(None, ge=1)
+    eval_batch_size: int = Field(512, ge=1)
+    progress: bool | None = None
+
+
+class EmobalanceConfig(_Section):
+    """A whole run: one section per stage."""
+
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str]) -> EmobalanceConfig:
+        """Read a YAML config; errors name the file and the offending field."""
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such file") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+        return validate(cls, raw, origin=str(path))
+
+    def to_yaml(self) -> str:
+        """The resolved config as YAML."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def validate(model: type[BaseModel], data: dict[str, Any], origin: str = "config") -> Any:
+    """Validate ``data`` against a pydantic model, turning errors into one ConfigError."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err["loc"])
+            parts.append(f"{loc}: {err['msg']}")
+        raise ConfigError(f"{origin}: " + "; ".join(parts)) from None

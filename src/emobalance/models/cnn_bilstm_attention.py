@@ -1,0 +1,135 @@
+"""The reference network: embeddings -> Conv1d -> BiLSTM -> additive attention -> 28 logits.
+
+``use_conv=False`` feeds the embeddings straight to the BiLSTM; ``use_attention=False``
+replaces attention with masked mean + max pooling. Both flags change the module graph
+(the unused modules are not built), which is what the ablations compare.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from ..config import ModelConfig
+from ..labels import NUM_LABELS
+
+
+class AdditiveAttention(nn.Module):
+    """Bahdanau-style attention: ``a_t = softmax_t(v . tanh(W h_t))`` with padding masked."""
+
+    def __init__(self, input_dim: int, attention_dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(input_dim, attention_dim)
+        self.score = nn.Linear(attention_dim, 1, bias=False)
+
+    def forward(self, h: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the context ``(B, D)`` and the weights ``(B, T)`` (exactly 0 on padding)."""
+        scores = self.score(torch.tanh(self.proj(h))).squeeze(-1)
+        scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores.float(), dim=-1).to(h.dtype)
+        context = torch.bmm(weights.unsqueeze(1), h).squeeze(1)
+        return context, weights
+
+
+class CNNBiLSTMAttention(nn.Module):
+    """The emobalance reference network.
+
+    Parameters
+    ----------
+    vocab_size : int
+        Rows of the embedding (row 0 is padding).
+    config : ModelConfig
+        Architecture settings (see :class:`~emobalance.config.ModelConfig`).
+    embeddings : ndarray of shape (vocab_size, embedding_dim), optional
+        Initial embedding weights (pre-trained vectors).
+    num_labels : int, default=28
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        config: ModelConfig,
+        embeddings: np.ndarray | None = None,
+        num_labels: int = NUM_LABELS,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        dim = config.embedding_dim
+        self.embedding = nn.Embedding(vocab_size, dim, padding_idx=0)
+        if embeddings is not None:
+            if embeddings.shape != (vocab_size, dim):
+                raise ValueError(
+                    f"embeddings have shape {embeddings.shape}, expected ({vocab_size}, {dim})"
+                )
+            with torch.no_grad():
+                self.embedding.weight.copy_(torch.from_numpy(np.asarray(embeddings, np.float32)))
+        self.embedding.weight.requires_grad_(not config.freeze_embeddings)
+        self.embedding_dropout = nn.Dropout(config.embedding_dropout)
+        if config.use_conv:
+            self.convs = nn.ModuleList(
+                nn.Conv1d(dim, config.conv_channels, k, padding=k // 2)
+                for k in config.conv_kernel_sizes
+            )
+            lstm_in = config.conv_channels * len(config.conv_kernel_sizes)
+        else:
+            self.convs = None
+            lstm_in = dim
+        self.lstm = nn.LSTM(
+            lstm_in,
+            config.lstm_hidden,
+            num_layers=config.lstm_layers,
+            bidirectional=True,
+            batch_first=True,
+            dropout=config.dropout if config.lstm_layers > 1 else 0.0,
+        )
+        h2 = 2 * config.lstm_hidden
+        if config.use_attention:
+            self.attention: AdditiveAttention | None = AdditiveAttention(h2, config.attention_dim)
+            out_dim = h2
+        else:
+            self.attention = None
+            out_dim = 2 * h2  # mean + max
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(out_dim, num_labels)
+
+    def encode(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token states ``(B, T, 2H)`` and the padding mask ``(B, T)`` (True on real tokens)."""
+        t = ids.shape[1]
+        mask = torch.arange(t, device=ids.device).unsqueeze(0) < lengths.to(ids.device).unsqueeze(1)
+        x = self.embedding_dropout(self.embedding(ids))
+        if self.convs is not None:
+            xc = x.transpose(1, 2)
+            # even kernels give T+1 outputs with padding k//2: trim back to T
+            x = torch.cat([torch.relu(conv(xc))[..., :t] for conv in self.convs], dim=1)
+            x = x.transpose(1, 2) * mask.unsqueeze(-1).to(x.dtype)
+        packed = pack_padded_sequence(
+            x, lengths.cpu().clamp(min=1), batch_first=True, enforce_sorted=False
+        )
+        out, _ = self.lstm(packed)
+        h, _ = pad_packed_sequence(out, batch_first=True, total_length=t)
+        return h, mask
+
+    def pool(self, h: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Sequence vector and attention weights (None without attention)."""
+        if self.attention is not None:
+            return self.attention(h, mask)
+        m = mask.unsqueeze(-1).to(h.dtype)
+        mean = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
+        mx = h.masked_fill(~mask.unsqueeze(-1), float("-inf")).max(1).values
+        return torch.cat([mean, mx], dim=-1), None
+
+    def forward(
+        self, ids: torch.Tensor, lengths: torch.Tensor, return_attention: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits ``(B, 28)``; with ``return_attention`` also the weights ``(B, T)``."""
+        h, mask = self.encode(ids, lengths)
+        pooled, weights = self.pool(h, mask)
+        logits = self.classifier(self.dropout(pooled))
+        return (logits, weights) if return_attention else logits
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
