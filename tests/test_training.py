@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from emobalance.config import ModelConfig, TrainConfig
+from emobalance.models.cnn_bilstm_attention import CNNBiLSTMAttention
+from emobalance.training import (
+    Trainer,
+    asymmetric_loss,
+    focal_loss,
+    length_bucketed_batches,
+    pad_batch,
+    resolve_precision,
+)
+
+
+def test_buckets_cover_every_index_once_and_group_lengths():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 60, size=1000)
+    batches = length_bucketed_batches(lengths, 32, seed=1, bucket_batches=5)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(1000))
+    spread = np.mean([lengths[b].max() - lengths[b].min() for b in batches])
+    assert spread < 10  # random batches would spread over ~55 tokens
+    again = length_bucketed_batches(lengths, 32, seed=1, bucket_batches=5)
+    assert all(np.array_equal(a, b) for a, b in zip(batches, again, strict=True))
+
+
+def test_buckets_split_evenly_across_ranks():
+    lengths = np.arange(1, 1001) % 37 + 1
+    per_rank = [
+        length_bucketed_batches(lengths, 16, seed=3, rank=r, world_size=2) for r in range(2)
+    ]
+    assert len(per_rank[0]) == len(per_rank[1])
+    a, b = (set(np.concatenate(p).tolist()) for p in per_rank)
+    assert not a & b
+
+
+def test_pad_batch_dynamic_padding():
+    seqs = [np.array([1, 2, 3]), np.array([4]), np.array([5, 6])]
+    ids, lens = pad_batch(seqs, np.array([1, 2]))
+    assert ids.tolist() == [[4, 0], [5, 6]]
+    assert lens.tolist() == [1, 2]
+
+
+def test_losses_reduce_to_bce():
+    torch.manual_seed(0)
+    logits = torch.randn(6, 28)
+    y = (torch.rand(6, 28) > 0.7).float()
+    bce = F.binary_cross_entropy_with_logits(logits, y, reduction="none")
+    torch.testing.assert_close(focal_loss(logits, y, gamma=0.0), bce)
+    torch.testing.assert_close(
+        asymmetric_loss(logits, y, gamma_neg=0.0, gamma_pos=0.0, clip=0.0),
+        bce,
+        atol=1e-6,
+        rtol=1e-5,
+    )
+    # focal down-weights easy examples: never above BCE
+    assert torch.all(focal_loss(logits, y, gamma=2.0) <= bce + 1e-7)
+
+
+def test_focal_loss_hand_value():
+    logits = torch.tensor([[0.0]])
+    y = torch.tensor([[1.0]])
+    # p = 0.5, bce = ln 2, (1 - p)^2 = 0.25
+    assert focal_loss(logits, y, 2.0).item() == pytest.approx(0.25 * np.log(2), rel=1e-6)
+
+
+def test_precision_resolution():
+    cpu = torch.device("cpu")
+    assert resolve_precision("off", cpu) is None
+    assert resolve_precision("bf16", cpu) == torch.bfloat16
+    assert resolve_precision("fp16", cpu) is None  # fp16 autocast is a CUDA thing
+    assert resolve_precision("auto", torch.device("cuda")) == torch.float16
+
+
+@pytest.mark.parametrize("loss", ["bce", "bce_pos_weight", "focal", "asl"])
+def test_tiny_model_loss_decreases(loss):
+    rng = np.random.default_rng(0)
+    # token 2 -> label 0, token 3 -> label 1: learnable in a few steps
+    seqs, y = [], np.zeros((64, 28), dtype=np.float32)
+    for i in range(64):
+        tok = 2 + i % 2
+        seqs.append(np.array([tok] + rng.integers(4, 20, size=rng.integers(1, 6)).tolist()))
+        y[i, i % 2] = 1
+    torch.manual_seed(0)
+    model = CNNBiLSTMAttention(
+        20, ModelConfig(embedding_dim=8, conv_channels=8, lstm_hidden=8, attention_dim=4,
+                        dropout=0.0, embedding_dropout=0.0),
+    )  # fmt: skip
+    cfg = TrainConfig(epochs=6, batch_size=16, lr=0.02, loss=loss, mixed_precision="off",
+                      progress=False)  # fmt: skip
+    res = Trainer(model, cfg).fit(seqs, y)
+    losses = [h["train_loss"] for h in res.history]
+    assert losses[-1] < losses[0] * 0.8
+    assert res.best_epoch == 6
+
+
+def test_early_stopping_keeps_best_weights():
+    rng = np.random.default_rng(1)
+    seqs = [rng.integers(2, 30, size=rng.integers(1, 8)) for _ in range(40)]
+    y = (rng.random((40, 28)) > 0.9).astype(np.float32)
+    torch.manual_seed(0)
+    model = CNNBiLSTMAttention(30, ModelConfig(embedding_dim=8, conv_channels=4, lstm_hidden=4,
+                                               attention_dim=4))  # fmt: skip
+    cfg = TrainConfig(epochs=5, batch_size=8, patience=0, mixed_precision="off", progress=False)
+    res = Trainer(model, cfg).fit(seqs, y, seqs[:20], y[:20].astype(np.uint8))
+    scores = [h["dev_macro_f1"] for h in res.history]
+    assert res.best_score == max(scores)
+    assert res.best_epoch == int(np.argmax(scores)) + 1
