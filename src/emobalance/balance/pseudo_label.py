@@ -1,0 +1,228 @@
+"""Pseudo-label an unlabelled corpus with a teacher; resumable Parquet part files.
+
+The teacher's full probability matrix is stored in part files (``part-00000.parquet`` covers
+rows ``[0, part_rows)``, and so on), each written atomically once complete, so a killed run
+resumes at the first missing part without losing or duplicating rows, and a different
+threshold needs no new teacher pass. :func:`pseudo_label` then keeps label ``j`` of a text
+when ``p_j >= threshold_j``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from ..data.dataset import EmotionDataset
+from ..errors import DataError
+from ..io import atomic_path, write_json_atomic
+from ..labels import LABEL_TO_ID, LABELS, NUM_LABELS
+from .teacher import Teacher, teacher_proba
+
+MANIFEST = "manifest.json"
+
+
+def thresholds_vector(
+    threshold: float = 0.7, overrides: Mapping[str, float] | None = None
+) -> np.ndarray:
+    """Per-label thresholds: ``threshold`` everywhere, ``overrides`` by label name."""
+    th = np.full(NUM_LABELS, float(threshold), dtype=np.float32)
+    for name, value in (overrides or {}).items():
+        if name not in LABEL_TO_ID:
+            raise DataError(f"threshold override for unknown label {name!r}")
+        th[LABEL_TO_ID[name]] = float(value)
+    return th
+
+
+def corpus_fingerprint(corpus: EmotionDataset) -> str:
+    """sha256 over the ids and texts: a resumed run must see the same corpus."""
+    h = hashlib.sha256()
+    for i, t in zip(corpus.ids, corpus.texts, strict=True):
+        h.update(i.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+        h.update(t.encode("utf-8", "surrogatepass"))
+        h.update(b"\1")
+    return h.hexdigest()
+
+
+def score_corpus(
+    corpus: EmotionDataset,
+    teacher: Teacher,
+    out_dir: str | os.PathLike[str] | None = None,
+    *,
+    batch_size: int = 1024,
+    part_rows: int = 10_000,
+    teacher_name: str | None = None,
+    progress: bool | None = None,
+) -> np.ndarray:
+    """Teacher probabilities ``float32[n, 28]`` for every row of ``corpus``.
+
+    With ``out_dir``, parts of ``part_rows`` rows are written as they complete and existing
+    parts are reused (resume). The manifest pins the corpus fingerprint and part size; a
+    mismatch is an error rather than a silent mix of two corpora.
+    """
+    n = len(corpus)
+    if n == 0:
+        raise DataError("the corpus to pseudo-label is empty")
+    if part_rows < 1 or batch_size < 1:
+        raise DataError("part_rows and batch_size must be positive")
+    show = sys.stderr.isatty() if progress is None else progress
+    out = Path(out_dir) if out_dir is not None else None
+    proba = np.empty((n, NUM_LABELS), dtype=np.float32)
+    done = np.zeros((n + part_rows - 1) // part_rows, dtype=bool)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        manifest = {
+            "fingerprint": corpus_fingerprint(corpus),
+            "n_rows": n,
+            "part_rows": part_rows,
+            "teacher": teacher_name or type(teacher).__name__,
+            "labels": list(LABELS),
+        }
+        mpath = out / MANIFEST
+        if mpath.is_file():
+            old = json.loads(mpath.read_text(encoding="utf-8"))
+            for key in ("fingerprint", "n_rows", "part_rows", "teacher"):
+                if old.get(key) != manifest[key]:
+                    raise DataError(
+                        f"{mpath}: {key} differs from this run ({old.get(key)!r} vs "
+                        f"{manifest[key]!r}); use another directory or delete this one"
+                    )
+        else:
+            write_json_atomic(mpath, manifest)
+        for k in range(len(done)):
+            part = out / f"part-{k:05d}.parquet"
+            if part.is_file():
+                lo, hi = k * part_rows, min((k + 1) * part_rows, n)
+                proba[lo:hi] = _read_part(part, corpus.ids[lo:hi])
+                done[k] = True
+    todo = int(sum(min((k + 1) * part_rows, n) - k * part_rows for k in np.flatnonzero(~done)))
+    t0 = time.perf_counter()
+    with tqdm(total=todo, desc="pseudo-label", unit="row", disable=not show) as bar:
+        for k in np.flatnonzero(~done):
+            lo, hi = int(k) * part_rows, min((int(k) + 1) * part_rows, n)
+            for s in range(lo, hi, batch_size):
+                e = min(s + batch_size, hi)
+                proba[s:e] = teacher_proba(teacher, corpus.texts[s:e])
+                bar.update(e - s)
+                bar.set_postfix(rows_per_s=f"{bar.n / max(time.perf_counter() - t0, 1e-9):,.0f}")
+            if out is not None:
+                _write_part(out / f"part-{int(k):05d}.parquet", corpus, lo, hi, proba[lo:hi])
+    return proba
+
+
+def _write_part(path: Path, corpus: EmotionDataset, lo: int, hi: int, proba: np.ndarray) -> None:
+    flat = pa.array(proba.reshape(-1), type=pa.float32())
+    table = pa.table(
+        {
+            "row": pa.array(np.arange(lo, hi), type=pa.int64()),
+            "id": pa.array(corpus.ids[lo:hi], type=pa.string()),
+            "proba": pa.FixedSizeListArray.from_arrays(flat, NUM_LABELS),
+        }
+    )
+    with atomic_path(path, suffix=".parquet") as tmp:
+        pq.write_table(table, tmp)
+
+
+def _read_part(path: Path, ids: list[str]) -> np.ndarray:
+    try:
+        table = pq.read_table(path)
+        got_ids = table.column("id").to_pylist()
+        col = table.column("proba").combine_chunks()
+        arr = col.flatten().to_numpy(zero_copy_only=False).reshape(-1, NUM_LABELS)
+    except (pa.ArrowInvalid, KeyError, OSError, ValueError) as exc:
+        raise DataError(f"{path}: unreadable part file ({exc}); delete it to recompute") from None
+    if got_ids != ids:
+        raise DataError(f"{path}: rows do not match the corpus; delete it to recompute")
+    return arr.astype(np.float32)
+
+
+def pseudo_label(
+    corpus: EmotionDataset,
+    teacher: Teacher,
+    out_dir: str | os.PathLike[str] | None = None,
+    *,
+    threshold: float = 0.7,
+    thresholds: Mapping[str, float] | None = None,
+    exclude: tuple[str, ...] = ("neutral",),
+    batch_size: int = 1024,
+    part_rows: int = 10_000,
+    teacher_name: str | None = None,
+    progress: bool | None = None,
+) -> EmotionDataset:
+    """Label ``corpus`` with ``teacher``; keep rows with at least one confident label.
+
+    Parameters
+    ----------
+    corpus : EmotionDataset
+        Unlabelled texts (e.g. :func:`emobalance.data.sentiment140`).
+    teacher : Teacher
+        Any object with ``predict_proba(texts) -> float32[n, 28]``.
+    out_dir : path, optional
+        Where part files go (enables resume).
+    threshold : float, default=0.7
+        Keep label ``j`` when ``p_j >= threshold``.
+    thresholds : mapping of label name to float, optional
+        Per-label overrides of ``threshold``.
+    exclude : tuple of str, default=("neutral",)
+        Labels never assigned (neutral is the majority class; balancing never needs more).
+
+    Returns
+    -------
+    EmotionDataset
+        The kept rows, with the assigned labels, ``teacher_score`` = the highest
+        probability among the assigned labels, the corpus' ``source``, ids and meta.
+    """
+    proba = score_corpus(
+        corpus,
+        teacher,
+        out_dir,
+        batch_size=batch_size,
+        part_rows=part_rows,
+        teacher_name=teacher_name,
+        progress=progress,
+    )
+    return assign_labels(corpus, proba, threshold=threshold, thresholds=thresholds, exclude=exclude)
+
+
+def assign_labels(
+    corpus: EmotionDataset,
+    proba: np.ndarray,
+    *,
+    threshold: float = 0.7,
+    thresholds: Mapping[str, float] | None = None,
+    exclude: tuple[str, ...] = ("neutral",),
+) -> EmotionDataset:
+    """Apply per-label thresholds to teacher probabilities; keep rows with any label."""
+    th = thresholds_vector(threshold, thresholds)
+    labels = (proba >= th).astype(np.uint8)
+    for name in exclude:
+        labels[:, LABEL_TO_ID[name]] = 0
+    keep = np.flatnonzero(labels.any(axis=1))
+    score = np.where(labels[keep] > 0, proba[keep], 0.0).max(axis=1)
+    sub = corpus.subset(keep)
+    return EmotionDataset(
+        sub.texts,
+        labels[keep],
+        source=sub.source,
+        ids=sub.ids,
+        weight=sub.weight,
+        parent_id=sub.parent_id,
+        teacher_score=score.astype(np.float32),
+        meta=sub.meta,
+    )
+
+
+def summary(dataset: EmotionDataset) -> dict[str, Any]:
+    """Counts per assigned label of a pseudo-labelled dataset."""
+    return {"n": len(dataset), "label_counts": dataset.label_counts()}
