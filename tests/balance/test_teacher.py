@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+
+from emobalance.balance.teacher import (
+    ClassifierTeacher,
+    EnsembleTeacher,
+    HFTeacher,
+    Teacher,
+    TeacherError,
+    teacher_proba,
+)
+from emobalance.labels import LABELS
+
+
+class Const:
+    def __init__(self, value):
+        self.value = value
+
+    def predict_proba(self, texts):
+        return np.full((len(texts), 28), self.value, dtype=np.float32)
+
+
+def test_protocol_and_checks():
+    assert isinstance(Const(0.1), Teacher)
+    with pytest.raises(TeacherError, match="outside"):
+        teacher_proba(Const(1.5), ["a"])
+    with pytest.raises(TeacherError, match="shape"):
+        teacher_proba(type("T", (), {"predict_proba": lambda self, t: np.zeros(3)})(), ["a"])
+    with pytest.raises(TeacherError, match="predict_proba"):
+        ClassifierTeacher(object())
+
+
+def test_classifier_teacher_batches():
+    calls = []
+
+    class Spy(Const):
+        def predict_proba(self, texts):
+            calls.append(len(texts))
+            return super().predict_proba(texts)
+
+    out = ClassifierTeacher(Spy(0.3), batch_size=4).predict_proba([str(i) for i in range(10)])
+    assert out.shape == (10, 28) and calls == [4, 4, 2]
+
+
+def test_ensemble_mean_and_weights():
+    e = EnsembleTeacher([Const(0.2), Const(0.6)])
+    np.testing.assert_allclose(e.predict_proba(["x", "y"]), 0.4, atol=1e-6)
+    w = EnsembleTeacher([Const(0.2), Const(0.6)], weights=[3, 1])
+    np.testing.assert_allclose(w.predict_proba(["x"]), 0.3, atol=1e-6)
+    with pytest.raises(TeacherError):
+        EnsembleTeacher([])
+    with pytest.raises(TeacherError):
+        EnsembleTeacher([Const(0.1)], weights=[-1])
+
+
+def _tiny_hf(tmp_path, labels):
+    pytest.importorskip("transformers")
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "i", "am", "so", "happy", "sad", "!"]
+    (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tok = BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt"))
+    cfg = BertConfig(
+        vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=32, max_position_embeddings=64, num_labels=len(labels),
+        id2label=dict(enumerate(labels)), label2id={lab: i for i, lab in enumerate(labels)},
+        problem_type="multi_label_classification",
+    )  # fmt: skip
+    import torch
+
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(cfg)
+    out = tmp_path / "hf"
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out, model, tok
+
+
+def test_hf_teacher_maps_labels_by_name(tmp_path):
+    import torch
+
+    shuffled = list(reversed(LABELS))  # the model's order differs from ours
+    path, model, tok = _tiny_hf(tmp_path, [s.upper() for s in shuffled])
+    t = HFTeacher(path, batch_size=2)
+    texts = ["i am so happy !", "sad", "i am"]
+    got = t.predict_proba(texts)
+    assert got.shape == (3, 28)
+    with torch.no_grad():
+        enc = tok(texts, padding=True, return_tensors="pt")
+        ref = torch.sigmoid(model.eval()(**enc).logits).numpy()
+    # our column j is the model's column of the same name
+    for j, lab in enumerate(LABELS):
+        np.testing.assert_allclose(got[:, j], ref[:, shuffled.index(lab)], atol=1e-5)
+
+
+def test_hf_teacher_missing_labels(tmp_path):
+    path, _, _ = _tiny_hf(tmp_path, list(LABELS[:26]))
+    with pytest.raises(TeacherError, match="surprise, neutral"):
+        HFTeacher(path)
+    with pytest.raises(TeacherError, match="cannot load"):
+        HFTeacher(tmp_path / "nope")
