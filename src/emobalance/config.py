@@ -95,6 +95,9 @@ class TrainConfig(_Section):
     ----------
     epochs, batch_size, lr, weight_decay
         AdamW over length-bucketed batches with dynamic padding.
+    lr_schedule, warmup_ratio
+        Linear warm-up over ``warmup_ratio`` of the steps, then constant, linear decay to 0
+        or cosine decay to 0 over ``epochs``.
     loss : {"bce", "bce_pos_weight", "focal", "asl"}
         Binary cross-entropy; BCE with per-label ``pos_weight`` (neg/pos, capped at
         ``pos_weight_cap``); focal loss (``focal_gamma``); asymmetric loss (``asl_*``).
@@ -121,6 +124,8 @@ class TrainConfig(_Section):
     batch_size: int = Field(64, ge=1)
     lr: float = Field(2e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
+    lr_schedule: Literal["constant", "linear", "cosine"] = "linear"
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
     loss: Literal["bce", "bce_pos_weight", "focal", "asl"] = "bce"
     pos_weight_cap: float = Field(30.0, gt=0)
     focal_gamma: float = Field(2.0, ge=0)

@@ -198,6 +198,23 @@ class TrainResult:
     device: str = "cpu"
 
 
+def lr_lambda(schedule: str, warmup_ratio: float, total_steps: int):  # noqa: ANN201
+    """Multiplier of the base learning rate at each step (warm-up, then the schedule)."""
+    warmup = max(int(warmup_ratio * total_steps), 0)
+
+    def f(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        if schedule == "constant":
+            return 1.0
+        progress = min((step - warmup) / max(total_steps - warmup, 1), 1.0)
+        if schedule == "linear":
+            return max(1.0 - progress, 0.0)
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return f
+
+
 @torch.inference_mode()
 def predict_logits(
     model: nn.Module,
@@ -296,6 +313,10 @@ class Trainer:
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
         scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         lengths = np.fromiter((len(s) for s in train_seqs), dtype=np.int64, count=len(train_seqs))
+        steps_per_epoch = -(-len(train_seqs) // cfg.batch_size)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lr_lambda(cfg.lr_schedule, cfg.warmup_ratio, steps_per_epoch * cfg.epochs)
+        )
         result = TrainResult(
             precision={None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.amp_dtype],
             device=str(device),
@@ -338,7 +359,8 @@ class Trainer:
                     nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 scaler.step(opt)
                 scaler.update()
-                total += float(loss) * len(idx)
+                sched.step()
+                total += float(loss.detach()) * len(idx)
                 seen += len(idx)
                 bar.set_postfix(loss=f"{total / seen:.4f}")
             epoch_s = time.perf_counter() - t0
