@@ -23,9 +23,8 @@ from _common import emit, machine, peak_rss_mb
 
 
 def run_one(name: str, save_dir: str | None, overrides: dict) -> dict:
-    from emobalance.metrics import evaluate
-
     from emobalance.data import goemotions
+    from emobalance.metrics import evaluate
 
     train, dev, test = (goemotions.load(s) for s in ("train", "dev", "test"))
     t0 = time.perf_counter()

@@ -12,7 +12,17 @@ TINY_MODEL = dict(
     vectors=None, embedding_dim=16, conv_channels=8, lstm_hidden=8, attention_dim=8,
     max_len=20, min_freq=1, dropout=0.0, embedding_dropout=0.0,
 )  # fmt: skip
-TINY_TRAIN = dict(epochs=4, batch_size=16, lr=0.02, mixed_precision="off", progress=False, seed=0)
+TINY_TRAIN = dict(
+    epochs=10,
+    batch_size=8,
+    lr=0.01,
+    loss="asl",
+    lr_schedule="constant",
+    patience=20,
+    mixed_precision="off",
+    progress=False,
+    seed=0,
+)
 
 WORDS = {
     "gratitude": ["thanks", "thank", "grateful", "appreciate"],

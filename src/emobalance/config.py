@@ -44,6 +44,8 @@ class ModelConfig(_Section):
         BiLSTM hidden size per direction and number of layers.
     use_attention, attention_dim
         Additive attention over time (padding masked); off -> masked mean+max pooling.
+    attention_max_pool : bool
+        Concatenate a masked max pooling of the BiLSTM states to the attention context.
     dropout, embedding_dropout
         Dropout before the output layer / on the embeddings.
     max_len : int
@@ -63,6 +65,7 @@ class ModelConfig(_Section):
     lstm_layers: int = Field(1, ge=1)
     use_attention: bool = True
     attention_dim: int = Field(128, ge=1)
+    attention_max_pool: bool = False
     dropout: float = Field(0.3, ge=0.0, lt=1.0)
     embedding_dropout: float = Field(0.2, ge=0.0, lt=1.0)
     max_len: int = Field(64, ge=1)

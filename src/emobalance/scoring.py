@@ -65,7 +65,7 @@ def iter_text_chunks(
             row += len(values)
             yield values
         return
-    with open(path, encoding="utf-8", newline="" if suffix in (".csv", ".tsv") else None) as f:
+    with open(path, encoding="utf-8-sig", newline="" if suffix in (".csv", ".tsv") else None) as f:
         try:
             if suffix in (".csv", ".tsv"):
                 reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",")

@@ -198,7 +198,7 @@ class TrainResult:
     device: str = "cpu"
 
 
-def lr_lambda(schedule: str, warmup_ratio: float, total_steps: int):  # noqa: ANN201
+def lr_lambda(schedule: str, warmup_ratio: float, total_steps: int):
     """Multiplier of the base learning rate at each step (warm-up, then the schedule)."""
     warmup = max(int(warmup_ratio * total_steps), 0)
 

@@ -1,3 +1,5 @@
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -29,8 +31,9 @@ class HashTeacher:
 
 
 def corpus(n: int) -> EmotionDataset:
-    return EmotionDataset([f"tweet number {i} {'!' * (i % 7)}" for i in range(n)], None,
-                          source="sentiment140", meta={"polarity": [0, 4] * (n // 2) + [0] * (n % 2)})  # fmt: skip
+    texts = [f"tweet number {i} {'!' * (i % 7)}" for i in range(n)]
+    polarity = [0, 4] * (n // 2) + [0] * (n % 2)
+    return EmotionDataset(texts, None, source="sentiment140", meta={"polarity": polarity})
 
 
 def test_thresholds_and_provenance():
@@ -64,11 +67,9 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path_factory, n, part, batch
     d = tmp_path_factory.mktemp("pl")
     c = corpus(n)
     full = score_corpus(c, HashTeacher(), None, batch_size=batch, part_rows=part, progress=False)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         score_corpus(c, HashTeacher(fail_after=kill), d, batch_size=batch, part_rows=part,
                      teacher_name="t", progress=False)  # fmt: skip
-    except KeyboardInterrupt:
-        pass
     assert not [p for p in d.iterdir() if p.name.startswith(".")]  # no partial part files
     resumed_teacher = HashTeacher()
     resumed = score_corpus(c, resumed_teacher, d, batch_size=batch, part_rows=part,

@@ -50,6 +50,10 @@ class ImbalanceStats:
         out["labels_per_example"] = {str(k): v for k, v in self.labels_per_example.items()}
         if cooccurrence and self.cooccurrence is not None:
             out["cooccurrence"] = self.cooccurrence.tolist()
+        # JSON has no NaN: undefined measures (an empty dataset) become null
+        for key in ("mean_ir", "max_ir", "cvir", "mean_ir_without_neutral"):
+            if not np.isfinite(out[key]):
+                out[key] = None
         return out
 
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import DataError
-from .dataset import EmotionDataset
+from .dataset import EmotionDataset, _not_utf8
 
 _POLARITY_BY_NAME = {"negative": 0, "positive": 4}
 
@@ -79,8 +79,8 @@ def _read_lines(path: Path) -> list[str]:
     try:
         with open(path, encoding="utf-8") as f:
             return [line.rstrip("\r\n") for line in f if line.strip()]
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
 
 
 def read_texts(path: str | os.PathLike[str], column: str = "text") -> list[str]:
@@ -97,31 +97,41 @@ def read_texts(path: str | os.PathLike[str], column: str = "text") -> list[str]:
         raise DataError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv"):
-        out: list[str] = []
-        with open(path, encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",")
-            if column not in (reader.fieldnames or []):
-                raise DataError(f"{path}: line 1: no column {column!r}")
-            for row in reader:
-                value = row[column]
-                if value is None:
-                    raise DataError(f"{path}: line {reader.line_num}: missing field {column!r}")
-                out.append(value)
+        try:
+            out: list[str] = []
+            with open(path, encoding="utf-8-sig", newline="") as f:
+                reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",")
+                if column not in (reader.fieldnames or []):
+                    raise DataError(f"{path}: line 1: no column {column!r}")
+                for row in reader:
+                    value = row[column]
+                    if value is None:
+                        raise DataError(f"{path}: line {reader.line_num}: missing field {column!r}")
+                    out.append(value)
+        except UnicodeDecodeError:
+            raise _not_utf8(path) from None
         return out
     if suffix in (".jsonl", ".ndjson"):
-        out = []
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}: line {lineno}: invalid JSON ({exc.msg})") from None
-                value = obj.get(column) if isinstance(obj, dict) else None
-                if not isinstance(value, str):
-                    raise DataError(f"{path}: line {lineno}: field {column!r} missing or not text")
-                out.append(value)
+        try:
+            out = []
+            with open(path, encoding="utf-8") as f:
+                for lineno, line in enumerate(f, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        obj = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise DataError(
+                            f"{path}: line {lineno}: invalid JSON ({exc.msg})"
+                        ) from None
+                    value = obj.get(column) if isinstance(obj, dict) else None
+                    if not isinstance(value, str):
+                        raise DataError(
+                            f"{path}: line {lineno}: field {column!r} missing or not text"
+                        )
+                    out.append(value)
+        except UnicodeDecodeError:
+            raise _not_utf8(path) from None
         return out
     if suffix in (".parquet", ".pq"):
         try:

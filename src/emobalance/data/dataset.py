@@ -74,6 +74,8 @@ class EmotionDataset:
             self.source: list[str] = [source] * n
         else:
             self.source = [str(s) for s in source]
+            if len(self.source) != n:
+                raise DataError(f"source has {len(self.source)} rows but there are {n} texts")
         self.ids: list[str] = (
             [f"{self.source[i]}-{i}" for i in range(n)] if ids is None else [str(x) for x in ids]
         )
@@ -315,34 +317,41 @@ class EmotionDataset:
         texts: list[str] = []
         label_rows: list[list[int]] = []
         ids: list[str] = []
-        with open(path, encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f, delimiter=delimiter)
-            header = reader.fieldnames or []
-            if text_column not in header:
-                raise DataError(
-                    f"{path}: line 1: no column {text_column!r} (columns: {', '.join(header)})"
+        try:
+            with open(path, encoding="utf-8-sig", newline="") as f:
+                reader = csv.DictReader(f, delimiter=delimiter)
+                header = reader.fieldnames or []
+                if text_column not in header:
+                    raise DataError(
+                        f"{path}: line 1: no column {text_column!r} (columns: {', '.join(header)})"
+                    )
+                wide = all(name in header for name in LABELS) and (
+                    labels_column is None or labels_column not in header
                 )
-            wide = all(name in header for name in LABELS) and (
-                labels_column is None or labels_column not in header
-            )
-            has_labels = wide or (labels_column is not None and labels_column in header)
-            use_ids = id_column is not None and id_column in header
-            try:
-                for row in reader:
-                    where = f"{path}: line {reader.line_num}"
-                    if None in row or any(v is None for v in row.values()):
-                        raise DataError(f"{where}: expected {len(header)} fields")
-                    texts.append(row[text_column])
-                    if use_ids:
-                        ids.append(row[id_column])  # type: ignore[index]
-                    if wide:
-                        label_rows.append(
-                            [j for j, name in enumerate(LABELS) if _flag(row[name], where, name)]
-                        )
-                    elif has_labels:
-                        label_rows.append(_parse_labels(row[labels_column], label_sep, where))  # type: ignore[index]
-            except csv.Error as exc:
-                raise DataError(f"{path}: line {reader.line_num}: {exc}") from None
+                has_labels = wide or (labels_column is not None and labels_column in header)
+                use_ids = id_column is not None and id_column in header
+                try:
+                    for row in reader:
+                        where = f"{path}: line {reader.line_num}"
+                        if None in row or any(v is None for v in row.values()):
+                            raise DataError(f"{where}: expected {len(header)} fields")
+                        texts.append(row[text_column])
+                        if use_ids:
+                            ids.append(row[id_column])  # type: ignore[index]
+                        if wide:
+                            label_rows.append(
+                                [
+                                    j
+                                    for j, name in enumerate(LABELS)
+                                    if _flag(row[name], where, name)
+                                ]
+                            )
+                        elif has_labels:
+                            label_rows.append(_parse_labels(row[labels_column], label_sep, where))  # type: ignore[index]
+                except csv.Error as exc:
+                    raise DataError(f"{path}: line {reader.line_num}: {exc}") from None
+        except UnicodeDecodeError:
+            raise _not_utf8(path) from None
         return cls(
             texts,
             labels=_rows_to_matrix(label_rows, len(texts)) if has_labels else None,
@@ -369,38 +378,44 @@ class EmotionDataset:
             raise DataError(f"{path}: no such file")
         texts: list[str] = []
         label_rows: list[list[int] | None] = []
-        ids: list[str] = []
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                where = f"{path}: line {lineno}"
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{where}: invalid JSON ({exc.msg})") from None
-                if not isinstance(obj, dict):
-                    raise DataError(f"{where}: expected a JSON object")
-                if text_column not in obj:
-                    raise DataError(f"{where}: no field {text_column!r}")
-                text = obj[text_column]
-                if not isinstance(text, str):
-                    raise DataError(f"{where}: field {text_column!r} is not a string")
-                texts.append(text)
-                if id_column is not None and id_column in obj:
-                    ids.append(str(obj[id_column]))
-                if labels_column is not None and labels_column in obj:
-                    label_rows.append(_parse_labels(obj[labels_column], ",", where))
-                else:
-                    label_rows.append(None)
+        ids: list[str | None] = []
+        linenos: list[int] = []
+        try:
+            with open(path, encoding="utf-8") as f:
+                for lineno, line in enumerate(f, start=1):
+                    if not line.strip():
+                        continue
+                    where = f"{path}: line {lineno}"
+                    try:
+                        obj = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise DataError(f"{where}: invalid JSON ({exc.msg})") from None
+                    if not isinstance(obj, dict):
+                        raise DataError(f"{where}: expected a JSON object")
+                    if text_column not in obj:
+                        raise DataError(f"{where}: no field {text_column!r}")
+                    text = obj[text_column]
+                    if not isinstance(text, str):
+                        raise DataError(f"{where}: field {text_column!r} is not a string")
+                    texts.append(text)
+                    linenos.append(lineno)
+                    has_id = id_column is not None and id_column in obj
+                    ids.append(str(obj[id_column]) if has_id else None)  # type: ignore[index]
+                    if labels_column is not None and labels_column in obj:
+                        label_rows.append(_parse_labels(obj[labels_column], ",", where))
+                    else:
+                        label_rows.append(None)
+        except UnicodeDecodeError:
+            raise _not_utf8(path) from None
         has = [r is not None for r in label_rows]
         if any(has) and not all(has):
-            missing = has.index(False)
-            raise DataError(f"{path}: record {missing + 1}: no field {labels_column!r}")
-        if ids and len(ids) != len(texts):
-            raise DataError(f"{path}: field {id_column!r} is present on some rows only")
+            missing = linenos[has.index(False)]
+            raise DataError(f"{path}: line {missing}: no field {labels_column!r}")
+        if any(x is not None for x in ids) and None in ids:
+            missing = linenos[ids.index(None)]
+            raise DataError(f"{path}: line {missing}: no field {id_column!r}")
         labels = _rows_to_matrix(label_rows, len(texts)) if texts and all(has) else None  # type: ignore[arg-type]
-        return cls(texts, labels=labels, source=source, ids=ids or None)
+        return cls(texts, labels=labels, source=source, ids=ids if None not in ids else None)
 
     def to_jsonl(self, path: str | os.PathLike[str]) -> Path:
         """Write one JSON object per row (``id``, ``text``, ``labels`` as names, ``source``)."""
@@ -427,6 +442,17 @@ def _check_labels(labels: Any, n: int) -> np.ndarray:
             i, j = map(int, np.argwhere(bad)[0])
             raise DataError(f"labels must be 0 or 1; row {i}, label {LABELS[j]!r} is {arr[i, j]}")
     return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+def _not_utf8(path: Path) -> DataError:
+    """A DataError naming the first line of ``path`` that is not valid UTF-8."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return DataError(f"{path}: line {lineno}: not UTF-8 ({exc.reason})")
+    return DataError(f"{path}: not UTF-8")
 
 
 def _flag(value: str | None, where: str, name: str) -> bool:

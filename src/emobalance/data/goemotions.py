@@ -8,6 +8,7 @@ then a download from the canonical google-research URLs, checked against publish
 from __future__ import annotations
 
 import csv
+import http.client
 import os
 import sys
 import urllib.error
@@ -20,7 +21,7 @@ from tqdm.auto import tqdm
 from ..errors import ChecksumError, DataError, DataNotFoundError
 from ..io import atomic_path, sha256_file
 from ..labels import NUM_LABELS
-from .dataset import EmotionDataset
+from .dataset import EmotionDataset, _not_utf8
 
 SPLITS = ("train", "dev", "test")
 BASE_URL = (
@@ -121,9 +122,15 @@ def download_file(url: str, dest: Path, sha256: str | None, timeout: float = 30.
                 disable=not sys.stderr.isatty(),
             ) as bar,
         ):
-            while chunk := resp.read(1 << 16):
-                f.write(chunk)
-                bar.update(len(chunk))
+            try:
+                while chunk := resp.read(1 << 16):
+                    f.write(chunk)
+                    bar.update(len(chunk))
+            except (OSError, http.client.HTTPException) as exc:
+                raise DataNotFoundError(
+                    f"download of {url} failed ({exc or type(exc).__name__}); offline? set "
+                    "EMOBALANCE_DATA to a folder holding goemotions/{train,dev,test}.tsv"
+                ) from None
         if sha256 is not None:
             got = sha256_file(tmp)
             if got != sha256:
@@ -170,8 +177,8 @@ def read_tsv(path: str | os.PathLike[str], source: str = "goemotions") -> Emotio
                 texts.append(text)
                 rows.append(ids_here)
                 ids.append(row_id)
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        except UnicodeDecodeError:
+            raise _not_utf8(path) from None
     labels = np.zeros((len(texts), NUM_LABELS), dtype=np.uint8)
     for i, r in enumerate(rows):
         labels[i, r] = 1

@@ -87,7 +87,7 @@ class CNNBiLSTMAttention(nn.Module):
         h2 = 2 * config.lstm_hidden
         if config.use_attention:
             self.attention: AdditiveAttention | None = AdditiveAttention(h2, config.attention_dim)
-            out_dim = h2
+            out_dim = 2 * h2 if config.attention_max_pool else h2
         else:
             self.attention = None
             out_dim = 2 * h2  # mean + max
@@ -113,11 +113,14 @@ class CNNBiLSTMAttention(nn.Module):
 
     def pool(self, h: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Sequence vector and attention weights (None without attention)."""
+        mx = h.masked_fill(~mask.unsqueeze(-1), float("-inf")).max(1).values
         if self.attention is not None:
-            return self.attention(h, mask)
+            context, weights = self.attention(h, mask)
+            if self.config.attention_max_pool:
+                context = torch.cat([context, mx], dim=-1)
+            return context, weights
         m = mask.unsqueeze(-1).to(h.dtype)
         mean = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
-        mx = h.masked_fill(~mask.unsqueeze(-1), float("-inf")).max(1).values
         return torch.cat([mean, mx], dim=-1), None
 
     def forward(

@@ -1,0 +1,400 @@
+"""Plan and build a balanced training set from GoEmotions train and extra sources.
+
+Per-label targets come from a strategy (``even``: every label reaches one count, by default
+the median label count; ``mean_ir``: the smallest floor that brings MeanIR down to a bound).
+Labels over their target may be undersampled (only rows whose every label is over target go,
+so no label is pushed under its target). Deficits are then filled source by source in a
+configured priority (by default pseudo-labelled real text, reviewed generated text,
+augmentation, oversampling), rarest label first inside each source. Each added row counts for
+all of its labels (a grief tweet may add sadness too) and a row that would push another label
+past ``target * (1 + tolerance)`` is passed over. Texts of dev and test (normalised) never
+enter the output, and no added text duplicates another text of the output.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..data.dataset import EmotionDataset
+from ..errors import ConfigError, DataError
+from ..labels import LABEL_TO_ID, LABELS, NUM_LABELS
+from ..text.normalize import normalize
+from .stats import mean_ir
+
+DEFAULT_SOURCES = ("pseudo_label", "generated", "augment", "oversample")
+
+
+def _norm(text: str) -> str:
+    return " ".join(normalize(text).split())
+
+
+@dataclass
+class FillRecord:
+    """What one source contributed."""
+
+    source: str
+    rows: int = 0
+    per_label: dict[str, int] = field(default_factory=dict)
+
+
+class BalancePlanner:
+    """Build a balanced training set with provenance.
+
+    Parameters
+    ----------
+    strategy : {"even", "mean_ir"}, default="even"
+    target : int or {"median", "mean", "max_non_neutral"}, default="median"
+        The common label count of the ``even`` strategy (statistics of the train counts).
+    mean_ir_target : float, default=1.5
+        The MeanIR bound of the ``mean_ir`` strategy.
+    tolerance : float, default=0.1
+        An added row may push a label at most ``target * tolerance`` past its target.
+    undersample : "above_target", sequence of label names or None, default="above_target"
+        Labels cut down to their target (only rows whose every label is over target are
+        removed).
+    sources : sequence of str
+        Fill priority, from ``pseudo_label``, ``generated``, ``augment``, ``oversample``.
+    max_copies : int, default=5
+        Oversampling: copies of any one example.
+    augment_margin : float, default=1.3
+        Augmented candidates requested per missing row (some are dropped as duplicates).
+    random_state : int, optional
+
+    Attributes
+    ----------
+    targets_ : ndarray of shape (28,)
+    counts_before_, counts_after_ : ndarray of shape (28,)
+    fills_ : list of FillRecord
+    report_ : dict
+    """
+
+    def __init__(
+        self,
+        strategy: str = "even",
+        target: int | str = "median",
+        mean_ir_target: float = 1.5,
+        tolerance: float = 0.1,
+        undersample: str | Sequence[str] | None = "above_target",
+        sources: Sequence[str] = DEFAULT_SOURCES,
+        max_copies: int = 5,
+        augment_margin: float = 1.3,
+        random_state: int | None = 0,
+    ) -> None:
+        if strategy not in ("even", "mean_ir"):
+            raise ConfigError(f"balance.strategy must be 'even' or 'mean_ir', got {strategy!r}")
+        unknown = [s for s in sources if s not in DEFAULT_SOURCES]
+        if unknown:
+            raise ConfigError(f"unknown balance sources {unknown}; choose from {DEFAULT_SOURCES}")
+        self.strategy = strategy
+        self.target = target
+        self.mean_ir_target = mean_ir_target
+        self.tolerance = tolerance
+        self.undersample = undersample
+        self.sources = tuple(sources)
+        self.max_copies = max_copies
+        self.augment_margin = augment_margin
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ targets
+    def compute_targets(self, counts: np.ndarray) -> np.ndarray:
+        """Per-label targets for train label ``counts``."""
+        counts = np.asarray(counts, dtype=np.int64)
+        if self.strategy == "even":
+            t = self.target
+            if isinstance(t, str):
+                non_neutral = counts[: LABEL_TO_ID["neutral"]]
+                stats = {
+                    "median": float(np.median(counts)),
+                    "mean": float(np.mean(counts)),
+                    "max_non_neutral": float(non_neutral.max()),
+                }
+                if t not in stats:
+                    raise ConfigError(f"balance.target must be an int or one of {sorted(stats)}")
+                t = stats[t]
+            return np.full(NUM_LABELS, round(float(t)), dtype=np.int64)
+        # mean_ir: the smallest floor F with MeanIR(max(counts, F), capped) <= bound
+        capped = self._capped(counts, None)
+        lo, hi = 1, int(capped.max())
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _mean_ir_counts(np.maximum(capped, mid)) <= self.mean_ir_target:
+                hi = mid
+            else:
+                lo = mid + 1
+        return np.maximum(capped, lo)
+
+    def _undersampled_labels(self) -> set[int]:
+        u = self.undersample
+        if u is None:
+            return set()
+        if isinstance(u, str):
+            if u == "above_target":
+                return set(range(NUM_LABELS))
+            u = [u]
+        bad = [x for x in u if x not in LABEL_TO_ID]
+        if bad:
+            raise ConfigError(f"balance.undersample names unknown labels {bad}")
+        return {LABEL_TO_ID[x] for x in u}
+
+    def _capped(self, counts: np.ndarray, targets: np.ndarray | None) -> np.ndarray:
+        """mean_ir strategy: undersampled labels capped at the largest other count."""
+        labels = self._undersampled_labels()
+        out = counts.copy()
+        others = [c for j, c in enumerate(counts) if j not in labels]
+        if labels and others and targets is None:
+            ceiling = max(others)
+            for j in labels:
+                out[j] = min(out[j], ceiling)
+        return out
+
+    # ------------------------------------------------------------------ build
+    def fit_resample(
+        self,
+        train: EmotionDataset,
+        pools: Mapping[str, EmotionDataset] | None = None,
+        augmenter: Callable[[EmotionDataset, dict[str, int]], EmotionDataset] | None = None,
+        exclude_texts: Iterable[str] = (),
+    ) -> EmotionDataset:
+        """Return the balanced training set.
+
+        Parameters
+        ----------
+        train : EmotionDataset
+            The original training split (labelled).
+        pools : mapping of source name to EmotionDataset
+            Labelled candidates: ``pseudo_label`` (teacher-labelled real text, ranked by
+            ``teacher_score``) and ``generated`` (teacher-filtered, human-reviewed texts).
+        augmenter : callable, optional
+            ``augmenter(parents, n_per_label) -> EmotionDataset`` (e.g.
+            ``EDAAugmenter(...).augment``), asked for the deficits left after the pools.
+        exclude_texts : iterable of str
+            Dev and test texts: never in the output (compared after normalisation).
+        """
+        if not train.is_labelled:
+            raise DataError("the training set to balance is unlabelled")
+        pools = dict(pools or {})
+        rng = np.random.default_rng(self.random_state)
+        forbidden = {_norm(t) for t in exclude_texts}
+        y = train.labels.astype(np.int64)
+        self.counts_before_ = y.sum(0)
+        self.n_before_ = len(train)
+        self.mean_ir_before_ = mean_ir(train.labels)
+        # the leakage guard applies to the original rows too
+        train_norm = [_norm(t) for t in train.texts]
+        keep = np.array([t not in forbidden for t in train_norm], dtype=bool)
+        self.removed_overlap_ = int((~keep).sum())
+        base = train.subset(np.flatnonzero(keep))
+        base_norm = [t for t, k in zip(train_norm, keep, strict=True) if k]
+        self.targets_ = targets = self.compute_targets(base.labels.sum(0))
+        # undersampling
+        base, base_norm, self.removed_undersample_ = self._undersample(base, base_norm, rng)
+        counts = base.labels.sum(0).astype(np.int64)
+        seen = set(base_norm)
+        parts = [base]
+        self.fills_: list[FillRecord] = []
+        for source in self.sources:
+            rec = FillRecord(source)
+            deficits = np.maximum(targets - counts, 0)
+            if not deficits.any():
+                self.fills_.append(rec)
+                continue
+            if source in ("pseudo_label", "generated"):
+                pool = pools.get(source)
+                if pool is None or len(pool) == 0:
+                    self.fills_.append(rec)
+                    continue
+                if not pool.is_labelled:
+                    raise DataError(f"the {source!r} pool is unlabelled")
+                score = pool.teacher_score
+                order_key = (
+                    np.nan_to_num(score, nan=0.0) if score is not None else rng.random(len(pool))
+                )
+                picked = self._fill(pool, order_key, counts, targets, seen, forbidden, rng)
+                added = pool.subset(picked)
+            elif source == "augment":
+                if augmenter is None:
+                    self.fills_.append(rec)
+                    continue
+                need = {
+                    LABELS[j]: math.ceil(d * self.augment_margin) + 2
+                    for j, d in enumerate(deficits)
+                    if d > 0
+                }
+                parents = base.filter(base.labels[:, [LABEL_TO_ID[k] for k in need]].any(axis=1))
+                cand = augmenter(parents, need)
+                if len(cand) == 0:
+                    self.fills_.append(rec)
+                    continue
+                picked = self._fill(
+                    cand, rng.random(len(cand)), counts, targets, seen, forbidden, rng
+                )
+                added = cand.subset(picked)
+            else:  # oversample
+                added = self._oversample(base, base_norm, counts, targets, rng)
+            if len(added):
+                parts.append(added)
+                rec.rows = len(added)
+                rec.per_label = {LABELS[j]: int(c) for j, c in enumerate(added.labels.sum(0)) if c}
+            self.fills_.append(rec)
+        out = EmotionDataset.concat(parts)
+        self.counts_after_ = out.labels.sum(0).astype(np.int64)
+        self.mean_ir_after_ = mean_ir(out.labels)
+        self.leaked_texts_ = sum(_norm(t) in forbidden for t in out.texts)
+        return out
+
+    def _undersample(
+        self, base: EmotionDataset, base_norm: list[str], rng: np.random.Generator
+    ) -> tuple[EmotionDataset, list[str], int]:
+        labels = self._undersampled_labels()
+        if not labels:
+            return base, base_norm, 0
+        targets = self.targets_
+        y = base.labels.astype(bool)
+        counts = y.sum(0).astype(np.int64)
+        removed = np.zeros(len(base), dtype=bool)
+        # most over-target label first, rows in random order
+        for j in sorted(labels, key=lambda k: counts[k] - targets[k], reverse=True):
+            if counts[j] <= targets[j]:
+                continue
+            rows = np.flatnonzero(y[:, j] & ~removed)
+            for i in rng.permutation(rows):
+                if counts[j] <= targets[j]:
+                    break
+                row_labels = np.flatnonzero(y[i])
+                # only rows whose every label stays at or above its target, and only labels
+                # that may be undersampled
+                if all(k in labels and counts[k] - 1 >= targets[k] for k in row_labels):
+                    removed[i] = True
+                    counts[row_labels] -= 1
+        keep = np.flatnonzero(~removed)
+        return base.subset(keep), [base_norm[i] for i in keep], int(removed.sum())
+
+    def _fill(
+        self,
+        pool: EmotionDataset,
+        order_key: np.ndarray,
+        counts: np.ndarray,
+        targets: np.ndarray,
+        seen: set[str],
+        forbidden: set[str],
+        rng: np.random.Generator,
+    ) -> list[int]:
+        """Greedy selection from a labelled pool, rarest label first; updates ``counts``."""
+        y = pool.labels.astype(bool)
+        ceiling = np.floor(targets * (1 + self.tolerance)).astype(np.int64)
+        used = np.zeros(len(pool), dtype=bool)
+        norm_cache: dict[int, str] = {}
+        picked: list[int] = []
+        for j in np.argsort(counts, kind="stable"):
+            if counts[j] >= targets[j]:
+                continue
+            cand = np.flatnonzero(y[:, j] & ~used)
+            if cand.size == 0:
+                continue
+            # best first; random tie-break keeps it unbiased among equal scores
+            cand = cand[np.lexsort((rng.random(cand.size), -order_key[cand]))]
+            for i in cand:
+                if counts[j] >= targets[j]:
+                    break
+                row = np.flatnonzero(y[i])
+                if np.any(counts[row] + 1 > np.maximum(ceiling[row], targets[row])):
+                    continue  # would overshoot a co-occurring label
+                t = norm_cache.get(i)
+                if t is None:
+                    t = norm_cache[i] = _norm(pool.texts[i])
+                if t in seen or t in forbidden or not t:
+                    used[i] = True
+                    continue
+                used[i] = True
+                seen.add(t)
+                counts[row] += 1
+                picked.append(int(i))
+        return picked
+
+    def _oversample(
+        self,
+        base: EmotionDataset,
+        base_norm: list[str],
+        counts: np.ndarray,
+        targets: np.ndarray,
+        rng: np.random.Generator,
+    ) -> EmotionDataset:
+        """Clone original rows (ML-ROS toward the targets), at most ``max_copies`` each."""
+        y = base.labels.astype(bool)
+        ceiling = np.floor(targets * (1 + self.tolerance)).astype(np.int64)
+        copies = np.zeros(len(base), dtype=np.int64)
+        picked: list[int] = []
+        for j in np.argsort(counts, kind="stable"):
+            rows = np.flatnonzero(y[:, j])
+            if rows.size == 0:
+                continue
+            # rows with fewer other labels first: they add least to other labels
+            n_labels = y[rows].sum(1)
+            while counts[j] < targets[j]:
+                order = rows[np.lexsort((rng.random(rows.size), copies[rows], n_labels))]
+                progressed = False
+                for i in order:
+                    if counts[j] >= targets[j]:
+                        break
+                    if copies[i] >= self.max_copies:
+                        continue
+                    row = np.flatnonzero(y[i])
+                    if np.any(counts[row] + 1 > np.maximum(ceiling[row], targets[row])):
+                        continue
+                    copies[i] += 1
+                    counts[row] += 1
+                    picked.append(int(i))
+                    progressed = True
+                if not progressed:
+                    break
+        if not picked:
+            return base.subset([])
+        sub = base.subset(picked)
+        k: dict[int, int] = {}
+        ids = []
+        for i in picked:
+            k[i] = k.get(i, 0) + 1
+            ids.append(f"{base.ids[i]}#ros{k[i]}")
+        return EmotionDataset(
+            sub.texts,
+            sub.labels,
+            source="oversampled",
+            ids=ids,
+            parent_id=[base.ids[i] for i in picked],
+            teacher_score=np.full(len(sub), np.nan, dtype=np.float32),
+            meta=sub.meta,
+        )
+
+    def report(self, out: EmotionDataset, seconds: float | None = None) -> dict[str, Any]:
+        """The ``balance_report.json`` content for the last :meth:`fit_resample`."""
+        reached = {
+            LABELS[j]: bool(self.counts_after_[j] >= self.targets_[j]) for j in range(NUM_LABELS)
+        }
+        return {
+            "mean_ir_before": float(self.mean_ir_before_),
+            "mean_ir_after": float(self.mean_ir_after_),
+            "label_counts_before": dict(zip(LABELS, map(int, self.counts_before_), strict=True)),
+            "label_counts_after": dict(zip(LABELS, map(int, self.counts_after_), strict=True)),
+            "targets": dict(zip(LABELS, map(int, self.targets_), strict=True)),
+            "target_reached": reached,
+            "all_targets_reached": all(reached.values()),
+            "counts_by_source": out.counts_by_source(),
+            "fills": [vars(f) for f in self.fills_],
+            "removed_dev_test_overlap": self.removed_overlap_,
+            "removed_undersampling": self.removed_undersample_,
+            "leaked_texts": int(self.leaked_texts_),
+            "n_before": self.n_before_,
+            "n_after": len(out),
+            "seconds": seconds,
+        }
+
+
+def _mean_ir_counts(counts: np.ndarray) -> float:
+    c = np.asarray(counts, dtype=np.float64)
+    c = c[c > 0]
+    return float((c.max() / c).mean()) if c.size else float("nan")

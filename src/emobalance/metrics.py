@@ -1,0 +1,390 @@
+"""Multi-label metrics over the 28 labels and their groupings, and per-label threshold tuning.
+
+Every function takes label matrices ``uint8[n, 28]`` in :data:`emobalance.LABELS` order and
+probability matrices ``float[n, 28]``. A label is predicted when its probability is ``>=`` its
+threshold (:func:`apply_thresholds`); :func:`tune_thresholds` uses the very same comparison, so
+the F1 it maximises is the F1 :func:`evaluate` reports on the same data.
+
+Precision, recall and F1 follow scikit-learn with ``zero_division=0``: a ratio whose
+denominator is zero counts as 0 (a label with neither true nor predicted positives has F1 0 and
+still counts in the macro average). ROC AUC is undefined for a label with no positives or no
+negatives in ``y_true``: such labels are left out of ``macro_auc`` and listed in
+``auc_skipped``; their per-label ``auc`` is ``None``.
+
+Examples
+--------
+>>> from emobalance.metrics import evaluate, tune_thresholds
+>>> th = tune_thresholds(dev.labels, dev_proba)  # doctest: +SKIP
+>>> m = evaluate(test.labels, test_proba, th)  # doctest: +SKIP
+>>> m["macro_f1"], m["ekman"]["macro_f1"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from .labels import GROUPINGS, LABELS, NUM_LABELS, collapse_labels, collapse_probabilities
+
+DEFAULT_GRID: np.ndarray = np.round(np.arange(0.02, 0.99, 0.01), 2)
+"""Default threshold grid of :func:`tune_thresholds`: 0.02, 0.03, ..., 0.98."""
+
+SUMMARY_KEYS: tuple[str, ...] = (
+    "n", "exact_match", "hamming_loss",
+    "micro_precision", "micro_recall", "micro_f1",
+    "macro_precision", "macro_recall", "macro_f1",
+    "weighted_precision", "weighted_recall", "weighted_f1",
+    "samples_precision", "samples_recall", "samples_f1",
+    "macro_auc", "micro_auc",
+)  # fmt: skip
+"""The scalar keys of :func:`evaluate` (also present in each grouping's nested dict)."""
+
+
+# ---------------------------------------------------------------------------- validation
+def _check_matrix(a: Any, name: str, n_cols: int = NUM_LABELS) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.ndim != 2 or arr.shape[1] != n_cols:
+        raise ValueError(f"{name} must have shape (n, {n_cols}), got {arr.shape}")
+    return arr
+
+
+def _check_binary(a: Any, name: str, n_cols: int = NUM_LABELS) -> np.ndarray:
+    arr = _check_matrix(a, name, n_cols)
+    if arr.dtype == bool:
+        return arr
+    if not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{name} must be a numeric 0/1 matrix, got dtype {arr.dtype}")
+    if arr.size and not np.isin(arr, (0, 1)).all():
+        i, j = map(int, np.argwhere(~np.isin(arr, (0, 1)))[0])
+        raise ValueError(f"{name} must hold only 0 and 1; row {i}, column {j} is {arr[i, j]}")
+    return arr.astype(bool)
+
+
+def _check_proba(a: Any, name: str = "proba", n_cols: int = NUM_LABELS) -> np.ndarray:
+    arr = _check_matrix(a, name, n_cols)
+    if not np.issubdtype(arr.dtype, np.floating):
+        if not np.issubdtype(arr.dtype, np.number) and arr.dtype != bool:
+            raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
+        arr = arr.astype(np.float64)
+    if arr.size and not np.isfinite(arr).all():
+        i, j = map(int, np.argwhere(~np.isfinite(arr))[0])
+        raise ValueError(f"{name} must be finite; row {i}, column {j} is {arr[i, j]}")
+    return arr
+
+
+def _check_same_rows(a: np.ndarray, b: np.ndarray, na: str, nb: str) -> None:
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"{na} has {a.shape[0]} rows but {nb} has {b.shape[0]}")
+
+
+def _thresholds_vector(thresholds: float | Sequence[float] | np.ndarray, n_cols: int) -> np.ndarray:
+    th = np.asarray(thresholds, dtype=np.float32)
+    if th.ndim == 0:
+        th = np.full(n_cols, th, dtype=np.float32)
+    if th.shape != (n_cols,):
+        raise ValueError(f"thresholds must be a scalar or of shape ({n_cols},), got {th.shape}")
+    if not np.isfinite(th).all():
+        raise ValueError("thresholds must be finite")
+    return th
+
+
+# ---------------------------------------------------------------------------- thresholds
+def apply_thresholds(
+    proba: np.ndarray, thresholds: float | Sequence[float] | np.ndarray = 0.5
+) -> np.ndarray:
+    """Binary predictions: label ``j`` is on where ``proba[:, j] >= thresholds[j]``.
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n, 28)
+        Probabilities.
+    thresholds : float or array-like of shape (28,), default=0.5
+        One threshold for every label, or one per label.
+
+    Returns
+    -------
+    ndarray of shape (n, 28), dtype uint8
+
+    Raises
+    ------
+    ValueError
+        If ``proba`` is not ``(n, 28)`` or the thresholds do not fit.
+    """
+    p = _check_matrix(proba, "proba")
+    th = _thresholds_vector(thresholds, p.shape[1])
+    return (p >= th[None, :]).astype(np.uint8)
+
+
+def tune_thresholds(
+    y_true: np.ndarray,
+    proba: np.ndarray,
+    grid: Sequence[float] | np.ndarray | None = None,
+) -> np.ndarray:
+    """Per label, the threshold on ``grid`` that maximises that label's F1 on the given data.
+
+    Tune on dev, never on test. A label with no positive example in ``y_true`` gets 0.5.
+    Among thresholds reaching the same best F1 the one closest to 0.5 wins, and between two
+    equally close the smaller, so the result is deterministic (a label whose best F1 is 0
+    therefore also gets 0.5).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n, 28)
+        Binary true labels.
+    proba : array-like of shape (n, 28)
+        Predicted probabilities.
+    grid : array-like of float, optional
+        Candidate thresholds; default :data:`DEFAULT_GRID` (0.02, 0.03, ..., 0.98).
+
+    Returns
+    -------
+    ndarray of shape (28,), dtype float32
+
+    Notes
+    -----
+    Each label costs one sort plus one ``searchsorted`` of the grid, so 28 labels x 97
+    thresholds x 5k rows take a few milliseconds. Comparisons are made at float32 threshold
+    precision, exactly as :func:`apply_thresholds` makes them.
+    """
+    y = _check_binary(y_true, "y_true")
+    p = _check_proba(proba)
+    _check_same_rows(y, p, "y_true", "proba")
+    g = np.unique(np.asarray(DEFAULT_GRID if grid is None else grid, dtype=np.float32))
+    if g.ndim != 1 or g.size == 0 or not np.isfinite(g).all():
+        raise ValueError("grid must be a non-empty 1-d sequence of finite thresholds")
+    # preference order among ties: closest to 0.5, then smallest
+    dist = np.round(np.abs(g.astype(np.float64) - 0.5), 6)
+    pref = np.lexsort((g, dist))  # indices of g, most preferred first
+    gq = g.astype(p.dtype)
+    n = p.shape[0]
+    out = np.full(p.shape[1], 0.5, dtype=np.float32)
+    for j in range(p.shape[1]):
+        pos = y[:, j]
+        n_pos = int(pos.sum())
+        if n_pos == 0:
+            continue
+        col = p[:, j]
+        all_sorted = np.sort(col)
+        pos_sorted = np.sort(col[pos])
+        pred_pos = n - np.searchsorted(all_sorted, gq, side="left")  # count of p >= t
+        tp = n_pos - np.searchsorted(pos_sorted, gq, side="left")
+        f1 = 2.0 * tp / (pred_pos + n_pos)  # n_pos > 0, so no zero denominator
+        best = f1.max()
+        out[j] = g[pref[np.flatnonzero(f1[pref] == best)[0]]]
+    return out
+
+
+# ---------------------------------------------------------------------------- core counts
+def _div(num: np.ndarray | float, den: np.ndarray | float) -> np.ndarray:
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
+
+
+def _prf(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> tuple[np.ndarray, ...]:
+    precision = _div(tp, tp + fp)
+    recall = _div(tp, tp + fn)
+    f1 = _div(2 * tp, 2 * tp + fp + fn)
+    return precision, recall, f1
+
+
+def per_label_prf(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-column precision, recall, F1 (zero_division=0) and support.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n, k)
+        Binary matrices (any number of columns ``k``).
+
+    Returns
+    -------
+    dict
+        ``precision``, ``recall``, ``f1`` (float64[k]) and ``support`` (int64[k]).
+    """
+    yt = np.asarray(y_true).astype(bool)
+    yp = np.asarray(y_pred).astype(bool)
+    if yt.ndim != 2 or yt.shape != yp.shape:
+        raise ValueError(f"y_true {yt.shape} and y_pred {yp.shape} must be equal 2-d shapes")
+    tp = (yt & yp).sum(0)
+    fp = (~yt & yp).sum(0)
+    fn = (yt & ~yp).sum(0)
+    precision, recall, f1 = _prf(tp, fp, fn)
+    return {"precision": precision, "recall": recall, "f1": f1, "support": yt.sum(0)}
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Macro-averaged F1 of binary matrices (zero_division=0, every column counts)."""
+    return float(per_label_prf(y_true, y_pred)["f1"].mean())
+
+
+def micro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Micro-averaged F1 of binary matrices (zero_division=0)."""
+    yt = np.asarray(y_true).astype(bool)
+    yp = np.asarray(y_pred).astype(bool)
+    if yt.ndim != 2 or yt.shape != yp.shape:
+        raise ValueError(f"y_true {yt.shape} and y_pred {yp.shape} must be equal 2-d shapes")
+    tp = int((yt & yp).sum())
+    return float(_div(2 * tp, yt.sum() + yp.sum()))
+
+
+def _auc(y: np.ndarray, p: np.ndarray) -> float:
+    return float(roc_auc_score(y.astype(np.int8), p))
+
+
+def _summary(
+    y: np.ndarray, proba: np.ndarray, pred: np.ndarray, names: Sequence[str]
+) -> dict[str, Any]:
+    """All metrics of binary ``y``/``pred`` (bool) and ``proba`` whose columns are ``names``."""
+    n = y.shape[0]
+    tp = (y & pred).sum(0)
+    fp = (~y & pred).sum(0)
+    fn = (y & ~pred).sum(0)
+    support = tp + fn
+    precision, recall, f1 = _prf(tp, fp, fn)
+    mp, mr, mf = (float(v) for v in _prf(tp.sum(), fp.sum(), fn.sum()))
+    total = support.sum()
+    # samples average: the same ratios per row
+    rtp = (y & pred).sum(1)
+    rt = y.sum(1)
+    rp = pred.sum(1)
+    sp, sr, sf = _div(rtp, rp), _div(rtp, rt), _div(2 * rtp, rt + rp)
+
+    aucs: list[float | None] = []
+    skipped: list[str] = []
+    for j, name in enumerate(names):
+        if 0 < support[j] < n:
+            aucs.append(_auc(y[:, j], proba[:, j]))
+        else:
+            aucs.append(None)
+            skipped.append(name)
+    kept = [a for a in aucs if a is not None]
+    flat = y.ravel()
+    n_flat_pos = int(flat.sum())
+    micro_auc = _auc(flat, proba.ravel()) if 0 < n_flat_pos < flat.size else None
+
+    out: dict[str, Any] = {
+        "n": int(n),
+        "exact_match": float((y == pred).all(1).mean()),
+        "hamming_loss": float((y != pred).mean()),
+        "micro_precision": mp,
+        "micro_recall": mr,
+        "micro_f1": mf,
+        "macro_precision": float(precision.mean()),
+        "macro_recall": float(recall.mean()),
+        "macro_f1": float(f1.mean()),
+        "weighted_precision": float(_div((precision * support).sum(), total)),
+        "weighted_recall": float(_div((recall * support).sum(), total)),
+        "weighted_f1": float(_div((f1 * support).sum(), total)),
+        "samples_precision": float(sp.mean()),
+        "samples_recall": float(sr.mean()),
+        "samples_f1": float(sf.mean()),
+        "macro_auc": float(np.mean(kept)) if kept else None,
+        "micro_auc": micro_auc,
+        "auc_skipped": skipped,
+        "per_label": {
+            name: {
+                "precision": float(precision[j]),
+                "recall": float(recall[j]),
+                "f1": float(f1[j]),
+                "support": int(support[j]),
+                "auc": aucs[j],
+            }
+            for j, name in enumerate(names)
+        },
+        "per_label_f1": {name: float(f1[j]) for j, name in enumerate(names)},
+    }
+    return out
+
+
+def evaluate(
+    y_true: np.ndarray,
+    proba: np.ndarray,
+    thresholds: float | Sequence[float] | np.ndarray = 0.5,
+    groupings: Sequence[str] = ("ekman", "sentiment"),
+) -> dict[str, Any]:
+    """Every metric of a probability matrix against the true labels.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n, 28)
+        Binary true labels in :data:`LABELS` order.
+    proba : array-like of shape (n, 28)
+        Predicted probabilities.
+    thresholds : float or array-like of shape (28,), default=0.5
+        Decision thresholds (e.g. from :func:`tune_thresholds` on dev).
+    groupings : sequence of {"ekman", "sentiment"}, default=("ekman", "sentiment")
+        Groupings to report as nested dicts. Labels are collapsed with *any*, probabilities
+        with *max*, and predictions are the *any*-collapse of the 28-label predictions.
+
+    Returns
+    -------
+    dict
+        ``n``, ``exact_match`` (subset accuracy), ``hamming_loss``,
+        ``{micro,macro,weighted,samples}_{precision,recall,f1}``, ``macro_auc`` (over the
+        labels with both classes present; ``None`` if there is none), ``micro_auc``,
+        ``auc_skipped`` (label names left out of ``macro_auc``), ``per_label``
+        (``{name: {precision, recall, f1, support, auc}}``), ``per_label_f1``, and one nested
+        dict with the same keys per grouping. Every value is a plain Python type (JSON-ready).
+
+    Raises
+    ------
+    ValueError
+        If shapes disagree, ``y_true`` is not 0/1, ``proba`` is not finite, there are no rows,
+        or a grouping is unknown.
+    """
+    y = _check_binary(y_true, "y_true")
+    p = _check_proba(proba)
+    _check_same_rows(y, p, "y_true", "proba")
+    if y.shape[0] == 0:
+        raise ValueError("cannot evaluate zero rows")
+    if isinstance(groupings, str):
+        groupings = (groupings,)
+    for g in groupings:
+        if g not in GROUPINGS:
+            raise ValueError(f"unknown grouping {g!r}; expected one of {sorted(GROUPINGS)}")
+    pred = apply_thresholds(p, thresholds).astype(bool)
+    out = _summary(y, p, pred, LABELS)
+    for g in groupings:
+        names = tuple(GROUPINGS[g])
+        gy = collapse_labels(y, g).astype(bool)
+        gp = collapse_probabilities(p, g)
+        gpred = collapse_labels(pred, g).astype(bool)
+        out[g] = _summary(gy, gp, gpred, names)
+    return out
+
+
+# ---------------------------------------------------------------------------- helpers
+def rare_labels(counts: Mapping[str, int] | Sequence[int] | np.ndarray, k: int = 6) -> list[str]:
+    """The ``k`` labels with the fewest examples, rarest first (ties in :data:`LABELS` order).
+
+    Parameters
+    ----------
+    counts : mapping of label name to count, or array-like of shape (28,)
+        E.g. :meth:`EmotionDataset.label_counts` or ``labels.sum(0)``.
+    k : int, default=6
+    """
+    if isinstance(counts, Mapping):
+        unknown = set(counts) - set(LABELS)
+        if unknown:
+            raise ValueError(f"unknown label names in counts: {sorted(unknown)}")
+        c = np.array([counts.get(name, 0) for name in LABELS], dtype=np.int64)
+    else:
+        c = np.asarray(counts, dtype=np.int64)
+        if c.shape != (NUM_LABELS,):
+            raise ValueError(f"counts must have shape ({NUM_LABELS},), got {c.shape}")
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    order = np.argsort(c, kind="stable")
+    return [LABELS[j] for j in order[:k]]
+
+
+def mean_f1(metrics: Mapping[str, Any], names: Sequence[str]) -> float:
+    """Mean per-label F1 of ``names`` from an :func:`evaluate` result (e.g. the rare labels)."""
+    per = metrics["per_label_f1"]
+    missing = [n for n in names if n not in per]
+    if missing:
+        raise ValueError(f"labels not in the metrics: {missing}")
+    return float(np.mean([per[n] for n in names])) if names else 0.0

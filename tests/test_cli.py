@@ -1,0 +1,148 @@
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import emobalance
+from emobalance.cli import main
+
+SCRIPT = Path(sys.executable).parent / "emobalance"
+
+
+def run_main(argv, capsys):
+    """Run the CLI in-process; return (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    out, err = capsys.readouterr()
+    code = info.value.code
+    return (0 if code is None else code), out, err
+
+
+@pytest.fixture
+def no_real_data(monkeypatch, tmp_path):
+    """Nothing to find and nowhere to download from: the CLI must fail fast and cleanly."""
+    monkeypatch.delenv("EMOBALANCE_DATA", raising=False)
+    monkeypatch.setenv("EMOBALANCE_CACHE", str(tmp_path / "cache"))
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: connections are refused
+    monkeypatch.setenv("EMOBALANCE_GOEMOTIONS_URL", f"http://127.0.0.1:{port}/none")
+
+
+def test_version(capsys):
+    code, out, _ = run_main(["--version"], capsys)
+    assert code == 0
+    assert out.strip() == f"emobalance {emobalance.__version__}"
+
+
+def test_help(capsys):
+    code, out, _ = run_main(["--help"], capsys)
+    assert code == 0
+    assert "Usage" in out and "data" in out
+    code, out, _ = run_main(["data", "stats", "--help"], capsys)
+    assert code == 0
+    assert "--split" in out and "--json" in out and "--plot" in out
+
+
+@pytest.mark.data
+def test_data_stats_json_real_train(data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("EMOBALANCE_DATA", str(data_dir))
+    code, out, err = run_main(["data", "stats", "--split", "train", "--json"], capsys)
+    assert code == 0, err
+    stats = json.loads(out)
+    assert {"n", "label_counts", "mean_ir", "max_ir", "cvir", "scumble", "cardinality"} <= set(
+        stats
+    )
+    assert stats["n"] == 43410
+    assert stats["label_counts"]["neutral"] == 14219
+    assert stats["label_counts"]["grief"] == 77
+    assert stats["max_ir"] == pytest.approx(14219 / 77)
+
+
+def test_data_stats_table_and_plot_on_fixture(fixtures_dir, no_real_data, tmp_path, capsys):
+    plot = tmp_path / "out" / "counts.png"
+    code, out, err = run_main(
+        ["data", "stats", "--split", str(fixtures_dir / "goemotions" / "train.tsv"), "--plot",
+         str(plot)],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "MeanIR" in out and "grief" in out
+    assert "plot written to" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in plot.parent.iterdir()] == ["counts.png"]
+
+
+def test_data_stats_data_dir_json(fixtures_dir, no_real_data, capsys):
+    code, out, _ = run_main(
+        ["data", "stats", "--split", "dev", "--data-dir", str(fixtures_dir / "goemotions"),
+         "--json"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0
+    stats = json.loads(out)
+    assert stats["n"] == 3 and stats["label_counts"]["neutral"] == 1
+
+
+@pytest.mark.data
+def test_data_stats_plot_real(data_dir, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("EMOBALANCE_DATA", str(data_dir))
+    plot = tmp_path / "dev.png"
+    code, out, _ = run_main(
+        ["data", "stats", "--split", "dev", "--json", "--plot", str(plot)], capsys
+    )
+    assert code == 0
+    assert json.loads(out)["n"] == 5426
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--split", "validation"], "validation: not a split (train, dev, test)"),
+        (["--split", "{fixtures}/goemotions_bad/label_28.tsv"], "line 2: label id 28"),
+        (["--split", "{fixtures}/datasets/texts.txt"], "unsupported file type"),
+        (["--split", "train", "--data-dir", "{tmp}/nowhere"], "no such file"),
+        (["--split", "train"], "EMOBALANCE_DATA"),  # not found locally, download refused
+    ],
+)
+def test_data_stats_errors_are_one_line(args, needle, fixtures_dir, no_real_data, tmp_path, capsys):
+    argv = ["data", "stats"] + [a.format(fixtures=fixtures_dir, tmp=tmp_path) for a in args]
+    code, out, err = run_main(argv, capsys)
+    assert code == 2
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    assert needle in lines[0]
+    assert "Traceback" not in err
+    assert not any((tmp_path / "cache").rglob("*.tsv*"))
+
+
+def test_console_script_error_without_traceback(tmp_path):
+    if not SCRIPT.exists():
+        pytest.skip("the emobalance console script is not installed beside this python")
+    env = {**os.environ, "EMOBALANCE_CACHE": str(tmp_path / "cache")}
+    env.pop("EMOBALANCE_DATA", None)
+    proc = subprocess.run(
+        [str(SCRIPT), "data", "stats", "--split", str(tmp_path / "missing.csv")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1
+    assert "Traceback" not in proc.stderr
+    version = subprocess.run(
+        [str(SCRIPT), "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (
+        version.returncode == 0 and version.stdout.strip() == f"emobalance {emobalance.__version__}"
+    )

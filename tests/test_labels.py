@@ -1,0 +1,170 @@
+import json
+
+import numpy as np
+import pytest
+
+import emobalance
+from emobalance.labels import (
+    EKMAN,
+    EKMAN_LABELS,
+    GROUPINGS,
+    LABEL_TO_ID,
+    LABELS,
+    NEUTRAL,
+    NUM_LABELS,
+    SENTIMENT,
+    SENTIMENT_LABELS,
+    collapse_labels,
+    collapse_probabilities,
+    group_names,
+    label_id,
+    matrix_to_names,
+    names_to_matrix,
+)
+
+
+def test_label_constants():
+    assert NUM_LABELS == 28 == len(LABELS) == len(set(LABELS))
+    assert LABELS[0] == "admiration"
+    assert LABELS[16] == "grief"
+    assert LABELS[27] == NEUTRAL == "neutral"
+    assert all(LABEL_TO_ID[name] == i for i, name in enumerate(LABELS))
+    assert emobalance.LABELS is LABELS
+    assert emobalance.EKMAN is EKMAN and emobalance.SENTIMENT is SENTIMENT
+
+
+@pytest.mark.parametrize("grouping", ["ekman", "sentiment"])
+def test_groupings_partition_the_28_labels(grouping):
+    members = [m for group in GROUPINGS[grouping].values() for m in group]
+    assert sorted(members) == sorted(LABELS)  # every label exactly once
+    assert GROUPINGS[grouping][NEUTRAL] == (NEUTRAL,)
+
+
+def test_group_names():
+    assert group_names("ekman") == EKMAN_LABELS
+    assert EKMAN_LABELS == ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral")
+    assert group_names("sentiment") == SENTIMENT_LABELS
+    assert SENTIMENT_LABELS == ("positive", "negative", "ambiguous", "neutral")
+    assert group_names({"a": ["joy"], "b": ["grief"]}) == ("a", "b")
+    with pytest.raises(ValueError, match="unknown grouping 'plutchik'"):
+        group_names("plutchik")
+
+
+@pytest.mark.data
+def test_labels_equal_official_emotions_txt(data_dir):
+    text = (data_dir / "goemotions" / "emotions.txt").read_text(encoding="utf-8")
+    assert tuple(text.split()) == LABELS
+
+
+@pytest.mark.data
+def test_ekman_equals_official_mapping(data_dir):
+    official = json.loads((data_dir / "goemotions" / "ekman_mapping.json").read_text())
+    ours = {k: list(v) for k, v in EKMAN.items() if k != NEUTRAL}
+    assert ours == official
+    assert list(ours) == list(official)  # same group order too
+
+
+@pytest.mark.data
+def test_sentiment_equals_official_dict(data_dir):
+    official = json.loads((data_dir / "goemotions" / "sentiment_dict.json").read_text())
+    ours = {k: list(v) for k, v in SENTIMENT.items() if k != NEUTRAL}
+    assert ours == official
+    assert list(ours) == list(official)
+
+
+def test_label_id():
+    assert label_id("grief") == 16
+    assert label_id("  Neutral ") == 27
+    with pytest.raises(KeyError, match="unknown emotion label 'happiness'"):
+        label_id("happiness")
+
+
+def _rows(*names_per_row):
+    y = np.zeros((len(names_per_row), NUM_LABELS), dtype=np.uint8)
+    for i, names in enumerate(names_per_row):
+        for name in names:
+            y[i, LABELS.index(name)] = 1
+    return y
+
+
+def test_collapse_labels_ekman_any():
+    y = _rows(
+        ["annoyance", "disapproval"],  # both anger
+        ["grief", "joy"],  # sadness + joy
+        ["neutral"],
+        [],  # nothing on
+        ["curiosity", "fear", "disgust"],
+    )
+    out = collapse_labels(y, "ekman")
+    assert out.dtype == np.uint8
+    #            anger disgust fear joy sadness surprise neutral
+    expected = [
+        [1, 0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 1, 1, 0, 0],
+        [0, 0, 0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 0, 0, 0],
+        [0, 1, 1, 0, 0, 1, 0],
+    ]
+    assert out.tolist() == expected
+    assert collapse_labels(y).tolist() == expected  # ekman is the default
+
+
+def test_collapse_labels_sentiment_any():
+    y = _rows(["admiration"], ["anger", "relief"], ["surprise"], ["neutral", "realization"])
+    #            positive negative ambiguous neutral
+    expected = [[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 1, 1]]
+    assert collapse_labels(y, "sentiment").tolist() == expected
+
+
+def test_collapse_labels_custom_mapping():
+    y = _rows(["joy"], ["grief"], ["joy", "grief"])
+    out = collapse_labels(y, {"happy": ["joy", "love"], "sad": ["grief"]})
+    assert out.tolist() == [[1, 0], [0, 1], [1, 1]]
+
+
+def test_collapse_probabilities_max():
+    p = np.zeros((2, NUM_LABELS), dtype=np.float64)
+    p[0, LABELS.index("anger")] = 0.2
+    p[0, LABELS.index("annoyance")] = 0.7  # max of the anger group
+    p[0, LABELS.index("disapproval")] = 0.1
+    p[0, LABELS.index("neutral")] = 0.05
+    p[1, LABELS.index("grief")] = 0.4
+    p[1, LABELS.index("remorse")] = 0.9
+    p[1, LABELS.index("surprise")] = 0.3
+    out = collapse_probabilities(p, "ekman")
+    assert out.dtype == np.float32
+    expected = [
+        [0.7, 0.0, 0.0, 0.0, 0.0, 0.0, 0.05],
+        [0.0, 0.0, 0.0, 0.0, 0.9, 0.3, 0.0],
+    ]
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    sent = collapse_probabilities(p, "sentiment")
+    np.testing.assert_allclose(sent, [[0.0, 0.7, 0.0, 0.05], [0.0, 0.9, 0.3, 0.0]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("func", [collapse_labels, collapse_probabilities])
+def test_collapse_rejects_bad_shapes(func):
+    with pytest.raises(ValueError, match=r"shape \(n, 28\)"):
+        func(np.zeros((3, 27)))
+    with pytest.raises(ValueError, match=r"shape \(n, 28\)"):
+        func(np.zeros(28))
+    with pytest.raises(ValueError, match="unknown grouping"):
+        func(np.zeros((1, 28)), "nope")
+
+
+def test_collapse_empty_matrix():
+    assert collapse_labels(np.zeros((0, 28), dtype=np.uint8)).shape == (0, 7)
+    assert collapse_probabilities(np.zeros((0, 28)), "sentiment").shape == (0, 4)
+
+
+def test_names_to_matrix_and_back():
+    y = names_to_matrix([["joy", "Love"], [27], [], [0, "admiration"]])
+    assert y.dtype == np.uint8 and y.shape == (4, 28)
+    assert y.sum() == 4
+    assert matrix_to_names(y) == [["joy", "love"], ["neutral"], [], ["admiration"]]
+    with pytest.raises(ValueError, match=r"row 1: label id 28 outside 0\.\.27"):
+        names_to_matrix([["joy"], [28]])
+    with pytest.raises(KeyError):
+        names_to_matrix([["happiness"]])
+    with pytest.raises(ValueError):
+        matrix_to_names(np.zeros((2, 5)))
