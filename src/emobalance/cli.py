@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from . import __version__
 from .errors import EmobalanceError
@@ -315,6 +316,46 @@ def explain_cmd(
     console.print(f"Ekman group: {ex['ekman']}")
 
 
+@app.command("balance")
+def balance_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML with a balance section (and model/train).")
+    ] = None,
+    teacher: Annotated[
+        str | None,
+        typer.Option("--teacher", help="ensemble, reference, tfidf, a model folder, hf:NAME."),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="Per-label target: an int, median, mean, max_non_neutral."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Override balance.seed.")] = None,
+) -> None:
+    """Build a balanced training set (GoEmotions train + pseudo-labelled, generated, augmented and
+    oversampled rows) with provenance; dev and test texts never enter it."""
+    from .balance.build import run_balance
+
+    cfg = _load_config(config)
+    if teacher is not None:
+        cfg.balance.teacher = teacher
+    if target is not None:
+        cfg.balance.target = int(target) if target.isdigit() else target  # type: ignore[assignment]
+    if seed is not None:
+        cfg.balance.seed = seed
+    _, report = run_balance(cfg, out)
+    typer.echo(
+        f"balanced train: {report['n_after']:,} rows (from {report['n_before']:,}); MeanIR "
+        f"{report['mean_ir_before']:.2f} -> {report['mean_ir_after']:.2f}; "
+        f"all targets reached: {report['all_targets_reached']}; leaked texts: "
+        f"{report['leaked_texts']}; {report['seconds']:.0f}s"
+    )
+    typer.echo(f"by source: {json.dumps(report['counts_by_source'])}")
+    if "generation" in report and "status" in report["generation"]:
+        typer.echo(report["generation"]["status"])
+    typer.echo(f"wrote {out / 'balanced_train.parquet'}, balance_report.json, balance_counts.png")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     try:
@@ -322,6 +363,11 @@ def main(argv: list[str] | None = None) -> None:
     except EmobalanceError as exc:
         msg = " ".join(str(exc).split())  # one line, always
         print(f"error: {msg}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except ValidationError as exc:  # a CLI override that the config models reject
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        print(f"error: invalid value for {loc or exc.title}: {err['msg']}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -145,11 +145,119 @@ class TrainConfig(_Section):
     progress: bool | None = None
 
 
+class PseudoLabelConfig(_Section):
+    """Pseudo-labelling of an external unlabelled corpus by the teacher.
+
+    Attributes
+    ----------
+    enabled : bool
+    corpus : str
+        ``sentiment140`` (``$EMOBALANCE_DATA/sentiment140_sample_100k``) or a file/folder of
+        texts (CSV/JSONL/Parquet/TXT, or a Sentiment140 CSV).
+    text_column : str
+    threshold : float
+        Keep label ``j`` when the teacher's ``p_j >= threshold`` (0.7 as in the reference).
+    thresholds : dict of str to float
+        Per-label overrides.
+    max_rows : int or None
+        Use only the first rows of the corpus.
+    batch_size, part_rows : int
+        Teacher batch size; rows per resumable Parquet part file.
+    engine : {"local", "ray"}
+    """
+
+    enabled: bool = True
+    corpus: str = "sentiment140"
+    text_column: str = "text"
+    threshold: float = Field(0.7, gt=0, le=1)
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    max_rows: int | None = Field(None, ge=1)
+    batch_size: int = Field(2048, ge=1)
+    part_rows: int = Field(20_000, ge=1)
+    engine: Literal["local", "ray"] = "local"
+
+
+class GenerationSection(_Section):
+    """LLM generation with a teacher filter and a human review round.
+
+    Attributes
+    ----------
+    enabled : bool
+        Off by default: it needs an OpenAI-compatible endpoint (``llm.base_url``).
+    llm : dict
+        :class:`emobalance.balance.generate.GenerationConfig` fields (base_url, model, ...).
+    teacher_threshold : float
+        Candidates need the teacher's probability for the intended emotion >= this.
+    margin : float
+        Candidates requested per missing row (the filter and the review reject some).
+    review : list of str
+        Annotation files (Label Studio export JSON or filled CSVs, one per annotator).
+        Without them, filtered candidates are exported for review and not used.
+    """
+
+    enabled: bool = False
+    llm: dict[str, Any] = Field(default_factory=dict)
+    teacher_threshold: float = Field(0.7, gt=0, le=1)
+    margin: float = Field(2.0, ge=1)
+    review: list[str] = Field(default_factory=list)
+
+
+class AugmentConfig(_Section):
+    """The offline EDA augmenter (synonyms from nearest neighbours in the word vectors)."""
+
+    enabled: bool = True
+    vectors: str | None = "auto"
+    alpha_sr: float = Field(0.1, ge=0, le=1)
+    alpha_ri: float = Field(0.1, ge=0, le=1)
+    alpha_rs: float = Field(0.1, ge=0, le=1)
+    p_rd: float = Field(0.1, ge=0, le=1)
+
+
+class BalanceConfig(_Section):
+    """Balancing: targets, sources and their priority, the teacher.
+
+    Attributes
+    ----------
+    strategy : {"even", "mean_ir"}
+    target : int or {"median", "mean", "max_non_neutral"}
+        The common count of the ``even`` strategy.
+    mean_ir_target : float
+        The bound of the ``mean_ir`` strategy.
+    tolerance : float
+        An added row may push a co-occurring label at most this share past its target.
+    undersample : "above_target", "none" or list of label names
+    sources : list of str
+        Fill priority: ``pseudo_label``, ``generated``, ``augment``, ``oversample``.
+    max_copies : int
+        Oversampling cap per example.
+    teacher : str
+        ``ensemble`` (reference model + TF-IDF, trained on train), ``reference``, ``tfidf``,
+        a model directory (emobalance or Hugging Face), or ``hf:NAME``.
+    seed : int
+    """
+
+    strategy: Literal["even", "mean_ir"] = "even"
+    target: int | Literal["median", "mean", "max_non_neutral"] = "median"
+    mean_ir_target: float = Field(1.5, ge=1)
+    tolerance: float = Field(0.1, ge=0)
+    undersample: Literal["above_target", "none"] | list[str] = "above_target"
+    sources: list[Literal["pseudo_label", "generated", "augment", "oversample"]] = Field(
+        default_factory=lambda: ["pseudo_label", "generated", "augment", "oversample"]
+    )
+    max_copies: int = Field(5, ge=1)
+    teacher: str = "ensemble"
+    seed: int = 0
+    pseudo_label: PseudoLabelConfig = Field(default_factory=PseudoLabelConfig)
+    generation: GenerationSection = Field(default_factory=GenerationSection)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+
+
 class EmobalanceConfig(_Section):
     """A whole run: one section per stage."""
 
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    balance: BalanceConfig = Field(default_factory=BalanceConfig)
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> EmobalanceConfig:

@@ -120,9 +120,17 @@ class BalancePlanner:
         # mean_ir: the smallest floor F with MeanIR(max(counts, F), capped) <= bound
         capped = self._capped(counts, None)
         lo, hi = 1, int(capped.max())
+        top = int(capped.argmax())
+
+        def worst_case(floor: int) -> float:
+            # co-occurring rows may push the largest label up to its tolerance
+            c = np.maximum(capped, floor).astype(np.float64)
+            c[top] = np.floor(c[top] * (1 + self.tolerance))
+            return _mean_ir_counts(c)
+
         while lo < hi:
             mid = (lo + hi) // 2
-            if _mean_ir_counts(np.maximum(capped, mid)) <= self.mean_ir_target:
+            if worst_case(mid) <= self.mean_ir_target:
                 hi = mid
             else:
                 lo = mid + 1

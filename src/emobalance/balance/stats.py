@@ -171,3 +171,54 @@ def plot_label_counts(
         fig.savefig(tmp, dpi=120, format=(path.suffix.lstrip(".") or "png"))
     plt.close(fig)
     return path
+
+
+def counts_by_source_and_label(dataset: Any) -> dict[str, dict[str, int]]:
+    """``source -> label -> count`` for a labelled dataset."""
+    y = dataset._require_labels()
+    src = np.asarray(dataset.source)
+    return {
+        s: {lab: int(c) for lab, c in zip(LABELS, y[src == s].sum(0), strict=True)}
+        for s in dict.fromkeys(dataset.source)
+    }
+
+
+def plot_balance(
+    counts_before: dict[str, int],
+    dataset_after: Any,
+    path: str | os.PathLike[str],
+    title: str = "Examples per label: before and after balancing",
+) -> Path:
+    """Grouped bars per label: before (one bar) and after (stacked by source); log-free."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..io import atomic_path
+
+    by_source = counts_by_source_and_label(dataset_after)
+    order = sorted(LABELS, key=lambda lab: counts_before.get(lab, 0))
+    x = np.arange(len(order))
+    fig, ax = plt.subplots(figsize=(13, 5))
+    ax.bar(x - 0.2, [counts_before.get(lab, 0) for lab in order], 0.38, color="#BBBBBB",
+           label="before (goemotions)")  # fmt: skip
+    bottom = np.zeros(len(order))
+    colors = {"goemotions": "#4C72B0", "sentiment140": "#55A868", "generated": "#C44E52",
+              "augmented": "#8172B2", "oversampled": "#CCB974", "user": "#64B5CD"}  # fmt: skip
+    for src, counts in by_source.items():
+        vals = np.array([counts[lab] for lab in order], dtype=float)
+        ax.bar(x + 0.2, vals, 0.38, bottom=bottom, label=f"after: {src}",
+               color=colors.get(src))  # fmt: skip
+        bottom += vals
+    ax.set_xticks(x, order, rotation=75)
+    ax.set_ylabel("examples")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path, suffix=path.suffix or ".png") as tmp:
+        fig.savefig(tmp, dpi=110, format=(path.suffix.lstrip(".") or "png"))
+    plt.close(fig)
+    return path

@@ -1,0 +1,272 @@
+"""`emobalance balance`: the balancing job from one config section.
+
+Loads GoEmotions, builds (or reuses) the teacher, pseudo-labels the external corpus, runs the
+optional LLM generation with its teacher filter and human review, prepares the offline
+augmenter, lets :class:`~emobalance.balance.planner.BalancePlanner` fill the deficits, and
+writes ``balanced_train.parquet``, ``balance_report.json`` and ``balance_counts.png``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import EmobalanceConfig, ModelConfig, TrainConfig
+from ..data import goemotions
+from ..data.corpora import read_corpus, sentiment140
+from ..data.dataset import EmotionDataset
+from ..errors import ConfigError, DataError
+from ..io import write_json_atomic, write_text_atomic
+from ..labels import LABELS
+from .planner import BalancePlanner
+from .pseudo_label import pseudo_label
+from .stats import plot_balance
+from .teacher import ClassifierTeacher, EnsembleTeacher, HFTeacher, Teacher
+
+SENTIMENT140_DIR = "sentiment140_sample_100k"
+
+
+def resolve_corpus(spec: str, text_column: str = "text") -> EmotionDataset:
+    """``sentiment140`` -> the sample under ``$EMOBALANCE_DATA``; else a file or folder."""
+    if spec == "sentiment140":
+        root = os.environ.get("EMOBALANCE_DATA")
+        path = Path(root) / SENTIMENT140_DIR if root else None
+        if path is None or not path.is_dir():
+            raise DataError(
+                "the sentiment140 corpus needs EMOBALANCE_DATA with "
+                f"{SENTIMENT140_DIR}/ inside, or a path in balance.pseudo_label.corpus"
+            )
+        return sentiment140(path)
+    path = Path(spec)
+    if not path.exists():
+        raise DataError(f"{path}: corpus not found")
+    if path.is_dir() or path.name.lower() in ("negative.txt", "positive.txt"):
+        return sentiment140(path)
+    return read_corpus(path, column=text_column, source="user")
+
+
+def _config_hash(*parts: Any) -> str:
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def build_teacher(
+    spec: str,
+    train: EmotionDataset,
+    dev: EmotionDataset,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> tuple[Teacher, str]:
+    """Build the teacher named by ``spec`` (training and caching it when needed).
+
+    ``ensemble`` / ``reference`` / ``tfidf`` train on ``train`` with thresholds from ``dev``
+    and are cached under ``cache_dir`` keyed by their config; a directory loads a saved
+    emobalance model, TF-IDF baseline or Hugging Face model; ``hf:NAME`` loads a hub model.
+    """
+    from ..classifier import EmotionClassifier
+    from ..models.baselines import TfidfBaseline
+
+    cache = Path(cache_dir) if cache_dir is not None else None
+
+    def reference() -> Teacher:
+        key = _config_hash(model_cfg.model_dump(), train_cfg.model_dump(), len(train))
+        d = cache / f"reference-{key}" if cache else None
+        if d is not None and (d / "model.safetensors").is_file():
+            clf = EmotionClassifier.load(d)
+        else:
+            clf = EmotionClassifier(model=model_cfg, train=train_cfg).fit(train, dev)
+            if d is not None:
+                clf.save(d)
+        return ClassifierTeacher(clf, name="reference")
+
+    def tfidf() -> Teacher:
+        d = cache / f"tfidf-{len(train)}" if cache else None
+        if d is not None and d.is_dir():
+            model = TfidfBaseline.load(d)
+        else:
+            model = TfidfBaseline().fit(train, dev)
+            if d is not None:
+                model.save(d)
+        return ClassifierTeacher(model, name="tfidf")
+
+    if spec == "ensemble":
+        t = EnsembleTeacher([reference(), tfidf()])
+        return t, "ensemble(reference, tfidf)"
+    if spec == "reference":
+        return reference(), "reference"
+    if spec == "tfidf":
+        return tfidf(), "tfidf"
+    if spec.startswith("hf:"):
+        t = HFTeacher(spec[3:])
+        return t, t.name
+    path = Path(spec)
+    if path.is_dir():
+        cfg_file = path / "config.json"
+        if cfg_file.is_file():
+            cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
+            if cfg.get("architecture") == "cnn_bilstm_attention":
+                return ClassifierTeacher(EmotionClassifier.load(path), name=path.name), path.name
+            t = HFTeacher(path)
+            return t, t.name
+        return ClassifierTeacher(TfidfBaseline.load(path), name=path.name), path.name
+    raise ConfigError(
+        f"balance.teacher: {spec!r} is not ensemble, reference, tfidf, hf:NAME or a model folder"
+    )
+
+
+def run_balance(
+    config: EmobalanceConfig,
+    out_dir: str | os.PathLike[str],
+    *,
+    train: EmotionDataset | None = None,
+    dev: EmotionDataset | None = None,
+    test: EmotionDataset | None = None,
+    progress: bool | None = None,
+) -> tuple[EmotionDataset, dict[str, Any]]:
+    """Run the balancing job; return the balanced train set and the report.
+
+    The test split is read only for the leakage guard: its texts never enter the output.
+    """
+    t0 = time.perf_counter()
+    bc = config.balance
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train = train if train is not None else goemotions.load("train")
+    dev = dev if dev is not None else goemotions.load("dev")
+    test = test if test is not None else goemotions.load("test")
+    planner = BalancePlanner(
+        strategy=bc.strategy,
+        target=bc.target,
+        mean_ir_target=bc.mean_ir_target,
+        tolerance=bc.tolerance,
+        undersample=None if bc.undersample == "none" else bc.undersample,
+        sources=bc.sources,
+        max_copies=bc.max_copies,
+        random_state=bc.seed,
+    )
+    report: dict[str, Any] = {}
+    pools: dict[str, EmotionDataset] = {}
+    needs_teacher = ("pseudo_label" in bc.sources and bc.pseudo_label.enabled) or (
+        "generated" in bc.sources and bc.generation.enabled
+    )
+    teacher = None
+    if needs_teacher:
+        t1 = time.perf_counter()
+        teacher, teacher_name = build_teacher(
+            bc.teacher, train, dev, config.model, config.train, out / "teachers"
+        )
+        report["teacher"] = teacher_name
+        report["teacher_seconds"] = time.perf_counter() - t1
+    if teacher is not None and "pseudo_label" in bc.sources and bc.pseudo_label.enabled:
+        pc = bc.pseudo_label
+        t1 = time.perf_counter()
+        corpus = resolve_corpus(pc.corpus, pc.text_column)
+        if pc.max_rows is not None:
+            corpus = corpus.subset(np.arange(min(pc.max_rows, len(corpus))))
+        if pc.engine == "ray":
+            raise ConfigError("balance.pseudo_label.engine 'ray' needs the distributed extra")
+        pool = pseudo_label(
+            corpus,
+            teacher,
+            out / "pseudo_label",
+            threshold=pc.threshold,
+            thresholds=pc.thresholds,
+            batch_size=pc.batch_size,
+            part_rows=pc.part_rows,
+            teacher_name=report["teacher"],
+            progress=progress,
+        )
+        pools["pseudo_label"] = pool
+        report["pseudo_label"] = {
+            "corpus": pc.corpus,
+            "corpus_rows": len(corpus),
+            "kept_rows": len(pool),
+            "threshold": pc.threshold,
+            "label_counts": pool.label_counts() if len(pool) else {},
+            "seconds": time.perf_counter() - t1,
+        }
+    if teacher is not None and "generated" in bc.sources and bc.generation.enabled:
+        pools["generated"], report["generation"] = _generated_pool(
+            bc, planner, train, pools.get("pseudo_label"), teacher, out
+        )
+    augmenter = None
+    if "augment" in bc.sources and bc.augment.enabled:
+        augmenter = _augmenter(config, train)
+    balanced = planner.fit_resample(
+        train, pools, augmenter=augmenter, exclude_texts=[*dev.texts, *test.texts]
+    )
+    seconds = time.perf_counter() - t0
+    report = {**planner.report(balanced, seconds), **report}
+    balanced.to_parquet(out / "balanced_train.parquet")
+    plot_balance(report["label_counts_before"], balanced, out / "balance_counts.png")
+    write_json_atomic(out / "balance_report.json", report)
+    write_text_atomic(out / "config.yaml", config.to_yaml())
+    return balanced, report
+
+
+def _augmenter(config: EmobalanceConfig, train: EmotionDataset):
+    from ..embeddings import load_vectors
+    from ..text import tokenize
+    from .generate import EDAAugmenter
+
+    ac = config.balance.augment
+    vectors = None
+    path = ModelConfig(vectors=ac.vectors).resolve_vectors() if ac.vectors is not None else None
+    if path is not None:
+        words = {w for t in train.texts for w in tokenize(t)}
+        vectors = load_vectors(path, words=words)
+    aug = EDAAugmenter(
+        alpha_sr=ac.alpha_sr,
+        alpha_ri=ac.alpha_ri,
+        alpha_rs=ac.alpha_rs,
+        p_rd=ac.p_rd,
+        vectors=vectors,
+        random_state=config.balance.seed,
+    )
+    return lambda parents, need: aug.augment(parents, need)
+
+
+def _generated_pool(
+    bc: Any,
+    planner: BalancePlanner,
+    train: EmotionDataset,
+    pseudo: EmotionDataset | None,
+    teacher: Teacher,
+    out: Path,
+) -> tuple[EmotionDataset, dict[str, Any]]:
+    """Generate, filter by teacher, export for review; use only reviewed-and-accepted texts."""
+    from . import review as rv
+    from .generate import GenerationConfig, generate_candidates, teacher_filter
+
+    gc = GenerationConfig(**{"cache_dir": out / "llm_cache", **bc.generation.llm})
+    counts = train.labels.sum(0)
+    targets = planner.compute_targets(counts)
+    have = pseudo.labels.sum(0) if pseudo is not None and len(pseudo) else np.zeros_like(counts)
+    need = {
+        LABELS[j]: int(np.ceil((targets[j] - counts[j] - have[j]) * bc.generation.margin))
+        for j in range(len(LABELS))
+        if targets[j] - counts[j] - have[j] > 0 and LABELS[j] != "neutral"
+    }
+    info: dict[str, Any] = {"requested": need}
+    if not need:
+        return EmotionDataset([], np.zeros((0, 28), np.uint8), source="generated"), info
+    cand = generate_candidates(need, train, gc, existing_texts=train.texts)
+    passed = teacher_filter(cand, teacher, threshold=bc.generation.teacher_threshold)
+    review_dir = out / "review"
+    rv.export_label_studio(passed, review_dir / "label_studio_tasks.json")
+    rv.export_csv(passed, review_dir / "review.csv")
+    info.update({"candidates": len(cand), "passed_teacher": len(passed)})
+    if not bc.generation.review:
+        info["status"] = f"{len(passed)} candidates await review in {review_dir}"
+        return passed.subset([]), info
+    votes = rv.load_votes(bc.generation.review)
+    accepted, agreement = rv.apply_review(passed, votes)
+    info.update({"accepted": len(accepted), "agreement": agreement})
+    return accepted, info
