@@ -128,11 +128,22 @@ def run_balance(
     train: EmotionDataset | None = None,
     dev: EmotionDataset | None = None,
     test: EmotionDataset | None = None,
+    teacher: Teacher | None = None,
     progress: bool | None = None,
 ) -> tuple[EmotionDataset, dict[str, Any]]:
     """Run the balancing job; return the balanced train set and the report.
 
-    The test split is read only for the leakage guard: its texts never enter the output.
+    Parameters
+    ----------
+    config : EmobalanceConfig
+        Its ``balance`` section drives the job; ``model``/``train`` configure a reference
+        teacher when one is trained.
+    out_dir : path
+    train, dev, test : EmotionDataset, optional
+        Default: the GoEmotions splits. The test split is read only for the leakage guard:
+        its texts never enter the output.
+    teacher : Teacher, optional
+        Use this teacher instead of building the one named in ``balance.teacher``.
     """
     t0 = time.perf_counter()
     bc = config.balance
@@ -156,8 +167,9 @@ def run_balance(
     needs_teacher = ("pseudo_label" in bc.sources and bc.pseudo_label.enabled) or (
         "generated" in bc.sources and bc.generation.enabled
     )
-    teacher = None
-    if needs_teacher:
+    if teacher is not None:
+        report["teacher"] = str(getattr(teacher, "name", type(teacher).__name__))
+    elif needs_teacher:
         t1 = time.perf_counter()
         teacher, teacher_name = build_teacher(
             bc.teacher, train, dev, config.model, config.train, out / "teachers"

@@ -1,0 +1,110 @@
+import json
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+from emobalance.balance.build import resolve_corpus, run_balance
+from emobalance.config import EmobalanceConfig
+from emobalance.data.dataset import EmotionDataset
+from emobalance.errors import ConfigError, DataError
+from emobalance.labels import LABEL_TO_ID, NUM_LABELS
+
+
+class KeywordTeacher:
+    """Probability 0.9 for an emotion whose keyword is in the text, else 0.05."""
+
+    name = "keywords"
+    words: ClassVar[dict[str, str]] = {
+        "sad": "sadness", "love": "love", "scared": "fear", "proud": "pride",
+        "relieved": "relief", "happy": "joy",
+    }  # fmt: skip
+
+    def predict_proba(self, texts):
+        out = np.full((len(texts), NUM_LABELS), 0.05, dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w, lab in self.words.items():
+                if w in t.lower():
+                    out[i, LABEL_TO_ID[lab]] = 0.9
+        return out
+
+
+def splits():
+    rng = np.random.default_rng(0)
+    pool = ["I am so sad today", "love this", "scared of the dark", "so proud of you",
+            "relieved it is over", "happy friday", "whatever", "the meeting is at 5"]  # fmt: skip
+    labs = ["sadness", "love", "fear", "pride", "relief", "joy", "neutral", "neutral"]
+    texts, y = [], []
+    for i in range(200):
+        k = min(int(rng.zipf(1.6)) - 1, 7)
+        k = 7 - k if i % 3 else k
+        texts.append(f"{pool[k]} number {i}")
+        row = np.zeros(NUM_LABELS, np.uint8)
+        row[LABEL_TO_ID[labs[k]]] = 1
+        y.append(row)
+    train = EmotionDataset(texts, np.array(y), source="goemotions")
+    dev = EmotionDataset(
+        ["love this number 3", "dev only text"], np.eye(NUM_LABELS, dtype=np.uint8)[[18, 27]]
+    )
+    test = EmotionDataset(
+        ["so proud of you number 5", "test only text"], np.eye(NUM_LABELS, dtype=np.uint8)[[21, 27]]
+    )
+    return train, dev, test
+
+
+def test_run_balance_end_to_end(tmp_path, fixtures_dir):
+    corpus_dir = tmp_path / "tweets"
+    corpus_dir.mkdir()
+    (corpus_dir / "negative.txt").write_text(
+        "".join(f"so sad and scared tonight {i}\n" for i in range(30))
+        + "so proud of you number 5\n"  # a test text: must never enter train
+    )
+    (corpus_dir / "positive.txt").write_text(
+        "".join(f"relieved and happy, love it {i}\n" for i in range(30))
+    )
+    cfg = EmobalanceConfig.model_validate({
+        "balance": {"target": 30, "augment": {"vectors": None},
+                    "pseudo_label": {"corpus": str(corpus_dir), "part_rows": 16}},
+    })  # fmt: skip
+    train, dev, test = splits()
+    out, rep = run_balance(cfg, tmp_path / "out", train=train, dev=dev, test=test,
+                           teacher=KeywordTeacher(), progress=False)  # fmt: skip
+    d = tmp_path / "out"
+    for name in ("balanced_train.parquet", "balance_report.json", "balance_counts.png",
+                 "config.yaml"):  # fmt: skip
+        assert (d / name).is_file()
+    saved = json.loads((d / "balance_report.json").read_text())
+    for key in ("mean_ir_before", "mean_ir_after", "label_counts_before", "label_counts_after",
+                "counts_by_source", "leaked_texts", "seconds"):  # fmt: skip
+        assert key in saved
+    assert saved["leaked_texts"] == 0 and rep["teacher"] == "keywords"
+    assert "so proud of you number 5" not in out.texts and "love this number 3" not in out.texts
+    back = EmotionDataset.from_parquet(d / "balanced_train.parquet")
+    assert back.texts == out.texts and back.source == out.source
+    np.testing.assert_array_equal(back.labels, out.labels)
+    by_src = rep["counts_by_source"]
+    assert by_src.get("sentiment140", 0) > 0
+    tweets = np.array(out.source) == "sentiment140"
+    assert np.all(out.teacher_score[tweets] >= 0.7)
+    assert rep["mean_ir_after"] < rep["mean_ir_before"]
+    assert rep["pseudo_label"]["corpus_rows"] == 61
+
+
+def test_resolve_corpus_errors(tmp_path, monkeypatch):
+    monkeypatch.delenv("EMOBALANCE_DATA", raising=False)
+    with pytest.raises(DataError, match="EMOBALANCE_DATA"):
+        resolve_corpus("sentiment140")
+    with pytest.raises(DataError, match="not found"):
+        resolve_corpus(str(tmp_path / "missing.csv"))
+    f = tmp_path / "texts.txt"
+    f.write_text("one\ntwo\n")
+    assert resolve_corpus(str(f)).texts == ["one", "two"]
+
+
+def test_unknown_teacher_spec(tmp_path):
+    from emobalance.balance.build import build_teacher
+    from emobalance.config import ModelConfig, TrainConfig
+
+    train, dev, _ = splits()
+    with pytest.raises(ConfigError, match=r"balance\.teacher"):
+        build_teacher("oracle", train, dev, ModelConfig(), TrainConfig())
