@@ -356,6 +356,45 @@ def balance_cmd(
     typer.echo(f"wrote {out / 'balanced_train.parquet'}, balance_report.json, balance_counts.png")
 
 
+@app.command("run")
+def run_cmd(
+    config: Annotated[
+        Path | None, typer.Option("--config", help="run.yaml (over the preset).")
+    ] = None,
+    preset: Annotated[
+        str | None, typer.Option("--preset", help="quick (what `make run` runs) or paper.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Run directory (default runs/PRESET).")
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Skip models already in --out.")] = False,
+    seeds: Annotated[
+        str | None, typer.Option("--seeds", help="Override run.seeds, e.g. 0,1,2.")
+    ] = None,
+) -> None:
+    """The whole experiment: balanced vs imbalanced training, ablations and TF-IDF over seeds,
+    evaluated on the original test set, with report.md / report.html and metrics.json."""
+    from .pipeline import resolve_config, run_experiment
+
+    if preset is None and config is None:
+        preset = "quick"
+    cfg = resolve_config(preset, config)
+    if seeds is not None:
+        try:
+            cfg.run.seeds = [int(x) for x in seeds.split(",") if x.strip()]
+        except ValueError:
+            raise EmobalanceError(
+                f"--seeds: expected comma-separated ints, got {seeds!r}"
+            ) from None
+    run_dir = out or Path("runs") / (preset or Path(str(config)).stem)
+    entries = run_experiment(cfg, run_dir, resume=resume)
+    for e in entries:
+        typer.echo(
+            f"{e['variant']:<14} seed {e['seed']}: test macro-F1 {e['test']['macro_f1']:.4f}"
+        )
+    typer.echo(f"report: {run_dir / 'report.md'} and {run_dir / 'report.html'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     try:

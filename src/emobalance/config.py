@@ -252,30 +252,76 @@ class BalanceConfig(_Section):
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
 
 
+VARIANTS = ("imbalanced", "balanced", "no_attention", "no_conv", "no_pretrained", "tfidf")
+
+
+class RunConfig(_Section):
+    """The experiment of ``emobalance run``.
+
+    Attributes
+    ----------
+    seeds : list of int
+        One model per variant and seed (the seed also drives balancing for seed 0).
+    variants : list of str
+        ``imbalanced`` (original train), ``balanced`` (the balanced train), the ablations
+        ``no_attention``, ``no_conv``, ``no_pretrained`` (on the original train), ``tfidf``.
+    bootstrap : int
+        Resamples of the paired bootstrap test (balanced vs imbalanced macro-F1).
+    balanced_holdout : float
+        Share of the balanced set held out for an extra evaluation that is NOT comparable to
+        the test set (0 disables it).
+    """
+
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    variants: list[Literal[VARIANTS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["imbalanced", "balanced", "tfidf"]
+    )
+    bootstrap: int = Field(1000, ge=0)
+    balanced_holdout: float = Field(0.0, ge=0, lt=0.5)
+
+
 class EmobalanceConfig(_Section):
     """A whole run: one section per stage."""
 
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     balance: BalanceConfig = Field(default_factory=BalanceConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
 
     @classmethod
-    def from_yaml(cls, path: str | os.PathLike[str]) -> EmobalanceConfig:
-        """Read a YAML config; errors name the file and the offending field."""
-        path = Path(path)
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such file") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: invalid YAML ({exc})") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a mapping of sections at the top level")
-        return validate(cls, raw, origin=str(path))
+    def from_yaml(
+        cls, path: str | os.PathLike[str], base: dict[str, Any] | None = None
+    ) -> EmobalanceConfig:
+        """Read a YAML config (merged over ``base``, e.g. a preset); errors name the field."""
+        return validate(cls, deep_merge(base or {}, read_yaml(path)), origin=str(path))
 
     def to_yaml(self) -> str:
         """The resolved config as YAML."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A YAML file holding a mapping, with clear errors."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    return raw
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` merged into a copy of ``base`` (nested dicts merged, other values replaced)."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = (
+            deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        )
+    return out
 
 
 def validate(model: type[BaseModel], data: dict[str, Any], origin: str = "config") -> Any:

@@ -1,0 +1,422 @@
+"""Baselines: TF-IDF (word + character n-grams) with one-vs-rest logistic regression.
+
+:class:`TfidfBaseline` is the classical peer of the reference network in benchmarks and a cheap
+teacher (``predict_proba(texts) -> float32[n, 28]``) for pseudo-labelling. Like the network, it
+tunes one threshold per label on dev (:func:`emobalance.metrics.tune_thresholds`).
+
+A model directory written by :meth:`TfidfBaseline.save` holds ``model.joblib`` (the fitted
+vectorizer and classifier), ``thresholds.json`` (label -> threshold), ``config.json``
+(hyper-parameters, label order, library versions) and ``metrics.json`` (dev metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import scipy.sparse as sp
+import sklearn
+from scipy.special import expit
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion
+
+from ..data.dataset import EmotionDataset
+from ..errors import DataError, ModelError
+from ..io import atomic_path, write_json_atomic
+from ..labels import LABELS, NUM_LABELS
+from ..metrics import evaluate, tune_thresholds
+
+MODEL_FILES = ("model.joblib", "thresholds.json", "config.json")
+"""Files :meth:`TfidfBaseline.load` requires (``metrics.json`` is optional)."""
+
+
+def _check_texts(texts: Any) -> list[str]:
+    if isinstance(texts, str):
+        raise DataError("expected a sequence of texts, got a single str (wrap it in a list)")
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise DataError(f"expected a sequence of texts, got {type(texts).__name__}") from None
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise DataError(f"text {i} is {type(t).__name__}, expected str")
+    return texts
+
+
+class LinearOneVsRest:
+    """One binary logistic regression per label, stacked into one weight matrix.
+
+    The per-label fits are independent (liblinear, dual formulation: fast when features
+    outnumber rows, as with TF-IDF n-grams) and run in parallel over labels with ``n_jobs``.
+    Prediction is a single sparse-dense product. A label whose training column holds a single
+    class gets a constant probability (0 or 1) instead of a model.
+
+    Parameters
+    ----------
+    C : float
+        Inverse L2 regularisation strength.
+    class_weight : {"balanced"} or None
+        Per-label class weighting.
+    random_state : int
+        Seed of liblinear's coordinate shuffling.
+    n_jobs : int
+        Labels fitted in parallel.
+    tol, max_iter : float, int
+        liblinear stopping criteria.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_labels, n_features), float32
+    intercept_ : ndarray of shape (n_labels,), float32
+    constant_ : ndarray of shape (n_labels,), float32
+        The constant probability of a single-class label, NaN for a fitted label.
+    """
+
+    def __init__(
+        self,
+        C: float = 1.0,
+        class_weight: str | None = None,
+        random_state: int = 0,
+        n_jobs: int = 1,
+        tol: float = 1e-4,
+        max_iter: int = 1000,
+    ) -> None:
+        self.C = C
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def _fit_one(
+        self, X: sp.csr_matrix, y: np.ndarray, sample_weight: np.ndarray | None
+    ) -> tuple[np.ndarray, float]:
+        lr = LogisticRegression(
+            C=self.C,
+            solver="liblinear",
+            dual=True,
+            class_weight=self.class_weight,
+            random_state=self.random_state,
+            tol=self.tol,
+            max_iter=self.max_iter,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ConvergenceWarning; reported through n_iter
+            lr.fit(X, y, sample_weight=sample_weight)
+        return lr.coef_[0].astype(np.float32), float(lr.intercept_[0])
+
+    def fit(
+        self, X: sp.spmatrix, Y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> LinearOneVsRest:
+        """Fit one model per column of the binary matrix ``Y`` (n, n_labels)."""
+        X = sp.csr_matrix(X)
+        Y = np.asarray(Y)
+        n_labels = Y.shape[1]
+        self.coef_ = np.zeros((n_labels, X.shape[1]), dtype=np.float32)
+        self.intercept_ = np.zeros(n_labels, dtype=np.float32)
+        self.constant_ = np.full(n_labels, np.nan, dtype=np.float32)
+        todo = []
+        for j in range(n_labels):
+            values = np.unique(Y[:, j])
+            if values.size < 2:
+                self.constant_[j] = float(values[0]) if values.size else 0.0
+            else:
+                todo.append(j)
+        # processes, not threads: liblinear seeds one process-global generator per fit, so
+        # concurrent fits in threads would make the result depend on scheduling
+        results = joblib.Parallel(n_jobs=self.n_jobs)(
+            joblib.delayed(self._fit_one)(X, Y[:, j], sample_weight) for j in todo
+        )
+        for j, (coef, intercept) in zip(todo, results, strict=True):
+            self.coef_[j] = coef
+            self.intercept_[j] = intercept
+        return self
+
+    def decision_function(self, X: sp.spmatrix) -> np.ndarray:
+        """Logits ``float32[n, n_labels]`` (0 for constant labels)."""
+        return np.asarray(X @ self.coef_.T, dtype=np.float32) + self.intercept_[None, :]
+
+    def predict_proba(self, X: sp.spmatrix) -> np.ndarray:
+        """Probabilities ``float32[n, n_labels]``."""
+        proba = expit(self.decision_function(X)).astype(np.float32)
+        const = ~np.isnan(self.constant_)
+        if const.any():
+            proba[:, const] = self.constant_[const][None, :]
+        return proba
+
+
+class TfidfBaseline:
+    """TF-IDF (word and ``char_wb`` n-grams, sublinear tf) + one-vs-rest logistic regression.
+
+    Texts are lower-cased; no other normalisation. Hyper-parameter defaults were selected on
+    GoEmotions dev macro-F1 (docs/BENCHMARKS.md).
+
+    Parameters
+    ----------
+    word_ngram_range : tuple of int, default=(1, 2)
+        Word n-gram range.
+    char_ngram_range : tuple of int, default=(2, 5)
+        Character n-gram range (``char_wb``: n-grams inside word boundaries).
+    min_df : int, default=2
+        Minimum document frequency of an n-gram (each vectorizer).
+    max_features : int, optional
+        Keep at most this many n-grams per vectorizer (most frequent first).
+    C : float, default=4.0
+        Inverse L2 regularisation strength of every per-label logistic regression.
+    class_weight : {"balanced"} or None, default=None
+        Per-label class weighting.
+    random_state : int, default=0
+        Seed of the solver.
+    n_jobs : int, default=1
+        Labels fitted in parallel (and vectorizers built in parallel).
+
+    Attributes
+    ----------
+    vectorizer_ : sklearn.pipeline.FeatureUnion
+        The fitted word + character TF-IDF vectorizers.
+    classifier_ : LinearOneVsRest
+        The fitted per-label logistic regressions.
+    thresholds_ : ndarray of shape (28,), float32
+        Per-label thresholds tuned on dev (0.5 everywhere when fitted without dev).
+    dev_metrics_ : dict or None
+        :func:`emobalance.metrics.evaluate` on dev with ``thresholds_``, plus
+        ``macro_f1_at_0_5``; ``None`` without dev.
+    fit_seconds_ : float
+        Wall time of :meth:`fit` (vectorizing + fitting, without dev tuning).
+    n_features_ : int
+        Number of TF-IDF features.
+
+    Examples
+    --------
+    >>> from emobalance.data import goemotions
+    >>> from emobalance.models.baselines import TfidfBaseline
+    >>> train, dev = goemotions.load("train"), goemotions.load("dev")  # doctest: +SKIP
+    >>> model = TfidfBaseline().fit(train, dev)  # doctest: +SKIP
+    >>> model.predict(["thank you so much!"])  # doctest: +SKIP
+    [['gratitude']]
+    """
+
+    def __init__(
+        self,
+        word_ngram_range: tuple[int, int] = (1, 2),
+        char_ngram_range: tuple[int, int] = (2, 5),
+        min_df: int = 2,
+        max_features: int | None = None,
+        C: float = 4.0,
+        class_weight: str | None = None,
+        random_state: int = 0,
+        n_jobs: int = 1,
+    ) -> None:
+        self.word_ngram_range = word_ngram_range
+        self.char_ngram_range = char_ngram_range
+        self.min_df = min_df
+        self.max_features = max_features
+        self.C = C
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------ params
+    def get_params(self) -> dict[str, Any]:
+        """The constructor parameters (JSON-ready)."""
+        return {
+            "word_ngram_range": list(self.word_ngram_range),
+            "char_ngram_range": list(self.char_ngram_range),
+            "min_df": self.min_df,
+            "max_features": self.max_features,
+            "C": self.C,
+            "class_weight": self.class_weight,
+            "random_state": self.random_state,
+            "n_jobs": self.n_jobs,
+        }
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"TfidfBaseline({args})"
+
+    def _make_vectorizer(self) -> FeatureUnion:
+        common: dict[str, Any] = {
+            "lowercase": True,
+            "min_df": self.min_df,
+            "max_features": self.max_features,
+            "sublinear_tf": True,
+            "dtype": np.float32,
+        }
+        return FeatureUnion(
+            [
+                (
+                    "word",
+                    TfidfVectorizer(
+                        analyzer="word", ngram_range=tuple(self.word_ngram_range), **common
+                    ),
+                ),
+                (
+                    "char",
+                    TfidfVectorizer(
+                        analyzer="char_wb", ngram_range=tuple(self.char_ngram_range), **common
+                    ),
+                ),
+            ],
+            n_jobs=min(self.n_jobs, 2) if self.n_jobs > 0 else 2,
+        )
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, train: EmotionDataset, dev: EmotionDataset | None = None) -> TfidfBaseline:
+        """Fit on ``train``; tune per-label thresholds on ``dev`` when given.
+
+        ``train.weight``, when present, is used as per-row sample weight.
+
+        Raises
+        ------
+        DataError
+            If a dataset is unlabelled or empty, or the texts yield no n-gram at ``min_df``.
+        """
+        if not train.is_labelled:
+            raise DataError("fit() needs a labelled training set")
+        if len(train) == 0:
+            raise DataError("fit() got an empty training set")
+        if dev is not None and not dev.is_labelled:
+            raise DataError("dev must be labelled (its labels tune the thresholds)")
+        t0 = time.perf_counter()
+        self.vectorizer_ = self._make_vectorizer()
+        try:
+            X = self.vectorizer_.fit_transform(_check_texts(train.texts))
+        except ValueError as exc:  # empty vocabulary, min_df above the number of texts...
+            raise DataError(
+                f"cannot build TF-IDF features from the training texts ({exc})"
+            ) from None
+        self.n_features_ = int(X.shape[1])
+        self.classifier_ = LinearOneVsRest(
+            C=self.C,
+            class_weight=self.class_weight,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+        ).fit(X, train.labels, sample_weight=train.weight)
+        self.fit_seconds_ = time.perf_counter() - t0
+        self.thresholds_ = np.full(NUM_LABELS, 0.5, dtype=np.float32)
+        self.dev_metrics_: dict[str, Any] | None = None
+        if dev is not None and len(dev):
+            proba = self.predict_proba(dev.texts)
+            self.thresholds_ = tune_thresholds(dev.labels, proba)
+            self.dev_metrics_ = evaluate(dev.labels, proba, self.thresholds_)
+            self.dev_metrics_["macro_f1_at_0_5"] = evaluate(dev.labels, proba, 0.5, groupings=())[
+                "macro_f1"
+            ]
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "classifier_"):
+            raise ModelError("this TfidfBaseline is not fitted; call fit() or load() first")
+
+    # ------------------------------------------------------------------ inference
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities ``float32[n, 28]`` in :data:`LABELS` order."""
+        self._check_fitted()
+        texts = _check_texts(texts)
+        if not texts:
+            return np.zeros((0, NUM_LABELS), dtype=np.float32)
+        return self.classifier_.predict_proba(self.vectorizer_.transform(texts))
+
+    def predict_matrix(self, texts: Sequence[str]) -> np.ndarray:
+        """Binary predictions ``uint8[n, 28]`` with ``thresholds_``."""
+        return (self.predict_proba(texts) >= self.thresholds_[None, :]).astype(np.uint8)
+
+    def predict(self, texts: Sequence[str]) -> list[list[str]]:
+        """Label names per text, using ``thresholds_``."""
+        return [[LABELS[j] for j in np.flatnonzero(row)] for row in self.predict_matrix(texts)]
+
+    def evaluate(self, data: EmotionDataset) -> dict[str, Any]:
+        """All metrics of :func:`emobalance.metrics.evaluate` on a labelled dataset."""
+        if not data.is_labelled:
+            raise DataError("evaluate() needs a labelled dataset")
+        return evaluate(data.labels, self.predict_proba(data.texts), self.thresholds_)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the model directory (each file atomically); return its path."""
+        from .. import __version__
+
+        self._check_fitted()
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out / "model.joblib") as tmp:
+            joblib.dump({"vectorizer": self.vectorizer_, "classifier": self.classifier_}, tmp)
+        write_json_atomic(
+            out / "thresholds.json",
+            {lab: float(t) for lab, t in zip(LABELS, self.thresholds_, strict=True)},
+        )
+        write_json_atomic(out / "metrics.json", {"dev": self.dev_metrics_})
+        write_json_atomic(
+            out / "config.json",
+            {
+                "emobalance_version": __version__,
+                "sklearn_version": sklearn.__version__,
+                "architecture": "tfidf_logreg",
+                "labels": list(LABELS),
+                "params": self.get_params(),
+                "n_features": self.n_features_,
+                "fit_seconds": getattr(self, "fit_seconds_", None),
+            },
+        )
+        return out
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TfidfBaseline:
+        """Load a model directory written by :meth:`save`.
+
+        Raises
+        ------
+        ModelError
+            Naming the missing, unreadable or mismatched file.
+        """
+        d = Path(path)
+        if not d.is_dir():
+            raise ModelError(f"{d}: model directory not found")
+        for name in MODEL_FILES:
+            if not (d / name).is_file():
+                raise ModelError(f"{d / name}: missing model file")
+        cfg = _read_json(d / "config.json")
+        if not isinstance(cfg, dict) or cfg.get("labels") != list(LABELS):
+            raise ModelError(f"{d / 'config.json'}: label list differs from emobalance.LABELS")
+        params = cfg.get("params", {})
+        try:
+            model = cls(**params)
+        except TypeError as exc:
+            raise ModelError(f"{d / 'config.json'}: invalid params ({exc})") from None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # sklearn InconsistentVersionWarning
+                state = joblib.load(d / "model.joblib")
+            model.vectorizer_ = state["vectorizer"]
+            model.classifier_ = state["classifier"]
+        except Exception as exc:  # unpickling can fail in many ways
+            raise ModelError(f"{d / 'model.joblib'}: cannot be loaded ({exc})") from None
+        if model.classifier_.coef_.shape[0] != NUM_LABELS:
+            raise ModelError(f"{d / 'model.joblib'}: expected {NUM_LABELS} labels")
+        model.n_features_ = int(model.classifier_.coef_.shape[1])
+        th = _read_json(d / "thresholds.json")
+        if not isinstance(th, dict) or sorted(th) != sorted(LABELS):
+            raise ModelError(f"{d / 'thresholds.json'}: expected one threshold per label")
+        model.thresholds_ = np.array([float(th[lab]) for lab in LABELS], dtype=np.float32)
+        model.dev_metrics_ = None
+        if (d / "metrics.json").is_file():
+            m = _read_json(d / "metrics.json")
+            model.dev_metrics_ = m.get("dev") if isinstance(m, dict) else None
+        if cfg.get("fit_seconds") is not None:
+            model.fit_seconds_ = float(cfg["fit_seconds"])
+        return model
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: not valid JSON ({exc})") from None

@@ -1,0 +1,358 @@
+"""Run reports: ``report.md`` and a self-contained ``report.html`` (figures embedded).
+
+Every number in the report is read from the run's ``metrics.json`` (and the balancing report),
+so the report and the metrics file cannot disagree.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .io import write_text_atomic
+from .labels import LABELS
+
+SUMMARY_KEYS = (
+    ("exact_match", "exact match"),
+    ("micro_precision", "micro P"),
+    ("micro_recall", "micro R"),
+    ("micro_f1", "micro F1"),
+    ("macro_precision", "macro P"),
+    ("macro_recall", "macro R"),
+    ("macro_f1", "macro F1"),
+    ("weighted_precision", "weighted P"),
+    ("weighted_recall", "weighted R"),
+    ("weighted_f1", "weighted F1"),
+    ("macro_auc", "macro AUC"),
+    ("hamming_loss", "Hamming loss"),
+)
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    v = np.asarray([x for x in values if x is not None], dtype=np.float64)
+    if v.size == 0:
+        return float("nan"), float("nan")
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+
+
+def fmt_ms(values: Sequence[float], digits: int = 4) -> str:
+    """``mean ± std`` (just the value for one seed)."""
+    m, s = mean_std(values)
+    if len(values) <= 1:
+        return f"{m:.{digits}f}"
+    return f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def summary_table(entries: list[dict[str, Any]], variants: Sequence[str]) -> list[list[str]]:
+    """Rows ``[variant, seeds, metric...]`` with mean ± std over seeds."""
+    rows = []
+    for v in variants:
+        es = [e for e in entries if e["variant"] == v]
+        if not es:
+            continue
+        row = [v, str(len(es))]
+        row += [fmt_ms([e["test"].get(k) for e in es]) for k, _ in SUMMARY_KEYS]
+        rows.append(row)
+    return rows
+
+
+def rare_mean_f1(entries: list[dict[str, Any]], variant: str, rare: Sequence[str]) -> list[float]:
+    """Per seed: the mean test F1 of the ``rare`` labels."""
+    return [
+        float(np.mean([e["test"]["per_label_f1"][lab] for lab in rare]))
+        for e in entries
+        if e["variant"] == variant
+    ]
+
+
+def paired_bootstrap(
+    y: np.ndarray,
+    pred_a: np.ndarray,
+    pred_b: np.ndarray,
+    n_boot: int = 1000,
+    random_state: int = 0,
+) -> dict[str, float]:
+    """Paired bootstrap over test examples for macro-F1(b) - macro-F1(a).
+
+    Returns the observed difference, a 95% interval and the one-sided p-value
+    ``P(diff <= 0)`` under resampling (small p: b is better than a).
+    """
+    rng = np.random.default_rng(random_state)
+    y = y.astype(bool)
+    a, b = pred_a.astype(bool), pred_b.astype(bool)
+
+    def stats(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        yy = y[idx]
+        out = []
+        for p in (a[idx], b[idx]):
+            tp = (p & yy).sum(0)
+            denom = p.sum(0) + yy.sum(0)
+            out.append(np.divide(2 * tp, denom, out=np.zeros(y.shape[1]), where=denom > 0))
+        return out[0], out[1]
+
+    fa, fb = stats(np.arange(len(y)))
+    observed = float(fb.mean() - fa.mean())
+    diffs = np.empty(n_boot)
+    for k in range(n_boot):
+        idx = rng.integers(0, len(y), len(y))
+        sa, sb = stats(idx)
+        diffs[k] = sb.mean() - sa.mean()
+    return {
+        "diff": observed,
+        "ci_low": float(np.quantile(diffs, 0.025)),
+        "ci_high": float(np.quantile(diffs, 0.975)),
+        "p_value": float((np.sum(diffs <= 0) + 1) / (n_boot + 1)),
+        "n_boot": n_boot,
+    }
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def _fig_to_png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def fig_per_label_f1(entries: list[dict[str, Any]], rare: Sequence[str]) -> bytes:
+    """Grouped bars: per-label test F1, imbalanced vs balanced (mean over seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(13, 4.8))
+    x = np.arange(len(LABELS))
+    for k, (variant, color) in enumerate((("imbalanced", "#4C72B0"), ("balanced", "#DD8452"))):
+        es = [e for e in entries if e["variant"] == variant]
+        if not es:
+            continue
+        vals = [np.mean([e["test"]["per_label_f1"][lab] for e in es]) for lab in LABELS]
+        ax.bar(x + (k - 0.5) * 0.4, vals, 0.4, label=variant, color=color)
+    labels = [f"{lab} *" if lab in rare else lab for lab in LABELS]
+    ax.set_xticks(x, labels, rotation=75)
+    for tick, lab in zip(ax.get_xticklabels(), LABELS, strict=True):
+        if lab in rare:
+            tick.set_color("#C44E52")
+            tick.set_fontweight("bold")
+    ax.set_ylabel("test F1")
+    ax.set_title("Per-label F1 on the original test set (* = rarest training labels)")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return _fig_to_png(fig)
+
+
+def fig_roc(curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray, float]]]) -> bytes:
+    """ROC curves: ``curves[label][variant] = (fpr, tpr, auc)``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(curves)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.6), squeeze=False)
+    for ax, (label, per_variant) in zip(axes[0], curves.items(), strict=True):
+        for variant, (fpr, tpr, auc) in per_variant.items():
+            ax.plot(fpr, tpr, label=f"{variant} ({auc:.3f})")
+        ax.plot([0, 1], [0, 1], ls=":", color="grey")
+        ax.set_title(label)
+        ax.set_xlabel("FPR")
+        ax.set_ylabel("TPR")
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return _fig_to_png(fig)
+
+
+def fig_training(histories: dict[str, list[dict[str, Any]]]) -> bytes:
+    """Training loss and dev macro-F1 per epoch, one line per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for name, hist in histories.items():
+        ep = [h["epoch"] for h in hist]
+        a1.plot(ep, [h["train_loss"] for h in hist], marker="o", ms=3, label=name)
+        if hist and "dev_macro_f1" in hist[0]:
+            a2.plot(ep, [h["dev_macro_f1"] for h in hist], marker="o", ms=3, label=name)
+    a1.set_title("training loss")
+    a2.set_title("dev macro-F1 (dev-tuned thresholds)")
+    for a in (a1, a2):
+        a.set_xlabel("epoch")
+        a.grid(alpha=0.3)
+        a.legend(fontsize=7)
+    fig.tight_layout()
+    return _fig_to_png(fig)
+
+
+# ------------------------------------------------------------------------------ writing
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def write_report(
+    run_dir: str | os.PathLike[str],
+    entries: list[dict[str, Any]],
+    *,
+    variants: Sequence[str],
+    balance_report: dict[str, Any] | None,
+    rare: Sequence[str],
+    bootstrap: dict[str, Any] | None,
+    figures: dict[str, bytes],
+    efficiency: list[dict[str, Any]],
+    notes: Sequence[str] = (),
+    title: str = "emobalance run",
+) -> tuple[Path, Path]:
+    """Write ``report.md`` (figures as PNG files beside it) and ``report.html`` (embedded)."""
+    run_dir = Path(run_dir)
+    fig_dir = run_dir / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    for name, png in figures.items():
+        (fig_dir / f"{name}.png").write_bytes(png)
+
+    sections: list[tuple[str, str, str | None]] = []  # (heading, markdown body, figure)
+    if balance_report:
+        b = balance_report
+        rows = [
+            [lab, b["label_counts_before"][lab], b["label_counts_after"][lab]]
+            for lab in sorted(LABELS, key=lambda x: b["label_counts_before"][x])
+        ]
+        body = (
+            f"MeanIR {b['mean_ir_before']:.2f} → {b['mean_ir_after']:.2f}; rows "
+            f"{b.get('n_before')} → {b.get('n_after')}; teacher: {b.get('teacher', '-')}; "
+            f"leaked dev/test texts: {b['leaked_texts']}.\n\n"
+            + _md_table(["source", "rows"], sorted(b["counts_by_source"].items()))
+            + "\n\n"
+            + _md_table(["label", "before", "after"], rows)
+        )
+        sections.append(("Data", body, "balance_counts" if "balance_counts" in figures else None))
+    header = ["variant", "seeds"] + [name for _, name in SUMMARY_KEYS]
+    main = _md_table(header, summary_table(entries, variants))
+    rare_rows = [
+        [v, fmt_ms(rare_mean_f1(entries, v, rare))]
+        for v in variants
+        if any(e["variant"] == v for e in entries)
+    ]
+    main += (
+        "\n\nAll numbers: the original human-labelled GoEmotions test set, thresholds tuned on "
+        "dev; mean ± sample std over seeds.\n\n"
+        f"Mean F1 of the six rarest training labels ({', '.join(rare)}):\n\n"
+        + _md_table(["variant", "rare-label mean F1"], rare_rows)
+    )
+    sections.append(("Results", main, None))
+    sections.append(("Per-label F1", "Imbalanced vs balanced training.", "per_label_f1"))
+    if bootstrap:
+        bs = bootstrap
+        sections.append((
+            "Significance",
+            f"Paired bootstrap on the test set ({bs['n_boot']} resamples, seed "
+            f"{bs.get('seed', 0)}): macro-F1(balanced) − macro-F1(imbalanced) = "
+            f"{bs['diff']:+.4f} (95% CI {bs['ci_low']:+.4f} … {bs['ci_high']:+.4f}), one-sided "
+            f"p = {bs['p_value']:.4f}.",
+            None,
+        ))  # fmt: skip
+    if "roc" in figures:
+        sections.append(("ROC curves", "A few labels, seed 0.", "roc"))
+    if "training" in figures:
+        sections.append(("Training curves", "Seed 0.", "training"))
+    eff_header = ["model", "s/epoch", "train s", "texts/s", "peak RSS MB", "parameters",
+                  "precision"]  # fmt: skip
+    eff_rows = [
+        [
+            e["name"],
+            _f(e.get("epoch_seconds"), 1),
+            _f(e.get("train_seconds"), 0),
+            _f(e.get("texts_per_s"), 0),
+            _f(e.get("peak_rss_mb"), 0),
+            e.get("parameters", "-"),
+            e.get("precision", "-"),
+        ]
+        for e in efficiency
+    ]
+    sections.append(("Efficiency", _md_table(eff_header, eff_rows), None))
+    if notes:
+        sections.append(("Notes", "\n".join(f"- {n}" for n in notes), None))
+
+    md = [f"# {title}\n"]
+    for head, body, fig in sections:
+        md.append(f"## {head}\n\n{body}\n")
+        if fig:
+            md.append(f"![{head}](figures/{fig}.png)\n")
+    md_path = run_dir / "report.md"
+    write_text_atomic(md_path, "\n".join(md))
+
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>"
+        "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;margin:1em 0;font-size:13px}"
+        "td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}img{max-width:100%}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    for head, body, fig in sections:
+        parts.append(f"<h2>{html.escape(head)}</h2>")
+        parts.append(_md_to_html(body))
+        if fig:
+            b64 = base64.b64encode(figures[fig]).decode()
+            parts.append(f"<img alt='{html.escape(head)}' src='data:image/png;base64,{b64}'>")
+    parts.append("</body></html>")
+    html_path = run_dir / "report.html"
+    write_text_atomic(html_path, "\n".join(parts))
+    return md_path, html_path
+
+
+def _f(v: Any, digits: int) -> str:
+    return "-" if v is None else f"{v:,.{digits}f}"
+
+
+def _md_to_html(body: str) -> str:
+    """The tiny Markdown subset the report uses: paragraphs, tables and bullet lists."""
+    out: list[str] = []
+    lines = body.split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("|"):
+            rows = []
+            while i < len(lines) and lines[i].startswith("|"):
+                if not set(lines[i]) <= set("|-: "):
+                    rows.append([c.strip() for c in lines[i].strip("|").split("|")])
+                i += 1
+            out.append("<table>")
+            for k, r in enumerate(rows):
+                tag = "th" if k == 0 else "td"
+                out.append(
+                    "<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in r) + "</tr>"
+                )
+            out.append("</table>")
+            continue
+        if line.startswith("- "):
+            out.append("<ul>")
+            while i < len(lines) and lines[i].startswith("- "):
+                out.append(f"<li>{html.escape(lines[i][2:])}</li>")
+                i += 1
+            out.append("</ul>")
+            continue
+        if line.strip():
+            out.append(f"<p>{html.escape(line)}</p>")
+        i += 1
+    return "\n".join(out)
