@@ -1,0 +1,103 @@
+import json
+import re
+
+import numpy as np
+import pytest
+import yaml
+
+from emobalance.labels import LABEL_TO_ID
+from emobalance.pipeline import resolve_config, run_experiment
+
+WORDS = {
+    "gratitude": "thanks", "anger": "furious", "joy": "happy", "neutral": "table",
+    "sadness": "sad", "grief": "mourning", "pride": "proud", "fear": "scared",
+}  # fmt: skip
+# a GoEmotions-like imbalance: neutral common, grief and pride rare
+WEIGHTS = {"neutral": 30, "gratitude": 15, "joy": 12, "anger": 10, "sadness": 8, "fear": 5,
+           "grief": 2, "pride": 2}  # fmt: skip
+
+
+def write_split(path, n, seed):
+    rng = np.random.default_rng(seed)
+    names = list(WEIGHTS)
+    p = np.array(list(WEIGHTS.values()), float)
+    p /= p.sum()
+    lines = []
+    for i in range(n):
+        lab = names[rng.choice(len(names), p=p)]
+        filler = " ".join(rng.choice(["the", "a", "so", "it", "was", "really"], 3))
+        lines.append(f"{WORDS[lab]} {filler} {i}\t{LABEL_TO_ID[lab]}\t{path.stem}{i}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def tiny_data(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    (root / "goemotions").mkdir(parents=True)
+    for split, n, seed in (("train", 240, 0), ("dev", 80, 1), ("test", 80, 2)):
+        write_split(root / "goemotions" / f"{split}.tsv", n, seed)
+    s140 = root / "sentiment140_sample_100k"
+    s140.mkdir()
+    (s140 / "negative.txt").write_text("".join(f"so sad and mourning {i}\n" for i in range(40)))
+    (s140 / "positive.txt").write_text("".join(f"so proud and happy {i}\n" for i in range(40)))
+    monkeypatch.setenv("EMOBALANCE_DATA", str(root))
+    monkeypatch.setenv("EMOBALANCE_CACHE", str(tmp_path / "cache"))
+    cfg = {
+        "model": {"embedding_dim": 16, "conv_channels": 8, "lstm_hidden": 8, "attention_dim": 8,
+                  "min_freq": 1, "max_len": 16},
+        "train": {"epochs": 3, "batch_size": 16, "lr": 0.01, "eval_batch_size": 64,
+                  "mixed_precision": "off"},
+        "balance": {"target": 40, "augment": {"vectors": None},
+                    "pseudo_label": {"part_rows": 32}},
+        "run": {"seeds": [0, 1], "variants": ["imbalanced", "balanced", "no_attention", "tfidf"],
+                "bootstrap": 50},
+    }  # fmt: skip
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_pipeline_end_to_end_and_resume(tiny_data, tmp_path, capsys):
+    cfg = resolve_config("quick", tiny_data)  # the YAML overrides the preset
+    assert cfg.run.seeds == [0, 1] and cfg.train.epochs == 3
+    run_dir = tmp_path / "run"
+    entries = run_experiment(cfg, run_dir, progress=False)
+    assert {(e["variant"], e["seed"]) for e in entries} == {
+        (v, s) for v in ("imbalanced", "balanced", "no_attention", "tfidf") for s in (0, 1)
+    }
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics == entries
+    for e in metrics:
+        assert set(e["test"]) >= {"macro_f1", "micro_f1", "weighted_f1", "exact_match",
+                                  "hamming_loss", "macro_auc", "per_label_f1"}  # fmt: skip
+        assert len(e["test"]["per_label_f1"]) == 28
+    for name in ("config.yaml", "run_info.json", "report.md", "report.html", "bootstrap.json",
+                 "balance/balance_report.json", "models/balanced-seed1/model.safetensors",
+                 "models/tfidf-seed0/thresholds.json"):  # fmt: skip
+        assert (run_dir / name).is_file(), name
+    md = (run_dir / "report.md").read_text()
+    html = (run_dir / "report.html").read_text()
+    assert "data:image/png;base64," in html and "<img" in html
+    # every mean macro-F1 in the report equals metrics.json
+    for v in ("imbalanced", "balanced", "tfidf"):
+        vals = [e["test"]["macro_f1"] for e in metrics if e["variant"] == v]
+        m, s = np.mean(vals), np.std(vals, ddof=1)
+        assert f"{m:.4f} ± {s:.4f}" in md
+        row = re.search(rf"^\| {v} \| 2 \|.*$", md, re.M).group(0)
+        assert f"{m:.4f} ± {s:.4f}" in row
+    boot = json.loads((run_dir / "bootstrap.json").read_text())
+    assert f"{boot[0]['p_value']:.4f}" in md
+
+    # --resume: nothing is trained again
+    import emobalance.classifier as clf_mod
+
+    def boom(*a, **k):
+        raise AssertionError("retrained a finished model")
+
+    orig = clf_mod.EmotionClassifier.fit
+    clf_mod.EmotionClassifier.fit = boom
+    try:
+        again = run_experiment(cfg, run_dir, resume=True, progress=False)
+    finally:
+        clf_mod.EmotionClassifier.fit = orig
+    assert again == entries
