@@ -59,13 +59,13 @@ class ModelConfig(_Section):
     embedding_dim: int = Field(300, ge=1)
     freeze_embeddings: bool = False
     use_conv: bool = True
-    conv_kernel_sizes: list[int] = Field(default_factory=lambda: [3])
-    conv_channels: int = Field(200, ge=1)
-    lstm_hidden: int = Field(128, ge=1)
+    conv_kernel_sizes: list[int] = Field(default_factory=lambda: [1, 3])
+    conv_channels: int = Field(64, ge=1)
+    lstm_hidden: int = Field(96, ge=1)
     lstm_layers: int = Field(1, ge=1)
     use_attention: bool = True
     attention_dim: int = Field(128, ge=1)
-    attention_max_pool: bool = False
+    attention_max_pool: bool = True
     dropout: float = Field(0.3, ge=0.0, lt=1.0)
     embedding_dropout: float = Field(0.2, ge=0.0, lt=1.0)
     max_len: int = Field(64, ge=1)
@@ -123,20 +123,20 @@ class TrainConfig(_Section):
         tqdm bars; None = only on a TTY.
     """
 
-    epochs: int = Field(8, ge=1)
-    batch_size: int = Field(64, ge=1)
-    lr: float = Field(2e-3, gt=0)
+    epochs: int = Field(12, ge=1)
+    batch_size: int = Field(128, ge=1)
+    lr: float = Field(4e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     lr_schedule: Literal["constant", "linear", "cosine"] = "linear"
     warmup_ratio: float = Field(0.05, ge=0, lt=1)
-    loss: Literal["bce", "bce_pos_weight", "focal", "asl"] = "bce"
+    loss: Literal["bce", "bce_pos_weight", "focal", "asl"] = "asl"
     pos_weight_cap: float = Field(30.0, gt=0)
     focal_gamma: float = Field(2.0, ge=0)
     asl_gamma_neg: float = Field(4.0, ge=0)
     asl_gamma_pos: float = Field(0.0, ge=0)
     asl_clip: float = Field(0.05, ge=0, lt=1)
     grad_clip: float = Field(1.0, ge=0)
-    patience: int = Field(2, ge=0)
+    patience: int = Field(3, ge=0)
     seed: int = 0
     mixed_precision: Literal["auto", "off", "fp16", "bf16"] = "auto"
     device: str = "auto"
