@@ -13,9 +13,19 @@ __all__ = [
     "SENTIMENT",
     "DataError",
     "EmobalanceError",
+    "EmotionClassifier",
     "EmotionDataset",
     "ModelError",
     "__version__",
     "collapse_labels",
     "collapse_probabilities",
 ]
+
+
+def __getattr__(name: str):
+    # EmotionClassifier pulls in torch: import it on first use so the CLI starts fast
+    if name == "EmotionClassifier":
+        from .classifier import EmotionClassifier
+
+        return EmotionClassifier
+    raise AttributeError(f"module 'emobalance' has no attribute {name!r}")
