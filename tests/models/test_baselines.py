@@ -210,3 +210,16 @@ def test_real_goemotions_reference_measurement():
     m = evaluate(test.labels, proba, model.thresholds_)
     print(f"test macro-F1 {m['macro_f1']:.4f}, fit {model.fit_seconds_:.0f}s, {rate:.0f} texts/s")
     assert m["macro_f1"] > 0.45
+
+
+def test_linear_one_vs_rest_parallel_with_memmapped_input():
+    # arrays over joblib's 1 MB threshold reach the workers as read-only memmaps
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(1)
+    X = sp.random(2000, 5000, density=0.02, format="csr", random_state=1, dtype=np.float64)
+    assert X.data.nbytes > 1_000_000
+    Y = (rng.random((2000, 2)) < 0.3).astype(np.uint8)
+    a = LinearOneVsRest(n_jobs=2).fit(X, Y)
+    b = LinearOneVsRest(n_jobs=1).fit(X, Y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)

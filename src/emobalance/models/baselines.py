@@ -108,8 +108,10 @@ class LinearOneVsRest:
             tol=self.tol,
             max_iter=self.max_iter,
         )
+        if not X.data.flags.writeable:  # a read-only memmap from a joblib worker
+            X = X.copy()
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # ConvergenceWarning; reported through n_iter
+            warnings.simplefilter("ignore")  # ConvergenceWarning
             lr.fit(X, y, sample_weight=sample_weight)
         return lr.coef_[0].astype(np.float32), float(lr.intercept_[0])
 
@@ -117,7 +119,7 @@ class LinearOneVsRest:
         self, X: sp.spmatrix, Y: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> LinearOneVsRest:
         """Fit one model per column of the binary matrix ``Y`` (n, n_labels)."""
-        X = sp.csr_matrix(X)
+        X = sp.csr_matrix(X, dtype=np.float64)  # liblinear's dtype: convert once, not per label
         Y = np.asarray(Y)
         n_labels = Y.shape[1]
         self.coef_ = np.zeros((n_labels, X.shape[1]), dtype=np.float32)
@@ -169,7 +171,7 @@ class TfidfBaseline:
         Minimum document frequency of an n-gram (each vectorizer).
     max_features : int, optional
         Keep at most this many n-grams per vectorizer (most frequent first).
-    C : float, default=4.0
+    C : float, default=1.0
         Inverse L2 regularisation strength of every per-label logistic regression.
     class_weight : {"balanced"} or None, default=None
         Per-label class weighting.
@@ -210,7 +212,7 @@ class TfidfBaseline:
         char_ngram_range: tuple[int, int] = (2, 5),
         min_df: int = 2,
         max_features: int | None = None,
-        C: float = 4.0,
+        C: float = 1.0,
         class_weight: str | None = None,
         random_state: int = 0,
         n_jobs: int = 1,
