@@ -1,0 +1,112 @@
+"""The model commands of the CLI on tiny fixture data: train, evaluate, predict, explain."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from emobalance.cli import main
+from emobalance.data import goemotions
+from emobalance.data.dataset import EmotionDataset
+from emobalance.labels import LABEL_TO_ID
+
+WORDS = {"gratitude": "thanks", "anger": "furious", "joy": "happy", "neutral": "table"}
+
+
+def make(n, seed):
+    rng = np.random.default_rng(seed)
+    names = list(WORDS)
+    texts, y = [], np.zeros((n, 28), np.uint8)
+    for i in range(n):
+        lab = names[i % 4]
+        texts.append(f"{WORDS[lab]} " + " ".join(rng.choice(["so", "the", "it", "a"], 3)))
+        y[i, LABEL_TO_ID[lab]] = 1
+    return EmotionDataset(texts, y)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    make(120, 0).to_parquet(d / "train.parquet")
+    make(40, 1).to_jsonl(d / "dev.jsonl")
+    make(40, 2).to_parquet(d / "test.parquet")
+    cfg = {
+        "model": {"vectors": None, "embedding_dim": 16, "conv_channels": 8, "lstm_hidden": 8,
+                  "attention_dim": 8, "min_freq": 1, "dropout": 0.0, "embedding_dropout": 0.0},
+        "train": {"epochs": 8, "batch_size": 8, "lr": 0.01, "lr_schedule": "constant",
+                  "mixed_precision": "off", "progress": False},
+    }  # fmt: skip
+    (d / "tiny.yaml").write_text(yaml.safe_dump(cfg))
+    mp = pytest.MonkeyPatch()
+
+    def no_split(split, *a, **k):
+        raise AssertionError(f"training read the GoEmotions {split} split")
+
+    mp.setattr(goemotions, "load", no_split)  # thresholds come from --dev, never from test
+    try:
+        main(["train", "--train", str(d / "train.parquet"), "--dev", str(d / "dev.jsonl"),
+              "--config", str(d / "tiny.yaml"), "--out", str(d / "model")])  # fmt: skip
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    finally:
+        mp.undo()
+    return d
+
+
+def run(args, capsys):
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_train_writes_model(model_dir):
+    for name in ("config.json", "vocab.json", "model.safetensors", "thresholds.json",
+                 "metrics.json"):  # fmt: skip
+        assert (model_dir / "model" / name).is_file()
+
+
+def test_evaluate_json(model_dir, capsys):
+    code, out, _ = run(["evaluate", str(model_dir / "model"), "--split",
+                        str(model_dir / "test.parquet"), "--json"], capsys)  # fmt: skip
+    assert code == 0
+    m = json.loads(out)
+    assert m["n"] == 40 and 0 <= m["macro_f1"] <= 1 and "macro_f1_at_0_5" in m
+    assert m["per_label"]["gratitude"]["support"] == 10
+
+
+def test_predict_texts_and_file(model_dir, capsys, tmp_path):
+    code, out, _ = run(["predict", str(model_dir / "model"), "thanks so much", "furious!"], capsys)
+    lines = [json.loads(x) for x in out.strip().splitlines()]
+    assert code == 0 and [x["text"] for x in lines] == ["thanks so much", "furious!"]
+    src = tmp_path / "in.txt"
+    src.write_text("thanks a lot\nhappy happy\n\n")
+    code, out, _ = run(["predict", str(model_dir / "model"), "--input", str(src), "--output",
+                        str(tmp_path / "out.jsonl")], capsys)  # fmt: skip
+    rows = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert code == 0 and len(rows) == 3 and "p_gratitude" in rows[0]
+
+
+def test_explain(model_dir, capsys):
+    code, out, _ = run(["explain", str(model_dir / "model"), "thanks so much", "--json"], capsys)
+    ex = json.loads(out)
+    assert code == 0 and ex["tokens"] == ["thanks", "so", "much"]
+    assert abs(sum(ex["attention"]) - 1) < 1e-5
+
+
+def test_user_errors_are_one_line(model_dir, capsys, tmp_path):
+    for args in (
+        ["evaluate", str(tmp_path / "missing")],
+        ["predict", str(model_dir / "model")],
+        ["predict", str(model_dir / "model"), "--input", str(tmp_path / "nope.txt"), "--output",
+         str(tmp_path / "o.csv")],
+        ["train", "--out", str(tmp_path / "m"), "--vectors", str(tmp_path / "none.vec")],
+    ):  # fmt: skip
+        code, _, err = run(args, capsys)
+        assert code == 2, args
+        assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "o.csv").exists()
