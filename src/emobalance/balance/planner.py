@@ -24,6 +24,7 @@ from ..data.dataset import EmotionDataset
 from ..errors import ConfigError, DataError
 from ..labels import LABEL_TO_ID, LABELS, NUM_LABELS
 from ..text.normalize import normalize
+from .resample import oversample_to_targets
 from .stats import mean_ir
 
 DEFAULT_SOURCES = ("pseudo_label", "generated", "augment", "oversample")
@@ -242,8 +243,12 @@ class BalancePlanner:
                     cand, rng.random(len(cand)), counts, targets, seen, forbidden, rng
                 )
                 added = cand.subset(picked)
-            else:  # oversample
-                added = self._oversample(base, base_norm, counts, targets, rng)
+            else:  # oversample: ML-ROS toward the targets, at most max_copies per row
+                added = oversample_to_targets(
+                    base, targets, self.max_copies, rng, counts=counts,
+                    tolerance=self.tolerance, only_new=True,
+                )  # fmt: skip
+                counts += added.labels.sum(0).astype(np.int64) if len(added) else 0
             if len(added):
                 parts.append(added)
                 rec.rows = len(added)
@@ -323,60 +328,6 @@ class BalancePlanner:
                 counts[row] += 1
                 picked.append(int(i))
         return picked
-
-    def _oversample(
-        self,
-        base: EmotionDataset,
-        base_norm: list[str],
-        counts: np.ndarray,
-        targets: np.ndarray,
-        rng: np.random.Generator,
-    ) -> EmotionDataset:
-        """Clone original rows (ML-ROS toward the targets), at most ``max_copies`` each."""
-        y = base.labels.astype(bool)
-        ceiling = np.floor(targets * (1 + self.tolerance)).astype(np.int64)
-        copies = np.zeros(len(base), dtype=np.int64)
-        picked: list[int] = []
-        for j in np.argsort(counts, kind="stable"):
-            rows = np.flatnonzero(y[:, j])
-            if rows.size == 0:
-                continue
-            # rows with fewer other labels first: they add least to other labels
-            n_labels = y[rows].sum(1)
-            while counts[j] < targets[j]:
-                order = rows[np.lexsort((rng.random(rows.size), copies[rows], n_labels))]
-                progressed = False
-                for i in order:
-                    if counts[j] >= targets[j]:
-                        break
-                    if copies[i] >= self.max_copies:
-                        continue
-                    row = np.flatnonzero(y[i])
-                    if np.any(counts[row] + 1 > np.maximum(ceiling[row], targets[row])):
-                        continue
-                    copies[i] += 1
-                    counts[row] += 1
-                    picked.append(int(i))
-                    progressed = True
-                if not progressed:
-                    break
-        if not picked:
-            return base.subset([])
-        sub = base.subset(picked)
-        k: dict[int, int] = {}
-        ids = []
-        for i in picked:
-            k[i] = k.get(i, 0) + 1
-            ids.append(f"{base.ids[i]}#ros{k[i]}")
-        return EmotionDataset(
-            sub.texts,
-            sub.labels,
-            source="oversampled",
-            ids=ids,
-            parent_id=[base.ids[i] for i in picked],
-            teacher_score=np.full(len(sub), np.nan, dtype=np.float32),
-            meta=sub.meta,
-        )
 
     def report(self, out: EmotionDataset, seconds: float | None = None) -> dict[str, Any]:
         """The ``balance_report.json`` content for the last :meth:`fit_resample`."""
