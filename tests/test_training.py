@@ -109,3 +109,27 @@ def test_early_stopping_keeps_best_weights():
     scores = [h["dev_macro_f1"] for h in res.history]
     assert res.best_score == max(scores)
     assert res.best_epoch == int(np.argmax(scores)) + 1
+
+
+def test_inference_batches_cover_rows_and_group_lengths():
+    from emobalance.training import inference_batches
+
+    rng = np.random.default_rng(0)
+    lengths = np.sort(rng.integers(1, 30, size=2000))
+    batches = inference_batches(lengths, 64)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(2000))
+    assert all(len(b) <= 64 for b in batches)
+    uniform = [b for b in batches if len(set(lengths[b])) == 1]
+    assert sum(map(len, uniform)) > 1500  # most rows run without padding
+
+
+def test_unpadded_batch_matches_packed_path():
+    model = CNNBiLSTMAttention(30, ModelConfig(embedding_dim=8, conv_channels=4, lstm_hidden=4,
+                                               attention_dim=4)).eval()  # fmt: skip
+    ids = torch.randint(2, 30, (5, 7))
+    with torch.no_grad():
+        fast = model(ids, torch.full((5,), 7))  # uniform lengths: plain LSTM
+        padded = torch.cat([ids, torch.zeros(5, 2, dtype=ids.dtype)], 1)
+        packed = model(padded, torch.full((5,), 7))  # padding: packed LSTM
+    torch.testing.assert_close(fast, packed, atol=1e-6, rtol=1e-5)

@@ -230,11 +230,33 @@ def predict_logits(
     lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=n)
     order = np.argsort(lengths, kind="stable")
     out = np.empty((n, model.classifier.out_features), dtype=np.float32)
-    for start in range(0, n, batch_size):
-        idx = order[start : start + batch_size]
+    for idx in inference_batches(lengths[order], batch_size):
+        idx = order[idx]
         ids, lens = pad_batch(seqs, idx)
         logits = model(ids.to(device), lens)
         out[idx] = logits.float().cpu().numpy()
+    return out
+
+
+def inference_batches(sorted_lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Positions of length-sorted rows cut into batches of one length each where that length
+    has at least a quarter batch of rows (no padding: the fast unpacked LSTM path), the rest
+    in mixed batches of up to ``batch_size``."""
+    n = len(sorted_lengths)
+    out: list[np.ndarray] = []
+    pending: list[int] = []
+    bounds = np.flatnonzero(np.diff(sorted_lengths)) + 1
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, n], strict=True):
+        if hi - lo >= max(batch_size // 4, 1):
+            for s in range(lo, hi, batch_size):
+                out.append(np.arange(s, min(s + batch_size, hi)))
+        else:
+            pending.extend(range(lo, hi))
+            while len(pending) >= batch_size:
+                out.append(np.array(pending[:batch_size]))
+                pending = pending[batch_size:]
+    if pending:
+        out.append(np.array(pending))
     return out
 
 

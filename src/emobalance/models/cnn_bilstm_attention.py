@@ -104,9 +104,13 @@ class CNNBiLSTMAttention(nn.Module):
             # even kernels give T+1 outputs with padding k//2: trim back to T
             x = torch.cat([torch.relu(conv(xc))[..., :t] for conv in self.convs], dim=1)
             x = x.transpose(1, 2) * mask.unsqueeze(-1).to(x.dtype)
-        packed = pack_padded_sequence(
-            x, lengths.cpu().clamp(min=1), batch_first=True, enforce_sorted=False
-        )
+        lens = lengths.cpu().clamp(min=1)
+        if bool((lens == t).all()):
+            # no padding in this batch: packing would change nothing, and the plain LSTM
+            # kernel is faster (inference batches are grouped by length for this)
+            h, _ = self.lstm(x)
+            return h, mask
+        packed = pack_padded_sequence(x, lens, batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
         h, _ = pad_packed_sequence(out, batch_first=True, total_length=t)
         return h, mask
