@@ -76,10 +76,10 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
-    from emobalance.models.baselines import TfidfBaseline
 
     from emobalance.classifier import EmotionClassifier
     from emobalance.data import goemotions
+    from emobalance.models.baselines import TfidfBaseline
 
     train, dev, test = (goemotions.load(s) for s in ("train", "dev", "test"))
     texts = test.texts[: args.n]
