@@ -1,8 +1,11 @@
 """Inference throughput: ``predict_proba`` texts/s on 5,000 GoEmotions test texts, batch 256.
 
-Measures, in one run, the reference model (PyTorch), the TF-IDF baseline and fastText
+Measures, in one run, the reference model (PyTorch), the same model exported to ONNX and run
+on onnxruntime (fp32, and int8 dynamic quantization), the TF-IDF baseline and fastText
 supervised (package ``fasttext-numpy2``, loss ``ova``), and prints one JSON object with
-``torch_texts_per_s``, ``tfidf_texts_per_s``, ``fasttext_texts_per_s`` and their ratios.
+``torch_texts_per_s``, ``onnx_texts_per_s`` (fp32), ``onnx_int8_texts_per_s``,
+``tfidf_texts_per_s``, ``fasttext_texts_per_s``, their ratios, and the largest probability
+difference of each ONNX model from PyTorch on the measured texts.
 
     python benchmarks/speed.py --model-dir /tmp/ref   # reuse models saved by quality.py
     python benchmarks/speed.py                        # trains what it needs first
@@ -79,6 +82,7 @@ def main() -> None:
 
     from emobalance.classifier import EmotionClassifier
     from emobalance.data import goemotions
+    from emobalance.export import OnnxEmotionClassifier, export_onnx
     from emobalance.models.baselines import TfidfBaseline
 
     train, dev, test = (goemotions.load(s) for s in ("train", "dev", "test"))
@@ -91,14 +95,26 @@ def main() -> None:
         ref = EmotionClassifier().fit(train, dev)
         tfidf = TfidfBaseline().fit(train, dev)
     ft = FastTextModel(train.texts, train.labels)
+    with tempfile.TemporaryDirectory() as d:
+        onnx32 = OnnxEmotionClassifier.load(export_onnx(ref, Path(d) / "ref.onnx"))
+        onnx8 = OnnxEmotionClassifier.load(export_onnx(ref, Path(d) / "q.onnx", quantize="int8"))
+    want = ref.predict_proba(texts, batch_size=bs)
     res = {
         "n_texts": len(texts),
         "batch_size": bs,
         "torch_threads": torch.get_num_threads(),
+        "onnx_batch_workers": onnx32.batch_workers_,
+        "onnx_intra_op_threads": onnx32.session_.get_session_options().intra_op_num_threads,
         "torch_texts_per_s": throughput(lambda t: ref.predict_proba(t, batch_size=bs), texts),
+        "onnx_texts_per_s": throughput(lambda t: onnx32.predict_proba(t, batch_size=bs), texts),
+        "onnx_int8_texts_per_s": throughput(lambda t: onnx8.predict_proba(t, batch_size=bs), texts),
+        "onnx_max_abs_diff": float(np.abs(onnx32.predict_proba(texts) - want).max()),
+        "onnx_int8_max_abs_diff": float(np.abs(onnx8.predict_proba(texts) - want).max()),
         "tfidf_texts_per_s": throughput(lambda t: tfidf.predict_proba(t), texts),
         "fasttext_texts_per_s": throughput(lambda t: ft.predict_proba(t, batch_size=bs), texts),
     }
+    res["onnx_vs_torch"] = res["onnx_texts_per_s"] / res["torch_texts_per_s"]
+    res["onnx_int8_vs_torch"] = res["onnx_int8_texts_per_s"] / res["torch_texts_per_s"]
     res["torch_vs_tfidf"] = res["torch_texts_per_s"] / res["tfidf_texts_per_s"]
     res["torch_vs_fasttext"] = res["torch_texts_per_s"] / res["fasttext_texts_per_s"]
     res["machine"] = machine()

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -110,3 +111,87 @@ def test_user_errors_are_one_line(model_dir, capsys, tmp_path):
         assert code == 2, args
         assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_export_and_predict_with_onnx(model_dir, capsys, tmp_path):
+    pytest.importorskip("onnxruntime")
+    model, onnx_file = str(model_dir / "model"), tmp_path / "m.onnx"
+    code, out, _ = run(["export", model, "--format", "onnx", "--out", str(onnx_file)], capsys)
+    assert code == 0 and onnx_file.is_file() and "wrote" in out
+    diff = float(out.rsplit(":", 1)[1])
+    assert diff <= 1e-4
+    code, out, _ = run(["predict", str(onnx_file), "thanks so much", "furious!"], capsys)
+    code_t, out_t, _ = run(["predict", model, "thanks so much", "furious!"], capsys)
+    onnx_lines = [json.loads(x) for x in out.splitlines()]
+    torch_lines = [json.loads(x) for x in out_t.splitlines()]
+    assert code == code_t == 0
+    assert [x["labels"] for x in onnx_lines] == [x["labels"] for x in torch_lines]
+    src = tmp_path / "in.jsonl"
+    make(30, 3).to_jsonl(src)
+    for m, engine, dst in ((model, "torch", "t.parquet"), (onnx_file, "onnx", "o.parquet")):
+        out_file = str(tmp_path / dst)
+        code, _, _ = run(["predict", str(m), "--engine", engine, "--input", str(src),
+                          "--output", out_file, "--chunk-size", "7"], capsys)  # fmt: skip
+        assert code == 0
+    t, o = (pd.read_parquet(tmp_path / f) for f in ("t.parquet", "o.parquet"))
+    assert list(o["row"]) == list(range(30)) and list(o["text"]) == list(t["text"])
+    cols = [c for c in t.columns if c.startswith("p_")]
+    assert np.abs(o[cols].to_numpy() - t[cols].to_numpy()).max() <= 1e-4
+    code, out, _ = run(["export", model, "--quantize", "int8", "--out",
+                        str(tmp_path / "q.onnx")], capsys)  # fmt: skip
+    assert code == 0 and (tmp_path / "q.onnx").is_file()
+
+
+def test_predict_resume_after_interruption(model_dir, capsys, tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    from emobalance.export import OnnxEmotionClassifier, export_onnx
+
+    onnx_file = export_onnx(model_dir / "model", tmp_path / "m.onnx")
+    src = tmp_path / "in.txt"
+    src.write_text("".join(f"thanks {i}\nhappy " + "so " * (i % 5) + "\n" for i in range(10)))
+    args = ["predict", str(onnx_file), "--input", str(src), "--output", str(tmp_path / "o.csv"),
+            "--chunk-size", "4"]  # fmt: skip
+    real, calls = OnnxEmotionClassifier.predict_proba, []
+
+    def killed_on_third_chunk(self, texts, batch_size=256):
+        calls.append(len(texts))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, texts, batch_size)
+
+    monkeypatch.setattr(OnnxEmotionClassifier, "predict_proba", killed_on_third_chunk)
+    code, _, err = run(args, capsys)
+    assert code != 0, err
+    assert not (tmp_path / "o.csv").exists()
+    code, out, _ = run([*args, "--resume"], capsys)
+    assert code == 0 and "wrote 20 predictions" in out
+    assert calls == [4, 4, 4, 4, 4, 4]  # chunks 1-2, the killed one, then 3 to 5 only
+    monkeypatch.undo()
+    code, _, _ = run([*args[:5], str(tmp_path / "clean.csv"), *args[6:]], capsys)
+    assert code == 0
+    assert (tmp_path / "o.csv").read_bytes() == (tmp_path / "clean.csv").read_bytes()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_onnx_user_errors_are_one_line(model_dir, capsys, tmp_path):
+    pytest.importorskip("onnxruntime")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"garbage" * 50)
+    model = str(model_dir / "model")
+    for args in (
+        ["predict", str(bad), "thanks"],
+        ["predict", str(bad), "--engine", "onnx", "--input", str(bad), "--output",
+         str(tmp_path / "o.csv")],
+        ["predict", str(tmp_path / "missing.onnx"), "--engine", "onnx", "thanks"],
+        ["predict", model, "--engine", "tensorrt", "thanks"],
+        ["predict", model, "thanks", "--resume"],
+        ["export", model, "--format", "tflite"],
+        ["export", model, "--quantize", "int4"],
+        ["export", str(tmp_path / "nope"), "--out", str(tmp_path / "x.onnx")],
+    ):  # fmt: skip
+        code, _, err = run(args, capsys)
+        assert code == 2, args
+        assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    code, _, err = run(["predict", str(bad), "thanks"], capsys)
+    assert "bad.onnx: not a readable ONNX model" in err
+    assert not (tmp_path / "o.csv").exists() and not (tmp_path / "x.onnx").exists()

@@ -7,7 +7,7 @@ import pytest
 
 from emobalance.errors import DataError
 from emobalance.labels import LABELS
-from emobalance.scoring import PROBA_COLUMNS, iter_text_chunks, predict_file
+from emobalance.scoring import PROBA_COLUMNS, iter_text_chunks, parts_dir, predict_file
 
 
 class LengthModel:
@@ -75,3 +75,93 @@ def test_chunks_are_bounded(inputs):
     chunks = list(iter_text_chunks(d / "in.txt", chunk_size=2))
     assert [len(c) for c in chunks] == [2, 2, 1]
     assert [t for c in chunks for t in c] == texts
+
+
+class Interrupted(Exception):
+    """Stands for a kill: not an EmobalanceError, so the parts are kept."""
+
+
+class CountingModel(LengthModel):
+    """LengthModel that records the texts it scored and can fail on its n-th call."""
+
+    def __init__(self, fail_on_call=None):
+        self.calls, self.seen, self.fail_on_call = 0, [], fail_on_call
+
+    def predict_proba(self, texts, batch_size=256):
+        self.calls += 1
+        if self.calls == self.fail_on_call:
+            raise Interrupted
+        self.seen.extend(texts)
+        return super().predict_proba(texts, batch_size)
+
+
+@pytest.fixture
+def long_input(tmp_path):
+    texts = [f"text number {i} " + "x" * (i % 7) for i in range(11)]
+    (tmp_path / "in.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    return tmp_path, texts
+
+
+def interrupt(d, dst, **kw):
+    """Run until the third chunk (of 3 rows) fails; 6 rows are then in 2 parts."""
+    with pytest.raises(Interrupted):
+        predict_file(CountingModel(3), d / "in.txt", d / dst, chunk_size=3, **kw)
+    assert not (d / dst).exists()
+    state = json.loads((parts_dir(d / dst) / "progress.json").read_text())
+    assert (state["parts"], state["rows"]) == (2, 6)
+
+
+@pytest.mark.parametrize("dst", ["out.csv", "out.jsonl", "out.parquet"])
+def test_resume_continues_without_loss_or_duplicates(long_input, dst):
+    d, texts = long_input
+    predict_file(LengthModel(), d / "in.txt", d / f"clean_{dst}", chunk_size=3)
+    interrupt(d, dst)
+    # a kill between writing a part and counting it leaves an uncounted part: overwritten
+    (parts_dir(d / dst) / f"part-000002.{dst.split('.')[1]}").write_text("junk\n")
+    model = CountingModel()
+    n = predict_file(model, d / "in.txt", d / dst, chunk_size=3, resume=True)
+    assert n == len(texts) and model.seen == texts[6:]  # only the rest was scored
+    if dst.endswith(".parquet"):
+        assert pq.read_table(d / dst).equals(pq.read_table(d / f"clean_{dst}"))
+        assert pq.read_table(d / dst).column("row").to_pylist() == list(range(11))
+    else:
+        assert (d / dst).read_bytes() == (d / f"clean_{dst}").read_bytes()
+    assert not parts_dir(d / dst).exists()
+
+
+def test_resume_with_another_chunk_size_and_without_parts(long_input):
+    d, texts = long_input
+    interrupt(d, "out.csv")
+    model = CountingModel()
+    predict_file(model, d / "in.txt", d / "out.csv", chunk_size=4, resume=True)
+    assert model.seen == texts[6:]
+    with open(d / "out.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["row"] for r in rows] == [str(i) for i in range(11)]
+    assert [r["text"] for r in rows] == texts
+    model = CountingModel()  # nothing to resume from: starts at row 0
+    predict_file(model, d / "in.txt", d / "out2.csv", resume=True)
+    assert model.seen == texts
+
+
+def test_without_resume_starts_over(long_input):
+    d, texts = long_input
+    interrupt(d, "out.jsonl")
+    model = CountingModel()
+    predict_file(model, d / "in.txt", d / "out.jsonl", chunk_size=3)
+    assert model.seen == texts
+    assert len((d / "out.jsonl").read_text().splitlines()) == 11
+
+
+def test_resume_refuses_another_input_or_model(long_input):
+    d, _ = long_input
+    interrupt(d, "out.csv", model_id="a")
+    with pytest.raises(DataError, match=r"progress\.json: the interrupted run had another model"):
+        predict_file(LengthModel(), d / "in.txt", d / "out.csv", resume=True, model_id="b")
+    (d / "in.txt").write_text("changed\n", encoding="utf-8")
+    with pytest.raises(DataError, match="another input_size"):
+        predict_file(LengthModel(), d / "in.txt", d / "out.csv", resume=True, model_id="a")
+    assert parts_dir(d / "out.csv").is_dir()  # refused, not discarded
+    (parts_dir(d / "out.csv") / "progress.json").write_text("{not json")
+    with pytest.raises(DataError, match="unreadable progress record"):
+        predict_file(LengthModel(), d / "in.txt", d / "out.csv", resume=True)
