@@ -1,0 +1,11 @@
+"""HTTP serving: a FastAPI app over one :class:`~emobalance.classifier.EmotionClassifier`.
+
+Needs the ``serve`` extra (``pip install 'emobalance[serve]'``). ``emobalance serve MODEL_DIR``
+runs it with uvicorn; :func:`create_app` builds it for any ASGI server or a test client.
+"""
+
+from __future__ import annotations
+
+from .app import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CHARS, DEFAULT_MAX_TEXTS, create_app
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_CHARS", "DEFAULT_MAX_TEXTS", "create_app"]

@@ -1,0 +1,540 @@
+"""The FastAPI app: predictions, explanations, labels, health, metrics, docs and the web page.
+
+Endpoints
+---------
+``POST /v1/predict``  ``{"texts": [...]}`` -> per text: labels above the per-label thresholds,
+                      the 28 probabilities, the Ekman group (and its 7 probabilities).
+``POST /v1/explain``  ``{"text": ..., "top_k": 5}`` -> tokens with attention weights, top labels.
+``GET /v1/labels``    the labels, the Ekman grouping and the thresholds.
+``GET /healthz``      liveness (the model is loaded before the app exists).
+``GET /metrics``      Prometheus text format: requests by method/path/status, latency histogram.
+``GET /docs``         Swagger UI, ``GET /redoc`` ReDoc: assets served locally (fastapi-offline).
+``GET /``             the web page (``static/``), with a same-origin Content-Security-Policy.
+
+Every error is JSON ``{"error": <status name>, "detail": <message>}``: 400 for a body that is not
+UTF-8 JSON, 413 over the body, text-count or text-length limits, 422 for wrong types or an
+empty list, 404/405 as usual. The model loads once, in :func:`create_app`; inference runs in
+FastAPI's thread pool (sync endpoints) under a lock, so the event loop stays free and torch's
+intra-op threads are not oversubscribed by concurrent requests.
+"""
+
+from __future__ import annotations
+
+import http
+import logging
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from pydantic import BaseModel, Field, StrictStr
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..classifier import EmotionClassifier
+from ..errors import ConfigError, EmobalanceError
+from ..labels import EKMAN, EKMAN_LABELS, LABELS, collapse_probabilities
+
+log = logging.getLogger("emobalance.serve")
+
+DEFAULT_MAX_TEXTS = 64
+DEFAULT_MAX_CHARS = 5_000
+# 64 texts x 5,000 characters fit with room for JSON escapes and multi-byte UTF-8.
+DEFAULT_MAX_BODY_BYTES = 2_000_000
+# A body declared or found larger than the limit is read and dropped up to this size so the
+# client gets its 413 instead of a reset connection; past it the connection is just closed.
+_DRAIN_CAP_BYTES = 64 * 1024 * 1024
+
+STATIC_DIR = Path(__file__).parent / "static"
+_DOCS_ASSETS = "/docs-assets"
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_PATHS = frozenset(
+    {"/", "/healthz", "/metrics", "/v1/predict", "/v1/explain", "/v1/labels", "/docs",
+     "/redoc", "/openapi.json"}
+)  # fmt: skip
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+# --------------------------------------------------------------------------- schemas
+class PredictRequest(BaseModel):
+    """Texts to classify (at most ``max_texts``, each at most ``max_chars`` characters)."""
+
+    texts: list[StrictStr] = Field(
+        ..., min_length=1, examples=[["thank you so much!", "this is awful"]]
+    )
+
+
+class Prediction(BaseModel):
+    """The prediction for one text."""
+
+    labels: list[str] = Field(description="Labels whose probability reaches its threshold.")
+    probabilities: dict[str, float] = Field(description="All 28 labels, in LABELS order.")
+    ekman: str = Field(description="Ekman group with the highest probability (max of members).")
+    ekman_probabilities: dict[str, float]
+
+
+class PredictResponse(BaseModel):
+    """One prediction per input text, in input order."""
+
+    predictions: list[Prediction]
+
+
+class ExplainRequest(BaseModel):
+    """One text to explain."""
+
+    text: StrictStr = Field(..., examples=["I can't believe you did this for me, thank you"])
+    top_k: int = Field(5, ge=1, le=len(LABELS), description="How many top labels to return.")
+
+
+class LabelProbability(BaseModel):
+    """A label and its probability."""
+
+    label: str
+    probability: float
+
+
+class ExplainResponse(BaseModel):
+    """Tokens with attention weights (sum 1; zeros for a model without attention)."""
+
+    tokens: list[str]
+    attention: list[float]
+    labels: list[str]
+    top: list[LabelProbability]
+    probabilities: dict[str, float]
+    ekman: str
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error answer."""
+
+    error: str = Field(examples=["payload_too_large"])
+    detail: str = Field(examples=["65 texts; the limit is 64 per request"])
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Body is not UTF-8 JSON"},
+    413: {"model": ErrorResponse, "description": "Body, text count or text length over limit"},
+    422: {"model": ErrorResponse, "description": "Wrong types or empty list"},
+}
+
+
+# ------------------------------------------------------------------------ helpers
+def _status_name(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "error"
+
+
+def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"error": _status_name(status), "detail": detail}, status_code=status, headers=headers
+    )
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
+    """A short message from pydantic's errors, without echoing the (possibly huge) input."""
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        e = next(e for e in errors if e.get("type") == "json_invalid")
+        reason = (e.get("ctx") or {}).get("error", "invalid JSON")
+        pos = e["loc"][-1] if e.get("loc") else "?"
+        return 400, f"request body is not valid JSON: {reason} at position {pos}"
+    parts = []
+    for e in errors[:5]:
+        if tuple(e.get("loc", ())) == ("body",):
+            parts.append("request body must be a JSON object (content-type: application/json)")
+            continue
+        loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+        parts.append(f"{loc}: {e.get('msg', 'invalid')}")
+    more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
+    return 422, "; ".join(parts) + more
+
+
+def _round(values: np.ndarray) -> list[float]:
+    # 6 decimals keep the JSON short without hiding any difference a client could act on
+    return np.round(values.astype(np.float64), 6).tolist()
+
+
+def _path_label(path: str) -> str:
+    """A bounded set of path labels for the metrics (no per-URL cardinality blow-up)."""
+    if path in _PATHS:
+        return path
+    if path.startswith("/static/"):
+        return "/static"
+    if path.startswith(_DOCS_ASSETS + "/"):
+        return _DOCS_ASSETS
+    return "other"
+
+
+def _docs_assets_dir() -> Path | None:
+    try:
+        return Path(str(resources.files("fastapi_offline") / "static"))
+    except ModuleNotFoundError:
+        return None
+
+
+# --------------------------------------------------------------------- middleware
+class _Metrics:
+    """Counts requests by method/path/status and observes their latency (outermost layer)."""
+
+    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
+        self.app = app
+        self.requests = Counter(
+            "emobalance_http_requests",
+            "HTTP requests by method, path and status code.",
+            ["method", "path", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "emobalance_http_request_duration_seconds",
+            "HTTP request latency in seconds, by method and path.",
+            ["method", "path"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        status = 500  # what the client gets if the app raises before starting a response
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            path = _path_label(scope["path"])
+            self.requests.labels(method, path, str(status)).inc()
+            self.latency.labels(method, path).observe(time.perf_counter() - t0)
+
+
+class _BodyGuard:
+    """Buffers a request body up to ``max_bytes`` and checks it is UTF-8 before the app runs.
+
+    Over the limit (by ``Content-Length`` or by what arrives, for chunked bodies) the answer is
+    413 without parsing anything; non-UTF-8 bytes get 400 here because the JSON parser would
+    otherwise fail with a bare "error parsing the body".
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        too_big = f"request body exceeds the limit of {self.max_bytes:,} bytes"
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await _drain(receive, _DRAIN_CAP_BYTES)
+            await _send_json(send, 413, too_big, close=declared > _DRAIN_CAP_BYTES)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            more = message.get("more_body", False)
+            if size > self.max_bytes:
+                drained = await _drain(receive, _DRAIN_CAP_BYTES) if more else True
+                await _send_json(send, 413, too_big, close=not drained)
+                return
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            await _send_json(send, 400, f"request body is not valid UTF-8 (byte {exc.start})")
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # later calls wait for the disconnect, as ASGI expects
+
+        await self.app(scope, replay, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _drain(receive: Receive, cap: int) -> bool:
+    """Read and drop the rest of a body; ``False`` when it went past ``cap`` or disconnected."""
+    seen = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return False
+        seen += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return True
+        if seen > cap:
+            return False
+
+
+async def _send_json(send: Send, status: int, detail: str, close: bool = False) -> None:
+    response = _error(status, detail, headers={"connection": "close"} if close else None)
+    await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+# ---------------------------------------------------------------------------- app
+def create_app(
+    model_or_dir: EmotionClassifier | str | os.PathLike[str],
+    *,
+    max_texts: int = DEFAULT_MAX_TEXTS,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> FastAPI:
+    """Build the serving app around one model, loaded (and warmed up) here, once.
+
+    Parameters
+    ----------
+    model_or_dir : EmotionClassifier or path
+        A fitted classifier, or a model directory written by ``EmotionClassifier.save``.
+    max_texts : int
+        Most texts in one ``/v1/predict`` request; more get 413.
+    max_chars : int
+        Most characters in one text (predict and explain); longer gets 413.
+    max_body_bytes : int
+        Most bytes in one request body; more get 413 before any parsing.
+
+    Returns
+    -------
+    FastAPI
+        The app; ``app.state.classifier`` holds the model.
+
+    Raises
+    ------
+    ModelError
+        The model directory is missing or its files are invalid.
+    ConfigError
+        A limit is not a positive integer.
+    """
+    for name, value in (
+        ("max_texts", max_texts), ("max_chars", max_chars), ("max_body_bytes", max_body_bytes)
+    ):  # fmt: skip
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    if isinstance(model_or_dir, EmotionClassifier):
+        clf, model_name = model_or_dir, "in-memory"
+    else:
+        clf, model_name = EmotionClassifier.load(model_or_dir), Path(model_or_dir).name
+    thresholds = np.asarray(clf.thresholds_, dtype=np.float32)
+    lock = threading.Lock()
+    with lock:  # the first call initialises torch kernels: pay it now, not on a request
+        clf.predict_proba(["warm up"])
+        clf.explain("warm up")
+
+    app = FastAPI(
+        title="emobalance",
+        version=__version__,
+        description="Multi-label emotion classification (28 GoEmotions labels, Ekman groups).",
+        docs_url=None,  # replaced below by pages whose assets are served from here, not a CDN
+        redoc_url=None,
+    )
+    app.state.classifier = clf
+    app.state.limits = {
+        "max_texts": max_texts, "max_chars": max_chars, "max_body_bytes": max_body_bytes
+    }  # fmt: skip
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)  # process_resident_memory_bytes & co. on Linux
+    texts_total = Counter(
+        "emobalance_texts", "Texts classified, by endpoint.", ["endpoint"], registry=registry
+    )
+    inference = Histogram(
+        "emobalance_inference_duration_seconds",
+        "Model time per request (lock held), by endpoint.",
+        ["endpoint"],
+        buckets=_LATENCY_BUCKETS,
+        registry=registry,
+    )
+    app.add_middleware(_BodyGuard, max_bytes=max_body_bytes)
+    app.add_middleware(_Metrics, registry=registry)  # added last = outermost: sees every 413
+
+    # --------------------------------------------------------------- errors
+    @app.exception_handler(RequestValidationError)
+    async def _on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, detail = _validation_message(exc)
+        return _error(status, detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code in (204, 304):
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        return _error(exc.status_code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(EmobalanceError)
+    async def _on_emobalance(request: Request, exc: EmobalanceError) -> JSONResponse:
+        return _error(422, " ".join(str(exc).split()))
+
+    @app.exception_handler(Exception)
+    async def _on_crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(500, "internal server error")
+
+    def check_text(text: str, where: str) -> None:
+        if len(text) > max_chars:
+            raise StarletteHTTPException(
+                413, f"{where} has {len(text):,} characters; the limit is {max_chars:,}"
+            )
+
+    # ------------------------------------------------------------ endpoints
+    @app.post("/v1/predict", responses=_ERRORS, tags=["model"])
+    def predict(req: PredictRequest) -> PredictResponse:
+        """Labels above the per-label thresholds, all 28 probabilities and the Ekman group."""
+        texts = req.texts
+        if len(texts) > max_texts:
+            raise StarletteHTTPException(
+                413, f"{len(texts):,} texts; the limit is {max_texts:,} per request"
+            )
+        for i, text in enumerate(texts):
+            check_text(text, f"texts[{i}]")
+        t0 = time.perf_counter()
+        with lock:
+            proba = clf.predict_proba(texts)
+        inference.labels("predict").observe(time.perf_counter() - t0)
+        texts_total.labels("predict").inc(len(texts))
+        ekman = collapse_probabilities(proba, "ekman")
+        above = proba >= thresholds
+        return PredictResponse(
+            predictions=[
+                Prediction(
+                    labels=[LABELS[j] for j in np.flatnonzero(above[i])],
+                    probabilities=dict(zip(LABELS, _round(proba[i]), strict=True)),
+                    ekman=EKMAN_LABELS[int(np.argmax(ekman[i]))],
+                    ekman_probabilities=dict(zip(EKMAN_LABELS, _round(ekman[i]), strict=True)),
+                )
+                for i in range(len(texts))
+            ]
+        )
+
+    @app.post("/v1/explain", responses=_ERRORS, tags=["model"])
+    def explain(req: ExplainRequest) -> ExplainResponse:
+        """Tokens with their attention weights, the predicted and top labels, the Ekman group."""
+        check_text(req.text, "text")
+        t0 = time.perf_counter()
+        with lock:
+            ex = clf.explain(req.text, top_k=req.top_k)
+        inference.labels("explain").observe(time.perf_counter() - t0)
+        texts_total.labels("explain").inc()
+        return ExplainResponse(
+            tokens=ex["tokens"],
+            attention=ex["attention"],
+            labels=ex["labels"],
+            top=ex["top"],
+            probabilities=ex["probabilities"],
+            ekman=ex["ekman"],
+        )
+
+    @app.get("/v1/labels", tags=["model"])
+    def labels() -> dict[str, Any]:
+        """The 28 labels in id order, the Ekman grouping and the per-label thresholds."""
+        return {
+            "labels": list(LABELS),
+            "ekman": {group: list(members) for group, members in EKMAN.items()},
+            "thresholds": dict(zip(LABELS, _round(thresholds), strict=True)),
+            "limits": app.state.limits,
+        }
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, Any]:
+        """Liveness: the model is loaded (it is before the app accepts requests)."""
+        return {"status": "ok", "model": model_name, "version": __version__}
+
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    def metrics() -> Response:
+        """Prometheus text exposition format."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    # ------------------------------------------------------ page and docs
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(
+            STATIC_DIR / "index.html", headers={"content-security-policy": _PAGE_CSP}
+        )
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    assets = _docs_assets_dir()
+    if assets is None:
+        log.warning("fastapi-offline is not installed: /docs and /redoc are off")
+    else:
+        app.mount(_DOCS_ASSETS, StaticFiles(directory=assets), name="docs-assets")
+
+        @app.get("/docs", include_in_schema=False)
+        def swagger(request: Request) -> HTMLResponse:
+            root = request.scope.get("root_path", "")
+            return get_swagger_ui_html(
+                openapi_url=f"{root}{app.openapi_url}",
+                title="emobalance - Swagger UI",
+                swagger_js_url=f"{root}{_DOCS_ASSETS}/swagger-ui-bundle.js",
+                swagger_css_url=f"{root}{_DOCS_ASSETS}/swagger-ui.css",
+                swagger_favicon_url=f"{root}{_DOCS_ASSETS}/favicon.png",
+                oauth2_redirect_url=None,
+                # the default validator badge is an image from validator.swagger.io
+                swagger_ui_parameters={"validatorUrl": None},
+            )
+
+        @app.get("/redoc", include_in_schema=False)
+        def redoc(request: Request) -> HTMLResponse:
+            root = request.scope.get("root_path", "")
+            return get_redoc_html(
+                openapi_url=f"{root}{app.openapi_url}",
+                title="emobalance - ReDoc",
+                redoc_js_url=f"{root}{_DOCS_ASSETS}/redoc.standalone.js",
+                redoc_favicon_url=f"{root}{_DOCS_ASSETS}/favicon.png",
+                with_google_fonts=False,
+            )
+
+    return app

@@ -1,0 +1,118 @@
+// emobalance web page: one call to v1/explain, then a sorted bar chart, the tokens shaded by
+// attention weight and the Ekman group. Plain DOM code: the page loads nothing from elsewhere.
+"use strict";
+
+(function () {
+  const form = document.getElementById("form");
+  const input = document.getElementById("text");
+  const button = document.getElementById("analyse");
+  const status = document.getElementById("status");
+  const result = document.getElementById("result");
+
+  function setStatus(message, isError) {
+    status.textContent = message;
+    status.classList.toggle("error", Boolean(isError));
+  }
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function renderTokens(tokens, attention) {
+    const box = document.getElementById("tokens");
+    box.replaceChildren();
+    const top = Math.max(0, ...attention) || 1;
+    tokens.forEach((token, i) => {
+      const weight = attention[i] || 0;
+      const alpha = weight / top; // relative, so the strongest token is always fully shaded
+      const span = el("span", "token", token);
+      span.style.backgroundColor = `rgba(51, 103, 214, ${alpha.toFixed(3)})`;
+      span.style.color = alpha > 0.55 ? "#fff" : "";
+      span.dataset.weight = weight.toFixed(4);
+      span.title = `attention ${weight.toFixed(3)}`;
+      box.append(span, " ");
+    });
+  }
+
+  function renderBars(probabilities, labels) {
+    const list = document.getElementById("bars");
+    list.replaceChildren();
+    const predicted = new Set(labels);
+    const rows = Object.entries(probabilities).sort((a, b) => b[1] - a[1]);
+    for (const [label, p] of rows) {
+      const item = el("li", predicted.has(label) ? "bar on" : "bar");
+      item.dataset.label = label;
+      item.dataset.probability = p.toFixed(4);
+      const track = el("span", "track");
+      const fill = el("span", "fill");
+      fill.style.width = `${(100 * p).toFixed(1)}%`;
+      fill.setAttribute("role", "presentation");
+      track.append(fill);
+      item.append(el("span", "name", label), track, el("span", "value", p.toFixed(3)));
+      list.append(item);
+    }
+  }
+
+  function render(data) {
+    document.getElementById("ekman").textContent = data.ekman;
+    const labelBox = document.getElementById("labels");
+    labelBox.replaceChildren();
+    if (data.labels.length === 0) {
+      labelBox.textContent = "(none above its threshold)";
+    } else {
+      for (const label of data.labels) labelBox.append(el("span", "chip", label));
+    }
+    renderTokens(data.tokens, data.attention);
+    renderBars(data.probabilities, data.labels);
+    result.hidden = false;
+  }
+
+  async function analyse() {
+    const text = input.value;
+    if (!text.trim()) {
+      setStatus("Type a text first.", true);
+      return;
+    }
+    button.disabled = true;
+    setStatus("Analysing…");
+    try {
+      const response = await fetch("v1/explain", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ text: text, top_k: 5 }),
+      });
+      const data = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        throw new Error(data.detail || `HTTP ${response.status}`);
+      }
+      render(data);
+      setStatus("");
+    } catch (err) {
+      setStatus(`Error: ${err.message}`, true);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // The server's --max-chars may differ from the 5000 in the HTML: follow it when known.
+  fetch("v1/labels")
+    .then((r) => (r.ok ? r.json() : null))
+    .then((info) => {
+      if (info && info.limits && info.limits.max_chars) input.maxLength = info.limits.max_chars;
+    })
+    .catch(() => {});
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    analyse();
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      analyse();
+    }
+  });
+})();
