@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dev,teacher]"
+	$(BIN)/pip install --quiet -e ".[dev,teacher,serve,onnx]"
 	touch $(STAMP)
 
 lint: install
@@ -23,8 +23,9 @@ lint: install
 test: install lint
 	$(BIN)/python -m pytest -q
 
+# the main job: the quick experiment (imbalanced vs balanced vs TF-IDF) with its report
 run: install
-	$(BIN)/emobalance data stats --split train
+	$(BIN)/emobalance run --preset quick --out runs/quick
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
