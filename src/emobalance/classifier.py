@@ -176,7 +176,8 @@ class EmotionClassifier:
             "vocab_size": len(self.vocab_),
             "embedding": self.embedding_info_,
         }
-        if dev is not None:
+        # in a torchrun job only rank 0 holds the best weights and evaluates
+        if dev is not None and trainer.rank == 0:
             proba = self.predict_proba(dev.texts)
             self.thresholds_ = tune_thresholds(dev.labels, proba)
             self.metrics_["dev"] = evaluate(dev.labels, proba, self.thresholds_)

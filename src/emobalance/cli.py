@@ -152,8 +152,20 @@ def train_cmd(
     ] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Override train.epochs.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Override train.seed.")] = None,
+    distributed: Annotated[
+        bool,
+        typer.Option(
+            "--distributed",
+            help="Data-parallel training under torchrun (gloo on CPU, nccl on GPU): "
+            "train.batch_size is per process; only rank 0 evaluates, saves and logs.",
+        ),
+    ] = False,
 ) -> None:
-    """Train the reference model (thresholds tuned on dev) and save it to --out."""
+    """Train the reference model (thresholds tuned on dev) and save it to --out.
+
+    Several processes or machines: torchrun --nproc_per_node=N [--nnodes=M ...] -m
+    emobalance.cli train --distributed ... (see docs/SCALING.md).
+    """
     from .classifier import EmotionClassifier
 
     cfg = _load_config(config)
@@ -165,10 +177,28 @@ def train_cmd(
         cfg.train.epochs = epochs
     if seed is not None:
         cfg.train.seed = seed
-    train_ds = load_split_or_path(train)
-    dev_ds = load_split_or_path(dev)
-    clf = EmotionClassifier(model=cfg.model, train=cfg.train).fit(train_ds, dev_ds)
-    clf.save(out)
+    rank = 0
+    if distributed:
+        from .distributed import init_distributed
+
+        info = init_distributed(cfg.train.device)
+        rank = info.rank
+        if info.backend == "nccl":
+            cfg.train.device = f"cuda:{info.local_rank}"
+    try:
+        train_ds = load_split_or_path(train)
+        dev_ds = load_split_or_path(dev)
+        clf = EmotionClassifier(model=cfg.model, train=cfg.train).fit(train_ds, dev_ds)
+        if rank == 0:
+            clf.save(out)
+    finally:
+        if distributed:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
+    if rank != 0:
+        return
     dev_m = clf.metrics_.get("dev", {})
     typer.echo(
         f"saved {out} (best epoch {clf.metrics_['best_epoch']}, "
@@ -238,11 +268,20 @@ def predict_cmd(
     ],
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
     input: Annotated[
-        Path | None, typer.Option("--input", help="CSV/JSONL/Parquet/TXT file of texts.")
+        str | None,
+        typer.Option(
+            "--input",
+            help="CSV/JSONL/Parquet/TXT file of texts. With --engine ray: a file, folder or "
+            "glob of Parquet/CSV/TSV/JSONL, local or a URI such as s3://bucket/posts/.",
+        ),
     ] = None,
     output: Annotated[
-        Path | None,
-        typer.Option("--output", help="Where to write predictions (.csv/.jsonl/.parquet)."),
+        str | None,
+        typer.Option(
+            "--output",
+            help="Where to write predictions (.csv/.jsonl/.parquet); with --engine ray a "
+            "folder of part files (format: --output-format).",
+        ),
     ] = None,
     text_column: Annotated[
         str, typer.Option("--text-column", help="Text column of --input.")
@@ -258,16 +297,48 @@ def predict_cmd(
         str | None,
         typer.Option(
             "--engine",
-            help="torch or onnx (default: onnx when MODEL is a .onnx file, else torch). With "
-            "onnx, MODEL is the file written by `export`, or a model directory holding model.onnx.",
+            help="torch, onnx or ray (default: onnx when MODEL is a .onnx file, else torch). "
+            "With onnx, MODEL is the file written by `export`, or a model directory holding "
+            "model.onnx. ray: score --input on a Ray actor pool (extra `distributed`); the "
+            "workers run onnx for a .onnx MODEL, else torch.",
         ),
     ] = None,
     resume: Annotated[
         bool,
         typer.Option("--resume", help="Continue an interrupted --input/--output run."),
     ] = False,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            help="--engine ray: auto, HOST:PORT or ray://HOST:PORT (default: $RAY_ADDRESS, "
+            "else a local Ray on this machine).",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=1, help="--engine ray: actors in the pool (default: one per CPU)."
+        ),
+    ] = None,
+    threads_per_worker: Annotated[
+        int, typer.Option("--threads-per-worker", min=1, help="--engine ray: CPUs per actor.")
+    ] = 1,
+    output_format: Annotated[
+        str, typer.Option("--output-format", help="--engine ray: parquet, csv or jsonl.")
+    ] = "parquet",
+    id_column: Annotated[
+        str,
+        typer.Option("--id-column", help="--engine ray: id column copied to the output, if any."),
+    ] = "id",
+    connect_timeout: Annotated[
+        float,
+        typer.Option(
+            "--connect-timeout", min=0.1, help="--engine ray: seconds to reach --address."
+        ),
+    ] = 15.0,
 ) -> None:
-    """Predict emotions for texts given as arguments or in a file."""
+    """Predict emotions for texts given as arguments or in a file (or files, on Ray)."""
     from .scoring import predict_file
 
     if (texts and input) or not (texts or input):
@@ -276,6 +347,32 @@ def predict_cmd(
         raise EmobalanceError("--input needs --output")
     if resume and input is None:
         raise EmobalanceError("--resume needs --input and --output")
+    if engine == "ray":
+        if input is None or output is None:
+            raise EmobalanceError("--engine ray scores files: give --input and --output")
+        if resume:
+            raise EmobalanceError("--resume is for single-process scoring; rerun the Ray job")
+        from .distributed import score_files
+
+        rec = score_files(
+            model_dir,
+            input,
+            output,
+            address=address,
+            workers=workers,
+            threads_per_worker=threads_per_worker,
+            output_format=output_format,
+            text_column=text_column,
+            id_column=id_column,
+            batch_size=batch_size,
+            chunk_size=chunk_size,
+            connect_timeout=connect_timeout,
+        )
+        typer.echo(
+            f"wrote {rec['rows']:,} predictions to {output} ({rec['parts']} parts, "
+            f"{rec['workers']} workers, {rec['rows_per_s'] or 0:,.0f} rows/s)"
+        )
+        return
     clf, model_id = _load_scorer(model_dir, engine, with_id=input is not None)
     if input is not None:
         n = predict_file(
@@ -318,7 +415,7 @@ def _load_scorer(model: Path, engine: str | None, with_id: bool = False):
         onnx_clf = OnnxEmotionClassifier.load(model)
         return onnx_clf, f"onnx:{sha256_file(onnx_clf.path_)}" if with_id else None
     if engine != "torch":
-        raise EmobalanceError(f"--engine: expected torch or onnx, got {engine!r}")
+        raise EmobalanceError(f"--engine: expected torch, onnx or ray, got {engine!r}")
     from .classifier import EmotionClassifier
 
     clf = EmotionClassifier.load(model)

@@ -164,6 +164,8 @@ class PseudoLabelConfig(_Section):
     batch_size, part_rows : int
         Teacher batch size; rows per resumable Parquet part file.
     engine : {"local", "ray"}
+        ``ray``: score the corpus on a Ray actor pool (extra ``distributed``; the cluster of
+        ``$RAY_ADDRESS``, else a local Ray on this machine's cores), part by part as locally.
     """
 
     enabled: bool = True

@@ -92,27 +92,66 @@ def length_bucketed_batches(
     Shuffle, cut into buckets of ``bucket_batches * batch_size`` rows, sort each bucket by
     length, cut batches, shuffle the batch order. With ``world_size > 1`` every rank gets the
     same number of batches (the global list is cut into groups of ``world_size`` batches of
-    similar length; rank ``r`` takes the ``r``-th of each group).
+    similar length; rank ``r`` takes the ``r``-th of each group, see :func:`batch_groups`).
+    """
+    if world_size > 1:
+        groups = batch_groups(
+            lengths, batch_size, world_size, shuffle=shuffle, seed=seed,
+            bucket_batches=bucket_batches,
+        )  # fmt: skip
+        return [g[rank] for g in groups]
+    lengths = np.asarray(lengths)
+    rng = np.random.default_rng(seed)
+    batches = _bucket(lengths, batch_size, bucket_batches, rng, shuffle)
+    if shuffle:
+        perm = rng.permutation(len(batches))
+        batches = [batches[i] for i in perm]
+    return batches
+
+
+def batch_groups(
+    lengths: Sequence[int] | np.ndarray,
+    batch_size: int,
+    world_size: int,
+    *,
+    shuffle: bool = True,
+    seed: int = 0,
+    bucket_batches: int = 50,
+) -> list[list[np.ndarray]]:
+    """The global batches of a data-parallel epoch: groups of ``world_size`` rank batches.
+
+    Every rank computes the same groups from the same seed and trains on ``group[rank]``; a
+    group is one optimiser step over up to ``world_size * batch_size`` rows, its batches of
+    similar length (cut from one length-sorted bucket). Trailing rows that do not fill a
+    whole group are dropped for the epoch (a different few each epoch), so that every rank
+    takes the same number of steps.
     """
     lengths = np.asarray(lengths)
-    n = len(lengths)
     rng = np.random.default_rng(seed)
+    batches = _bucket(lengths, batch_size, bucket_batches * world_size, rng, shuffle)
+    groups = [batches[i : i + world_size] for i in range(0, len(batches), world_size)]
+    groups = [g for g in groups if len(g) == world_size]  # equal steps on every rank
+    if shuffle:
+        rng.shuffle(groups)  # type: ignore[arg-type]
+    return groups
+
+
+def _bucket(
+    lengths: np.ndarray,
+    batch_size: int,
+    bucket_batches: int,
+    rng: np.random.Generator,
+    shuffle: bool,
+) -> list[np.ndarray]:
+    """Shuffled rows cut into length-sorted buckets, cut into batches (bucket order kept)."""
+    n = len(lengths)
     order = rng.permutation(n) if shuffle else np.arange(n)
-    bucket = batch_size * bucket_batches * world_size
+    bucket = batch_size * bucket_batches
     batches: list[np.ndarray] = []
     for start in range(0, n, bucket):
         chunk = order[start : start + bucket]
         chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
         batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
-    if world_size > 1:
-        groups = [batches[i : i + world_size] for i in range(0, len(batches), world_size)]
-        groups = [g for g in groups if len(g) == world_size]  # equal steps on every rank
-        if shuffle:
-            rng.shuffle(groups)  # type: ignore[arg-type]
-        return [g[rank] for g in groups]
-    if shuffle:
-        perm = rng.permutation(len(batches))
-        batches = [batches[i] for i in perm]
     return batches
 
 
@@ -284,17 +323,61 @@ class Trainer:
     model : nn.Module
         Maps ``(ids, lengths)`` to logits ``(B, 28)``.
     config : TrainConfig
+    distributed : bool, optional
+        Data-parallel training in an initialised ``torch.distributed`` process group (default:
+        whenever one is initialised, e.g. by ``emobalance train --distributed`` under
+        torchrun). Each step is one group of :func:`batch_groups`: rank ``r`` runs batch
+        ``r`` of it, DistributedDataParallel averages the gradients, and the loss is
+        normalised by the whole group's rows (or weights), so a step equals one process's
+        step on the group's rows together. ``batch_size`` is per rank; only rank 0
+        evaluates on dev, keeps the best weights and logs; train metrics are summed over
+        ranks.
     """
 
-    def __init__(self, model: nn.Module, config: TrainConfig | None = None) -> None:
+    def __init__(
+        self, model: nn.Module, config: TrainConfig | None = None, distributed: bool | None = None
+    ) -> None:
         self.config = config or TrainConfig()
         self.device = resolve_device(self.config.device)
         self.model = model.to(self.device)
         self.amp_dtype = resolve_precision(self.config.mixed_precision, self.device)
+        if distributed is None:
+            distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        self.distributed = distributed
+        self.rank = torch.distributed.get_rank() if distributed else 0
+        self.world_size = torch.distributed.get_world_size() if distributed else 1
 
     def _progress(self) -> bool:
+        if self.rank != 0:
+            return False
         p = self.config.progress
         return sys.stderr.isatty() if p is None else p
+
+    def epoch_groups(self, lengths: np.ndarray, epoch: int) -> list[list[np.ndarray]]:
+        """The steps of an epoch, each a list of one index batch per rank."""
+        cfg = self.config
+        if not self.distributed:
+            return [
+                [b] for b in length_bucketed_batches(lengths, cfg.batch_size, seed=cfg.seed + epoch)
+            ]
+        return batch_groups(lengths, cfg.batch_size, self.world_size, seed=cfg.seed + epoch)
+
+    def _all_sum(self, values: list[float]) -> list[float]:
+        """Sum over ranks (the collective runs on the device NCCL needs)."""
+        if not self.distributed:
+            return values
+        dev = self.device if torch.distributed.get_backend() == "nccl" else torch.device("cpu")
+        t = torch.tensor(values, dtype=torch.float64, device=dev)
+        torch.distributed.all_reduce(t)
+        return t.cpu().tolist()
+
+    def _from_rank0(self, value: float) -> float:
+        if not self.distributed:
+            return value
+        dev = self.device if torch.distributed.get_backend() == "nccl" else torch.device("cpu")
+        t = torch.tensor([value], dtype=torch.float64, device=dev)
+        torch.distributed.broadcast(t, 0)
+        return float(t.item())
 
     def fit(
         self,
@@ -325,6 +408,17 @@ class Trainer:
             torch.set_num_threads(cfg.num_threads)
         set_seed(cfg.seed)
         model, device = self.model, self.device
+        rank, world = self.rank, self.world_size
+        net: nn.Module = model
+        if self.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            # DDP broadcasts rank 0's weights here, so every rank starts equal
+            ids = None
+            if device.type == "cuda":  # "cuda" alone means the current device
+                ids = [device.index if device.index is not None else torch.cuda.current_device()]
+            net = DistributedDataParallel(model, device_ids=ids)
+            torch.manual_seed(cfg.seed + rank)  # dropout masks differ between ranks
         targets = torch.as_tensor(np.asarray(train_targets, dtype=np.float32))
         weights = (
             None if sample_weight is None else torch.as_tensor(sample_weight, dtype=torch.float32)
@@ -335,7 +429,7 @@ class Trainer:
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
         scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         lengths = np.fromiter((len(s) for s in train_seqs), dtype=np.int64, count=len(train_seqs))
-        steps_per_epoch = -(-len(train_seqs) // cfg.batch_size)
+        steps_per_epoch = -(-len(train_seqs) // (cfg.batch_size * world))
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lr_lambda(cfg.lr_schedule, cfg.warmup_ratio, steps_per_epoch * cfg.epochs)
         )
@@ -348,17 +442,18 @@ class Trainer:
         t_start = time.perf_counter()
         for epoch in range(1, cfg.epochs + 1):
             model.train()
-            batches = length_bucketed_batches(lengths, cfg.batch_size, seed=cfg.seed + epoch)
+            groups = self.epoch_groups(lengths, epoch)
             t0 = time.perf_counter()
             total, seen = 0.0, 0
             bar = tqdm(
-                batches,
+                groups,
                 desc=f"epoch {epoch}/{cfg.epochs}",
                 disable=not self._progress(),
                 leave=False,
                 unit="batch",
             )
-            for idx in bar:
+            for group in bar:
+                idx = group[rank]
                 ids, lens = pad_batch(train_seqs, idx)
                 y = targets[idx].to(device)
                 autocast = (
@@ -367,9 +462,18 @@ class Trainer:
                     else contextlib.nullcontext()
                 )
                 with autocast:
-                    logits = model(ids.to(device), lens)
+                    logits = net(ids.to(device), lens)
                 per = loss_fn(logits.float(), y).mean(dim=1)
-                if weights is not None:
+                if self.distributed:
+                    # mean over the whole group: DDP divides the summed gradients by `world`
+                    rows = sum(len(g) for g in group)
+                    if weights is not None:
+                        w = weights[idx].to(device)
+                        norm = float(weights[np.concatenate(group)].sum().clamp(min=1e-8))
+                        loss = (per * w).sum() * (world / norm)
+                    else:
+                        loss = per.sum() * (world / rows)
+                elif weights is not None:
                     w = weights[idx].to(device)
                     loss = (per * w).sum() / w.sum().clamp(min=1e-8)
                 else:
@@ -382,9 +486,14 @@ class Trainer:
                 scaler.step(opt)
                 scaler.update()
                 sched.step()
-                total += float(loss.detach()) * len(idx)
+                if self.distributed:  # this rank's share of the group loss x group rows
+                    total += float(loss.detach()) / world * rows
+                else:
+                    total += float(loss.detach()) * len(idx)
                 seen += len(idx)
                 bar.set_postfix(loss=f"{total / seen:.4f}")
+            total, seen = self._all_sum([total, float(seen)])
+            seen = int(seen)
             epoch_s = time.perf_counter() - t0
             rec: dict[str, Any] = {
                 "epoch": epoch,
@@ -392,7 +501,7 @@ class Trainer:
                 "epoch_seconds": epoch_s,
                 "train_texts_per_s": seen / epoch_s if epoch_s > 0 else math.nan,
             }
-            if dev_seqs is not None and dev_labels is not None:
+            if dev_seqs is not None and dev_labels is not None and rank == 0:
                 proba = sigmoid(predict_logits(model, dev_seqs, cfg.eval_batch_size, device))
                 rec["dev_macro_f1"] = macro_f1_tuned(np.asarray(dev_labels), proba)
                 improved = not (rec["dev_macro_f1"] <= result.best_score)  # nan-safe
@@ -403,12 +512,13 @@ class Trainer:
                 else:
                     bad_epochs += 1
             result.history.append(rec)
-            if self._progress() or os.environ.get("EMOBALANCE_LOG"):
+            if (self._progress() or os.environ.get("EMOBALANCE_LOG")) and rank == 0:
                 msg = f"epoch {epoch}: loss {rec['train_loss']:.4f}, {epoch_s:.1f}s"
                 if "dev_macro_f1" in rec:
                     msg += f", dev macro-F1 {rec['dev_macro_f1']:.4f}"
                 tqdm.write(msg, file=sys.stderr)
-            if dev_seqs is not None and bad_epochs > cfg.patience:
+            stop = dev_seqs is not None and bad_epochs > cfg.patience
+            if self._from_rank0(float(stop)):  # every rank stops with rank 0
                 break
         if best_state is not None:
             model.load_state_dict(best_state)

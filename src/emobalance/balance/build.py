@@ -182,8 +182,6 @@ def run_balance(
         corpus = resolve_corpus(pc.corpus, pc.text_column)
         if pc.max_rows is not None:
             corpus = corpus.subset(np.arange(min(pc.max_rows, len(corpus))))
-        if pc.engine == "ray":
-            raise ConfigError("balance.pseudo_label.engine 'ray' needs the distributed extra")
         pool = pseudo_label(
             corpus,
             teacher,
@@ -194,6 +192,7 @@ def run_balance(
             part_rows=pc.part_rows,
             teacher_name=report["teacher"],
             progress=progress,
+            engine=pc.engine,
         )
         pools["pseudo_label"] = pool
         report["pseudo_label"] = {

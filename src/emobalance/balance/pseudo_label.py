@@ -64,13 +64,19 @@ def score_corpus(
     part_rows: int = 10_000,
     teacher_name: str | None = None,
     progress: bool | None = None,
+    engine: str = "local",
 ) -> np.ndarray:
     """Teacher probabilities ``float32[n, 28]`` for every row of ``corpus``.
 
     With ``out_dir``, parts of ``part_rows`` rows are written as they complete and existing
     parts are reused (resume). The manifest pins the corpus fingerprint and part size; a
-    mismatch is an error rather than a silent mix of two corpora.
+    mismatch is an error rather than a silent mix of two corpora. ``engine="ray"`` scores
+    the missing parts on a Ray actor pool (:func:`emobalance.distributed.ray_score_texts`;
+    the cluster of ``$RAY_ADDRESS``, else a local Ray), one part per task, each written as it
+    comes back, so resuming works the same way.
     """
+    if engine not in ("local", "ray"):
+        raise DataError(f"engine: expected local or ray, got {engine!r}")
     n = len(corpus)
     if n == 0:
         raise DataError("the corpus to pseudo-label is empty")
@@ -108,6 +114,22 @@ def score_corpus(
                 done[k] = True
     todo = int(sum(min((k + 1) * part_rows, n) - k * part_rows for k in np.flatnonzero(~done)))
     t0 = time.perf_counter()
+    if engine == "ray" and todo:
+        from ..distributed import ray_score_texts
+
+        bounds = {
+            int(k): (int(k) * part_rows, min((int(k) + 1) * part_rows, n))
+            for k in np.flatnonzero(~done)
+        }
+        slices = [(k, corpus.texts[lo:hi]) for k, (lo, hi) in bounds.items()]
+        with tqdm(total=todo, desc="pseudo-label (ray)", unit="row", disable=not show) as bar:
+            for k, part in ray_score_texts(teacher, slices, batch_size=batch_size):
+                lo, hi = bounds[k]
+                proba[lo:hi] = part
+                if out is not None:
+                    _write_part(out / f"part-{k:05d}.parquet", corpus, lo, hi, part)
+                bar.update(hi - lo)
+        return proba
     with tqdm(total=todo, desc="pseudo-label", unit="row", disable=not show) as bar:
         for k in np.flatnonzero(~done):
             lo, hi = int(k) * part_rows, min((int(k) + 1) * part_rows, n)
@@ -159,6 +181,7 @@ def pseudo_label(
     part_rows: int = 10_000,
     teacher_name: str | None = None,
     progress: bool | None = None,
+    engine: str = "local",
 ) -> EmotionDataset:
     """Label ``corpus`` with ``teacher``; keep rows with at least one confident label.
 
@@ -176,6 +199,8 @@ def pseudo_label(
         Per-label overrides of ``threshold``.
     exclude : tuple of str, default=("neutral",)
         Labels never assigned (neutral is the majority class; balancing never needs more).
+    engine : {"local", "ray"}, default="local"
+        Where the teacher runs (see :func:`score_corpus`).
 
     Returns
     -------
@@ -191,6 +216,7 @@ def pseudo_label(
         part_rows=part_rows,
         teacher_name=teacher_name,
         progress=progress,
+        engine=engine,
     )
     return assign_labels(corpus, proba, threshold=threshold, thresholds=thresholds, exclude=exclude)
 
