@@ -70,3 +70,17 @@ def test_sha256_file(tmp_path):
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
     assert sha256_file(empty) == hashlib.sha256(b"").hexdigest()
+
+
+def test_atomic_path_refuses_a_directory_and_keeps_umask_permissions(tmp_path):
+    import os
+
+    from emobalance.errors import DataError
+
+    (tmp_path / "d").mkdir()
+    with pytest.raises(DataError, match="is a directory"), atomic_path(tmp_path / "d"):
+        pass
+    write_text_atomic(tmp_path / "f.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o666 & ~mask

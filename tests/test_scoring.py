@@ -165,3 +165,32 @@ def test_resume_refuses_another_input_or_model(long_input):
     (parts_dir(d / "out.csv") / "progress.json").write_text("{not json")
     with pytest.raises(DataError, match="unreadable progress record"):
         predict_file(LengthModel(), d / "in.txt", d / "out.csv", resume=True)
+
+
+def test_unsupported_input_type_and_directory_output(tmp_path):
+    odd = tmp_path / "posts.xlsx"
+    odd.write_text("not really a spreadsheet\n")
+    with pytest.raises(DataError, match=r"posts\.xlsx: unsupported input type"):
+        list(iter_text_chunks(odd))
+    good = tmp_path / "in.txt"
+    good.write_text("a\nb\n")
+    (tmp_path / "out.csv").mkdir()
+    with pytest.raises(DataError, match="is a directory"):
+        predict_file(LengthModel(), good, tmp_path / "out.csv")
+    assert not parts_dir(tmp_path / "out.csv").exists()
+
+
+def test_json_lines_with_json_suffix_and_long_csv_fields(tmp_path):
+    (tmp_path / "in.json").write_text('{"text": "one"}\n{"text": "two"}\n')
+    assert list(iter_text_chunks(tmp_path / "in.json")) == [["one", "two"]]
+    long = "x" * 200_000  # past the csv module's default field limit
+    with open(tmp_path / "in.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["text"], [long]])
+    assert list(iter_text_chunks(tmp_path / "in.csv")) == [[long]]
+
+
+def test_malformed_csv_names_the_line(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text('text\nfine\n"unterminated\n')
+    with pytest.raises(DataError, match=r"bad\.csv: line \d+"):
+        list(iter_text_chunks(bad))

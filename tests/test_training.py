@@ -133,3 +133,12 @@ def test_unpadded_batch_matches_packed_path():
         padded = torch.cat([ids, torch.zeros(5, 2, dtype=ids.dtype)], 1)
         packed = model(padded, torch.full((5,), 7))  # padding: packed LSTM
     torch.testing.assert_close(fast, packed, atol=1e-6, rtol=1e-5)
+
+
+def test_batch_groups_refuses_more_processes_than_batches():
+    from emobalance.errors import ConfigError
+    from emobalance.training import batch_groups
+
+    with pytest.raises(ConfigError, match="cannot give each of 4 processes a step"):
+        batch_groups(np.full(10, 5), batch_size=8, world_size=4)
+    assert len(batch_groups(np.full(64, 5), batch_size=8, world_size=4)) == 2

@@ -640,6 +640,10 @@ def main(argv: list[str] | None = None) -> None:
         loc = ".".join(str(x) for x in err["loc"])
         print(f"error: invalid value for {loc or exc.title}: {err['msg']}", file=sys.stderr)
         raise SystemExit(2) from None
+    except OSError as exc:  # unwritable output, disk full, a port in use...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         raise SystemExit(130) from None

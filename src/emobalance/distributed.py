@@ -47,6 +47,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -165,14 +166,35 @@ def connect(
     if ray.is_initialized():
         return False
     quiet: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
-    try:
-        if address in (None, "local"):
+    if address in (None, "local"):
+        try:
             ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet)
-        else:
+        except Exception as exc:
+            raise EmobalanceError(f"cannot start a local Ray: {_first_line(exc)}") from None
+        return True
+    # ray.init(address=...) retries without end when something that is not a Ray GCS answers
+    # on the port (a dashboard, any HTTP server): bound it by running it in a daemon thread.
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
+    outcome: dict[str, BaseException | None] = {}
+
+    def _connect() -> None:
+        try:
             ray.init(address=address, **quiet)
-    except Exception as exc:  # ConnectionError, RuntimeError, grpc errors...
+            outcome["error"] = None
+        except BaseException as exc:  # ConnectionError, RuntimeError, grpc errors...
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=_connect, name="ray-connect", daemon=True)
+    worker.start()
+    worker.join(max(timeout, 1.0) + 30.0)  # the handshake itself needs some seconds
+    if "error" not in outcome:
         raise EmobalanceError(
-            f"cannot connect to the Ray cluster at {address or 'local'}: {_first_line(exc)}"
+            f"cannot connect to the Ray cluster at {address}: no Ray answer within "
+            f"{max(timeout, 1.0) + 30.0:.0f} s (is it the GCS port, usually 6379?)"
+        )
+    if outcome["error"] is not None:
+        raise EmobalanceError(
+            f"cannot connect to the Ray cluster at {address}: {_first_line(outcome['error'])}"
         ) from None
     return True
 

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .errors import DataError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
@@ -19,6 +21,8 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     A crash or an exception leaves neither a partial ``path`` nor the temporary file behind.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; give a file path")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=suffix if suffix is not None else ".tmp", dir=path.parent
@@ -27,10 +31,19 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp makes 0600 files; give the result the mode a plain open() would have
+        with contextlib.suppress(OSError):
+            os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:

@@ -57,6 +57,11 @@ def iter_text_chunks(
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".pq", ".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".txt"):
+        raise DataError(
+            f"{path}: unsupported input type {suffix or '(none)'}; "
+            "use .csv, .tsv, .jsonl/.json (one object per line), .parquet or .txt"
+        )
     buf: list[str] = []
     if suffix in (".parquet", ".pq"):
         try:
@@ -77,7 +82,8 @@ def iter_text_chunks(
     with open(path, encoding="utf-8-sig", newline="" if suffix in (".csv", ".tsv") else None) as f:
         try:
             if suffix in (".csv", ".tsv"):
-                reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",")
+                csv.field_size_limit(2**31 - 1)  # long posts are texts too
+                reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",", strict=True)
                 if text_column not in (reader.fieldnames or []):
                     raise DataError(f"{path}: line 1: no column {text_column!r}")
                 for rec in reader:
@@ -88,7 +94,7 @@ def iter_text_chunks(
                     if len(buf) >= chunk_size:
                         yield buf
                         buf = []
-            elif suffix in (".jsonl", ".ndjson"):
+            elif suffix in (".jsonl", ".ndjson", ".json"):
                 for lineno, line in enumerate(f, start=1):
                     if not line.strip():
                         continue
@@ -116,7 +122,8 @@ def iter_text_chunks(
         except UnicodeDecodeError as exc:
             raise DataError(f"{path}: not UTF-8 ({exc.reason})") from None
         except csv.Error as exc:
-            raise DataError(f"{path}: {exc}") from None
+            line = getattr(locals().get("reader"), "line_num", None)
+            raise DataError(f"{path}: line {line}: {exc}" if line else f"{path}: {exc}") from None
     if buf:
         yield buf
 
@@ -238,6 +245,8 @@ def predict_file(
         input file, text column, output format or model.
     """
     out = Path(output_path)
+    if out.is_dir():
+        raise DataError(f"{out}: is a directory; give a file path")
     fmt = output_format(out)
     src = Path(input_path)
     if not src.is_file():
@@ -288,8 +297,8 @@ def predict_file(
                 bar.set_postfix(texts_per_s=f"{rate:,.0f}")
         if n < done:
             raise DataError(f"{src}: has {n} rows, fewer than the {done} already scored")
-    except EmobalanceError:
-        shutil.rmtree(parts, ignore_errors=True)  # bad input: nothing worth resuming
+    except (EmobalanceError, OSError):
+        shutil.rmtree(parts, ignore_errors=True)  # bad input or output: nothing worth resuming
         raise
     with atomic_path(out, suffix=out.suffix) as tmp:
         _join_parts([parts / f"part-{i:06d}.{fmt}" for i in range(n_parts)], tmp, fmt)

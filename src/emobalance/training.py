@@ -25,6 +25,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .config import TrainConfig
+from .errors import ConfigError
 from .metrics import apply_thresholds, tune_thresholds
 
 # ----------------------------------------------------------------------------- setup
@@ -131,6 +132,11 @@ def batch_groups(
     batches = _bucket(lengths, batch_size, bucket_batches * world_size, rng, shuffle)
     groups = [batches[i : i + world_size] for i in range(0, len(batches), world_size)]
     groups = [g for g in groups if len(g) == world_size]  # equal steps on every rank
+    if not groups and len(batches):
+        raise ConfigError(
+            f"{len(batches)} batch(es) of {batch_size} cannot give each of {world_size} "
+            "processes a step; use fewer processes or a smaller batch_size"
+        )
     if shuffle:
         rng.shuffle(groups)  # type: ignore[arg-type]
     return groups

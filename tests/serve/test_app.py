@@ -190,7 +190,14 @@ BAD_EXPLAIN = {
     "top_k a word": (b'{"text": "a", "top_k": "many"}', _JSON, 422),
     "invalid JSON": (b"{text: a}", _JSON, 400),
     "non-UTF-8 bytes": (b'{"text": "\xc3\x28"}', _JSON, 400),
+    "lone surrogate escape": (b'{"text": "abc\\ud800def"}', _JSON, 422),
 }
+
+
+def test_lone_surrogate_in_predict_is_422(client):
+    r = client.post("/v1/predict", content=b'{"texts": ["ok", "x\\udfff"]}', headers=_JSON)
+    _is_json_error(r, 422)
+    assert "texts[1]" in r.text
 
 
 @pytest.mark.parametrize("name", list(BAD_PREDICT))

@@ -44,7 +44,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from pydantic import BaseModel, Field, StrictStr
+from pydantic import BaseModel, Field, StrictStr, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
@@ -83,12 +83,28 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 # --------------------------------------------------------------------------- schemas
+def _no_lone_surrogates(text: str, field: str) -> str:
+    # JSON may carry "\ud800" escapes that decode to unpaired surrogates: they are not
+    # Unicode text and cannot be encoded in the UTF-8 answer, so refuse them up front (422).
+    for i, ch in enumerate(text):
+        if "\ud800" <= ch <= "\udfff":
+            raise ValueError(f"{field}: unpaired surrogate U+{ord(ch):04X} at character {i}")
+    return text
+
+
 class PredictRequest(BaseModel):
     """Texts to classify (at most ``max_texts``, each at most ``max_chars`` characters)."""
 
     texts: list[StrictStr] = Field(
         ..., min_length=1, examples=[["thank you so much!", "this is awful"]]
     )
+
+    @field_validator("texts")
+    @classmethod
+    def _valid_unicode(cls, texts: list[str]) -> list[str]:
+        for k, t in enumerate(texts):
+            _no_lone_surrogates(t, f"texts[{k}]")
+        return texts
 
 
 class Prediction(BaseModel):
@@ -111,6 +127,11 @@ class ExplainRequest(BaseModel):
 
     text: StrictStr = Field(..., examples=["I can't believe you did this for me, thank you"])
     top_k: int = Field(5, ge=1, le=len(LABELS), description="How many top labels to return.")
+
+    @field_validator("text")
+    @classmethod
+    def _valid_unicode(cls, text: str) -> str:
+        return _no_lone_surrogates(text, "text")
 
 
 class LabelProbability(BaseModel):
