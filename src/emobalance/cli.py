@@ -615,6 +615,7 @@ def serve_cmd(
             f"serving needs the `serve` extra (pip install 'emobalance[serve]'): {exc}"
         ) from None
     torch.set_num_threads(threads)
+    _check_bindable(host, port)
     # The model loads here, so a bad directory fails before uvicorn binds the port.
     application = create_app(
         model_dir, max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes
@@ -625,6 +626,24 @@ def serve_cmd(
     gc.collect()
     gc.freeze()
     uvicorn.run(application, host=host, port=port, access_log=access_log, log_level="info")
+
+
+def _check_bindable(host: str, port: int) -> None:
+    """One-line error for a port in use or a host that does not resolve (uvicorn would log
+    and exit 3 after the model loaded)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise EmobalanceError(f"--host {host}: cannot resolve ({exc.strerror})") from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            raise EmobalanceError(f"{host}:{port}: cannot listen ({exc.strerror})") from None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -35,6 +35,7 @@ Distributed training (torch only)
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fnmatch
 import inspect
@@ -901,6 +902,12 @@ def score_files(
             f.write(json.dumps(record, indent=2).encode() + b"\n")
         _publish(out_fs, staging, out_path)
     except BaseException as exc:
+        # stop the workers first: on an object store a part still being written after the
+        # staging prefix was deleted would be left behind as an orphan object
+        if started:
+            started = False
+            with contextlib.suppress(Exception):
+                ray.shutdown()
         _delete_dir(out_fs, staging)
         if isinstance(exc, EmobalanceError):
             raise

@@ -299,3 +299,22 @@ def test_cli_serve_passes_options_to_uvicorn(tiny_model_dir, monkeypatch, torch_
     assert seen["host"] == "127.0.0.1" and seen["port"] == 8123
     assert seen["access_log"] is False
     assert seen["app"].state.limits["max_texts"] == 7
+
+
+def test_cli_serve_port_in_use_is_one_line_exit_2(
+    tiny_model_dir, capsys, monkeypatch, torch_threads
+):
+    import socket
+
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("uvicorn started"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(SystemExit) as exc:
+            main(["serve", str(tiny_model_dir), "--port", str(port)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: 127.0.0.1:{port}: cannot listen") and err.count("\n") == 1
