@@ -446,8 +446,11 @@ def export_cmd(
         ),
     ] = None,
 ) -> None:
-    """Export a model to one ONNX file (vocabulary, thresholds and config inside), for
-    `predict --engine onnx` and onnxruntime anywhere."""
+    """Export a model to one self-contained ONNX file for onnxruntime.
+
+    The vocabulary, thresholds and config go inside the file; use it with
+    `predict --engine onnx` or onnxruntime anywhere.
+    """
     from .export import check_export, export_onnx
 
     if format != "onnx":
@@ -513,8 +516,10 @@ def balance_cmd(
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Override balance.seed.")] = None,
 ) -> None:
-    """Build a balanced training set (GoEmotions train + pseudo-labelled, generated, augmented and
-    oversampled rows) with provenance; dev and test texts never enter it."""
+    """Build a balanced training set with provenance; dev and test texts never enter it.
+
+    GoEmotions train plus pseudo-labelled, generated, augmented and oversampled rows.
+    """
     from .balance.build import run_balance
 
     cfg = _load_config(config)
@@ -553,8 +558,11 @@ def run_cmd(
         str | None, typer.Option("--seeds", help="Override run.seeds, e.g. 0,1,2.")
     ] = None,
 ) -> None:
-    """The whole experiment: balanced vs imbalanced training, ablations and TF-IDF over seeds,
-    evaluated on the original test set, with report.md / report.html and metrics.json."""
+    """The whole experiment, evaluated on the original test set, with its report.
+
+    Balanced vs imbalanced training, ablations and TF-IDF over seeds; writes report.md,
+    report.html and metrics.json.
+    """
     from .pipeline import resolve_config, run_experiment
 
     if preset is None and config is None:
