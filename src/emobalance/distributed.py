@@ -64,6 +64,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from .errors import DataError, EmobalanceError, ModelError
+from .io import json_lines
 from .labels import LABELS, NUM_LABELS
 
 PROBA_COLUMNS = [f"p_{lab}" for lab in LABELS]
@@ -558,20 +559,7 @@ def iter_records(
                         texts, ids = [], ([] if has_id else None)
             else:
                 ids = None
-                for lineno, line in enumerate(f, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        obj = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise DataError(
-                            f"{path}: line {lineno}: invalid JSON ({exc.msg})"
-                        ) from None
-                    value = obj.get(text_column) if isinstance(obj, dict) else None
-                    if not isinstance(value, str):
-                        raise DataError(
-                            f"{path}: line {lineno}: field {text_column!r} missing or not text"
-                        )
+                for lineno, obj, value in json_lines(f, path, text_column):
                     if row == 0 and not texts:
                         has_id = id_column is not None and id_column in obj
                         ids = [] if has_id else None

@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +64,27 @@ def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
         while chunk := f.read(chunk_size):
             h.update(chunk)
     return h.hexdigest()
+
+
+def json_lines(
+    lines: Iterable[str], path: str | os.PathLike[str], text_column: str
+) -> Iterator[tuple[int, Any, str]]:
+    """``(line number, record, text)`` for each non-blank line of a JSON-lines stream.
+
+    Raises
+    ------
+    DataError
+        Naming the file and line of invalid JSON, or of a record whose ``text_column`` is
+        missing or not text.
+    """
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}: line {lineno}: invalid JSON ({exc.msg})") from None
+        text = obj.get(text_column) if isinstance(obj, dict) else None
+        if not isinstance(text, str):
+            raise DataError(f"{path}: line {lineno}: field {text_column!r} missing or not text")
+        yield lineno, obj, text

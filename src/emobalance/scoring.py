@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from .errors import DataError, EmobalanceError
-from .io import atomic_path, write_json_atomic
+from .io import atomic_path, json_lines, write_json_atomic
 from .labels import LABELS
 
 PROBA_COLUMNS = [f"p_{lab}" for lab in LABELS]
@@ -79,6 +79,7 @@ def iter_text_chunks(
             row += len(values)
             yield values
         return
+    reader: csv.DictReader[str] | None = None  # for the line number of a CSV error
     with open(path, encoding="utf-8-sig", newline="" if suffix in (".csv", ".tsv") else None) as f:
         try:
             if suffix in (".csv", ".tsv"):
@@ -95,20 +96,7 @@ def iter_text_chunks(
                         yield buf
                         buf = []
             elif suffix in (".jsonl", ".ndjson", ".json"):
-                for lineno, line in enumerate(f, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        obj = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise DataError(
-                            f"{path}: line {lineno}: invalid JSON ({exc.msg})"
-                        ) from None
-                    value = obj.get(text_column) if isinstance(obj, dict) else None
-                    if not isinstance(value, str):
-                        raise DataError(
-                            f"{path}: line {lineno}: field {text_column!r} missing or not text"
-                        )
+                for _, _, value in json_lines(f, path, text_column):
                     buf.append(value)
                     if len(buf) >= chunk_size:
                         yield buf
@@ -122,8 +110,8 @@ def iter_text_chunks(
         except UnicodeDecodeError as exc:
             raise DataError(f"{path}: not UTF-8 ({exc.reason})") from None
         except csv.Error as exc:
-            line = getattr(locals().get("reader"), "line_num", None)
-            raise DataError(f"{path}: line {line}: {exc}" if line else f"{path}: {exc}") from None
+            where = f"{path}: line {reader.line_num}" if reader is not None else f"{path}"
+            raise DataError(f"{where}: {exc}") from None
     if buf:
         yield buf
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import DataError
+from ..io import json_lines
 from .dataset import EmotionDataset, _not_utf8
 
 _POLARITY_BY_NAME = {"negative": 0, "positive": 4}
@@ -115,21 +115,7 @@ def read_texts(path: str | os.PathLike[str], column: str = "text") -> list[str]:
         try:
             out = []
             with open(path, encoding="utf-8") as f:
-                for lineno, line in enumerate(f, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        obj = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise DataError(
-                            f"{path}: line {lineno}: invalid JSON ({exc.msg})"
-                        ) from None
-                    value = obj.get(column) if isinstance(obj, dict) else None
-                    if not isinstance(value, str):
-                        raise DataError(
-                            f"{path}: line {lineno}: field {column!r} missing or not text"
-                        )
-                    out.append(value)
+                out.extend(value for _, _, value in json_lines(f, path, column))
         except UnicodeDecodeError:
             raise _not_utf8(path) from None
         return out
