@@ -64,7 +64,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from .errors import DataError, EmobalanceError, ModelError
-from .io import json_lines
+from .io import csv_dict_reader, json_lines
 from .labels import LABELS, NUM_LABELS
 
 PROBA_COLUMNS = [f"p_{lab}" for lab in LABELS]
@@ -538,7 +538,7 @@ def iter_records(
         raw = fs.open_input_stream(path)  # compression detected from the extension
         with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as f:
             if fmt in ("csv", "tsv"):
-                reader = csv.DictReader(f, delimiter="\t" if fmt == "tsv" else ",")
+                reader = csv_dict_reader(f, tsv=fmt == "tsv")
                 names = reader.fieldnames or []
                 if text_column not in names:
                     raise DataError(f"{path}: line 1: no column {text_column!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import json
 import os
@@ -88,3 +89,12 @@ def json_lines(
         if not isinstance(text, str):
             raise DataError(f"{path}: line {lineno}: field {text_column!r} missing or not text")
         yield lineno, obj, text
+
+
+def csv_dict_reader(f: Iterable[str], tsv: bool = False, strict: bool = False) -> csv.DictReader:
+    """A ``csv.DictReader`` (comma or tab) that accepts fields of any length.
+
+    The csv module's default limit, 131,072 characters per field, rejects long posts.
+    """
+    csv.field_size_limit(2**31 - 1)
+    return csv.DictReader(f, delimiter="\t" if tsv else ",", strict=strict)

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from .errors import DataError, EmobalanceError
-from .io import atomic_path, json_lines, write_json_atomic
+from .io import atomic_path, csv_dict_reader, json_lines, write_json_atomic
 from .labels import LABELS
 
 PROBA_COLUMNS = [f"p_{lab}" for lab in LABELS]
@@ -83,8 +83,7 @@ def iter_text_chunks(
     with open(path, encoding="utf-8-sig", newline="" if suffix in (".csv", ".tsv") else None) as f:
         try:
             if suffix in (".csv", ".tsv"):
-                csv.field_size_limit(2**31 - 1)  # long posts are texts too
-                reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",", strict=True)
+                reader = csv_dict_reader(f, tsv=suffix == ".tsv", strict=True)
                 if text_column not in (reader.fieldnames or []):
                     raise DataError(f"{path}: line 1: no column {text_column!r}")
                 for rec in reader:
