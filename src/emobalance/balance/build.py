@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import EmobalanceConfig, ModelConfig, TrainConfig
+from ..config import EmobalanceConfig, ModelConfig, TrainConfig, TransformerConfig
 from ..data import goemotions
 from ..data.corpora import read_corpus, sentiment140
 from ..data.dataset import EmotionDataset
@@ -56,6 +56,57 @@ def _config_hash(*parts: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
+def resolve_teacher_spec(spec: str) -> str:
+    """``auto`` -> ``minilm+tfidf`` when the ``teacher`` extra is installed, else ``ensemble``;
+    ``ensemble`` -> ``reference+tfidf``; anything else unchanged."""
+    import importlib.util
+
+    if spec == "auto":
+        have = all(
+            importlib.util.find_spec(m) is not None for m in ("transformers", "all_minilm_l6_v2")
+        )
+        spec = "minilm+tfidf" if have else "ensemble"
+    return "reference+tfidf" if spec == "ensemble" else spec
+
+
+def dataset_hash(data: EmotionDataset) -> str:
+    """sha256 of a dataset's texts and labels (keys caches of models trained on it)."""
+    h = hashlib.sha256()
+    for t in data.texts:
+        h.update(t.encode("utf-8", "surrogatepass") + b"\0")
+    if data.is_labelled:
+        h.update(np.ascontiguousarray(data.labels).tobytes())
+    return h.hexdigest()[:16]
+
+
+def minilm_teacher(
+    train: EmotionDataset,
+    dev: EmotionDataset,
+    teacher_cfg: TransformerConfig | None = None,
+    progress: bool | None = None,
+) -> tuple[Path, str]:
+    """The fine-tuned transformer teacher folder for ``train``: trained and cached on first use.
+
+    The folder lives in the user cache (``teachers/minilm-<key>``), keyed by the teacher
+    config and the training data, so every run and balancing job shares one fine-tune.
+    Returns ``(folder, key)``.
+    """
+    from ..models.transformer import TransformerClassifier
+
+    tc = teacher_cfg or TransformerConfig()
+    fixed = tc.model_dump(exclude={"device", "num_threads", "eval_batch_size", "progress"})
+    key = _config_hash(fixed, dataset_hash(train), dataset_hash(dev))
+    d = goemotions.cache_dir() / "teachers" / f"minilm-{key}"
+    if not (d / "emobalance_transformer.json").is_file():
+        print(
+            f"fine-tuning the transformer teacher ({tc.base}, {tc.epochs} epochs; cached in {d})",
+            flush=True,
+        )
+        upd = {"progress": progress} if progress is not None else {}
+        TransformerClassifier(tc.model_copy(update=upd)).fit(train, dev).save(d)
+    return d, f"minilm-{key}"
+
+
 def build_teacher(
     spec: str,
     train: EmotionDataset,
@@ -63,17 +114,26 @@ def build_teacher(
     model_cfg: ModelConfig,
     train_cfg: TrainConfig,
     cache_dir: str | os.PathLike[str] | None = None,
+    teacher_cfg: TransformerConfig | None = None,
+    provided: dict[str, Teacher] | None = None,
+    progress: bool | None = None,
 ) -> tuple[Teacher, str]:
     """Build the teacher named by ``spec`` (training and caching it when needed).
 
-    ``ensemble`` / ``reference`` / ``tfidf`` train on ``train`` with thresholds from ``dev``
-    and are cached under ``cache_dir`` keyed by their config; a directory loads a saved
-    emobalance model, TF-IDF baseline or Hugging Face model; ``hf:NAME`` loads a hub model.
+    ``reference`` / ``tfidf`` train on ``train`` with thresholds from ``dev`` and are cached
+    under ``cache_dir`` keyed by their config; ``minilm`` fine-tunes the transformer teacher
+    once (user cache, see :func:`minilm_teacher`); a directory loads a saved emobalance
+    model, transformer teacher, TF-IDF baseline or Hugging Face model; ``hf:NAME`` loads a
+    hub model; ``A+B`` is the mean of the parts' probabilities; ``auto`` and ``ensemble``
+    resolve as in :func:`resolve_teacher_spec`. ``provided`` supplies ready teachers by part
+    name (``emobalance run`` passes its own reference and TF-IDF models).
     """
     from ..classifier import EmotionClassifier
     from ..models.baselines import TfidfBaseline
+    from .teacher import CachedTeacher
 
     cache = Path(cache_dir) if cache_dir is not None else None
+    provided = provided or {}
 
     def reference() -> Teacher:
         key = _config_hash(model_cfg.model_dump(), train_cfg.model_dump(), len(train))
@@ -96,29 +156,46 @@ def build_teacher(
                 model.save(d)
         return ClassifierTeacher(model, name="tfidf")
 
-    if spec == "ensemble":
-        t = EnsembleTeacher([reference(), tfidf()])
-        return t, "ensemble(reference, tfidf)"
-    if spec == "reference":
-        return reference(), "reference"
-    if spec == "tfidf":
-        return tfidf(), "tfidf"
-    if spec.startswith("hf:"):
-        t = HFTeacher(spec[3:])
-        return t, t.name
-    path = Path(spec)
-    if path.is_dir():
-        cfg_file = path / "config.json"
-        if cfg_file.is_file():
-            cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
-            if cfg.get("architecture") == "cnn_bilstm_attention":
-                return ClassifierTeacher(EmotionClassifier.load(path), name=path.name), path.name
-            t = HFTeacher(path)
+    def one(part: str) -> tuple[Teacher, str]:
+        if part in provided:
+            return provided[part], part
+        if part == "reference":
+            return reference(), "reference"
+        if part == "tfidf":
+            return tfidf(), "tfidf"
+        if part == "minilm":
+            d, key = minilm_teacher(train, dev, teacher_cfg, progress=progress)
+            scores = goemotions.cache_dir() / "teacher_scores"
+            return CachedTeacher(HFTeacher(d), key, scores), "minilm"
+        if part.startswith("hf:"):
+            t = HFTeacher(part[3:])
             return t, t.name
-        return ClassifierTeacher(TfidfBaseline.load(path), name=path.name), path.name
-    raise ConfigError(
-        f"balance.teacher: {spec!r} is not ensemble, reference, tfidf, hf:NAME or a model folder"
-    )
+        path = Path(part)
+        if path.is_dir():
+            cfg_file = path / "config.json"
+            if cfg_file.is_file():
+                try:
+                    cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
+                except json.JSONDecodeError as exc:
+                    raise ConfigError(f"{cfg_file}: invalid JSON ({exc})") from None
+                if cfg.get("architecture") == "cnn_bilstm_attention":
+                    clf = EmotionClassifier.load(path)
+                    return ClassifierTeacher(clf, name=path.name), path.name
+                t = HFTeacher(path)
+                return t, t.name
+            return ClassifierTeacher(TfidfBaseline.load(path), name=path.name), path.name
+        raise ConfigError(
+            f"teacher: {part!r} is not auto, ensemble, reference, tfidf, minilm, hf:NAME, a model "
+            "folder, or such parts joined by '+'"
+        )
+
+    parts = resolve_teacher_spec(spec).split("+")
+    if len(parts) == 1:
+        return one(parts[0])
+    built = [one(p) for p in parts]
+    ens = EnsembleTeacher([t for t, _ in built])
+    ens.name = "ensemble(" + ", ".join(n for _, n in built) + ")"
+    return ens, ens.name
 
 
 def run_balance(
@@ -172,8 +249,9 @@ def run_balance(
     elif needs_teacher:
         t1 = time.perf_counter()
         teacher, teacher_name = build_teacher(
-            bc.teacher, train, dev, config.model, config.train, out / "teachers"
-        )
+            bc.teacher, train, dev, config.model, config.train, out / "teachers",
+            teacher_cfg=config.teacher, progress=progress,
+        )  # fmt: skip
         report["teacher"] = teacher_name
         report["teacher_seconds"] = time.perf_counter() - t1
     if teacher is not None and "pseudo_label" in bc.sources and bc.pseudo_label.enabled:

@@ -114,13 +114,16 @@ class HFTeacher:
     """A Hugging Face sequence-classification model as a multi-label teacher.
 
     The model's ``id2label`` names are mapped to ours by name (case-insensitive); logits go
-    through a sigmoid. Needs the ``teacher`` extra (``pip install emobalance[teacher]``).
+    through a sigmoid. A folder saved by
+    :class:`~emobalance.models.transformer.TransformerClassifier` (``emobalance teacher
+    train``) is loaded with its mean-pooling head. Needs the ``teacher`` extra
+    (``pip install emobalance[teacher]``).
 
     Parameters
     ----------
     name_or_path : str
         A local directory or a hub name (hub names need network access).
-    batch_size : int, default=32
+    batch_size : int, default=128
     max_length : int, default=128
     device : str, default="auto"
 
@@ -134,7 +137,7 @@ class HFTeacher:
     def __init__(
         self,
         name_or_path: str | os.PathLike[str],
-        batch_size: int = 32,
+        batch_size: int = 128,
         max_length: int = 128,
         device: str = "auto",
     ) -> None:
@@ -147,6 +150,21 @@ class HFTeacher:
         import torch
 
         src = str(name_or_path)
+        self.batch_size = batch_size
+        self.max_length = max_length
+        from ..models.transformer import TransformerClassifier, is_transformer_dir
+
+        if is_transformer_dir(src):
+            # a teacher fine-tuned by emobalance (mean pooling + our head, dev thresholds)
+            from ..errors import ModelError
+
+            try:
+                self.classifier = TransformerClassifier.load(src, device=device)
+            except ModelError as exc:
+                raise TeacherError(str(exc)) from None
+            self.name = f"hf:{Path(src).name}"
+            return
+        self.classifier = None
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(src)
             self.model = AutoModelForSequenceClassification.from_pretrained(src)
@@ -173,6 +191,8 @@ class HFTeacher:
         import torch
 
         texts = list(texts)
+        if self.classifier is not None:
+            return self.classifier.predict_proba(texts, batch_size=self.batch_size)
         out = np.zeros((len(texts), NUM_LABELS), dtype=np.float32)
         order = np.argsort([len(t) for t in texts], kind="stable")
         with torch.inference_mode():
@@ -191,3 +211,68 @@ class HFTeacher:
 
     def __repr__(self) -> str:
         return f"HFTeacher({self.name})"
+
+
+class CachedTeacher:
+    """Memoise a teacher's probabilities on disk, keyed by the teacher and each text.
+
+    Scoring 100k tweets with a transformer takes minutes on a CPU; balancing, distillation
+    and every seed of a run ask for the same texts, so the rows are stored once in
+    ``cache_dir/<key>.npz`` (sha1 of each text -> its 28 probabilities) and reused.
+
+    Parameters
+    ----------
+    teacher : Teacher
+    key : str
+        Identifies the teacher's weights (e.g. the hash of its config and training data);
+        a different teacher must have a different key.
+    cache_dir : path
+    """
+
+    def __init__(self, teacher: Teacher, key: str, cache_dir: str | os.PathLike[str]) -> None:
+        self.teacher = teacher
+        self.key = key
+        self.path = Path(cache_dir) / f"{key}.npz"
+        self.name = _name(teacher)
+
+    def _read(self) -> dict[bytes, np.ndarray]:
+        if not self.path.is_file():
+            return {}
+        try:
+            with np.load(self.path) as z:
+                return dict(zip((bytes(k) for k in z["keys"]), z["proba"], strict=True))
+        except (OSError, ValueError, KeyError):
+            return {}  # an unreadable cache is rebuilt, never trusted
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        import hashlib
+
+        from ..io import atomic_path
+
+        texts = list(texts)
+        keys = [
+            hashlib.sha1(t.encode("utf-8", "surrogatepass")).hexdigest().encode() for t in texts
+        ]
+        known = self._read()
+        todo = sorted({i for i, k in enumerate(keys) if k not in known})
+        if todo:
+            # one call per distinct missing text; duplicates share a row
+            first: dict[bytes, int] = {}
+            for i in todo:
+                first.setdefault(keys[i], i)
+            idx = list(first.values())
+            fresh = teacher_proba(self.teacher, [texts[i] for i in idx])
+            for i, row in zip(idx, fresh, strict=True):
+                known[keys[i]] = row
+            with atomic_path(self.path, suffix=".npz") as tmp:
+                np.savez(
+                    tmp,
+                    keys=np.array(list(known), dtype="S40"),
+                    proba=np.stack(list(known.values())).astype(np.float32),
+                )
+        if not texts:
+            return np.zeros((0, NUM_LABELS), np.float32)
+        return np.stack([known[k] for k in keys]).astype(np.float32)
+
+    def __repr__(self) -> str:
+        return f"CachedTeacher({self.name}, {self.key})"

