@@ -19,7 +19,6 @@ from emobalance.distill import (
 from emobalance.errors import DataError
 from emobalance.labels import LABEL_TO_ID
 
-
 TINY_MODEL = dict(
     vectors=None, embedding_dim=16, conv_channels=8, lstm_hidden=8, attention_dim=8,
     max_len=20, min_freq=1, dropout=0.0, embedding_dropout=0.0,

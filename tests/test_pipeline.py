@@ -101,3 +101,37 @@ def test_pipeline_end_to_end_and_resume(tiny_data, tmp_path, capsys):
     finally:
         clf_mod.EmotionClassifier.fit = orig
     assert again == entries
+
+
+def test_pipeline_distilled_variants(tiny_data, tmp_path):
+    cfg = resolve_config("quick", tiny_data)
+    cfg.run.seeds = [0]
+    cfg.run.variants = ["imbalanced", "tfidf", "distilled", "distilled_balanced"]
+    cfg.distill.teacher = "ensemble"  # this run's reference + TF-IDF (no MiniLM in tests)
+    run_dir = tmp_path / "run"
+    entries = run_experiment(cfg, run_dir, progress=False)
+    by = {e["variant"]: e for e in entries}
+    assert set(by) == {"imbalanced", "tfidf", "distilled", "distilled_balanced"}
+    d = by["distilled"]["distillation"]
+    assert d["teacher"] == "ensemble(reference, tfidf)" and d["train_rows"] == 240
+    # the 80 tweets of the fixture corpus are scored and added with soft labels
+    assert d["external_rows"] == 80 and by["distilled"]["n_train"] == 320
+    assert by["distilled_balanced"]["distillation"]["train_rows"] >= 240
+    md = (run_dir / "report.md").read_text()
+    assert "distilled: the reference network distilled from ensemble(reference, tfidf)" in md
+    assert re.search(r"^\| distilled \| 1 \|", md, re.M)
+
+
+def test_auto_teacher_resolution(monkeypatch):
+    import importlib.util
+
+    from emobalance.balance.build import resolve_teacher_spec
+
+    assert resolve_teacher_spec("ensemble") == "reference+tfidf"
+    assert resolve_teacher_spec("minilm") == "minilm"
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None
+                        if name == "all_minilm_l6_v2" else real(name, *a))  # fmt: skip
+    assert resolve_teacher_spec("auto") == "reference+tfidf"  # no teacher extra: the old one
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object())
+    assert resolve_teacher_spec("auto") == "minilm+tfidf"

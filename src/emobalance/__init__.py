@@ -16,6 +16,7 @@ __all__ = [
     "EmotionClassifier",
     "EmotionDataset",
     "ModelError",
+    "TransformerClassifier",
     "__version__",
     "collapse_labels",
     "collapse_probabilities",
@@ -28,4 +29,8 @@ def __getattr__(name: str):
         from .classifier import EmotionClassifier
 
         return EmotionClassifier
+    if name == "TransformerClassifier":
+        from .models.transformer import TransformerClassifier
+
+        return TransformerClassifier
     raise AttributeError(f"module 'emobalance' has no attribute {name!r}")

@@ -39,14 +39,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         # what `make run` runs: one seed, fewer epochs, a smaller balanced target (<= 15 min)
         "run": {"seeds": [0], "variants": ["imbalanced", "balanced", "tfidf"], "bootstrap": 500},
         "train": {"epochs": 8},
-        "balance": {"undersample": "none", "sources": ["pseudo_label"], "target": 1000},
+        # the in-run teacher (this run's reference + TF-IDF): fine-tuning MiniLM would not fit
+        "balance": {"undersample": "none", "sources": ["pseudo_label"], "target": 1000,
+                    "teacher": "ensemble"},
     },
     # the table in the README: 3 seeds, all ablations
     "paper": {
         "run": {
             "seeds": [0, 1, 2],
             "variants": ["imbalanced", "balanced", "no_attention", "no_conv", "no_pretrained",
-                         "tfidf"],
+                         "tfidf", "distilled"],
             "bootstrap": 1000,
         },
         "balance": {"undersample": "none", "sources": ["pseudo_label"]},
@@ -160,7 +162,7 @@ class Experiment:
         ]
         for seed in seeds:
             for variant in order:
-                if variant == "balanced" and self.balanced is None:
+                if variant in ("balanced", "distilled_balanced") and self.balanced is None:
                     self._build_balanced(first)
                 self._variant(variant, seed)
         self._report(time.perf_counter() - t0)
@@ -169,12 +171,33 @@ class Experiment:
     def _done(self, variant: str, seed: int) -> bool:
         return any(e["variant"] == variant and e["seed"] == seed for e in self.entries)
 
+    def _teacher(self, spec: str, seed: int) -> tuple[Any, str]:
+        """The teacher named by ``spec``; its ``reference`` / ``tfidf`` parts are this run's
+        seed-``seed`` imbalanced and TF-IDF models (trained first when needed)."""
+        from .balance.build import build_teacher, resolve_teacher_spec
+        from .balance.teacher import ClassifierTeacher
+
+        cfg = self.config
+        parts = resolve_teacher_spec(spec).split("+")
+        provided = {}
+        if "reference" in parts:
+            provided["reference"] = ClassifierTeacher(
+                self._get_model("imbalanced", seed), name="reference"
+            )
+        if "tfidf" in parts:
+            provided["tfidf"] = ClassifierTeacher(self._get_model("tfidf", seed), name="tfidf")
+        self.log(f"teacher: {resolve_teacher_spec(spec)}")
+        return build_teacher(
+            spec, self.train, self.dev, cfg.model, cfg.train, teacher_cfg=cfg.teacher,
+            provided=provided, progress=self.progress,
+        )  # fmt: skip
+
     def _build_balanced(self, seed: int) -> None:
-        from .balance.build import run_balance
-        from .balance.teacher import ClassifierTeacher, EnsembleTeacher
+        from .balance.build import resolve_teacher_spec, run_balance
 
         cfg = self.config
         key = _hash([cfg.balance.model_dump(), cfg.model.model_dump(), cfg.train.model_dump(),
+                     resolve_teacher_spec(cfg.balance.teacher), cfg.teacher.model_dump(),
                      data_hashes()])  # fmt: skip
         bdir = goemotions.cache_dir() / "balanced" / key
         out = self.run_dir / "balance"
@@ -182,18 +205,8 @@ class Experiment:
         if parquet.is_file() and rep_path.is_file():
             self.log(f"reusing the balanced set {bdir} (same config hash)")
         else:
-            teacher = None
-            if cfg.balance.teacher == "ensemble":
-                # the ensemble teacher = the imbalanced model + TF-IDF of the first seed
-                ref = self._get_model("imbalanced", seed)
-                tfidf = self._get_model("tfidf", seed)
-                teacher = EnsembleTeacher(
-                    [
-                        ClassifierTeacher(ref, name="reference"),
-                        ClassifierTeacher(tfidf, name="tfidf"),
-                    ]
-                )
-                teacher.name = "ensemble(reference, tfidf)"
+            teacher, name = self._teacher(cfg.balance.teacher, seed)
+            teacher.name = name
             self.log("building the balanced training set")
             run_balance(cfg, bdir, train=self.train, dev=self.dev, test=self.test,
                         teacher=teacher, progress=self.progress)  # fmt: skip
@@ -204,6 +217,28 @@ class Experiment:
             if (bdir / name).is_file():
                 (out / name).write_bytes((bdir / name).read_bytes())
         (out / "balanced_set.txt").write_text(f"{bdir}\n")
+
+    def _distilled(self, base: EmotionDataset, seed: int) -> Any:
+        """The reference network distilled from ``distill.teacher`` (built once per run)."""
+        from .balance.build import resolve_corpus
+        from .distill import fit_distilled
+
+        cfg = self.config
+        dc = cfg.distill
+        if not hasattr(self, "_distill_teacher"):
+            self._distill_teacher = self._teacher(dc.teacher, cfg.run.seeds[0])
+            self._distill_corpus = None
+            if dc.corpus is not None:
+                corpus = resolve_corpus(dc.corpus)
+                if dc.max_rows is not None:
+                    corpus = corpus.subset(np.arange(min(dc.max_rows, len(corpus))))
+                self._distill_corpus = corpus
+        teacher, name = self._distill_teacher
+        tc = cfg.train.model_copy(update={"seed": seed, "progress": self.progress})
+        return fit_distilled(
+            base, self.dev, teacher, self._distill_corpus, model=cfg.model, train_config=tc,
+            distill=dc, exclude_texts=[*self.dev.texts, *self.test.texts], teacher_name=name,
+        )  # fmt: skip
 
     def _get_model(self, variant: str, seed: int) -> Any:
         if (variant, seed) not in self._models:
@@ -244,10 +279,13 @@ class Experiment:
                 mc = mc.model_copy(update={"use_conv": False})
             elif variant == "no_pretrained":
                 mc = mc.model_copy(update={"pretrained": False})
-            elif variant == "balanced":
+            elif variant in ("balanced", "distilled_balanced"):
                 assert self.balanced is not None
                 train, holdout = self._split_holdout(self.balanced, seed)
-            model = EmotionClassifier(model=mc, train=tc).fit(train, self.dev)
+            if variant.startswith("distilled"):
+                model = self._distilled(train, seed)
+            else:
+                model = EmotionClassifier(model=mc, train=tc).fit(train, self.dev)
         train_s = time.perf_counter() - t0
         model.save(d)
         t1 = time.perf_counter()
@@ -268,7 +306,7 @@ class Experiment:
             "dev_macro_f1": (model.dev_metrics_ or {}).get("macro_f1")
             if variant == "tfidf"
             else model.metrics_.get("dev", {}).get("macro_f1"),
-            "n_train": len(train),
+            "n_train": model.metrics_.get("n_train", len(train)) if neural else len(train),
             "efficiency": {
                 "train_seconds": train_s,
                 "epoch_seconds": model.metrics_["mean_epoch_seconds"] if neural else None,
@@ -278,6 +316,8 @@ class Experiment:
                 "precision": "fp64" if variant == "tfidf" else model.metrics_["precision"],
             },
         }  # fmt: skip
+        if variant.startswith("distilled"):
+            entry["distillation"] = model.metrics_["distillation"]
         if holdout is not None and len(holdout):
             hp = model.predict_proba(holdout.texts)
             entry["balanced_holdout_not_comparable"] = {
@@ -382,6 +422,15 @@ class Experiment:
             "dev selects the epoch and tunes the thresholds; the test split is only measured.",
             "peak RSS is the run process' maximum so far (models train one after another).",
         ]
+        for e in self.entries:
+            if "distillation" in e and e["seed"] == seed0:
+                d = e["distillation"]
+                notes.append(
+                    f"{e['variant']}: the reference network distilled from {d['teacher']} "
+                    f"(alpha {d['alpha']}, temperature {d['temperature']}) over "
+                    f"{d['train_rows']:,} labelled rows + {d['external_rows']:,} teacher-scored "
+                    "corpus rows."
+                )
         if any("balanced_holdout_not_comparable" in e for e in self.entries):
             for e in self.entries:
                 if "balanced_holdout_not_comparable" in e:

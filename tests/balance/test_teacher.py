@@ -102,3 +102,33 @@ def test_hf_teacher_missing_labels(tmp_path):
         HFTeacher(path)
     with pytest.raises(TeacherError, match="cannot load"):
         HFTeacher(tmp_path / "nope")
+
+
+def test_cached_teacher_scores_each_text_once(tmp_path):
+    from emobalance.balance.teacher import CachedTeacher
+
+    seen = []
+
+    class Spy:
+        name = "spy"
+
+        def predict_proba(self, texts):
+            seen.extend(texts)
+            return np.array([[len(t) / 100] * 28 for t in texts], dtype=np.float32)
+
+    t = CachedTeacher(Spy(), "k1", tmp_path)
+    a = t.predict_proba(["ab", "abc", "ab"])
+    assert seen == ["ab", "abc"] and a.shape == (3, 28)
+    np.testing.assert_allclose(a[:, 0], [0.02, 0.03, 0.02])
+    # a new instance (another process) reads the file: only the new text is scored
+    b = CachedTeacher(Spy(), "k1", tmp_path).predict_proba(["abc", "abcd"])
+    assert seen == ["ab", "abc", "abcd"]
+    np.testing.assert_allclose(b[:, 0], [0.03, 0.04])
+    # another key is another teacher: nothing is shared
+    CachedTeacher(Spy(), "k2", tmp_path).predict_proba(["ab"])
+    assert seen[-1] == "ab" and sorted(p.name for p in tmp_path.iterdir()) == ["k1.npz", "k2.npz"]
+    assert CachedTeacher(Spy(), "k1", tmp_path).predict_proba([]).shape == (0, 28)
+    # a corrupt cache file is rebuilt, not trusted
+    (tmp_path / "k2.npz").write_bytes(b"junk")
+    CachedTeacher(Spy(), "k2", tmp_path).predict_proba(["zz"])
+    assert seen[-1] == "zz"

@@ -8,11 +8,11 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from emobalance.balance.teacher import HFTeacher, TeacherError  # noqa: E402
-from emobalance.data.dataset import EmotionDataset  # noqa: E402
-from emobalance.errors import ModelError  # noqa: E402
-from emobalance.labels import LABEL_TO_ID  # noqa: E402
-from emobalance.models.transformer import (  # noqa: E402
+from emobalance.balance.teacher import HFTeacher, TeacherError
+from emobalance.data.dataset import EmotionDataset
+from emobalance.errors import ModelError
+from emobalance.labels import LABEL_TO_ID
+from emobalance.models.transformer import (
     MARKER,
     TransformerClassifier,
     is_transformer_dir,
@@ -113,7 +113,7 @@ def test_build_teacher_from_folder_and_ensemble(fitted, tmp_path):
     from emobalance.balance.build import build_teacher
     from emobalance.config import ModelConfig, TrainConfig
 
-    clf, dev, out = fitted
+    _, dev, out = fitted
     one, name = build_teacher(str(out), dev, dev, ModelConfig(), TrainConfig())
     both, ens = build_teacher(f"{out}+{out}", dev, dev, ModelConfig(), TrainConfig())
     assert name == "hf:t" and ens == "ensemble(hf:t, hf:t)"
@@ -140,7 +140,7 @@ def test_bad_base_models_give_one_line_errors(tmp_path):
     with pytest.raises(ModelError, match="base model folder not found"):
         resolve_base(str(tmp_path / "missing"))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelError, match="no config.json"):
+    with pytest.raises(ModelError, match=r"no config\.json"):
         resolve_base(str(tmp_path / "empty"))
     gpt = tmp_path / "gpt"
     GPT2Model(GPT2Config(n_embd=8, n_layer=1, n_head=2, vocab_size=50)).save_pretrained(gpt)

@@ -94,9 +94,7 @@ def minilm_teacher(
     from ..models.transformer import TransformerClassifier
 
     tc = teacher_cfg or TransformerConfig()
-    fixed = tc.model_dump(exclude={"device", "num_threads", "eval_batch_size", "progress"})
-    key = _config_hash(fixed, dataset_hash(train), dataset_hash(dev))
-    d = goemotions.cache_dir() / "teachers" / f"minilm-{key}"
+    d, key = minilm_cache_dir(train, dev, tc)
     if not (d / "emobalance_transformer.json").is_file():
         print(
             f"fine-tuning the transformer teacher ({tc.base}, {tc.epochs} epochs; cached in {d})",
@@ -104,7 +102,17 @@ def minilm_teacher(
         )
         upd = {"progress": progress} if progress is not None else {}
         TransformerClassifier(tc.model_copy(update=upd)).fit(train, dev).save(d)
-    return d, f"minilm-{key}"
+    return d, key
+
+
+def minilm_cache_dir(
+    train: EmotionDataset, dev: EmotionDataset, teacher_cfg: TransformerConfig | None = None
+) -> tuple[Path, str]:
+    """Where :func:`minilm_teacher` keeps the teacher for this config and data: (folder, key)."""
+    tc = teacher_cfg or TransformerConfig()
+    fixed = tc.model_dump(exclude={"device", "num_threads", "eval_batch_size", "progress"})
+    key = "minilm-" + _config_hash(fixed, dataset_hash(train), dataset_hash(dev))
+    return goemotions.cache_dir() / "teachers" / key, key
 
 
 def build_teacher(

@@ -234,8 +234,15 @@ class CachedTeacher:
         self.key = key
         self.path = Path(cache_dir) / f"{key}.npz"
         self.name = _name(teacher)
+        self._known: dict[bytes, np.ndarray] | None = None
 
     def _read(self) -> dict[bytes, np.ndarray]:
+        if self._known is not None:  # read once per instance
+            return self._known
+        self._known = self._load()
+        return self._known
+
+    def _load(self) -> dict[bytes, np.ndarray]:
         if not self.path.is_file():
             return {}
         try:
