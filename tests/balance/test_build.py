@@ -106,5 +106,5 @@ def test_unknown_teacher_spec(tmp_path):
     from emobalance.config import ModelConfig, TrainConfig
 
     train, dev, _ = splits()
-    with pytest.raises(ConfigError, match=r"balance\.teacher"):
+    with pytest.raises(ConfigError, match=r"teacher: .oracle. is not"):
         build_teacher("oracle", train, dev, ModelConfig(), TrainConfig())

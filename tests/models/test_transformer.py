@@ -200,3 +200,27 @@ def test_cli_teacher_train_and_evaluate(tiny_base, tmp_path, capsys):
     )
     assert code == 2 and err.startswith("error: ") and "base model folder not found" in err
     assert err.count("\n") == 1 and not (tmp_path / "x").exists()
+
+
+def test_cli_train_distill_from_a_teacher_folder(fitted, tmp_path, capsys):
+    _, _, teacher_dir = fitted
+    make_data(48, 2).to_jsonl(tmp_path / "train.jsonl")
+    make_data(16, 3).to_jsonl(tmp_path / "dev.jsonl")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps({
+        "model": {"vectors": None, "embedding_dim": 16, "conv_channels": 8, "lstm_hidden": 8,
+                  "attention_dim": 8, "max_len": 20, "min_freq": 1},
+        "train": {"epochs": 2, "batch_size": 8, "mixed_precision": "off", "progress": False},
+    }))  # fmt: skip
+    code, out, err = run_main(
+        ["train", "--train", str(tmp_path / "train.jsonl"), "--dev", str(tmp_path / "dev.jsonl"),
+         "--config", str(cfg), "--distill-from", str(teacher_dir), "--alpha", "0.3",
+         "--corpus", "none", "--out", str(tmp_path / "student")], capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "distilling from hf:t over 48 rows" in err and "saved" in out
+    metrics = json.loads((tmp_path / "student" / "metrics.json").read_text())["metrics"]
+    assert metrics["distillation"]["alpha"] == 0.3
+    assert metrics["distillation"]["external_rows"] == 0
+    code, _, err = run_main(["train", "--alpha", "0.3", "--out", str(tmp_path / "x")], capsys)
+    assert code == 2 and "need --distill-from" in err
