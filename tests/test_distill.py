@@ -142,7 +142,8 @@ def test_fit_distilled_tiny_student_learns_from_teacher_labels_only():
     clf = fit_distilled(
         train, dev, KeywordTeacher(), corpus, model=TINY_MODEL,
         train_config={**TINY_TRAIN, "lr": 0.03, "epochs": 8},
-        distill=DistillConfig(alpha=0.5, temperature=0.5),
+        # vocab "all": "happy" occurs only in the corpus, so it must enter the vocabulary
+        distill=DistillConfig(alpha=0.5, temperature=0.5, vocab="all"),
     )  # fmt: skip
     p = clf.predict_proba(["happy it day", "thanks so"])
     j = LABEL_TO_ID["joy"]
@@ -151,3 +152,14 @@ def test_fit_distilled_tiny_student_learns_from_teacher_labels_only():
     assert [("joy" in labs) for labs in clf.predict(["happy it day", "thanks so"])] == [1, 0]
     d = clf.metrics_["distillation"]
     assert d["teacher"] == "keywords" and d["external_rows"] == 50 and d["alpha"] == 0.5
+    assert "happy" in clf.vocab_.stoi
+
+
+def test_default_student_keeps_the_labelled_vocabulary():
+    train = toy(["thanks a lot", "so angry"] * 4, ["gratitude", "anger"] * 4)
+    corpus = EmotionDataset(["happy happy day", "glad day"], source="user")
+    clf = fit_distilled(train, train, KeywordTeacher(), corpus, model=TINY_MODEL,
+                        train_config={**TINY_TRAIN, "epochs": 1})  # fmt: skip
+    assert "happy" not in clf.vocab_.stoi and "thanks" in clf.vocab_.stoi
+    assert clf.metrics_["distillation"]["vocab"] == "labelled"
+    assert clf.metrics_["distillation"]["external_rows"] == 2

@@ -102,6 +102,7 @@ class EmotionClassifier:
         *,
         targets: np.ndarray | None = None,
         loss_fn: torch.nn.Module | None = None,
+        vocab_texts: Sequence[str] | None = None,
     ) -> EmotionClassifier:
         """Build vocabulary and embeddings from ``train``, train, tune thresholds on ``dev``.
 
@@ -115,6 +116,9 @@ class EmotionClassifier:
             Soft targets replacing ``train.labels`` (distillation).
         loss_fn : nn.Module, optional
             A per-element loss replacing the configured one.
+        vocab_texts : sequence of str, optional
+            Build the vocabulary from these texts instead of ``train``'s (distillation keeps
+            the plain model's vocabulary, and so its size, this way).
         """
         from .embeddings import build_embedding_matrix
 
@@ -125,7 +129,7 @@ class EmotionClassifier:
             raise DataError("the training dataset is empty")
         t0 = time.perf_counter()
         set_seed(tc.seed)
-        tokens = [tokenize(t) for t in train.texts]
+        tokens = [tokenize(t) for t in (train.texts if vocab_texts is None else vocab_texts)]
         self.vocab_ = Vocab.build(tokens, min_freq=mc.min_freq, max_size=mc.max_vocab)
         vectors = mc.resolve_vectors()
         emb = None

@@ -208,6 +208,9 @@ class DistillConfig(_Section):
         Use only the first rows of the corpus.
     external_weight : float
         Loss weight of each external row relative to a GoEmotions row.
+    vocab : {"labelled", "all"}
+        Build the student's vocabulary from the labelled training texts only (the plain
+        model's vocabulary: same size and speed) or from all rows, corpus included.
     """
 
     teacher: str = "auto"
@@ -216,6 +219,7 @@ class DistillConfig(_Section):
     corpus: str | None = "sentiment140"
     max_rows: int | None = Field(None, ge=1)
     external_weight: float = Field(1.0, gt=0)
+    vocab: Literal["labelled", "all"] = "labelled"
 
 
 class PseudoLabelConfig(_Section):

@@ -180,13 +180,15 @@ def fit_distilled(
         external_weight=dc.external_weight, exclude_texts=exclude_texts,
     )  # fmt: skip
     clf = EmotionClassifier(model=model, train=train_config)
-    clf.fit(data, dev, targets=targets, loss_fn=DistillationLoss(dc.alpha))
+    vocab_texts = train.texts if dc.vocab == "labelled" else None
+    clf.fit(data, dev, targets=targets, loss_fn=DistillationLoss(dc.alpha), vocab_texts=vocab_texts)
     clf.metrics_["distillation"] = {
         "teacher": teacher_name or str(getattr(teacher, "name", type(teacher).__name__)),
         "alpha": dc.alpha,
         "temperature": dc.temperature,
         "external_rows": int(len(data) - len(train)),
         "external_weight": dc.external_weight,
+        "vocab": dc.vocab,
         "train_rows": len(train),
     }
     return clf
