@@ -168,7 +168,8 @@ def _load_encoder(src: str) -> tuple[Any, Any]:
         encoder = tf.AutoModel.from_pretrained(src, config=cfg)
     except (OSError, ValueError) as exc:
         raise ModelError(f"{src}: cannot load the encoder ({_first_line(exc)})") from None
-    return tokenizer, encoder
+    # fp32 master weights whatever the checkpoint's dtype; autocast handles bf16/fp16
+    return tokenizer, encoder.float()
 
 
 def _first_line(exc: BaseException) -> str:
