@@ -59,7 +59,7 @@ def run_one(name: str, save_dir: str | None, overrides: dict) -> dict:
         }
     elif name == "minilm_teacher":
         from emobalance.balance.build import minilm_cache_dir
-        from emobalance.models.transformer import TransformerClassifier
+        from emobalance.models.transformer import TransformerClassifier, is_transformer_dir
 
         clf = TransformerClassifier({"progress": False}).fit(train, dev)
         train_s = time.perf_counter() - t0
@@ -69,7 +69,7 @@ def run_one(name: str, save_dir: str | None, overrides: dict) -> dict:
         extra["fine_tune_minutes"] = train_s / 60
         # store it where `teacher: minilm` looks, so later runs reuse this fine-tune
         cache_dir, _ = minilm_cache_dir(train, dev)
-        if not (cache_dir / "emobalance_transformer.json").is_file():
+        if not is_transformer_dir(cache_dir):
             clf.save(cache_dir)
     elif name in ("teacher_ensemble", "distilled_student"):
         from emobalance.balance.build import build_teacher

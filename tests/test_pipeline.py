@@ -129,6 +129,8 @@ def test_auto_teacher_resolution(monkeypatch):
 
     assert resolve_teacher_spec("ensemble") == "reference+tfidf"
     assert resolve_teacher_spec("minilm") == "minilm"
+    assert resolve_teacher_spec("ensemble+minilm") == "reference+tfidf+minilm"
+    assert resolve_teacher_spec("tfidf+ensemble") == "tfidf+reference+tfidf"
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None
                         if name == "all_minilm_l6_v2" else real(name, *a))  # fmt: skip

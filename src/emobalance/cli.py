@@ -251,9 +251,9 @@ def train_cmd(
 
 def _fit_distilled(cfg, train_ds, dev_ds):  # -> EmotionClassifier
     """The distilled student: teacher built from ``cfg.distill.teacher``, corpus scored."""
-    from .balance.build import build_teacher, resolve_corpus
+    from .balance.build import build_teacher
     from .data import goemotions
-    from .distill import fit_distilled
+    from .distill import fit_distilled, load_corpus
 
     dc = cfg.distill
     spec = dc.teacher
@@ -261,11 +261,7 @@ def _fit_distilled(cfg, train_ds, dev_ds):  # -> EmotionClassifier
         spec, train_ds, dev_ds, cfg.model, cfg.train,
         cache_dir=goemotions.cache_dir() / "teachers", teacher_cfg=cfg.teacher,
     )  # fmt: skip
-    ext = None
-    if dc.corpus is not None:
-        ext = resolve_corpus(dc.corpus)
-        if dc.max_rows is not None:
-            ext = ext.subset(list(range(min(dc.max_rows, len(ext)))))
+    ext = load_corpus(dc)
     # dev and (when it is available) test texts never enter training
     exclude = list(dev_ds.texts)
     with contextlib.suppress(EmobalanceError):

@@ -1,7 +1,8 @@
 """Distillation: the reference network learns from a teacher's probabilities.
 
-The student is the unchanged reference network (same size and speed); only its training
-targets change. On GoEmotions train rows the loss is
+The student is the unchanged reference network (same size and speed: by default its vocabulary
+is built from the labelled rows only); its targets and loss change. On GoEmotions train rows
+the loss is (plain BCE, as the distillation recipe asks, in place of ``train.loss``)
 ``alpha * BCE(logits, gold) + (1 - alpha) * BCE(logits, sharpen(teacher, T))``; rows of an
 external corpus (the Sentiment140 sample) have no gold labels and learn from the teacher's
 soft labels alone, all of them (not only the confident ones that pseudo-labelling keeps).
@@ -153,6 +154,18 @@ def distill_data(
     targets = pack_targets(np.concatenate(gold), np.concatenate(soft), np.concatenate(flags),
                            temperature)  # fmt: skip
     return data, targets
+
+
+def load_corpus(dc: DistillConfig) -> EmotionDataset | None:
+    """The external corpus of ``dc`` (``None`` when ``dc.corpus`` is None), first ``max_rows``."""
+    if dc.corpus is None:
+        return None
+    from .balance.build import resolve_corpus
+
+    corpus = resolve_corpus(dc.corpus)
+    if dc.max_rows is not None:
+        corpus = corpus.subset(np.arange(min(dc.max_rows, len(corpus))))
+    return corpus
 
 
 def fit_distilled(

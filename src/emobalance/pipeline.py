@@ -218,26 +218,24 @@ class Experiment:
                 (out / name).write_bytes((bdir / name).read_bytes())
         (out / "balanced_set.txt").write_text(f"{bdir}\n")
 
-    def _distilled(self, base: EmotionDataset, seed: int) -> Any:
+    def _distilled(
+        self, base: EmotionDataset, seed: int, holdout: EmotionDataset | None = None
+    ) -> Any:
         """The reference network distilled from ``distill.teacher`` (built once per run)."""
-        from .balance.build import resolve_corpus
-        from .distill import fit_distilled
+        from .distill import fit_distilled, load_corpus
 
         cfg = self.config
         dc = cfg.distill
         if not hasattr(self, "_distill_teacher"):
             self._distill_teacher = self._teacher(dc.teacher, cfg.run.seeds[0])
-            self._distill_corpus = None
-            if dc.corpus is not None:
-                corpus = resolve_corpus(dc.corpus)
-                if dc.max_rows is not None:
-                    corpus = corpus.subset(np.arange(min(dc.max_rows, len(corpus))))
-                self._distill_corpus = corpus
+            self._distill_corpus = load_corpus(dc)
         teacher, name = self._distill_teacher
         tc = cfg.train.model_copy(update={"seed": seed, "progress": self.progress})
+        # a balanced hold-out's tweets must not come back as corpus rows either
+        exclude = [*self.dev.texts, *self.test.texts, *(holdout.texts if holdout else [])]
         return fit_distilled(
             base, self.dev, teacher, self._distill_corpus, model=cfg.model, train_config=tc,
-            distill=dc, exclude_texts=[*self.dev.texts, *self.test.texts], teacher_name=name,
+            distill=dc, exclude_texts=exclude, teacher_name=name,
         )  # fmt: skip
 
     def _get_model(self, variant: str, seed: int) -> Any:
@@ -283,7 +281,7 @@ class Experiment:
                 assert self.balanced is not None
                 train, holdout = self._split_holdout(self.balanced, seed)
             if variant.startswith("distilled"):
-                model = self._distilled(train, seed)
+                model = self._distilled(train, seed, holdout)
             else:
                 model = EmotionClassifier(model=mc, train=tc).fit(train, self.dev)
         train_s = time.perf_counter() - t0

@@ -102,6 +102,22 @@ def test_save_load_gives_identical_probabilities(fitted):
     np.testing.assert_array_equal(back.thresholds_, clf.thresholds_)
 
 
+def test_saving_again_replaces_the_folder_and_its_id(fitted, tmp_path):
+    clf, dev, _ = fitted
+    out = tmp_path / "t"
+    clf.save(out)
+    first = json.loads((out / MARKER).read_text())["id"]
+    (out / "extra.txt").write_text("kept")  # a user's file in the folder is left alone
+    clf.save(out)
+    meta = json.loads((out / MARKER).read_text())
+    assert meta["id"] != first and (out / "extra.txt").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    np.testing.assert_array_equal(
+        TransformerClassifier.load(out, device="cpu").predict_proba(dev.texts[:4]),
+        clf.predict_proba(dev.texts[:4]),
+    )
+
+
 def test_hf_teacher_adapter_loads_the_folder(fitted):
     clf, dev, out = fitted
     t = HFTeacher(out, batch_size=5)
@@ -132,6 +148,14 @@ def test_labels_not_covering_the_28_are_named(fitted, tmp_path):
         TransformerClassifier.load(bad)
     with pytest.raises(TeacherError, match="lack grief, relief"):
         HFTeacher(bad)
+    (bad / MARKER).write_text("[1, 2]")
+    with pytest.raises(ModelError, match="must hold JSON objects"):
+        TransformerClassifier.load(bad)
+    (bad / MARKER).write_text(json.dumps(meta | {"labels": json.loads(
+        (out / MARKER).read_text())["labels"]}))  # fmt: skip
+    (bad / "thresholds.json").write_text(json.dumps({"grief": "high"}))
+    with pytest.raises(ModelError, match="thresholds must be numbers"):
+        TransformerClassifier.load(bad)
 
 
 def test_bad_base_models_give_one_line_errors(tmp_path):

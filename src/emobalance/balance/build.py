@@ -57,16 +57,23 @@ def _config_hash(*parts: Any) -> str:
 
 
 def resolve_teacher_spec(spec: str) -> str:
-    """``auto`` -> ``minilm+tfidf`` when the ``teacher`` extra is installed, else ``ensemble``;
-    ``ensemble`` -> ``reference+tfidf``; anything else unchanged."""
+    """Expand each ``+`` part: ``auto`` -> ``minilm+tfidf`` when the ``teacher`` extra is
+    installed, else ``reference+tfidf``; ``ensemble`` -> ``reference+tfidf`` (a repeated part
+    counts twice in the mean)."""
     import importlib.util
 
-    if spec == "auto":
-        have = all(
-            importlib.util.find_spec(m) is not None for m in ("transformers", "all_minilm_l6_v2")
-        )
-        spec = "minilm+tfidf" if have else "ensemble"
-    return "reference+tfidf" if spec == "ensemble" else spec
+    parts = []
+    for part in spec.split("+"):
+        if part == "auto":
+            have = all(
+                importlib.util.find_spec(m) is not None
+                for m in ("transformers", "all_minilm_l6_v2")
+            )
+            part = "minilm+tfidf" if have else "reference+tfidf"
+        elif part == "ensemble":
+            part = "reference+tfidf"
+        parts.extend(part.split("+"))
+    return "+".join(parts)
 
 
 def dataset_hash(data: EmotionDataset) -> str:
@@ -91,27 +98,48 @@ def minilm_teacher(
     config and the training data, so every run and balancing job shares one fine-tune.
     Returns ``(folder, key)``.
     """
-    from ..models.transformer import TransformerClassifier
+    from ..models.transformer import TransformerClassifier, is_transformer_dir
 
     tc = teacher_cfg or TransformerConfig()
     d, key = minilm_cache_dir(train, dev, tc)
-    if not (d / "emobalance_transformer.json").is_file():
+    if not is_transformer_dir(d):
         print(
             f"fine-tuning the transformer teacher ({tc.base}, {tc.epochs} epochs; cached in {d})",
             flush=True,
         )
         upd = {"progress": progress} if progress is not None else {}
+        # save() publishes the folder with one rename; a concurrent winner's copy is kept
         TransformerClassifier(tc.model_copy(update=upd)).fit(train, dev).save(d)
     return d, key
+
+
+def teacher_id(folder: Path) -> str:
+    """The id a saved transformer teacher was given at save time (``''`` if it has none)."""
+    from ..models.transformer import MARKER
+
+    try:
+        return str(json.loads((folder / MARKER).read_text(encoding="utf-8")).get("id", ""))[:12]
+    except (OSError, ValueError, AttributeError):
+        return ""
 
 
 def minilm_cache_dir(
     train: EmotionDataset, dev: EmotionDataset, teacher_cfg: TransformerConfig | None = None
 ) -> tuple[Path, str]:
     """Where :func:`minilm_teacher` keeps the teacher for this config and data: (folder, key)."""
+    from importlib import metadata
+
+    from ..models.transformer import MINILM_PACKAGE
+
     tc = teacher_cfg or TransformerConfig()
     fixed = tc.model_dump(exclude={"device", "num_threads", "eval_batch_size", "progress"})
-    key = "minilm-" + _config_hash(fixed, dataset_hash(train), dataset_hash(dev))
+    versions = {}
+    for pkg in ("transformers", MINILM_PACKAGE):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    key = "minilm-" + _config_hash(fixed, versions, dataset_hash(train), dataset_hash(dev))
     return goemotions.cache_dir() / "teachers" / key, key
 
 
@@ -144,7 +172,8 @@ def build_teacher(
     provided = provided or {}
 
     def reference() -> Teacher:
-        key = _config_hash(model_cfg.model_dump(), train_cfg.model_dump(), len(train))
+        key = _config_hash(model_cfg.model_dump(), train_cfg.model_dump(), dataset_hash(train),
+                           dataset_hash(dev))  # fmt: skip
         d = cache / f"reference-{key}" if cache else None
         if d is not None and (d / "model.safetensors").is_file():
             clf = EmotionClassifier.load(d)
@@ -155,7 +184,8 @@ def build_teacher(
         return ClassifierTeacher(clf, name="reference")
 
     def tfidf() -> Teacher:
-        d = cache / f"tfidf-{len(train)}" if cache else None
+        key = _config_hash(dataset_hash(train), dataset_hash(dev))
+        d = cache / f"tfidf-{key}" if cache else None
         if d is not None and d.is_dir():
             model = TfidfBaseline.load(d)
         else:
@@ -174,7 +204,8 @@ def build_teacher(
         if part == "minilm":
             d, key = minilm_teacher(train, dev, teacher_cfg, progress=progress)
             scores = goemotions.cache_dir() / "teacher_scores"
-            return CachedTeacher(HFTeacher(d), key, scores), "minilm"
+            # scores are keyed by this very fine-tune (its id), never by its config alone
+            return CachedTeacher(HFTeacher(d), f"{key}-{teacher_id(d)}", scores), "minilm"
         if part.startswith("hf:"):
             t = HFTeacher(part[3:])
             return t, t.name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -248,7 +249,7 @@ class CachedTeacher:
         try:
             with np.load(self.path) as z:
                 return dict(zip((bytes(k) for k in z["keys"]), z["proba"], strict=True))
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             return {}  # an unreadable cache is rebuilt, never trusted
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

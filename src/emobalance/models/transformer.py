@@ -238,10 +238,9 @@ class TransformerClassifier:
             raise ModelError("this TransformerClassifier is not fitted yet: call fit() or load()")
 
     def _device(self) -> torch.device:
-        spec = self.config.device
-        if spec == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(spec)
+        from ..training import resolve_device
+
+        return resolve_device(self.config.device)
 
     def _autocast(self, device: torch.device) -> tuple[Any, torch.dtype | None]:
         """bf16 autocast on CUDA (fp16 where bf16 is missing) and on CPUs with native bf16
@@ -326,6 +325,7 @@ class TransformerClassifier:
         train_ids = self._tokenize(train.texts)
         dev_ids = None if dev is None else self._tokenize(dev.texts)
         y = torch.as_tensor(train.labels, dtype=torch.float32)
+        w = None if train.weight is None else torch.as_tensor(train.weight, dtype=torch.float32)
         lengths = np.fromiter((len(r) for r in train_ids), dtype=np.int64, count=len(train_ids))
 
         no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
@@ -345,7 +345,7 @@ class TransformerClassifier:
         )
         autocast, amp = self._autocast(device)
         scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
-        loss_fn = nn.BCEWithLogitsLoss()
+        loss_fn = nn.BCEWithLogitsLoss(reduction="none")
         rng = np.random.default_rng(cfg.seed)
         progress = cfg.progress if cfg.progress is not None else bool(sys.stderr.isatty())
         self.history_: list[dict[str, Any]] = []
@@ -363,7 +363,12 @@ class TransformerClassifier:
                 x, mask = self._pad(train_ids, idx)
                 with autocast:
                     logits = self.network_(x.to(device), mask.to(device))
-                loss = loss_fn(logits.float(), y[idx].to(device))
+                per = loss_fn(logits.float(), y[idx].to(device)).mean(dim=1)
+                if w is None:
+                    loss = per.mean()
+                else:  # the dataset's row weights (e.g. a balanced set's)
+                    wb = w[idx].to(device)
+                    loss = (per * wb).sum() / wb.sum().clamp(min=1e-8)
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.unscale_(opt)
@@ -433,13 +438,21 @@ class TransformerClassifier:
 
     # --------------------------------------------------------------------------- io
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the teacher folder; files appear only when complete (temp folder + rename)."""
+        """Write the teacher folder.
+
+        A new folder is written beside its target and renamed into place, so it appears
+        complete or not at all (and when another process published the same folder first,
+        that copy is kept). Into an existing folder, the marker is removed first and written
+        last, so a reader never loads a mix of old and new files.
+        """
+        import uuid
+
         from safetensors.torch import save_file
 
         self._check_fitted()
         out = Path(path)
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".save-", dir=out))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         try:
             self.network_.encoder.save_pretrained(tmp, safe_serialization=True)
             self.tokenizer_.save_pretrained(tmp)
@@ -452,19 +465,31 @@ class TransformerClassifier:
             )
             write_json_atomic(tmp / "metrics.json",
                               {"metrics": self.metrics_, "history": self.history_})  # fmt: skip
-            for f in sorted(tmp.iterdir()):  # the marker last: a folder with it is complete
-                os.replace(f, out / f.name)
             write_json_atomic(
-                out / MARKER,
+                tmp / MARKER,
                 {
                     "emobalance_version": __version__,
                     "architecture": "mean_pool_transformer",
+                    "id": uuid.uuid4().hex,  # keys caches of this very fine-tune's scores
                     "labels": list(LABELS),
                     "pooling": "mean",
                     "base": self.base_,
                     "config": self.config.model_dump(mode="json"),
                 },
             )
+            if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+                with contextlib.suppress(OSError):
+                    out.rmdir()
+                try:
+                    os.replace(tmp, out)
+                    return out
+                except OSError:
+                    if is_transformer_dir(out):  # another process published it first
+                        return out
+                    raise
+            (out / MARKER).unlink(missing_ok=True)
+            for f in sorted(tmp.iterdir(), key=lambda f: f.name == MARKER):  # marker last
+                os.replace(f, out / f.name)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return out
@@ -493,13 +518,16 @@ class TransformerClassifier:
             thresholds = json.loads((d / "thresholds.json").read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise ModelError(f"{d}: missing {Path(exc.filename).name}") from None
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ModelError(f"{d}: invalid JSON ({exc})") from None
-        labels = [str(x) for x in meta.get("labels", [])]
+        if not isinstance(meta, dict) or not isinstance(thresholds, dict):
+            raise ModelError(f"{d}: {MARKER} and thresholds.json must hold JSON objects")
+        labels = [str(x) for x in meta.get("labels") or []]
         missing = [lab for lab in LABELS if lab not in labels]
         if missing:
             raise ModelError(f"{d}: the teacher's labels lack {', '.join(missing)}")
-        cfg = dict(meta.get("config", {}))
+        cfg = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+        cfg = dict(cfg)
         cfg["device"] = device
         clf = cls(validate(TransformerConfig, cfg, str(marker)))
         clf.base_ = str(meta.get("base", ""))
@@ -516,8 +544,11 @@ class TransformerClassifier:
             net.head.weight = nn.Parameter(net.head.weight[cols].clone())
             net.head.bias = nn.Parameter(net.head.bias[cols].clone())
         clf.network_ = net.to(clf._device()).eval()
-        clf.thresholds_ = np.array([float(thresholds.get(lab, 0.5)) for lab in LABELS],
-                                   dtype=np.float32)  # fmt: skip
+        try:
+            clf.thresholds_ = np.array([float(thresholds.get(lab, 0.5)) for lab in LABELS],
+                                       dtype=np.float32)  # fmt: skip
+        except (TypeError, ValueError):
+            raise ModelError(f"{d / 'thresholds.json'}: thresholds must be numbers") from None
         clf.name = d.name
         try:
             m = json.loads((d / "metrics.json").read_text(encoding="utf-8"))
