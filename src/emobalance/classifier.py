@@ -23,7 +23,7 @@ from .config import ModelConfig, TrainConfig, validate
 from .data.dataset import EmotionDataset
 from .errors import DataError, ModelError
 from .io import atomic_path, write_json_atomic
-from .labels import EKMAN, LABELS, NUM_LABELS, collapse_probabilities
+from .labels import EKMAN, LABELS, NUM_LABELS, collapse_probabilities, matrix_to_names
 from .metrics import evaluate, tune_thresholds
 from .models.cnn_bilstm_attention import CNNBiLSTMAttention, count_parameters
 from .text import Vocab, tokenize
@@ -200,7 +200,7 @@ class EmotionClassifier:
     def predict(self, texts: Sequence[str]) -> list[list[str]]:
         """Label names per text, using the per-label thresholds tuned on dev."""
         proba = self.predict_proba(texts)
-        return [[LABELS[j] for j in np.flatnonzero(row)] for row in proba >= self.thresholds_]
+        return matrix_to_names(proba >= self.thresholds_)
 
     def predict_matrix(self, texts: Sequence[str]) -> np.ndarray:
         """Binary predictions ``uint8[n, 28]`` with the tuned thresholds."""

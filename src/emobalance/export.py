@@ -35,7 +35,7 @@ from . import __version__
 from .config import ModelConfig, validate
 from .errors import DataError, EmobalanceError, ModelError
 from .io import atomic_path
-from .labels import EKMAN, LABELS, NUM_LABELS, collapse_probabilities
+from .labels import EKMAN, LABELS, NUM_LABELS, collapse_probabilities, matrix_to_names
 from .text import Vocab, tokenize
 
 if TYPE_CHECKING:
@@ -479,7 +479,7 @@ class OnnxEmotionClassifier:
     def predict(self, texts: Sequence[str]) -> list[list[str]]:
         """Label names per text, using the per-label thresholds tuned on dev."""
         proba = self.predict_proba(texts)
-        return [[LABELS[j] for j in np.flatnonzero(row)] for row in proba >= self.thresholds_]
+        return matrix_to_names(proba >= self.thresholds_)
 
     def predict_matrix(self, texts: Sequence[str]) -> np.ndarray:
         """Binary predictions ``uint8[n, 28]`` with the tuned thresholds."""

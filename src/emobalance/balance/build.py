@@ -8,6 +8,7 @@ writes ``balanced_train.parquet``, ``balance_report.json`` and ``balance_counts.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -171,9 +172,12 @@ def build_teacher(
     cache = Path(cache_dir) if cache_dir is not None else None
     provided = provided or {}
 
+    @functools.cache
+    def data_key() -> str:  # hashed once, shared by the reference and TF-IDF cache keys
+        return _config_hash(dataset_hash(train), dataset_hash(dev))
+
     def reference() -> Teacher:
-        key = _config_hash(model_cfg.model_dump(), train_cfg.model_dump(), dataset_hash(train),
-                           dataset_hash(dev))  # fmt: skip
+        key = _config_hash(model_cfg.model_dump(), train_cfg.model_dump(), data_key())
         d = cache / f"reference-{key}" if cache else None
         if d is not None and (d / "model.safetensors").is_file():
             clf = EmotionClassifier.load(d)
@@ -184,8 +188,7 @@ def build_teacher(
         return ClassifierTeacher(clf, name="reference")
 
     def tfidf() -> Teacher:
-        key = _config_hash(dataset_hash(train), dataset_hash(dev))
-        d = cache / f"tfidf-{key}" if cache else None
+        d = cache / f"tfidf-{data_key()}" if cache else None
         if d is not None and d.is_dir():
             model = TfidfBaseline.load(d)
         else:

