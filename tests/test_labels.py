@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import emobalance
+from emobalance.errors import ConfigError, DataError
 from emobalance.labels import (
     EKMAN,
     EKMAN_LABELS,
@@ -14,10 +15,12 @@ from emobalance.labels import (
     NUM_LABELS,
     SENTIMENT,
     SENTIMENT_LABELS,
+    LabelError,
     collapse_labels,
     collapse_probabilities,
     group_names,
     label_id,
+    label_ids,
     matrix_to_names,
     names_to_matrix,
 )
@@ -77,6 +80,33 @@ def test_label_id():
     assert label_id("  Neutral ") == 27
     with pytest.raises(KeyError, match="unknown emotion label 'happiness'"):
         label_id("happiness")
+
+
+def test_label_id_accepts_ids_and_names_the_place():
+    assert label_id(16) == label_id(np.int64(16)) == label_id(" 16 ") == 16
+    with pytest.raises(LabelError, match=r"^train\.csv: line 3: unknown label 'happy'; expected"):
+        label_id("happy", "train.csv: line 3", what="label")
+    with pytest.raises(DataError) as info:
+        label_id(28, "row 2")
+    err = info.value
+    assert str(err) == "row 2: label id 28 outside 0..27"  # one line, no KeyError quotes
+    assert isinstance(err, KeyError) and isinstance(err, ValueError)
+    for bad in ("-1", -1, True, None, 2.0, "", "1.5"):
+        with pytest.raises(LabelError):
+            label_id(bad)
+    with pytest.raises(ConfigError, match=r"^balance\.undersample: unknown emotion label 'x'"):
+        label_id("x", "balance.undersample", error=ConfigError)
+
+
+def test_label_ids():
+    assert label_ids("love, joy,,17") == [17, 18]
+    assert label_ids(["neutral", 0, "admiration"]) == [0, 27]
+    assert label_ids(5) == [5] and label_ids("") == [] and label_ids(()) == []
+    assert label_ids("joy;love", sep=";") == [17, 18]
+    with pytest.raises(LabelError, match=r"^line 2: labels must be a list or a string, got dict"):
+        label_ids({"joy": 1}, "line 2")
+    with pytest.raises(LabelError, match=r"^line 2: unknown label 'happiness'"):
+        label_ids("joy,happiness", "line 2", what="label")
 
 
 def _rows(*names_per_row):

@@ -7,9 +7,14 @@ Label order is the GoEmotions id order (``emotions.txt``); every label matrix in
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import numbers
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+
+from .errors import DataError
 
 LABELS: tuple[str, ...] = (
     "admiration", "amusement", "anger", "annoyance", "approval", "caring", "confusion",
@@ -48,14 +53,111 @@ SENTIMENT_LABELS: tuple[str, ...] = tuple(SENTIMENT)
 GROUPINGS: dict[str, dict[str, tuple[str, ...]]] = {"ekman": EKMAN, "sentiment": SENTIMENT}
 
 
-def label_id(name: str) -> int:
-    """Return the id of a label name; raise ``KeyError`` naming the unknown label."""
-    try:
-        return LABEL_TO_ID[name.strip().lower()]
-    except KeyError:
-        raise KeyError(
-            f"unknown emotion label {name!r}; expected one of {', '.join(LABELS)}"
-        ) from None
+class LabelError(DataError, KeyError, ValueError):
+    """An unknown label name, or a label id outside ``0..27``.
+
+    A :class:`~emobalance.errors.DataError` (one line, naming the place). It is also a
+    ``KeyError`` and a ``ValueError``, what :func:`label_id` and :func:`names_to_matrix` raised
+    before, so existing handlers keep catching it.
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+LabelLike = str | int
+_ID_TEXT = re.compile(r"-?[0-9]+")
+
+
+def label_id(
+    label: LabelLike,
+    where: str | None = None,
+    *,
+    what: str = "emotion label",
+    error: type[Exception] = LabelError,
+) -> int:
+    """The id of a label given by name or by id: the one label lookup of emobalance.
+
+    Parameters
+    ----------
+    label : str or int
+        A label name (case and surrounding spaces ignored), an int id (numpy ints too, not
+        bool), or an id written as digits (``"17"``, as in a CSV file).
+    where : str, optional
+        The place to name in the error (``"train.csv: line 3"``, ``"balance.undersample"``).
+    what : str, default="emotion label"
+        The noun of the error message (``"unknown {what} 'x'"``).
+    error : exception class, default=LabelError
+        The class raised, e.g. :class:`~emobalance.errors.ConfigError` for a setting.
+
+    Returns
+    -------
+    int
+        The id in ``0..27`` (:data:`LABELS` order).
+
+    Raises
+    ------
+    LabelError
+        (or ``error``) with one line: ``"{where}: unknown {what} 'x'; expected one of ..."`` or
+        ``"{where}: label id 28 outside 0..27"``.
+
+    Examples
+    --------
+    >>> label_id(" Grief"), label_id(16), label_id("16")
+    (16, 16, 16)
+    """
+    prefix = f"{where}: " if where else ""
+    if isinstance(label, numbers.Integral) and not isinstance(label, bool):
+        j = int(label)
+    else:
+        key = label.strip().lower() if isinstance(label, str) else None
+        if key in LABEL_TO_ID:
+            return LABEL_TO_ID[key]
+        if key is None or not _ID_TEXT.fullmatch(key):
+            raise error(f"{prefix}unknown {what} {label!r}; expected one of {', '.join(LABELS)}")
+        j = int(key)
+    if not 0 <= j < NUM_LABELS:
+        raise error(f"{prefix}label id {j} outside 0..{NUM_LABELS - 1}")
+    return j
+
+
+def label_ids(
+    labels: LabelLike | Iterable[LabelLike],
+    where: str | None = None,
+    *,
+    sep: str = ",",
+    what: str = "emotion label",
+    error: type[Exception] = LabelError,
+) -> list[int]:
+    """Sorted unique ids of several labels given by name or id (see :func:`label_id`).
+
+    Parameters
+    ----------
+    labels : str, int or iterable of str/int
+        A ``sep``-separated string (``"joy, love"`` or ``"17,18"``; empty items skipped), one
+        id, or an iterable of names and ids.
+    where, what, error
+        As in :func:`label_id`.
+
+    Returns
+    -------
+    list of int
+
+    Raises
+    ------
+    LabelError
+        (or ``error``) for an unknown label, an id out of range, or ``labels`` of another type.
+    """
+    prefix = f"{where}: " if where else ""
+    if isinstance(labels, str):
+        items: list[Any] = [x for x in labels.split(sep) if x.strip()]
+    elif isinstance(labels, numbers.Integral) and not isinstance(labels, bool):
+        items = [labels]
+    elif isinstance(labels, Iterable) and not isinstance(labels, Mapping | bytes):
+        items = list(labels)
+    else:
+        raise error(f"{prefix}labels must be a list or a string, got {type(labels).__name__}")
+    return sorted({label_id(x, where, what=what, error=error) for x in items})
 
 
 def _grouping(grouping: str | Mapping[str, Sequence[str]]) -> Mapping[str, Sequence[str]]:
@@ -85,6 +187,20 @@ def _check_28(matrix: np.ndarray) -> np.ndarray:
     return matrix
 
 
+def _collapse(
+    matrix: np.ndarray,
+    grouping: str | Mapping[str, Sequence[str]],
+    reduce: Callable[..., np.ndarray],
+    dtype: type,
+) -> np.ndarray:
+    matrix = _check_28(matrix)
+    idx = _member_index(_grouping(grouping))
+    out = np.zeros((matrix.shape[0], len(idx)), dtype=dtype)
+    for g, members in enumerate(idx):
+        out[:, g] = reduce(matrix[:, members], axis=1)
+    return out
+
+
 def collapse_labels(
     labels: np.ndarray, grouping: str | Mapping[str, Sequence[str]] = "ekman"
 ) -> np.ndarray:
@@ -101,12 +217,7 @@ def collapse_labels(
     -------
     ndarray of shape (n, n_groups), dtype uint8
     """
-    labels = _check_28(labels)
-    idx = _member_index(_grouping(grouping))
-    out = np.zeros((labels.shape[0], len(idx)), dtype=np.uint8)
-    for g, members in enumerate(idx):
-        out[:, g] = labels[:, members].any(axis=1)
-    return out
+    return _collapse(labels, grouping, np.any, np.uint8)
 
 
 def collapse_probabilities(
@@ -118,23 +229,14 @@ def collapse_probabilities(
     -------
     ndarray of shape (n, n_groups), dtype float32
     """
-    proba = _check_28(proba)
-    idx = _member_index(_grouping(grouping))
-    out = np.zeros((proba.shape[0], len(idx)), dtype=np.float32)
-    for g, members in enumerate(idx):
-        out[:, g] = proba[:, members].max(axis=1)
-    return out
+    return _collapse(proba, grouping, np.max, np.float32)
 
 
 def names_to_matrix(rows: Sequence[Sequence[str | int]]) -> np.ndarray:
     """Build a ``uint8[n, 28]`` matrix from per-row label names or ids."""
     out = np.zeros((len(rows), NUM_LABELS), dtype=np.uint8)
     for i, row in enumerate(rows):
-        for lab in row:
-            j = label_id(lab) if isinstance(lab, str) else int(lab)
-            if not 0 <= j < NUM_LABELS:
-                raise ValueError(f"row {i}: label id {j} outside 0..{NUM_LABELS - 1}")
-            out[i, j] = 1
+        out[i, [label_id(lab, f"row {i}") for lab in row]] = 1
     return out
 
 
