@@ -6,12 +6,21 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from emobalance.labels import EKMAN_LABELS, LABEL_TO_ID, LABELS, SENTIMENT_LABELS
+from emobalance.labels import (
+    EKMAN_LABELS,
+    GROUPINGS,
+    LABEL_TO_ID,
+    LABELS,
+    SENTIMENT_LABELS,
+    collapse_labels,
+    collapse_probabilities,
+)
 from emobalance.metrics import (
     DEFAULT_GRID,
     SUMMARY_KEYS,
     apply_thresholds,
     evaluate,
+    f1_per_label,
     macro_f1,
     mean_f1,
     micro_f1,
@@ -364,3 +373,154 @@ def test_rare_labels_and_mean_f1():
     assert mean_f1(m, names) == pytest.approx(
         (m["per_label_f1"]["joy"] + m["per_label_f1"]["anger"]) / 2
     )
+
+
+# ------------------------------------------------ evaluate on sklearn == the numpy evaluate
+# The numpy implementation evaluate() had before it moved onto scikit-learn's
+# precision_recall_fscore_support, kept frozen as the reference: the metrics JSON of a run
+# must not change by a single bit.
+def _old_div(num, den):
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
+
+
+def _old_prf(tp, fp, fn):
+    return _old_div(tp, tp + fp), _old_div(tp, tp + fn), _old_div(2 * tp, 2 * tp + fp + fn)
+
+
+def _old_summary(y, proba, pred, names):
+    n = y.shape[0]
+    tp, fp, fn = (y & pred).sum(0), (~y & pred).sum(0), (y & ~pred).sum(0)
+    support = tp + fn
+    precision, recall, f1 = _old_prf(tp, fp, fn)
+    mp, mr, mf = (float(v) for v in _old_prf(tp.sum(), fp.sum(), fn.sum()))
+    total = support.sum()
+    rtp, rt, rp = (y & pred).sum(1), y.sum(1), pred.sum(1)
+    sp, sr, sf = _old_div(rtp, rp), _old_div(rtp, rt), _old_div(2 * rtp, rt + rp)
+    aucs = [
+        float(skm.roc_auc_score(y[:, j].astype(np.int8), proba[:, j]))
+        if 0 < support[j] < n
+        else None
+        for j in range(len(names))
+    ]
+    kept = [a for a in aucs if a is not None]
+    flat = y.ravel()
+    micro_auc = (
+        float(skm.roc_auc_score(flat.astype(np.int8), proba.ravel()))
+        if 0 < int(flat.sum()) < flat.size
+        else None
+    )
+    return {
+        "n": int(n),
+        "exact_match": float((y == pred).all(1).mean()),
+        "hamming_loss": float((y != pred).mean()),
+        "micro_precision": mp,
+        "micro_recall": mr,
+        "micro_f1": mf,
+        "macro_precision": float(precision.mean()),
+        "macro_recall": float(recall.mean()),
+        "macro_f1": float(f1.mean()),
+        "weighted_precision": float(_old_div((precision * support).sum(), total)),
+        "weighted_recall": float(_old_div((recall * support).sum(), total)),
+        "weighted_f1": float(_old_div((f1 * support).sum(), total)),
+        "samples_precision": float(sp.mean()),
+        "samples_recall": float(sr.mean()),
+        "samples_f1": float(sf.mean()),
+        "macro_auc": float(np.mean(kept)) if kept else None,
+        "micro_auc": micro_auc,
+        "auc_skipped": [name for name, a in zip(names, aucs, strict=True) if a is None],
+        "per_label": {
+            name: {
+                "precision": float(precision[j]),
+                "recall": float(recall[j]),
+                "f1": float(f1[j]),
+                "support": int(support[j]),
+                "auc": aucs[j],
+            }
+            for j, name in enumerate(names)
+        },
+        "per_label_f1": {name: float(f1[j]) for j, name in enumerate(names)},
+    }
+
+
+def _old_evaluate(y_true, proba, thresholds):
+    y = np.asarray(y_true).astype(bool)
+    pred = apply_thresholds(proba, thresholds).astype(bool)
+    out = _old_summary(y, proba, pred, LABELS)
+    for g in ("ekman", "sentiment"):
+        gy, gpred = collapse_labels(y, g).astype(bool), collapse_labels(pred, g).astype(bool)
+        out[g] = _old_summary(gy, collapse_probabilities(proba, g), gpred, tuple(GROUPINGS[g]))
+    return out
+
+
+def assert_same_metrics(new, old, path="", tol=1e-12):
+    """Same keys in the same order, same types, floats equal within ``tol``."""
+    if isinstance(old, dict):
+        assert isinstance(new, dict) and list(new) == list(old), path
+        for k in old:
+            assert_same_metrics(new[k], old[k], f"{path}/{k}", tol)
+    elif isinstance(old, float):
+        assert type(new) is float and abs(new - old) <= tol, (path, new, old)
+    else:
+        assert type(new) is type(old) and new == old, (path, new, old)
+
+
+# per-label counts and labels-per-row of the GoEmotions test split (5427 rows)
+GOEMOTIONS_TEST_COUNTS = [
+    504, 264, 198, 320, 351, 135, 153, 284, 83, 151, 267, 123, 37, 103, 78, 352, 6, 161, 238,
+    23, 186, 16, 145, 11, 56, 156, 141, 1787,
+]  # fmt: skip
+
+
+def real_shaped_case(seed: int, n: int = 5427):
+    """Labels with GoEmotions' test frequencies (1-4 per row) and a model-like float32 proba."""
+    rng = np.random.default_rng(seed)
+    prior = np.asarray(GOEMOTIONS_TEST_COUNTS, dtype=np.float64)
+    prior /= prior.sum()
+    k = rng.choice([1, 2, 3, 4], size=n, p=[0.846, 0.143, 0.0106, 0.0004])
+    y = np.zeros((n, 28), dtype=np.uint8)
+    for i in range(n):
+        y[i, rng.choice(28, size=k[i], replace=False, p=prior)] = 1
+    logits = 2.5 * y - 3.0 + rng.normal(0, 1.2, y.shape)
+    return y, (1 / (1 + np.exp(-logits))).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_evaluate_equals_the_numpy_implementation_on_random(seed):
+    rng = np.random.default_rng(100 + seed)
+    n = [1, 2, 7, 40, 300, 1000][seed]
+    y = (rng.random((n, 28)) < rng.uniform(0.0, 0.4)).astype(np.uint8)
+    if seed == 2:
+        y[:] = 0  # no positives at all: weighted averages are 0, AUCs undefined
+    proba = rng.random((n, 28)) if seed % 2 else rng.random((n, 28)).astype(np.float32)
+    for th in (0.5, rng.uniform(0.05, 0.95, 28), 0.0, 1.0):
+        assert_same_metrics(evaluate(y, proba, th), _old_evaluate(y, proba, th), tol=0.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_evaluate_equals_the_numpy_implementation_on_real_shaped(seed):
+    y, proba = real_shaped_case(seed)
+    th = tune_thresholds(y, proba)
+    for t in (th, 0.5):
+        new, old = evaluate(y, proba, t), _old_evaluate(y, proba, t)
+        assert_same_metrics(new, old, tol=1e-12)
+        assert json.dumps(new) == json.dumps(old)  # the metrics JSON, byte for byte
+
+
+def test_f1_per_label_is_sklearn_and_the_inner_loop_formulas():
+    y, proba = real_shaped_case(2, n=800)
+    pred = apply_thresholds(proba, tune_thresholds(y, proba))
+    f1 = f1_per_label(y, pred)
+    assert f1.dtype == np.float64 and f1.shape == (28,)
+    np.testing.assert_array_equal(f1, skm.f1_score(y, pred, average=None, zero_division=0))
+    np.testing.assert_array_equal(f1, per_label_prf(y, pred)["f1"])
+    # the re-implementations it replaces: training.macro_f1_tuned and report.paired_bootstrap
+    tp = (pred & (y > 0)).sum(0).astype(np.float64)
+    denom = 2 * tp + (pred & (y == 0)).sum(0) + ((pred == 0) & (y > 0)).sum(0)
+    np.testing.assert_array_equal(f1, np.divide(2 * tp, denom, out=np.zeros(28), where=denom > 0))
+    assert macro_f1(y, pred) == float(f1.mean())
+    assert macro_f1(y, pred) == evaluate(y, proba, tune_thresholds(y, proba))["macro_f1"]
+    assert f1_per_label(np.zeros((3, 4)), np.zeros((3, 4))).tolist() == [0.0] * 4
+    with pytest.raises(ValueError, match="equal 2-d shapes"):
+        f1_per_label(y, pred[:, :5])

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
 from .labels import GROUPINGS, LABELS, NUM_LABELS, collapse_labels, collapse_probabilities
 
@@ -177,18 +177,51 @@ def tune_thresholds(
     return out
 
 
-# ---------------------------------------------------------------------------- core counts
+# ---------------------------------------------------------------------------- fast F1
 def _div(num: np.ndarray | float, den: np.ndarray | float) -> np.ndarray:
     num = np.asarray(num, dtype=np.float64)
     den = np.asarray(den, dtype=np.float64)
     return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
 
 
-def _prf(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> tuple[np.ndarray, ...]:
-    precision = _div(tp, tp + fp)
-    recall = _div(tp, tp + fn)
-    f1 = _div(2 * tp, 2 * tp + fp + fn)
-    return precision, recall, f1
+def _binary_pair(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+    yt = np.asarray(y_true, dtype=bool)
+    yp = np.asarray(y_pred, dtype=bool)
+    if yt.ndim != 2 or yt.shape != yp.shape:
+        raise ValueError(f"y_true {yt.shape} and y_pred {yp.shape} must be equal 2-d shapes")
+    return yt, yp
+
+
+def f1_per_label(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Per-column F1 of binary matrices, ``2 tp / (2 tp + fp + fn)`` (0 where undefined).
+
+    The one F1 for inner loops (threshold tuning, early stopping, bootstrap resamples): no
+    validation beyond shapes, no sklearn overhead, and the very numbers :func:`evaluate`
+    reports (scikit-learn's ``f1_score(average=None, zero_division=0)``, to the last bit).
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n, k)
+        Binary matrices (nonzero counts as 1; any number of columns ``k``).
+
+    Returns
+    -------
+    ndarray of shape (k,), dtype float64
+    """
+    yt, yp = _binary_pair(y_true, y_pred)
+    tp = (yt & yp).sum(0)
+    return _div(2 * tp, yt.sum(0) + yp.sum(0))
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Macro-averaged F1 of binary matrices (zero_division=0, every column counts)."""
+    return float(f1_per_label(y_true, y_pred).mean())
+
+
+def micro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Micro-averaged F1 of binary matrices (zero_division=0)."""
+    yt, yp = _binary_pair(y_true, y_pred)
+    return float(_div(2 * int((yt & yp).sum()), yt.sum() + yp.sum()))
 
 
 def per_label_prf(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, np.ndarray]:
@@ -204,32 +237,14 @@ def per_label_prf(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, np.ndarra
     dict
         ``precision``, ``recall``, ``f1`` (float64[k]) and ``support`` (int64[k]).
     """
-    yt = np.asarray(y_true).astype(bool)
-    yp = np.asarray(y_pred).astype(bool)
-    if yt.ndim != 2 or yt.shape != yp.shape:
-        raise ValueError(f"y_true {yt.shape} and y_pred {yp.shape} must be equal 2-d shapes")
-    tp = (yt & yp).sum(0)
-    fp = (~yt & yp).sum(0)
-    fn = (yt & ~yp).sum(0)
-    precision, recall, f1 = _prf(tp, fp, fn)
-    return {"precision": precision, "recall": recall, "f1": f1, "support": yt.sum(0)}
+    yt, yp = _binary_pair(y_true, y_pred)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        yt, yp, average=None, zero_division=0
+    )
+    return {"precision": precision, "recall": recall, "f1": f1, "support": support}
 
 
-def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Macro-averaged F1 of binary matrices (zero_division=0, every column counts)."""
-    return float(per_label_prf(y_true, y_pred)["f1"].mean())
-
-
-def micro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Micro-averaged F1 of binary matrices (zero_division=0)."""
-    yt = np.asarray(y_true).astype(bool)
-    yp = np.asarray(y_pred).astype(bool)
-    if yt.ndim != 2 or yt.shape != yp.shape:
-        raise ValueError(f"y_true {yt.shape} and y_pred {yp.shape} must be equal 2-d shapes")
-    tp = int((yt & yp).sum())
-    return float(_div(2 * tp, yt.sum() + yp.sum()))
-
-
+# ---------------------------------------------------------------------------- evaluate
 def _auc(y: np.ndarray, p: np.ndarray) -> float:
     return float(roc_auc_score(y.astype(np.int8), p))
 
@@ -239,18 +254,12 @@ def _summary(
 ) -> dict[str, Any]:
     """All metrics of binary ``y``/``pred`` (bool) and ``proba`` whose columns are ``names``."""
     n = y.shape[0]
-    tp = (y & pred).sum(0)
-    fp = (~y & pred).sum(0)
-    fn = (y & ~pred).sum(0)
-    support = tp + fn
-    precision, recall, f1 = _prf(tp, fp, fn)
-    mp, mr, mf = (float(v) for v in _prf(tp.sum(), fp.sum(), fn.sum()))
-    total = support.sum()
-    # samples average: the same ratios per row
-    rtp = (y & pred).sum(1)
-    rt = y.sum(1)
-    rp = pred.sum(1)
-    sp, sr, sf = _div(rtp, rp), _div(rtp, rt), _div(2 * rtp, rt + rp)
+    per = per_label_prf(y, pred)
+    precision, recall, f1, support = per["precision"], per["recall"], per["f1"], per["support"]
+    avg = {
+        average: precision_recall_fscore_support(y, pred, average=average, zero_division=0)[:3]
+        for average in ("micro", "macro", "weighted", "samples")
+    }
 
     aucs: list[float | None] = []
     skipped: list[str] = []
@@ -269,33 +278,28 @@ def _summary(
         "n": int(n),
         "exact_match": float((y == pred).all(1).mean()),
         "hamming_loss": float((y != pred).mean()),
-        "micro_precision": mp,
-        "micro_recall": mr,
-        "micro_f1": mf,
-        "macro_precision": float(precision.mean()),
-        "macro_recall": float(recall.mean()),
-        "macro_f1": float(f1.mean()),
-        "weighted_precision": float(_div((precision * support).sum(), total)),
-        "weighted_recall": float(_div((recall * support).sum(), total)),
-        "weighted_f1": float(_div((f1 * support).sum(), total)),
-        "samples_precision": float(sp.mean()),
-        "samples_recall": float(sr.mean()),
-        "samples_f1": float(sf.mean()),
-        "macro_auc": float(np.mean(kept)) if kept else None,
-        "micro_auc": micro_auc,
-        "auc_skipped": skipped,
-        "per_label": {
-            name: {
-                "precision": float(precision[j]),
-                "recall": float(recall[j]),
-                "f1": float(f1[j]),
-                "support": int(support[j]),
-                "auc": aucs[j],
-            }
-            for j, name in enumerate(names)
-        },
-        "per_label_f1": {name: float(f1[j]) for j, name in enumerate(names)},
     }
+    for average, values in avg.items():
+        for metric, value in zip(("precision", "recall", "f1"), values, strict=True):
+            out[f"{average}_{metric}"] = float(value)
+    out.update(
+        {
+            "macro_auc": float(np.mean(kept)) if kept else None,
+            "micro_auc": micro_auc,
+            "auc_skipped": skipped,
+            "per_label": {
+                name: {
+                    "precision": float(precision[j]),
+                    "recall": float(recall[j]),
+                    "f1": float(f1[j]),
+                    "support": int(support[j]),
+                    "auc": aucs[j],
+                }
+                for j, name in enumerate(names)
+            },
+            "per_label_f1": {name: float(f1[j]) for j, name in enumerate(names)},
+        }
+    )
     return out
 
 
