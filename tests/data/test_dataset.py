@@ -201,6 +201,30 @@ def test_subset_empty_and_out_of_range(ds):
         ds.subset([-5])
 
 
+def test_replace_keeps_other_columns_and_copies(ds):
+    score = np.array([0.1, 0.2, 0.3, 0.4], dtype=np.float32)
+    out = ds.replace(teacher_score=score, source="generated")
+    assert out.source == ["generated"] * 4 and out.teacher_score.tolist() == score.tolist()
+    assert_same(out.replace(teacher_score=ds.teacher_score, source=ds.source), ds)
+    assert_same(ds.replace(), ds)
+    out.labels[0, :] = 0  # an unchanged column is a copy: the original is untouched
+    out.weight[0] = 9.0
+    assert ds.labels[0].sum() == 2 and ds.weight[0] == 1.0
+    assert not ds.replace(labels=None).is_labelled
+    assert ds.replace(parent_id=None).parent_id is None and ds.parent_id is not None
+
+
+def test_replace_validates_new_columns(ds):
+    with pytest.raises(DataError, match="weight has 2 rows but there are 4 texts"):
+        ds.replace(weight=[1.0, 2.0])
+    with pytest.raises(DataError, match=r"labels must have shape \(4, 28\)"):
+        ds.replace(labels=np.zeros((4, 3)))
+    with pytest.raises(DataError, match=r"labels must have shape \(2, 28\), got \(4, 28\)"):
+        ds.replace(texts=["a", "b"])
+    with pytest.raises(TypeError, match=r"unknown columns \['label'\]"):
+        ds.replace(label=None)
+
+
 def test_filter_mask_and_predicate(ds):
     f = ds.filter([True, False, True, False])
     assert f.ids == ["a", "c"]

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from ..errors import DataError
 from ..io import atomic_path
-from ..labels import LABEL_TO_ID, LABELS, NUM_LABELS
+from ..labels import LABELS, NUM_LABELS, label_ids, names_to_matrix
 
 SOURCES = ("goemotions", "sentiment140", "generated", "augmented", "oversampled", "user")
 _CORE = ("text", "labels", "source", "id", "weight", "parent_id", "teacher_score")
@@ -142,16 +142,71 @@ class EmotionDataset:
         if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
             raise IndexError(f"index out of range for a dataset of {len(self)} rows")
         pick = idx.tolist()
-        return EmotionDataset(
-            texts=[self.texts[i] for i in pick],
-            labels=None if self.labels is None else self.labels[idx],
-            source=[self.source[i] for i in pick],
-            ids=[self.ids[i] for i in pick],
-            weight=None if self.weight is None else self.weight[idx],
-            parent_id=None if self.parent_id is None else [self.parent_id[i] for i in pick],
-            teacher_score=None if self.teacher_score is None else self.teacher_score[idx],
-            meta={k: [v[i] for i in pick] for k, v in self.meta.items()},
-        )
+
+        def take(col: Any) -> Any:
+            if col is None:
+                return None
+            if isinstance(col, np.ndarray):
+                return col[idx]
+            if isinstance(col, dict):
+                return {k: take(v) for k, v in col.items()}
+            return [col[i] for i in pick]
+
+        return EmotionDataset(**{name: take(col) for name, col in self._columns().items()})
+
+    def replace(self, **changes: Any) -> EmotionDataset:
+        """A copy with some columns replaced, validated as the constructor validates them.
+
+        Like :func:`dataclasses.replace`: ``ds.replace(labels=new, teacher_score=s)`` keeps
+        every other column. Unchanged array columns are copied, so editing one dataset in
+        place never reaches the other.
+
+        Parameters
+        ----------
+        **changes
+            New values for any of the constructor's parameters (``texts``, ``labels``,
+            ``source``, ``ids``, ``weight``, ``parent_id``, ``teacher_score``, ``meta``);
+            ``None`` drops an optional column (``labels=None`` makes the copy unlabelled).
+
+        Returns
+        -------
+        EmotionDataset
+
+        Raises
+        ------
+        TypeError
+            For a name that is not a column.
+        DataError
+            If a new column does not fit (length, label matrix, ...).
+
+        Examples
+        --------
+        >>> ds = EmotionDataset(["a", "b"], source="user")
+        >>> ds.replace(source="generated", weight=[1.0, 0.5]).source
+        ['generated', 'generated']
+        """
+        columns = self._columns()
+        unknown = sorted(set(changes) - set(columns))
+        if unknown:
+            raise TypeError(f"replace() got unknown columns {unknown}; expected {list(columns)}")
+        for name, col in columns.items():
+            if name not in changes and isinstance(col, np.ndarray):
+                columns[name] = col.copy()
+        columns.update(changes)
+        return EmotionDataset(**columns)
+
+    def _columns(self) -> dict[str, Any]:
+        """The constructor's arguments that rebuild this dataset (shallow)."""
+        return {
+            "texts": self.texts,
+            "labels": self.labels,
+            "source": self.source,
+            "ids": self.ids,
+            "weight": self.weight,
+            "parent_id": self.parent_id,
+            "teacher_score": self.teacher_score,
+            "meta": self.meta,
+        }
 
     def filter(self, mask: Sequence[bool] | np.ndarray | Callable[[str], bool]) -> EmotionDataset:
         """Rows where ``mask`` is true; ``mask`` may be a boolean array or a predicate on text."""
@@ -347,14 +402,15 @@ class EmotionDataset:
                                 ]
                             )
                         elif has_labels:
-                            label_rows.append(_parse_labels(row[labels_column], label_sep, where))  # type: ignore[index]
+                            cell = row[labels_column]  # type: ignore[index]
+                            label_rows.append(label_ids(cell, where, sep=label_sep, what="label"))
                 except csv.Error as exc:
                     raise DataError(f"{path}: line {reader.line_num}: {exc}") from None
         except UnicodeDecodeError:
             raise _not_utf8(path) from None
         return cls(
             texts,
-            labels=_rows_to_matrix(label_rows, len(texts)) if has_labels else None,
+            labels=names_to_matrix(label_rows) if has_labels else None,
             source=source,
             ids=ids or None,
         )
@@ -402,7 +458,7 @@ class EmotionDataset:
                     has_id = id_column is not None and id_column in obj
                     ids.append(str(obj[id_column]) if has_id else None)  # type: ignore[index]
                     if labels_column is not None and labels_column in obj:
-                        label_rows.append(_parse_labels(obj[labels_column], ",", where))
+                        label_rows.append(label_ids(obj[labels_column], where, what="label"))
                     else:
                         label_rows.append(None)
         except UnicodeDecodeError:
@@ -414,7 +470,7 @@ class EmotionDataset:
         if any(x is not None for x in ids) and None in ids:
             missing = linenos[ids.index(None)]
             raise DataError(f"{path}: line {missing}: no field {id_column!r}")
-        labels = _rows_to_matrix(label_rows, len(texts)) if texts and all(has) else None  # type: ignore[arg-type]
+        labels = names_to_matrix(label_rows) if texts and all(has) else None  # type: ignore[arg-type]
         return cls(texts, labels=labels, source=source, ids=ids if None not in ids else None)
 
     def to_jsonl(self, path: str | os.PathLike[str]) -> Path:
@@ -460,36 +516,3 @@ def _flag(value: str | None, where: str, name: str) -> bool:
     if v in ("0", "1", ""):
         return v == "1"
     raise DataError(f"{where}: column {name!r} must be 0 or 1, got {v!r}")
-
-
-def _parse_labels(value: Any, sep: str, where: str) -> list[int]:
-    """Label names or ids, as a list or a separated string, to sorted unique ids."""
-    if isinstance(value, str):
-        items: list[Any] = [x.strip() for x in value.split(sep) if x.strip()]
-    elif isinstance(value, list | tuple):
-        items = list(value)
-    elif isinstance(value, int) and not isinstance(value, bool):
-        items = [value]
-    else:
-        raise DataError(f"{where}: labels must be a list or a string, got {type(value).__name__}")
-    out: set[int] = set()
-    for item in items:
-        if isinstance(item, int) and not isinstance(item, bool):
-            j = item
-        elif isinstance(item, str) and item.lstrip("-").isdigit():
-            j = int(item)
-        elif isinstance(item, str) and item.strip().lower() in LABEL_TO_ID:
-            j = LABEL_TO_ID[item.strip().lower()]
-        else:
-            raise DataError(f"{where}: unknown label {item!r}")
-        if not 0 <= j < NUM_LABELS:
-            raise DataError(f"{where}: label id {j} outside 0..{NUM_LABELS - 1}")
-        out.add(j)
-    return sorted(out)
-
-
-def _rows_to_matrix(rows: Sequence[Sequence[int]], n: int) -> np.ndarray:
-    out = np.zeros((n, NUM_LABELS), dtype=np.uint8)
-    for i, row in enumerate(rows):
-        out[i, list(row)] = 1
-    return out
