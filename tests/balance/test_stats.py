@@ -9,6 +9,7 @@ from emobalance.balance.stats import (
     imbalance_stats,
     irlbl,
     mean_ir,
+    mean_ir_from_counts,
     plot_label_counts,
 )
 from emobalance.data import EmotionDataset
@@ -97,6 +98,26 @@ def test_balanced_and_degenerate_matrices():
 def test_irlbl_marks_absent_labels_infinite():
     out = irlbl(np.array([4, 0, 2]))
     assert out.tolist() == [1.0, math.inf, 2.0]
+
+
+def test_mean_ir_from_counts_is_the_one_mean_ir():
+    assert mean_ir_from_counts([12, 6, 2, 1]) == 5.25
+    assert mean_ir_from_counts([12, 6, 2, 1, 0]) == 5.25  # absent labels left out
+    assert mean_ir_from_counts(np.array([3.0, 1.5])) == 1.5  # fractional counts too
+    assert math.isnan(mean_ir_from_counts([0, 0])) and math.isnan(mean_ir_from_counts([]))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        y = (rng.random((int(rng.integers(1, 200)), 28)) < rng.uniform(0, 0.3)).astype(np.uint8)
+        counts = y.sum(0)
+        # the formula resample.py and planner.py each had (bit for bit)
+        c = counts[counts > 0].astype(np.float64)
+        expected = float((c.max() / c).mean()) if c.size else float("nan")
+        got = mean_ir_from_counts(counts)
+        assert got == expected or (math.isnan(got) and math.isnan(expected))
+        assert got == mean_ir(y) or math.isnan(got)
+        s = imbalance_stats(y)
+        assert s.mean_ir == got or math.isnan(got)
+    assert irlbl(np.array([2.0, 0.5, 0.0])).tolist() == [1.0, 4.0, math.inf]
 
 
 def test_stats_of_a_dataset_and_to_dict():

@@ -22,10 +22,10 @@ import numpy as np
 
 from ..data.dataset import EmotionDataset
 from ..errors import ConfigError, DataError
-from ..labels import LABEL_TO_ID, LABELS, NUM_LABELS
+from ..labels import LABELS, NEUTRAL, NUM_LABELS, label_id, label_ids
 from ..text.normalize import normalize
 from .resample import oversample_to_targets
-from .stats import mean_ir
+from .stats import mean_ir, mean_ir_from_counts
 
 DEFAULT_SOURCES = ("pseudo_label", "generated", "augment", "oversample")
 
@@ -108,7 +108,7 @@ class BalancePlanner:
         if self.strategy == "even":
             t = self.target
             if isinstance(t, str):
-                non_neutral = counts[: LABEL_TO_ID["neutral"]]
+                non_neutral = counts[: label_id(NEUTRAL)]
                 stats = {
                     "median": float(np.median(counts)),
                     "mean": float(np.mean(counts)),
@@ -127,7 +127,7 @@ class BalancePlanner:
             # co-occurring rows may push the largest label up to its tolerance
             c = np.maximum(capped, floor).astype(np.float64)
             c[top] = np.floor(c[top] * (1 + self.tolerance))
-            return _mean_ir_counts(c)
+            return mean_ir_from_counts(c)
 
         while lo < hi:
             mid = (lo + hi) // 2
@@ -145,10 +145,7 @@ class BalancePlanner:
             if u == "above_target":
                 return set(range(NUM_LABELS))
             u = [u]
-        bad = [x for x in u if x not in LABEL_TO_ID]
-        if bad:
-            raise ConfigError(f"balance.undersample names unknown labels {bad}")
-        return {LABEL_TO_ID[x] for x in u}
+        return set(label_ids(u, "balance.undersample", what="labels", error=ConfigError))
 
     def _capped(self, counts: np.ndarray, targets: np.ndarray | None) -> np.ndarray:
         """mean_ir strategy: undersampled labels capped at the largest other count."""
@@ -234,7 +231,7 @@ class BalancePlanner:
                     for j, d in enumerate(deficits)
                     if d > 0
                 }
-                parents = base.filter(base.labels[:, [LABEL_TO_ID[k] for k in need]].any(axis=1))
+                parents = base.filter(base.labels[:, deficits > 0].any(axis=1))
                 cand = augmenter(parents, need)
                 if len(cand) == 0:
                     self.fills_.append(rec)
@@ -351,9 +348,3 @@ class BalancePlanner:
             "n_after": len(out),
             "seconds": seconds,
         }
-
-
-def _mean_ir_counts(counts: np.ndarray) -> float:
-    c = np.asarray(counts, dtype=np.float64)
-    c = c[c > 0]
-    return float((c.max() / c).mean()) if c.size else float("nan")

@@ -38,7 +38,8 @@ import numpy as np
 
 from ..data.dataset import EmotionDataset
 from ..errors import ConfigError, DataError
-from ..labels import LABEL_TO_ID, LABELS, NUM_LABELS
+from ..labels import LABELS, NUM_LABELS, label_id
+from .stats import irlbl, mean_ir_from_counts
 
 __all__ = ["MLROS", "MLRUS", "oversample_to_targets"]
 
@@ -143,10 +144,7 @@ def _resolve_labels(spec: LabelSpec | Iterable[LabelSpec] | None, q: int, param:
                     f"{param}: label names need a {NUM_LABELS}-column y; use column indices "
                     f"for a {q}-column y (got {item!r})"
                 )
-            key = item.strip().lower()
-            if key not in LABEL_TO_ID:
-                raise ConfigError(f"{param}: unknown emotion label {item!r}")
-            out.add(LABEL_TO_ID[key])
+            out.add(label_id(item, param, error=ConfigError))
         elif isinstance(item, numbers.Integral) and not isinstance(item, bool):
             if not 0 <= int(item) < q:
                 raise ConfigError(f"{param}: column {item} outside 0..{q - 1}")
@@ -163,12 +161,6 @@ def _label_key(j: int, q: int) -> str | int:
 def _irlbl_of(counts: np.ndarray, j: int) -> float:
     c = counts[j]
     return math.inf if c <= 0 else float(counts.max()) / float(c)
-
-
-def _mean_ir_counts(counts: np.ndarray) -> float:
-    c = np.asarray(counts, dtype=np.float64)
-    c = c[c > 0]
-    return float((c.max() / c).mean()) if c.size else float("nan")
 
 
 def _resolve_targets(targets: Any, q: int) -> np.ndarray:
@@ -207,8 +199,8 @@ def _ros_clones(
     present = counts > 0
     if not present.any():
         return [], np.zeros(0, dtype=np.int64), float("nan")
-    ir = np.where(present, counts.max() / np.maximum(counts, 1), np.inf)
-    mir = float(ir[present].mean())
+    ir = irlbl(counts)
+    mir = mean_ir_from_counts(counts)
     allowed = np.zeros(q, dtype=bool)
     allowed[list(range(q)) if eligible is None else list(eligible)] = True
     minority = np.flatnonzero(present & allowed & (ir > mir))
@@ -333,16 +325,7 @@ def _clone_rows(dataset: EmotionDataset, picked: Sequence[int]) -> EmotionDatase
         taken.add(new)
         ids.append(new)
         parents.append(root)
-    return EmotionDataset(
-        sub.texts,
-        labels=sub.labels,
-        source="oversampled",
-        ids=ids,
-        weight=sub.weight,
-        parent_id=parents,
-        teacher_score=sub.teacher_score,
-        meta=sub.meta,
-    )
+    return sub.replace(source="oversampled", ids=ids, parent_id=parents)
 
 
 def _dataset_labels(dataset: Any) -> np.ndarray:
@@ -438,10 +421,8 @@ class MLROS:
         max_copies = _check_max_copies(self.max_copies)
         rng = _rng(self.random_state)
         base_counts = Y.sum(axis=0, dtype=np.int64) if counts is None else counts
-        self.irlbl_before_ = np.where(
-            base_counts > 0, base_counts.max(initial=0) / np.maximum(base_counts, 1), np.inf
-        )
-        self.mean_ir_before_ = _mean_ir_counts(base_counts)
+        self.irlbl_before_ = irlbl(base_counts)
+        self.mean_ir_before_ = mean_ir_from_counts(base_counts)
         if self.targets is None:
             ratio = _check_ratio(self.sampling_ratio)
             eligible = (
@@ -475,8 +456,8 @@ class MLROS:
         self.n_added_ = len(clones)
         self.copies_ = np.bincount(np.asarray(clones, dtype=np.int64), minlength=n)
         after = base_counts + Y[np.asarray(clones, dtype=np.int64)].sum(axis=0, dtype=np.int64)
-        self.irlbl_after_ = np.where(after > 0, after.max(initial=0) / np.maximum(after, 1), np.inf)
-        self.mean_ir_after_ = _mean_ir_counts(after)
+        self.irlbl_after_ = irlbl(after)
+        self.mean_ir_after_ = mean_ir_from_counts(after)
         return idx
 
     def fit_resample(self, X: Any, y: Any) -> tuple[Any, np.ndarray]:
@@ -634,10 +615,10 @@ class MLRUS:
         rng = _rng(self.random_state)
         counts = Y.sum(axis=0, dtype=np.int64)
         present = counts > 0
-        ir = np.where(present, counts.max(initial=0) / np.maximum(counts, 1), np.inf)
-        mir = float(ir[present].mean()) if present.any() else float("nan")
+        ir = irlbl(counts)
+        mir = mean_ir_from_counts(counts)
         self.irlbl_before_ = ir
-        self.mean_ir_before_ = _mean_ir_counts(counts)
+        self.mean_ir_before_ = mir
         minority = np.flatnonzero(present & (ir > mir))
         keep_mask = np.zeros(q, dtype=bool)
         keep_mask[minority] = True
@@ -682,10 +663,8 @@ class MLRUS:
         self.majority_labels_ = majority
         self.minority_labels_ = minority
         self.protected_labels_ = np.asarray(protected, dtype=np.int64)
-        self.irlbl_after_ = np.where(
-            counts > 0, counts.max(initial=0) / np.maximum(counts, 1), np.inf
-        )
-        self.mean_ir_after_ = _mean_ir_counts(counts)
+        self.irlbl_after_ = irlbl(counts)
+        self.mean_ir_after_ = mean_ir_from_counts(counts)
         return idx
 
     def fit_resample(self, X: Any, y: Any) -> tuple[Any, np.ndarray]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..labels import LABELS, NEUTRAL, NUM_LABELS
+from ..labels import LABELS, NEUTRAL, NUM_LABELS, label_id
 
 
 @dataclass
@@ -57,18 +57,52 @@ class ImbalanceStats:
         return out
 
 
-def irlbl(counts: np.ndarray) -> np.ndarray:
-    """IRLbl per label (``inf`` where a label has no example)."""
+def irlbl(counts: Any) -> np.ndarray:
+    """IRLbl per label, ``max(counts) / counts`` (``inf`` where a label has no example).
+
+    Parameters
+    ----------
+    counts : array-like of shape (q,)
+        Examples per label.
+
+    Returns
+    -------
+    ndarray of shape (q,), dtype float64
+    """
     counts = np.asarray(counts, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        return np.where(counts > 0, counts.max(initial=0) / np.maximum(counts, 1), np.inf)
+    return np.divide(
+        counts.max(initial=0), counts, out=np.full(counts.shape, np.inf), where=counts > 0
+    )
+
+
+def mean_ir_from_counts(counts: Any) -> float:
+    """MeanIR of per-label counts: the mean IRLbl over the labels with an example.
+
+    The one MeanIR of emobalance (the statistics, the resamplers and the planner use it).
+
+    Parameters
+    ----------
+    counts : array-like of shape (q,)
+        Examples per label.
+
+    Returns
+    -------
+    float
+        NaN when no label has an example.
+
+    Examples
+    --------
+    >>> mean_ir_from_counts([12, 6, 2, 1, 0])
+    5.25
+    """
+    ir = irlbl(counts)
+    finite = ir[np.isfinite(ir)]
+    return float(finite.mean()) if finite.size else float("nan")
 
 
 def mean_ir(labels: np.ndarray) -> float:
     """MeanIR of a binary label matrix (labels with no example left out)."""
-    ir = irlbl(np.asarray(labels).sum(axis=0))
-    finite = ir[np.isfinite(ir)]
-    return float(finite.mean()) if finite.size else float("nan")
+    return mean_ir_from_counts(np.asarray(labels).sum(axis=0))
 
 
 def _scumble(labels: np.ndarray, ir: np.ndarray) -> float:
@@ -112,12 +146,10 @@ def imbalance_stats(labels: Any) -> ImbalanceStats:
     ir = irlbl(counts)
     present = np.isfinite(ir)
     ir_p = ir[present]
-    mir = float(ir_p.mean()) if ir_p.size else float("nan")
+    mir = mean_ir_from_counts(counts)
     std = float(ir_p.std(ddof=1)) if ir_p.size > 1 else 0.0
-    no_neutral = present.copy()
-    no_neutral[LABELS.index(NEUTRAL)] = False
-    counts_nn = np.where(no_neutral, counts, 0)
-    ir_nn = irlbl(counts_nn)[no_neutral]
+    counts_nn = counts.copy()
+    counts_nn[label_id(NEUTRAL)] = 0
     per_example = y.sum(axis=1)
     hist = np.bincount(per_example, minlength=1)
     return ImbalanceStats(
@@ -134,7 +166,7 @@ def imbalance_stats(labels: Any) -> ImbalanceStats:
         cardinality=float(per_example.mean()) if n else 0.0,
         density=float(per_example.mean() / NUM_LABELS) if n else 0.0,
         labels_per_example={int(k): int(v) for k, v in enumerate(hist) if v},
-        mean_ir_without_neutral=float(ir_nn.mean()) if ir_nn.size else float("nan"),
+        mean_ir_without_neutral=mean_ir_from_counts(counts_nn),
         absent_labels=[lab for lab, p in zip(LABELS, present, strict=True) if not p],
         cooccurrence=(y.T.astype(np.int64) @ y.astype(np.int64)),
     )
