@@ -336,8 +336,49 @@ def _dataset_labels(dataset: Any) -> np.ndarray:
     return dataset.labels
 
 
+# ================================================================================ base
+class _Sampler:
+    """What both samplers share (imbalanced-learn's ``SamplerMixin``): ``fit_resample`` over
+    the rows ``_fit(Y)`` picks."""
+
+    def _fit(self, Y: np.ndarray) -> np.ndarray:  # the input row behind each output row
+        raise NotImplementedError
+
+    def fit_resample(self, X: Any, y: Any) -> tuple[Any, np.ndarray]:
+        """Resample ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : array-like, DataFrame or sequence of length n
+            Anything indexable by rows: numpy arrays, scipy sparse matrices and torch tensors
+            are fancy-indexed, pandas objects use ``iloc``, other sequences give a list.
+        y : array-like of shape (n, q)
+            Binary label matrix (``uint8[n, 28]`` or any 0/1 matrix).
+
+        Returns
+        -------
+        X_res : same kind as X
+            ``X_res[k] == X[sample_indices_[k]]``: for :class:`MLROS` the input rows followed
+            by the clones, for :class:`MLRUS` the kept rows in input order.
+        y_res : ndarray of shape (n_out, q)
+            ``y[sample_indices_]``, with y's dtype.
+
+        Raises
+        ------
+        DataError
+            If ``y`` is not a 2-D 0/1 matrix or its length differs from X's.
+        ConfigError
+            If a parameter is out of range.
+        """
+        n = _num_samples(X)
+        Y = _check_y(y, n)
+        idx = self._fit(Y)
+        y_arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+        return _take(X, idx), y_arr[idx]
+
+
 # ================================================================================ ML-ROS
-class MLROS:
+class MLROS(_Sampler):
     """Multi-label random oversampling (ML-ROS, Charte et al. 2015).
 
     Parameters
@@ -460,37 +501,6 @@ class MLROS:
         self.mean_ir_after_ = mean_ir_from_counts(after)
         return idx
 
-    def fit_resample(self, X: Any, y: Any) -> tuple[Any, np.ndarray]:
-        """Oversample ``X`` and ``y``.
-
-        Parameters
-        ----------
-        X : array-like, DataFrame or sequence of length n
-            Anything indexable by rows: numpy arrays, scipy sparse matrices and torch tensors
-            are fancy-indexed, pandas objects use ``iloc``, other sequences give a list.
-        y : array-like of shape (n, q)
-            Binary label matrix (``uint8[n, 28]`` or any 0/1 matrix).
-
-        Returns
-        -------
-        X_res : same kind as X
-            The input rows followed by the clones (``X_res[k] == X[sample_indices_[k]]``).
-        y_res : ndarray of shape (n_out, q)
-            ``y[sample_indices_]``, with y's dtype.
-
-        Raises
-        ------
-        DataError
-            If ``y`` is not a 2-D 0/1 matrix or its length differs from X's.
-        ConfigError
-            If a parameter is out of range.
-        """
-        n = _num_samples(X)
-        Y = _check_y(y, n)
-        idx = self._fit(Y)
-        y_arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
-        return _take(X, idx), y_arr[idx]
-
     def resample_dataset(self, dataset: EmotionDataset) -> EmotionDataset:
         """Oversample an :class:`EmotionDataset`, keeping provenance.
 
@@ -572,7 +582,7 @@ def oversample_to_targets(
 
 
 # ================================================================================ ML-RUS
-class MLRUS:
+class MLRUS(_Sampler):
     """Multi-label random undersampling (ML-RUS, Charte et al. 2015).
 
     Parameters
@@ -666,34 +676,6 @@ class MLRUS:
         self.irlbl_after_ = irlbl(counts)
         self.mean_ir_after_ = mean_ir_from_counts(counts)
         return idx
-
-    def fit_resample(self, X: Any, y: Any) -> tuple[Any, np.ndarray]:
-        """Undersample ``X`` and ``y``.
-
-        Parameters
-        ----------
-        X : array-like, DataFrame or sequence of length n
-        y : array-like of shape (n, q)
-            Binary label matrix.
-
-        Returns
-        -------
-        X_res : same kind as X
-            The kept rows in input order (``X_res[k] == X[sample_indices_[k]]``).
-        y_res : ndarray of shape (n_out, q)
-
-        Raises
-        ------
-        DataError
-            If ``y`` is not a 2-D 0/1 matrix or its length differs from X's.
-        ConfigError
-            If a parameter is out of range.
-        """
-        n = _num_samples(X)
-        Y = _check_y(y, n)
-        idx = self._fit(Y)
-        y_arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
-        return _take(X, idx), y_arr[idx]
 
     def resample_dataset(self, dataset: EmotionDataset) -> EmotionDataset:
         """Undersample an :class:`EmotionDataset`: the kept rows, unchanged, in order."""
