@@ -5,9 +5,11 @@ probability matrices ``float[n, 28]``. A label is predicted when its probability
 threshold (:func:`apply_thresholds`); :func:`tune_thresholds` uses the very same comparison, so
 the F1 it maximises is the F1 :func:`evaluate` reports on the same data.
 
-Precision, recall and F1 follow scikit-learn with ``zero_division=0``: a ratio whose
-denominator is zero counts as 0 (a label with neither true nor predicted positives has F1 0 and
-still counts in the macro average). ROC AUC is undefined for a label with no positives or no
+Precision, recall and F1 are scikit-learn's ``precision_recall_fscore_support`` with
+``zero_division=0``: a ratio whose denominator is zero counts as 0 (a label with neither true
+nor predicted positives has F1 0 and still counts in the macro average). Inner loops (threshold
+tuning, early stopping, bootstrap resamples) use :func:`f1_per_label` / :func:`macro_f1`, a
+plain numpy F1 that gives the very same numbers without sklearn's input checks. ROC AUC is undefined for a label with no positives or no
 negatives in ``y_true``: such labels are left out of ``macro_auc`` and listed in
 ``auc_skipped``; their per-label ``auc`` is ``None``.
 
@@ -27,7 +29,14 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
-from .labels import GROUPINGS, LABELS, NUM_LABELS, collapse_labels, collapse_probabilities
+from .labels import (
+    GROUPINGS,
+    LABELS,
+    NUM_LABELS,
+    collapse_labels,
+    collapse_probabilities,
+    label_id,
+)
 
 DEFAULT_GRID: np.ndarray = np.round(np.arange(0.02, 0.99, 0.01), 2)
 """Default threshold grid of :func:`tune_thresholds`: 0.02, 0.03, ..., 0.98."""
@@ -371,10 +380,9 @@ def rare_labels(counts: Mapping[str, int] | Sequence[int] | np.ndarray, k: int =
     k : int, default=6
     """
     if isinstance(counts, Mapping):
-        unknown = set(counts) - set(LABELS)
-        if unknown:
-            raise ValueError(f"unknown label names in counts: {sorted(unknown)}")
-        c = np.array([counts.get(name, 0) for name in LABELS], dtype=np.int64)
+        c = np.zeros(NUM_LABELS, dtype=np.int64)
+        for name, count in counts.items():
+            c[label_id(name, "counts", what="label")] = count
     else:
         c = np.asarray(counts, dtype=np.int64)
         if c.shape != (NUM_LABELS,):
