@@ -9,9 +9,11 @@ Precision, recall and F1 are scikit-learn's ``precision_recall_fscore_support`` 
 ``zero_division=0``: a ratio whose denominator is zero counts as 0 (a label with neither true
 nor predicted positives has F1 0 and still counts in the macro average). Inner loops (threshold
 tuning, early stopping, bootstrap resamples) use :func:`f1_per_label` / :func:`macro_f1`, a
-plain numpy F1 that gives the very same numbers without sklearn's input checks. ROC AUC is undefined for a label with no positives or no
-negatives in ``y_true``: such labels are left out of ``macro_auc`` and listed in
-``auc_skipped``; their per-label ``auc`` is ``None``.
+plain numpy F1 that gives the very same numbers without sklearn's input checks.
+
+ROC AUC is undefined for a label with no positives or no negatives in ``y_true``: such labels
+are left out of ``macro_auc`` and listed in ``auc_skipped``; their per-label ``auc`` is
+``None``.
 
 Examples
 --------

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -210,35 +210,57 @@ def _ros_clones(
     active = [int(j) for j in minority]
     Yi = Y.astype(np.int64)
     copies = np.zeros(n, dtype=np.int64)
-    budget = math.floor(n * ratio + 0.5)
     clones: list[int] = []
+
+    def draw(j: int) -> int:
+        bag = bags[j]
+        while bag:
+            k = int(rng.integers(len(bag)))
+            i = bag[k]
+            if max_copies is None or copies[i] < max_copies:
+                return i
+            bag[k] = bag[-1]  # capped: drop it from the bag (swap-remove)
+            bag.pop()
+        return -1
+
+    def clone(i: int) -> None:
+        nonlocal counts
+        clones.append(i)
+        copies[i] += 1
+        counts += Yi[i]
+
+    _round_robin(
+        active, math.floor(n * ratio + 0.5), lambda j: _irlbl_of(counts, j) <= mir, draw, clone
+    )
+    return clones, minority, mir
+
+
+def _round_robin(
+    active: list[int],
+    budget: int,
+    reached: Callable[[int], bool],
+    draw: Callable[[int], int],
+    take: Callable[[int], None],
+) -> None:
+    """The loop of ML-ROS and ML-RUS: one row per active label in turn, until ``budget`` rows
+    were taken. A label leaves ``active`` once ``reached(label)`` (checked before and after
+    each of its rows, since a co-occurring row may get it there) or when ``draw(label)`` finds
+    no row left (-1)."""
     while budget > 0 and active:
         for j in list(active):
             if budget == 0:
                 break
-            if _irlbl_of(counts, j) <= mir:  # a co-occurring clone lifted it already
+            if reached(j):
                 active.remove(j)
                 continue
-            bag = bags[j]
-            pick = -1
-            while bag:
-                k = int(rng.integers(len(bag)))
-                i = bag[k]
-                if max_copies is None or copies[i] < max_copies:
-                    pick = i
-                    break
-                bag[k] = bag[-1]  # capped: drop it from the bag (swap-remove)
-                bag.pop()
-            if pick < 0:
+            i = draw(j)
+            if i < 0:
                 active.remove(j)
                 continue
-            clones.append(pick)
-            copies[pick] += 1
-            counts += Yi[pick]
+            take(i)
             budget -= 1
-            if _irlbl_of(counts, j) <= mir:
+            if reached(j):
                 active.remove(j)
-    return clones, minority, mir
 
 
 def _target_clones(
@@ -640,32 +662,26 @@ class MLRUS(_Sampler):
         active = [int(j) for j in majority]
         removed = np.zeros(n, dtype=bool)
         Yi = Y.astype(np.int64)
-        budget = math.floor(n * ratio + 0.5)
-        while budget > 0 and active:
-            for j in list(active):
-                if budget == 0:
-                    break
-                if _irlbl_of(counts, j) >= mir:
-                    active.remove(j)
-                    continue
-                bag = bags[j]
-                pick = -1
-                while bag:
-                    k = int(rng.integers(len(bag)))
-                    i = bag[k]
-                    bag[k] = bag[-1]
-                    bag.pop()
-                    if not removed[i]:
-                        pick = i
-                        break
-                if pick < 0:
-                    active.remove(j)
-                    continue
-                removed[pick] = True
-                counts -= Yi[pick]
-                budget -= 1
-                if _irlbl_of(counts, j) >= mir:
-                    active.remove(j)
+
+        def draw(j: int) -> int:
+            bag = bags[j]
+            while bag:
+                k = int(rng.integers(len(bag)))
+                i = bag[k]
+                bag[k] = bag[-1]  # swap-remove: a row is drawn at most once per bag
+                bag.pop()
+                if not removed[i]:
+                    return i
+            return -1
+
+        def delete(i: int) -> None:
+            nonlocal counts
+            removed[i] = True
+            counts -= Yi[i]
+
+        _round_robin(
+            active, math.floor(n * ratio + 0.5), lambda j: _irlbl_of(counts, j) >= mir, draw, delete
+        )
         idx = np.flatnonzero(~removed)
         self.sample_indices_ = idx
         self.n_removed_ = int(removed.sum())
