@@ -58,17 +58,8 @@ class ImbalanceStats:
 
 
 def irlbl(counts: Any) -> np.ndarray:
-    """IRLbl per label, ``max(counts) / counts`` (``inf`` where a label has no example).
-
-    Parameters
-    ----------
-    counts : array-like of shape (q,)
-        Examples per label.
-
-    Returns
-    -------
-    ndarray of shape (q,), dtype float64
-    """
+    """IRLbl per label of the ``(q,)`` examples-per-label ``counts``: ``max(counts) / counts``
+    as float64, ``inf`` where a label has no example."""
     counts = np.asarray(counts, dtype=np.float64)
     return np.divide(
         counts.max(initial=0), counts, out=np.full(counts.shape, np.inf), where=counts > 0
@@ -172,19 +163,35 @@ def imbalance_stats(labels: Any) -> ImbalanceStats:
     )
 
 
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend (imported late: it is slow)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save_figure(fig: Any, path: str | os.PathLike[str], dpi: int) -> Path:
+    """Lay out, write atomically (format from the suffix, default PNG) and close ``fig``."""
+    from ..io import atomic_path
+
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path, suffix=path.suffix or ".png") as tmp:
+        fig.savefig(tmp, dpi=dpi, format=(path.suffix.lstrip(".") or "png"))
+    _pyplot().close(fig)
+    return path
+
+
 def plot_label_counts(
     counts: dict[str, int] | ImbalanceStats,
     path: str | os.PathLike[str],
     title: str = "Examples per label",
 ) -> Path:
     """Bar chart of per-label counts, sorted, on a log axis; written atomically to ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..io import atomic_path
-
+    plt = _pyplot()
     if isinstance(counts, ImbalanceStats):
         counts = counts.label_counts
     items = sorted(counts.items(), key=lambda kv: kv[1], reverse=True)
@@ -197,12 +204,7 @@ def plot_label_counts(
     ax.set_title(title)
     ax.tick_params(axis="x", rotation=75)
     ax.grid(axis="y", which="both", alpha=0.3)
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path, suffix=path.suffix or ".png") as tmp:
-        fig.savefig(tmp, dpi=120, format=(path.suffix.lstrip(".") or "png"))
-    plt.close(fig)
-    return path
+    return _save_figure(fig, path, dpi=120)
 
 
 def counts_by_source_and_label(dataset: Any) -> dict[str, dict[str, int]]:
@@ -222,13 +224,7 @@ def plot_balance(
     title: str = "Examples per label: before and after balancing",
 ) -> Path:
     """Grouped bars per label: before (one bar) and after (stacked by source); log-free."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..io import atomic_path
-
+    plt = _pyplot()
     by_source = counts_by_source_and_label(dataset_after)
     order = sorted(LABELS, key=lambda lab: counts_before.get(lab, 0))
     x = np.arange(len(order))
@@ -248,9 +244,4 @@ def plot_balance(
     ax.set_title(title)
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path, suffix=path.suffix or ".png") as tmp:
-        fig.savefig(tmp, dpi=110, format=(path.suffix.lstrip(".") or "png"))
-    plt.close(fig)
-    return path
+    return _save_figure(fig, path, dpi=110)

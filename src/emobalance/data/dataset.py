@@ -18,6 +18,8 @@ from ..io import atomic_path
 from ..labels import LABELS, NUM_LABELS, label_ids, names_to_matrix
 
 SOURCES = ("goemotions", "sentiment140", "generated", "augmented", "oversampled", "user")
+# the constructor's parameters, each also the attribute holding that column
+_COLUMNS = ("texts", "labels", "source", "ids", "weight", "parent_id", "teacher_score", "meta")
 _CORE = ("text", "labels", "source", "id", "weight", "parent_id", "teacher_score")
 
 
@@ -197,16 +199,7 @@ class EmotionDataset:
 
     def _columns(self) -> dict[str, Any]:
         """The constructor's arguments that rebuild this dataset (shallow)."""
-        return {
-            "texts": self.texts,
-            "labels": self.labels,
-            "source": self.source,
-            "ids": self.ids,
-            "weight": self.weight,
-            "parent_id": self.parent_id,
-            "teacher_score": self.teacher_score,
-            "meta": self.meta,
-        }
+        return {name: getattr(self, name) for name in _COLUMNS}
 
     def filter(self, mask: Sequence[bool] | np.ndarray | Callable[[str], bool]) -> EmotionDataset:
         """Rows where ``mask`` is true; ``mask`` may be a boolean array or a predicate on text."""
