@@ -2,12 +2,10 @@ import json
 from typing import ClassVar
 
 import numpy as np
-import pytest
 
-from emobalance.balance.build import resolve_corpus, run_balance
+from emobalance.balance.build import run_balance
 from emobalance.config import EmobalanceConfig
 from emobalance.data.dataset import EmotionDataset
-from emobalance.errors import ConfigError, DataError
 from emobalance.labels import LABEL_TO_ID, NUM_LABELS
 
 
@@ -88,23 +86,3 @@ def test_run_balance_end_to_end(tmp_path, fixtures_dir):
     assert np.all(out.teacher_score[tweets] >= 0.7)
     assert rep["mean_ir_after"] < rep["mean_ir_before"]
     assert rep["pseudo_label"]["corpus_rows"] == 61
-
-
-def test_resolve_corpus_errors(tmp_path, monkeypatch):
-    monkeypatch.delenv("EMOBALANCE_DATA", raising=False)
-    with pytest.raises(DataError, match="EMOBALANCE_DATA"):
-        resolve_corpus("sentiment140")
-    with pytest.raises(DataError, match="not found"):
-        resolve_corpus(str(tmp_path / "missing.csv"))
-    f = tmp_path / "texts.txt"
-    f.write_text("one\ntwo\n")
-    assert resolve_corpus(str(f)).texts == ["one", "two"]
-
-
-def test_unknown_teacher_spec(tmp_path):
-    from emobalance.balance.build import build_teacher
-    from emobalance.config import ModelConfig, TrainConfig
-
-    train, dev, _ = splits()
-    with pytest.raises(ConfigError, match=r"teacher: .oracle. is not"):
-        build_teacher("oracle", train, dev, ModelConfig(), TrainConfig())
