@@ -2,6 +2,8 @@ import json
 from typing import ClassVar
 
 import numpy as np
+import pytest
+import yaml
 
 from emobalance.balance.build import run_balance
 from emobalance.config import EmobalanceConfig
@@ -86,3 +88,24 @@ def test_run_balance_end_to_end(tmp_path, fixtures_dir):
     assert np.all(out.teacher_score[tweets] >= 0.7)
     assert rep["mean_ir_after"] < rep["mean_ir_before"]
     assert rep["pseudo_label"]["corpus_rows"] == 61
+
+
+def test_llm_section_is_validated_when_the_config_is_loaded(tmp_path):
+    from emobalance.config import GenerationConfig
+    from emobalance.errors import ConfigError
+
+    path = tmp_path / "c.yaml"
+    path.write_text("balance:\n  generation:\n    llm:\n      base_url: localhost:8000\n")
+    with pytest.raises(ConfigError, match=r"balance\.generation\.llm\.base_url: .*http"):
+        EmobalanceConfig.from_yaml(path)
+    path.write_text("balance:\n  generation:\n    llm:\n      modle: x\n")
+    with pytest.raises(ConfigError, match=r"balance\.generation\.llm\.modle"):
+        EmobalanceConfig.from_yaml(path)
+    path.write_text("balance:\n  generation:\n    llm:\n      model: m\n      per_request: 3\n")
+    cfg = EmobalanceConfig.from_yaml(path)
+    assert isinstance(cfg.balance.generation.llm, GenerationConfig)
+    assert cfg.balance.generation.llm.per_request == 3
+    # only the fields given are written back: a default config still reads `llm: {}`
+    assert EmobalanceConfig().balance.model_dump()["generation"]["llm"] == {}
+    again = EmobalanceConfig.model_validate(yaml.safe_load(cfg.to_yaml()))
+    assert again.balance.generation.llm.model_fields_set == {"model", "per_request"}

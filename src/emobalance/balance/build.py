@@ -143,7 +143,7 @@ def run_balance(
 def _augmenter(config: EmobalanceConfig, train: EmotionDataset):
     from ..embeddings import load_vectors
     from ..text import tokenize
-    from .generate import EDAAugmenter
+    from .augment import EDAAugmenter
 
     ac = config.balance.augment
     vectors = None
@@ -172,9 +172,12 @@ def _generated_pool(
 ) -> tuple[EmotionDataset, dict[str, Any]]:
     """Generate, filter by teacher, export for review; use only reviewed-and-accepted texts."""
     from . import review as rv
-    from .generate import GenerationConfig, generate_candidates, teacher_filter
+    from .filter import teacher_filter
+    from .generate import generate_candidates
 
-    gc = GenerationConfig(**{"cache_dir": out / "llm_cache", **bc.generation.llm})
+    gc = bc.generation.llm
+    if "cache_dir" not in gc.model_fields_set:  # an unset cache lives in the output folder
+        gc = gc.model_copy(update={"cache_dir": out / "llm_cache"})
     counts = train.labels.sum(0)
     targets = planner.compute_targets(counts)
     have = pseudo.labels.sum(0) if pseudo is not None and len(pseudo) else np.zeros_like(counts)

@@ -27,7 +27,7 @@ from ..data.dataset import EmotionDataset
 from ..errors import DataError
 from ..io import atomic_path, write_json_atomic
 from ..labels import LABEL_TO_ID, LABELS, NUM_LABELS
-from .teacher import Teacher, teacher_proba
+from ..teachers import Teacher, teacher_proba
 
 MANIFEST = "manifest.json"
 
