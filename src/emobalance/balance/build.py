@@ -171,7 +171,7 @@ def _generated_pool(
     out: Path,
 ) -> tuple[EmotionDataset, dict[str, Any]]:
     """Generate, filter by teacher, export for review; use only reviewed-and-accepted texts."""
-    from . import review as rv
+    from .. import annotation as rv
     from .filter import teacher_filter
     from .generate import generate_candidates
 
