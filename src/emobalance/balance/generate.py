@@ -376,30 +376,31 @@ class LLMGenerator:
             return content
 
         bar = progress(None, desc="generate", total=len(todo), unit="req", enabled=self.progress)
-        with ThreadPoolExecutor(max_workers=min(cfg.concurrency, len(todo))) as pool, bar:
-            futures = {pool.submit(work, job): job for job in todo}
-            try:
-                for fut in as_completed(futures):
-                    job = futures[fut]
-                    try:
-                        results[job.key] = fut.result()
-                    except RequestFailed as exc:
-                        results[job.key] = None
-                        stats.failed_jobs += 1
-                        last_error = str(exc)
-                        logger.warning(
-                            "skipping request %s #%d to %s: %s", job.emotion, job.index,
-                            client.url, exc,
-                        )  # fmt: skip
-                    bar.update(1)
-            except BaseException:
-                client.abort()
-                for f in futures:
-                    f.cancel()
-                raise
-            finally:
-                stats.requests += client.requests
-                stats.retries += client.retries
+        try:
+            with ThreadPoolExecutor(max_workers=min(cfg.concurrency, len(todo))) as pool, bar:
+                futures = {pool.submit(work, job): job for job in todo}
+                try:
+                    for fut in as_completed(futures):
+                        job = futures[fut]
+                        try:
+                            results[job.key] = fut.result()
+                        except RequestFailed as exc:
+                            results[job.key] = None
+                            stats.failed_jobs += 1
+                            last_error = str(exc)
+                            logger.warning(
+                                "skipping request %s #%d to %s: %s", job.emotion, job.index,
+                                client.url, exc,
+                            )  # fmt: skip
+                        bar.update(1)
+                except BaseException:
+                    client.abort()
+                    for f in futures:
+                        f.cancel()
+                    raise
+        finally:  # after the pool has shut down, so that every attempt is counted
+            stats.requests += client.requests
+            stats.retries += client.retries
         return results, last_error
 
 
