@@ -84,13 +84,3 @@ def test_atomic_path_refuses_a_directory_and_keeps_umask_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o666 & ~mask
-
-
-def test_csv_dict_reader_takes_long_fields_and_tabs():
-    import io as _io
-
-    from emobalance.io import csv_dict_reader
-
-    long = "y" * 300_000
-    rows = list(csv_dict_reader(_io.StringIO(f"text\tid\n{long}\t7\n"), tsv=True))
-    assert rows == [{"text": long, "id": "7"}]

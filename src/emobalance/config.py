@@ -8,11 +8,21 @@ name the field, so a typo never passes silently.
 from __future__ import annotations
 
 import os
+import string
+import urllib.parse
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 
 from .errors import ConfigError
 
@@ -256,6 +266,138 @@ class PseudoLabelConfig(_Section):
     engine: Literal["local", "ray"] = "local"
 
 
+# ======================================================================= LLM generation
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+"""The endpoint root used when neither ``base_url`` nor ``$OPENAI_BASE_URL`` is set."""
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You write short, realistic Reddit comments for an emotion-classification dataset. "
+    "You answer with a JSON list of strings and nothing else."
+)
+"""System message of every request (``GenerationConfig.system_prompt``)."""
+
+DEFAULT_PROMPT_TEMPLATE = (
+    "Write {n} different Reddit comments that each clearly express {emotion} ({definition}).\n"
+    "Make them varied: different topics, lengths (3 to 30 words), tones and wording; casual, "
+    "the way people write on Reddit. Do not name the emotion outright in every comment, use no "
+    "hashtags, and write [NAME] instead of any person's name.\n"
+    "{examples}"
+    "Answer with a JSON list of {n} strings and nothing else."
+)
+"""User message template. Placeholders: ``{n}`` (texts asked), ``{emotion}``, ``{definition}``
+(from :data:`~emobalance.balance.prompts.EMOTION_DEFINITIONS`) and ``{examples}`` (a block of
+real examples ending with a newline, or ``""`` when there are none)."""
+
+TEMPLATE_FIELDS = frozenset({"n", "emotion", "definition", "examples"})
+"""The placeholders a ``prompt_template`` may use (``n`` and ``emotion`` are required)."""
+
+
+class GenerationConfig(_Section):
+    """Settings of LLM generation through an OpenAI-compatible chat-completions endpoint.
+
+    Attributes
+    ----------
+    base_url : str or None
+        The API root, e.g. ``http://localhost:8000/v1`` (vLLM), ``http://localhost:8080/v1``
+        (llama.cpp), ``http://localhost:11434/v1`` (Ollama); requests go to
+        ``{base_url}/chat/completions`` (a URL already ending in ``/chat/completions`` is used as
+        is). ``None``: ``$OPENAI_BASE_URL``, else ``https://api.openai.com/v1``.
+    model : str
+        Model name sent with each request (and recorded in each row's ``meta["model"]``).
+    api_key_env : str
+        Environment variable holding the API key, sent as ``Authorization: Bearer ...``. When
+        it is unset or empty **no Authorization header is sent**, which is what local servers
+        expect; a server that needs a key then answers 401 and the error says so.
+    per_request : int
+        Texts asked for in each request.
+    temperature, max_tokens : float, int
+        Sampling temperature and completion length limit.
+    concurrency : int
+        Requests in flight at once.
+    timeout_s : float
+        Socket timeout of one request (connect and each read).
+    max_retries : int
+        Retries of one request after its first attempt (on HTTP 429/408/5xx, timeouts,
+        connection resets, malformed bodies); a request still failing is skipped with a
+        warning.
+    backoff_base_s, backoff_max_s : float
+        Retry ``k`` (from 0) waits ``min(backoff_max_s, backoff_base_s * 2**k)`` times a seeded
+        jitter factor in ``[0.5, 1)``, unless the server sent ``Retry-After``.
+    retry_after_max_s : float
+        Upper bound on a ``Retry-After`` wait.
+    cache_dir : path or None
+        Directory of the response cache (one JSON file per request); ``None`` disables it.
+    examples_per_prompt : int
+        Real training examples of the emotion shown in each prompt as style anchors.
+    max_rounds : int
+        Rounds of requests per run: after dedup, emotions still short of their target get new
+        requests (with new sample indices), up to this many rounds.
+    min_chars, max_chars : int
+        Generated lines outside this length range are dropped.
+    system_prompt, prompt_template : str
+        The system message and the user message template (see
+        :data:`DEFAULT_PROMPT_TEMPLATE` for the placeholders).
+    send_seed : bool
+        Send a per-request ``seed`` derived from :attr:`seed` (OpenAI, vLLM, llama.cpp and
+        Ollama accept it; turn it off for a server that rejects unknown fields).
+    seed : int
+        Seeds example sampling, the retry jitter and the per-request seeds.
+    """
+
+    base_url: str | None = None
+    model: str = "gpt-4o-mini"
+    api_key_env: str = "OPENAI_API_KEY"
+    per_request: int = Field(10, ge=1, le=200)
+    temperature: float = Field(1.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(1024, ge=1)
+    concurrency: int = Field(4, ge=1, le=256)
+    timeout_s: float = Field(30.0, gt=0.0)
+    max_retries: int = Field(5, ge=0)
+    backoff_base_s: float = Field(1.0, ge=0.0)
+    backoff_max_s: float = Field(60.0, ge=0.0)
+    retry_after_max_s: float = Field(120.0, ge=0.0)
+    cache_dir: Path | None = None
+    examples_per_prompt: int = Field(5, ge=0)
+    max_rounds: int = Field(4, ge=1)
+    min_chars: int = Field(10, ge=1)
+    max_chars: int = Field(300, ge=1)
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    prompt_template: str = DEFAULT_PROMPT_TEMPLATE
+    send_seed: bool = True
+    seed: int = 0
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and urllib.parse.urlsplit(v).scheme not in ("http", "https"):
+            raise ValueError(f"base_url must start with http:// or https://, got {v!r}")
+        return v
+
+    @field_validator("prompt_template")
+    @classmethod
+    def _template(cls, v: str) -> str:
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(v) if f is not None}
+        except ValueError as exc:
+            raise ValueError(f"prompt_template is not a valid format string: {exc}") from None
+        unknown = fields - TEMPLATE_FIELDS
+        if unknown:
+            raise ValueError(
+                f"prompt_template has unknown placeholders {sorted(unknown)}; "
+                f"allowed: {sorted(TEMPLATE_FIELDS)}"
+            )
+        missing = {"n", "emotion"} - fields
+        if missing:
+            raise ValueError(f"prompt_template must contain {sorted(missing)}")
+        return v
+
+    def endpoint(self) -> str:
+        """The chat-completions URL requests are sent to."""
+        base = (self.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).strip()
+        base = base.rstrip("/")
+        return base if base.endswith("/chat/completions") else f"{base}/chat/completions"
+
+
 class GenerationSection(_Section):
     """LLM generation with a teacher filter and a human review round.
 
@@ -263,8 +405,9 @@ class GenerationSection(_Section):
     ----------
     enabled : bool
         Off by default: it needs an OpenAI-compatible endpoint (``llm.base_url``).
-    llm : dict
-        :class:`emobalance.balance.generate.GenerationConfig` fields (base_url, model, ...).
+    llm : GenerationConfig
+        The endpoint, model, prompts, retries and cache of the LLM (validated with the rest
+        of the config). Its ``cache_dir``, unless set, is ``llm_cache/`` in the output folder.
     teacher_threshold : float
         Candidates need the teacher's probability for the intended emotion >= this.
     margin : float
@@ -275,10 +418,16 @@ class GenerationSection(_Section):
     """
 
     enabled: bool = False
-    llm: dict[str, Any] = Field(default_factory=dict)
+    llm: GenerationConfig = Field(default_factory=GenerationConfig)
     teacher_threshold: float = Field(0.7, gt=0, le=1)
     margin: float = Field(2.0, ge=1)
     review: list[str] = Field(default_factory=list)
+
+    @field_serializer("llm")
+    def _llm(self, v: GenerationConfig, info: SerializationInfo) -> dict[str, Any]:
+        # only the fields given: a saved config (and the hashes of the balanced-set cache)
+        # stays what it was when ``llm`` was a plain dict, and an unset cache_dir stays unset
+        return v.model_dump(mode=info.mode, exclude_unset=True)
 
 
 class AugmentConfig(_Section):

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import DistillConfig, ModelConfig, TrainConfig
+from .data.corpora import load_corpus  # noqa: F401  (moved; shim removed at merge)
 from .data.dataset import EmotionDataset
 from .errors import DataError
 from .labels import NUM_LABELS
@@ -121,7 +122,7 @@ def distill_data(
         See :func:`pack_targets`.
     """
     from .balance.planner import _norm
-    from .balance.teacher import teacher_proba
+    from .teachers import teacher_proba
 
     if not train.is_labelled:
         raise DataError("distillation needs a labelled training dataset")
@@ -154,18 +155,6 @@ def distill_data(
     targets = pack_targets(np.concatenate(gold), np.concatenate(soft), np.concatenate(flags),
                            temperature)  # fmt: skip
     return data, targets
-
-
-def load_corpus(dc: DistillConfig) -> EmotionDataset | None:
-    """The external corpus of ``dc`` (``None`` when ``dc.corpus`` is None), first ``max_rows``."""
-    if dc.corpus is None:
-        return None
-    from .balance.build import resolve_corpus
-
-    corpus = resolve_corpus(dc.corpus)
-    if dc.max_rows is not None:
-        corpus = corpus.subset(np.arange(min(dc.max_rows, len(corpus))))
-    return corpus
 
 
 def fit_distilled(

@@ -3,11 +3,11 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+import yaml
 
-from emobalance.balance.build import resolve_corpus, run_balance
+from emobalance.balance.build import run_balance
 from emobalance.config import EmobalanceConfig
 from emobalance.data.dataset import EmotionDataset
-from emobalance.errors import ConfigError, DataError
 from emobalance.labels import LABEL_TO_ID, NUM_LABELS
 
 
@@ -90,21 +90,22 @@ def test_run_balance_end_to_end(tmp_path, fixtures_dir):
     assert rep["pseudo_label"]["corpus_rows"] == 61
 
 
-def test_resolve_corpus_errors(tmp_path, monkeypatch):
-    monkeypatch.delenv("EMOBALANCE_DATA", raising=False)
-    with pytest.raises(DataError, match="EMOBALANCE_DATA"):
-        resolve_corpus("sentiment140")
-    with pytest.raises(DataError, match="not found"):
-        resolve_corpus(str(tmp_path / "missing.csv"))
-    f = tmp_path / "texts.txt"
-    f.write_text("one\ntwo\n")
-    assert resolve_corpus(str(f)).texts == ["one", "two"]
+def test_llm_section_is_validated_when_the_config_is_loaded(tmp_path):
+    from emobalance.config import GenerationConfig
+    from emobalance.errors import ConfigError
 
-
-def test_unknown_teacher_spec(tmp_path):
-    from emobalance.balance.build import build_teacher
-    from emobalance.config import ModelConfig, TrainConfig
-
-    train, dev, _ = splits()
-    with pytest.raises(ConfigError, match=r"teacher: .oracle. is not"):
-        build_teacher("oracle", train, dev, ModelConfig(), TrainConfig())
+    path = tmp_path / "c.yaml"
+    path.write_text("balance:\n  generation:\n    llm:\n      base_url: localhost:8000\n")
+    with pytest.raises(ConfigError, match=r"balance\.generation\.llm\.base_url: .*http"):
+        EmobalanceConfig.from_yaml(path)
+    path.write_text("balance:\n  generation:\n    llm:\n      modle: x\n")
+    with pytest.raises(ConfigError, match=r"balance\.generation\.llm\.modle"):
+        EmobalanceConfig.from_yaml(path)
+    path.write_text("balance:\n  generation:\n    llm:\n      model: m\n      per_request: 3\n")
+    cfg = EmobalanceConfig.from_yaml(path)
+    assert isinstance(cfg.balance.generation.llm, GenerationConfig)
+    assert cfg.balance.generation.llm.per_request == 3
+    # only the fields given are written back: a default config still reads `llm: {}`
+    assert EmobalanceConfig().balance.model_dump()["generation"]["llm"] == {}
+    again = EmobalanceConfig.model_validate(yaml.safe_load(cfg.to_yaml()))
+    assert again.balance.generation.llm.model_fields_set == {"model", "per_request"}

@@ -1,10 +1,9 @@
 import shutil
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from emobalance.data import EmotionDataset, read_corpus, read_texts, sentiment140
+from emobalance.data import EmotionDataset, read_corpus, sentiment140
+from emobalance.data.corpora import resolve_corpus
 from emobalance.errors import DataError
 
 
@@ -87,61 +86,22 @@ def test_sentiment140_real_sample(data_dir):
     assert d.texts[0].startswith("@switchfoot http://twitpic.com/2y1zl")
 
 
-# ------------------------------------------------------------------ read_texts
-def test_read_texts_formats(fixtures_dir, tmp_path):
-    folder = fixtures_dir / "datasets"
-    assert read_texts(folder / "texts.csv", column="body") == ["hello, world", "second"]
-    assert read_texts(folder / "texts.tsv", column="body") == ["hello tsv", "second"]
-    assert read_texts(folder / "texts.jsonl", column="body") == ["hello json", "second"]
-    assert read_texts(folder / "texts.txt") == [
-        "first line",
-        'second line with "quotes", commas',
-    ]
-    pq.write_table(pa.table({"body": ["p1", "p2"], "n": [1, 2]}), tmp_path / "t.parquet")
-    assert read_texts(tmp_path / "t.parquet", column="body") == ["p1", "p2"]
-    assert read_texts(folder / "labels_names.csv") == [
-        "I love it",
-        "What, exactly?",
-        'a "quoted" text\nspanning two lines',
-        "no labels here",
-    ]
-
-
-def test_read_texts_errors(fixtures_dir, tmp_path):
-    folder = fixtures_dir / "datasets"
-    cases = [
-        (folder / "texts.csv", "text", "line 1: no column 'text'"),
-        (folder / "texts_short_row.csv", "body", "line 3: missing field 'body'"),
-        (folder / "bad_json.jsonl", "text", "line 3: invalid JSON"),
-        (folder / "texts_bad.jsonl", "body", "line 2: field 'body' missing or not text"),
-        (folder / "texts.jsonl", "text", "line 1: field 'text' missing or not text"),
-        (tmp_path / "nope.txt", "text", "no such file"),
-    ]
-    pq.write_table(pa.table({"body": ["ok", None]}), tmp_path / "nulls.parquet")
-    pq.write_table(pa.table({"body": [1, 2]}), tmp_path / "ints.parquet")
-    cases += [
-        (tmp_path / "nulls.parquet", "body", "row 1: column 'body' is not text"),
-        (tmp_path / "ints.parquet", "body", "row 0: column 'body' is not text"),
-        (tmp_path / "ints.parquet", "text", "cannot read column 'text'"),
-    ]
-    for path, column, match in cases:
-        with pytest.raises(DataError, match=match) as info:
-            read_texts(path, column=column)
-        assert str(info.value).startswith(f"{path}: "), (path, info.value)
-
-
-def test_read_texts_not_utf8(fixtures_dir):
-    for name in ("bad_not_utf8.csv",):
-        path = fixtures_dir / "datasets" / name
-        with pytest.raises(DataError, match="not UTF-8"):
-            read_texts(path)
-    with pytest.raises(DataError, match="not UTF-8"):
-        read_texts(fixtures_dir / "sentiment140" / "csv" / "training_sample.csv")
-
-
+# ------------------------------------------------------------------ read_corpus
 def test_read_corpus(fixtures_dir):
     d = read_corpus(fixtures_dir / "datasets" / "texts.jsonl", column="body", source="generated")
     assert d.texts == ["hello json", "second"]
     assert d.ids == ["texts-0", "texts-1"]
     assert d.source == ["generated", "generated"]
     assert not d.is_labelled
+
+
+# -------------------------------------------------------------- resolve_corpus
+def test_resolve_corpus_errors(tmp_path, monkeypatch):
+    monkeypatch.delenv("EMOBALANCE_DATA", raising=False)
+    with pytest.raises(DataError, match="EMOBALANCE_DATA"):
+        resolve_corpus("sentiment140")
+    with pytest.raises(DataError, match="not found"):
+        resolve_corpus(str(tmp_path / "missing.csv"))
+    f = tmp_path / "texts.txt"
+    f.write_text("one\ntwo\n")
+    assert resolve_corpus(str(f)).texts == ["one", "two"]

@@ -1,4 +1,4 @@
-"""Balancing: imbalance measures, resampling, teachers, pseudo-labels, generation, planning."""
+"""Balancing: imbalance measures, resampling, pseudo-labels, generation, augmentation, planning."""
 
 from .stats import ImbalanceStats, imbalance_stats, mean_ir, plot_label_counts
 

@@ -8,9 +8,6 @@ writes ``balanced_train.parquet``, ``balance_report.json`` and ``balance_counts.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 import os
 import time
 from pathlib import Path
@@ -18,226 +15,27 @@ from typing import Any
 
 import numpy as np
 
-from ..config import EmobalanceConfig, ModelConfig, TrainConfig, TransformerConfig
+from ..config import EmobalanceConfig, ModelConfig
 from ..data import goemotions
-from ..data.corpora import read_corpus, sentiment140
+from ..data.corpora import (  # noqa: F401  (moved; shim removed at merge)
+    SENTIMENT140_DIR,
+    resolve_corpus,
+)
 from ..data.dataset import EmotionDataset
-from ..errors import ConfigError, DataError
 from ..io import write_json_atomic, write_text_atomic
 from ..labels import LABELS
+from ..teachers import (  # noqa: F401  (moved; shim removed at merge)
+    Teacher,
+    build_teacher,
+    dataset_hash,
+    minilm_cache_dir,
+    minilm_teacher,
+    resolve_teacher_spec,
+    teacher_id,
+)
 from .planner import BalancePlanner
 from .pseudo_label import pseudo_label
 from .stats import plot_balance
-from .teacher import ClassifierTeacher, EnsembleTeacher, HFTeacher, Teacher
-
-SENTIMENT140_DIR = "sentiment140_sample_100k"
-
-
-def resolve_corpus(spec: str, text_column: str = "text") -> EmotionDataset:
-    """``sentiment140`` -> the sample under ``$EMOBALANCE_DATA``; else a file or folder."""
-    if spec == "sentiment140":
-        root = os.environ.get("EMOBALANCE_DATA")
-        path = Path(root) / SENTIMENT140_DIR if root else None
-        if path is None or not path.is_dir():
-            raise DataError(
-                "the sentiment140 corpus needs EMOBALANCE_DATA with "
-                f"{SENTIMENT140_DIR}/ inside, or a path in balance.pseudo_label.corpus"
-            )
-        return sentiment140(path)
-    path = Path(spec)
-    if not path.exists():
-        raise DataError(f"{path}: corpus not found")
-    if path.is_dir() or path.name.lower() in ("negative.txt", "positive.txt"):
-        return sentiment140(path)
-    return read_corpus(path, column=text_column, source="user")
-
-
-def _config_hash(*parts: Any) -> str:
-    blob = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:12]
-
-
-def resolve_teacher_spec(spec: str) -> str:
-    """Expand each ``+`` part: ``auto`` -> ``minilm+tfidf`` when the ``teacher`` extra is
-    installed, else ``reference+tfidf``; ``ensemble`` -> ``reference+tfidf`` (a repeated part
-    counts twice in the mean)."""
-    import importlib.util
-
-    parts = []
-    for part in spec.split("+"):
-        if part == "auto":
-            have = all(
-                importlib.util.find_spec(m) is not None
-                for m in ("transformers", "all_minilm_l6_v2")
-            )
-            part = "minilm+tfidf" if have else "reference+tfidf"
-        elif part == "ensemble":
-            part = "reference+tfidf"
-        parts.extend(part.split("+"))
-    return "+".join(parts)
-
-
-def dataset_hash(data: EmotionDataset) -> str:
-    """sha256 of a dataset's texts and labels (keys caches of models trained on it)."""
-    h = hashlib.sha256()
-    for t in data.texts:
-        h.update(t.encode("utf-8", "surrogatepass") + b"\0")
-    if data.is_labelled:
-        h.update(np.ascontiguousarray(data.labels).tobytes())
-    return h.hexdigest()[:16]
-
-
-def minilm_teacher(
-    train: EmotionDataset,
-    dev: EmotionDataset,
-    teacher_cfg: TransformerConfig | None = None,
-    progress: bool | None = None,
-) -> tuple[Path, str]:
-    """The fine-tuned transformer teacher folder for ``train``: trained and cached on first use.
-
-    The folder lives in the user cache (``teachers/minilm-<key>``), keyed by the teacher
-    config and the training data, so every run and balancing job shares one fine-tune.
-    Returns ``(folder, key)``.
-    """
-    from ..models.transformer import TransformerClassifier, is_transformer_dir
-
-    tc = teacher_cfg or TransformerConfig()
-    d, key = minilm_cache_dir(train, dev, tc)
-    if not is_transformer_dir(d):
-        print(
-            f"fine-tuning the transformer teacher ({tc.base}, {tc.epochs} epochs; cached in {d})",
-            flush=True,
-        )
-        upd = {"progress": progress} if progress is not None else {}
-        # save() publishes the folder with one rename; a concurrent winner's copy is kept
-        TransformerClassifier(tc.model_copy(update=upd)).fit(train, dev).save(d)
-    return d, key
-
-
-def teacher_id(folder: Path) -> str:
-    """The id a saved transformer teacher was given at save time (``''`` if it has none)."""
-    from ..models.transformer import MARKER
-
-    try:
-        return str(json.loads((folder / MARKER).read_text(encoding="utf-8")).get("id", ""))[:12]
-    except (OSError, ValueError, AttributeError):
-        return ""
-
-
-def minilm_cache_dir(
-    train: EmotionDataset, dev: EmotionDataset, teacher_cfg: TransformerConfig | None = None
-) -> tuple[Path, str]:
-    """Where :func:`minilm_teacher` keeps the teacher for this config and data: (folder, key)."""
-    from importlib import metadata
-
-    from ..models.transformer import MINILM_PACKAGE
-
-    tc = teacher_cfg or TransformerConfig()
-    fixed = tc.model_dump(exclude={"device", "num_threads", "eval_batch_size", "progress"})
-    versions = {}
-    for pkg in ("transformers", MINILM_PACKAGE):
-        try:
-            versions[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            versions[pkg] = None
-    key = "minilm-" + _config_hash(fixed, versions, dataset_hash(train), dataset_hash(dev))
-    return goemotions.cache_dir() / "teachers" / key, key
-
-
-def build_teacher(
-    spec: str,
-    train: EmotionDataset,
-    dev: EmotionDataset,
-    model_cfg: ModelConfig,
-    train_cfg: TrainConfig,
-    cache_dir: str | os.PathLike[str] | None = None,
-    teacher_cfg: TransformerConfig | None = None,
-    provided: dict[str, Teacher] | None = None,
-    progress: bool | None = None,
-) -> tuple[Teacher, str]:
-    """Build the teacher named by ``spec`` (training and caching it when needed).
-
-    ``reference`` / ``tfidf`` train on ``train`` with thresholds from ``dev`` and are cached
-    under ``cache_dir`` keyed by their config; ``minilm`` fine-tunes the transformer teacher
-    once (user cache, see :func:`minilm_teacher`); a directory loads a saved emobalance
-    model, transformer teacher, TF-IDF baseline or Hugging Face model; ``hf:NAME`` loads a
-    hub model; ``A+B`` is the mean of the parts' probabilities; ``auto`` and ``ensemble``
-    resolve as in :func:`resolve_teacher_spec`. ``provided`` supplies ready teachers by part
-    name (``emobalance run`` passes its own reference and TF-IDF models).
-    """
-    from ..classifier import EmotionClassifier
-    from ..models.baselines import TfidfBaseline
-    from .teacher import CachedTeacher
-
-    cache = Path(cache_dir) if cache_dir is not None else None
-    provided = provided or {}
-
-    @functools.cache
-    def data_key() -> str:  # hashed once, shared by the reference and TF-IDF cache keys
-        return _config_hash(dataset_hash(train), dataset_hash(dev))
-
-    def reference() -> Teacher:
-        key = _config_hash(model_cfg.model_dump(), train_cfg.model_dump(), data_key())
-        d = cache / f"reference-{key}" if cache else None
-        if d is not None and (d / "model.safetensors").is_file():
-            clf = EmotionClassifier.load(d)
-        else:
-            clf = EmotionClassifier(model=model_cfg, train=train_cfg).fit(train, dev)
-            if d is not None:
-                clf.save(d)
-        return ClassifierTeacher(clf, name="reference")
-
-    def tfidf() -> Teacher:
-        d = cache / f"tfidf-{data_key()}" if cache else None
-        if d is not None and d.is_dir():
-            model = TfidfBaseline.load(d)
-        else:
-            model = TfidfBaseline().fit(train, dev)
-            if d is not None:
-                model.save(d)
-        return ClassifierTeacher(model, name="tfidf")
-
-    def one(part: str) -> tuple[Teacher, str]:
-        if part in provided:
-            return provided[part], part
-        if part == "reference":
-            return reference(), "reference"
-        if part == "tfidf":
-            return tfidf(), "tfidf"
-        if part == "minilm":
-            d, key = minilm_teacher(train, dev, teacher_cfg, progress=progress)
-            scores = goemotions.cache_dir() / "teacher_scores"
-            # scores are keyed by this very fine-tune (its id), never by its config alone
-            return CachedTeacher(HFTeacher(d), f"{key}-{teacher_id(d)}", scores), "minilm"
-        if part.startswith("hf:"):
-            t = HFTeacher(part[3:])
-            return t, t.name
-        path = Path(part)
-        if path.is_dir():
-            cfg_file = path / "config.json"
-            if cfg_file.is_file():
-                try:
-                    cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
-                except json.JSONDecodeError as exc:
-                    raise ConfigError(f"{cfg_file}: invalid JSON ({exc})") from None
-                if cfg.get("architecture") == "cnn_bilstm_attention":
-                    clf = EmotionClassifier.load(path)
-                    return ClassifierTeacher(clf, name=path.name), path.name
-                t = HFTeacher(path)
-                return t, t.name
-            return ClassifierTeacher(TfidfBaseline.load(path), name=path.name), path.name
-        raise ConfigError(
-            f"teacher: {part!r} is not auto, ensemble, reference, tfidf, minilm, hf:NAME, a model "
-            "folder, or such parts joined by '+'"
-        )
-
-    parts = resolve_teacher_spec(spec).split("+")
-    if len(parts) == 1:
-        return one(parts[0])
-    built = [one(p) for p in parts]
-    ens = EnsembleTeacher([t for t, _ in built])
-    ens.name = "ensemble(" + ", ".join(n for _, n in built) + ")"
-    return ens, ens.name
 
 
 def run_balance(
@@ -345,7 +143,7 @@ def run_balance(
 def _augmenter(config: EmobalanceConfig, train: EmotionDataset):
     from ..embeddings import load_vectors
     from ..text import tokenize
-    from .generate import EDAAugmenter
+    from .augment import EDAAugmenter
 
     ac = config.balance.augment
     vectors = None
@@ -373,10 +171,13 @@ def _generated_pool(
     out: Path,
 ) -> tuple[EmotionDataset, dict[str, Any]]:
     """Generate, filter by teacher, export for review; use only reviewed-and-accepted texts."""
-    from . import review as rv
-    from .generate import GenerationConfig, generate_candidates, teacher_filter
+    from .. import annotation as rv
+    from .filter import teacher_filter
+    from .generate import generate_candidates
 
-    gc = GenerationConfig(**{"cache_dir": out / "llm_cache", **bc.generation.llm})
+    gc = bc.generation.llm
+    if "cache_dir" not in gc.model_fields_set:  # an unset cache lives in the output folder
+        gc = gc.model_copy(update={"cache_dir": out / "llm_cache"})
     counts = train.labels.sum(0)
     targets = planner.compute_targets(counts)
     have = pseudo.labels.sum(0) if pseudo is not None and len(pseudo) else np.zeros_like(counts)

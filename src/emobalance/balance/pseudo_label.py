@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,13 +20,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
 
 from ..data.dataset import EmotionDataset
 from ..errors import DataError
 from ..io import atomic_path, write_json_atomic
 from ..labels import LABEL_TO_ID, LABELS, NUM_LABELS
-from .teacher import Teacher, teacher_proba
+from ..log import progress as progress_bar
+from ..teachers import Teacher, teacher_proba
 
 MANIFEST = "manifest.json"
 
@@ -82,7 +81,6 @@ def score_corpus(
         raise DataError("the corpus to pseudo-label is empty")
     if part_rows < 1 or batch_size < 1:
         raise DataError("part_rows and batch_size must be positive")
-    show = sys.stderr.isatty() if progress is None else progress
     out = Path(out_dir) if out_dir is not None else None
     proba = np.empty((n, NUM_LABELS), dtype=np.float32)
     done = np.zeros((n + part_rows - 1) // part_rows, dtype=bool)
@@ -122,7 +120,10 @@ def score_corpus(
             for k in np.flatnonzero(~done)
         }
         slices = [(k, corpus.texts[lo:hi]) for k, (lo, hi) in bounds.items()]
-        with tqdm(total=todo, desc="pseudo-label (ray)", unit="row", disable=not show) as bar:
+        bar = progress_bar(
+            None, desc="pseudo-label (ray)", total=todo, unit="row", enabled=progress
+        )
+        with bar:
             for k, part in ray_score_texts(teacher, slices, batch_size=batch_size):
                 lo, hi = bounds[k]
                 proba[lo:hi] = part
@@ -130,7 +131,8 @@ def score_corpus(
                     _write_part(out / f"part-{k:05d}.parquet", corpus, lo, hi, part)
                 bar.update(hi - lo)
         return proba
-    with tqdm(total=todo, desc="pseudo-label", unit="row", disable=not show) as bar:
+    bar = progress_bar(None, desc="pseudo-label", total=todo, unit="row", enabled=progress)
+    with bar:
         for k in np.flatnonzero(~done):
             lo, hi = int(k) * part_rows, min((int(k) + 1) * part_rows, n)
             for s in range(lo, hi, batch_size):

@@ -1,8 +1,9 @@
 """Data layer: :class:`EmotionDataset`, GoEmotions splits and unlabelled corpora."""
 
-from . import corpora, goemotions
-from .corpora import load_any, read_corpus, read_texts, sentiment140
+from . import corpora, goemotions, readers
+from .corpora import load_any, read_corpus, sentiment140
 from .dataset import EmotionDataset
+from .readers import read_texts
 
 __all__ = [
     "EmotionDataset",
@@ -11,5 +12,6 @@ __all__ = [
     "load_any",
     "read_corpus",
     "read_texts",
+    "readers",
     "sentiment140",
 ]

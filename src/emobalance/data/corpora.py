@@ -1,17 +1,33 @@
-"""Unlabelled corpora: Sentiment140 and generic text files (CSV/TSV/JSONL/Parquet/TXT)."""
+"""Unlabelled corpora: Sentiment140, generic text files (CSV/TSV/JSONL/Parquet/TXT), and the
+resolution of a corpus spec (``sentiment140`` or a path) used by balancing and distillation."""
 
 from __future__ import annotations
 
 import csv
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+import numpy as np
 
 from ..errors import DataError
-from ..io import json_lines
-from .dataset import EmotionDataset, _not_utf8
+from .dataset import EmotionDataset
+from .readers import read_lines, read_texts
+
+if TYPE_CHECKING:
+    from ..config import DistillConfig
+
+__all__ = [
+    "SENTIMENT140_DIR",
+    "load_any",
+    "load_corpus",
+    "read_corpus",
+    "resolve_corpus",
+    "sentiment140",
+]
+
+SENTIMENT140_DIR = "sentiment140_sample_100k"
+"""The Sentiment140 sample's folder under ``$EMOBALANCE_DATA``."""
 
 _POLARITY_BY_NAME = {"negative": 0, "positive": 4}
 
@@ -67,69 +83,12 @@ def _sentiment140_csv(path: Path) -> EmotionDataset:
 
 def _sentiment140_txt(path: Path) -> EmotionDataset:
     pol = _POLARITY_BY_NAME.get(path.stem.lower())
-    texts = _read_lines(path)
+    texts = read_lines(path)
     stem = path.stem.lower()
     ids = [f"s140-{stem}-{i + 1}" for i in range(len(texts))]
     return EmotionDataset(
         texts, None, source="sentiment140", ids=ids, meta={"polarity": [pol] * len(texts)}
     )
-
-
-def _read_lines(path: Path) -> list[str]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return [line.rstrip("\r\n") for line in f if line.strip()]
-    except UnicodeDecodeError:
-        raise _not_utf8(path) from None
-
-
-def read_texts(path: str | os.PathLike[str], column: str = "text") -> list[str]:
-    """Read the texts of a file: CSV, TSV, JSONL, Parquet (``column``) or TXT (one per line).
-
-    Raises
-    ------
-    DataError
-        If the file is missing, the column is absent, or a value is not a string (the file
-        and line are named).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".tsv"):
-        try:
-            out: list[str] = []
-            with open(path, encoding="utf-8-sig", newline="") as f:
-                reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",")
-                if column not in (reader.fieldnames or []):
-                    raise DataError(f"{path}: line 1: no column {column!r}")
-                for row in reader:
-                    value = row[column]
-                    if value is None:
-                        raise DataError(f"{path}: line {reader.line_num}: missing field {column!r}")
-                    out.append(value)
-        except UnicodeDecodeError:
-            raise _not_utf8(path) from None
-        return out
-    if suffix in (".jsonl", ".ndjson"):
-        try:
-            out = []
-            with open(path, encoding="utf-8") as f:
-                out.extend(value for _, _, value in json_lines(f, path, column))
-        except UnicodeDecodeError:
-            raise _not_utf8(path) from None
-        return out
-    if suffix in (".parquet", ".pq"):
-        try:
-            table = pq.read_table(path, columns=[column])
-        except (pa.ArrowInvalid, KeyError, OSError) as exc:
-            raise DataError(f"{path}: cannot read column {column!r} ({exc})") from None
-        values = table.column(column).to_pylist()
-        for i, v in enumerate(values):
-            if not isinstance(v, str):
-                raise DataError(f"{path}: row {i}: column {column!r} is not text")
-        return values
-    return _read_lines(path)
 
 
 def read_corpus(
@@ -158,3 +117,52 @@ def load_any(path: str | os.PathLike[str], text_column: str = "text") -> Emotion
     if suffix in (".jsonl", ".ndjson"):
         return EmotionDataset.from_jsonl(path, text_column=text_column)
     raise DataError(f"{path}: unsupported file type {suffix!r} (tsv, parquet, csv, jsonl)")
+
+
+def resolve_corpus(spec: str, text_column: str = "text") -> EmotionDataset:
+    """The unlabelled corpus named by ``spec``.
+
+    Parameters
+    ----------
+    spec : str
+        ``sentiment140`` (the sample under ``$EMOBALANCE_DATA``), a Sentiment140 folder or
+        ``negative.txt`` / ``positive.txt`` file, or any text file read by
+        :func:`read_corpus`.
+    text_column : str, default="text"
+        The text column of a CSV, TSV, JSONL or Parquet file.
+
+    Returns
+    -------
+    EmotionDataset
+        Unlabelled.
+
+    Raises
+    ------
+    DataError
+        If the corpus is not found (``sentiment140`` needs ``$EMOBALANCE_DATA``).
+    """
+    if spec == "sentiment140":
+        root = os.environ.get("EMOBALANCE_DATA")
+        path = Path(root) / SENTIMENT140_DIR if root else None
+        if path is None or not path.is_dir():
+            raise DataError(
+                "the sentiment140 corpus needs EMOBALANCE_DATA with "
+                f"{SENTIMENT140_DIR}/ inside, or a path in balance.pseudo_label.corpus"
+            )
+        return sentiment140(path)
+    path = Path(spec)
+    if not path.exists():
+        raise DataError(f"{path}: corpus not found")
+    if path.is_dir() or path.name.lower() in ("negative.txt", "positive.txt"):
+        return sentiment140(path)
+    return read_corpus(path, column=text_column, source="user")
+
+
+def load_corpus(dc: DistillConfig) -> EmotionDataset | None:
+    """The external corpus of ``dc`` (``None`` when ``dc.corpus`` is None), first ``max_rows``."""
+    if dc.corpus is None:
+        return None
+    corpus = resolve_corpus(dc.corpus)
+    if dc.max_rows is not None:
+        corpus = corpus.subset(np.arange(min(dc.max_rows, len(corpus))))
+    return corpus

@@ -1,7 +1,10 @@
 import numpy as np
 import pytest
 
-from emobalance.balance.teacher import (
+from emobalance.data.dataset import EmotionDataset
+from emobalance.errors import ConfigError
+from emobalance.labels import LABELS, NUM_LABELS
+from emobalance.teachers import (
     ClassifierTeacher,
     EnsembleTeacher,
     HFTeacher,
@@ -9,7 +12,6 @@ from emobalance.balance.teacher import (
     TeacherError,
     teacher_proba,
 )
-from emobalance.labels import LABELS
 
 
 class Const:
@@ -105,7 +107,7 @@ def test_hf_teacher_missing_labels(tmp_path):
 
 
 def test_cached_teacher_scores_each_text_once(tmp_path):
-    from emobalance.balance.teacher import CachedTeacher
+    from emobalance.teachers import CachedTeacher
 
     seen = []
 
@@ -132,3 +134,13 @@ def test_cached_teacher_scores_each_text_once(tmp_path):
     (tmp_path / "k2.npz").write_bytes(b"junk")
     CachedTeacher(Spy(), "k2", tmp_path).predict_proba(["zz"])
     assert seen[-1] == "zz"
+
+
+def test_unknown_teacher_spec():
+    from emobalance.config import ModelConfig, TrainConfig
+    from emobalance.teachers import build_teacher
+
+    train = EmotionDataset(["a text", "another"], np.eye(NUM_LABELS, dtype=np.uint8)[[0, 1]])
+    dev = EmotionDataset(["dev text"], np.eye(NUM_LABELS, dtype=np.uint8)[[1]])
+    with pytest.raises(ConfigError, match=r"teacher: .oracle. is not"):
+        build_teacher("oracle", train, dev, ModelConfig(), TrainConfig())

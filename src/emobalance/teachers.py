@@ -1,0 +1,505 @@
+"""Teachers: anything with ``predict_proba(texts) -> float32[n, 28]``, its adapters, and the
+resolver of teacher specs.
+
+The adapters wrap a model (:class:`ClassifierTeacher`), average several
+(:class:`EnsembleTeacher`), load a Hugging Face classifier or an emobalance transformer folder
+(:class:`HFTeacher`) and memoise probabilities on disk (:class:`CachedTeacher`).
+:func:`build_teacher` turns a spec such as ``minilm+tfidf`` into a teacher, training and caching
+its parts when needed. Balancing, distillation and the CLI import this module; it never imports
+the balancing job.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .config import ModelConfig, TrainConfig, TransformerConfig
+from .data import goemotions
+from .data.dataset import EmotionDataset
+from .errors import ConfigError, EmobalanceError, ModelError
+from .io import atomic_path
+from .labels import LABELS, NUM_LABELS
+from .log import get_logger
+
+logger = get_logger(__name__)
+
+__all__ = [
+    "CachedTeacher",
+    "ClassifierTeacher",
+    "EnsembleTeacher",
+    "HFTeacher",
+    "Teacher",
+    "TeacherError",
+    "build_teacher",
+    "dataset_hash",
+    "minilm_cache_dir",
+    "minilm_teacher",
+    "resolve_teacher_spec",
+    "teacher_id",
+    "teacher_proba",
+]
+
+
+class TeacherError(EmobalanceError):
+    """A teacher is unusable (wrong output shape, missing labels...)."""
+
+
+@runtime_checkable
+class Teacher(Protocol):
+    """The teacher protocol: probabilities over the 28 labels in :data:`LABELS` order."""
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def teacher_proba(teacher: Teacher, texts: Sequence[str]) -> np.ndarray:
+    """Call ``teacher.predict_proba`` and check the result.
+
+    Raises
+    ------
+    TeacherError
+        If the output is not a finite ``(len(texts), 28)`` matrix of values in [0, 1].
+    """
+    texts = list(texts)
+    out = np.asarray(teacher.predict_proba(texts))
+    name = type(teacher).__name__
+    if out.shape != (len(texts), NUM_LABELS):
+        raise TeacherError(
+            f"teacher {name} returned shape {out.shape}, expected ({len(texts)}, {NUM_LABELS})"
+        )
+    if out.size and (not np.isfinite(out).all() or out.min() < 0 or out.max() > 1):
+        raise TeacherError(f"teacher {name} returned values outside [0, 1]")
+    return out.astype(np.float32, copy=False)
+
+
+class ClassifierTeacher:
+    """Adapter for any model with ``predict_proba`` (EmotionClassifier, TfidfBaseline).
+
+    Parameters
+    ----------
+    model : object with ``predict_proba(texts)``
+    batch_size : int, default=4096
+        Texts per call (bounds memory on large corpora).
+    name : str, optional
+        Shown in reports; default the model's class name.
+    """
+
+    def __init__(self, model: object, batch_size: int = 4096, name: str | None = None) -> None:
+        if not callable(getattr(model, "predict_proba", None)):
+            raise TeacherError(f"{type(model).__name__} has no predict_proba(texts)")
+        self.model = model
+        self.batch_size = batch_size
+        self.name = name or type(model).__name__
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        parts = [
+            teacher_proba(self.model, texts[s : s + self.batch_size])  # type: ignore[arg-type]
+            for s in range(0, len(texts), self.batch_size)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, NUM_LABELS), np.float32)
+
+    def __repr__(self) -> str:
+        return f"ClassifierTeacher({self.name})"
+
+
+class EnsembleTeacher:
+    """Mean (optionally weighted) of several teachers' probabilities.
+
+    Parameters
+    ----------
+    teachers : sequence of Teacher
+    weights : sequence of float, optional
+        Non-negative weights; default equal.
+    """
+
+    def __init__(self, teachers: Sequence[Teacher], weights: Sequence[float] | None = None) -> None:
+        self.teachers = list(teachers)
+        if not self.teachers:
+            raise TeacherError("an ensemble needs at least one teacher")
+        w = np.ones(len(self.teachers)) if weights is None else np.asarray(weights, float)
+        if w.shape != (len(self.teachers),) or (w < 0).any() or w.sum() <= 0:
+            raise TeacherError("ensemble weights must be non-negative, one per teacher")
+        self.weights = w / w.sum()
+        self.name = "ensemble(" + ", ".join(_name(t) for t in self.teachers) + ")"
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        out = np.zeros((len(texts), NUM_LABELS), dtype=np.float64)
+        for w, t in zip(self.weights, self.teachers, strict=True):
+            out += w * teacher_proba(t, texts)
+        return out.astype(np.float32)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _name(teacher: object) -> str:
+    return str(getattr(teacher, "name", type(teacher).__name__))
+
+
+class HFTeacher:
+    """A Hugging Face sequence-classification model as a multi-label teacher.
+
+    The model's ``id2label`` names are mapped to ours by name (case-insensitive); logits go
+    through a sigmoid. A folder saved by
+    :class:`~emobalance.models.transformer.TransformerClassifier` (``emobalance teacher
+    train``) is loaded with its mean-pooling head. Needs the ``teacher`` extra
+    (``pip install emobalance[teacher]``).
+
+    Parameters
+    ----------
+    name_or_path : str
+        A local directory or a hub name (hub names need network access).
+    batch_size : int, default=128
+    max_length : int, default=128
+    device : str, default="auto"
+
+    Raises
+    ------
+    TeacherError
+        If ``transformers`` is missing, the model cannot be loaded, or its labels do not
+        cover the 28 emotions (the missing names are listed).
+    """
+
+    def __init__(
+        self,
+        name_or_path: str | os.PathLike[str],
+        batch_size: int = 128,
+        max_length: int = 128,
+        device: str = "auto",
+    ) -> None:
+        try:
+            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        except ImportError:
+            raise TeacherError(
+                "the Hugging Face teacher needs transformers: pip install 'emobalance[teacher]'"
+            ) from None
+        import torch
+
+        src = str(name_or_path)
+        self.batch_size = batch_size
+        self.max_length = max_length
+        from .models.transformer import TransformerClassifier, is_transformer_dir
+
+        if is_transformer_dir(src):
+            # a teacher fine-tuned by emobalance (mean pooling + our head, dev thresholds)
+            try:
+                self.classifier = TransformerClassifier.load(src, device=device)
+            except ModelError as exc:
+                raise TeacherError(str(exc)) from None
+            self.name = f"hf:{Path(src).name}"
+            return
+        self.classifier = None
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(src)
+            self.model = AutoModelForSequenceClassification.from_pretrained(src)
+        except (OSError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc)
+            raise TeacherError(
+                f"{src}: cannot load a sequence-classification model ({first})"
+            ) from None
+        id2label = {int(k): str(v).strip().lower() for k, v in self.model.config.id2label.items()}
+        by_name = {v: k for k, v in id2label.items()}
+        missing = [lab for lab in LABELS if lab not in by_name]
+        if missing:
+            raise TeacherError(f"{src}: the model's labels lack {', '.join(missing)}")
+        self.columns = np.array([by_name[lab] for lab in LABELS])
+        self.device = torch.device(
+            ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        )
+        self.model.to(self.device).eval()
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.name = f"hf:{Path(src).name or src}"
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        texts = list(texts)
+        if self.classifier is not None:
+            return self.classifier.predict_proba(texts, batch_size=self.batch_size)
+        out = np.zeros((len(texts), NUM_LABELS), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        with torch.inference_mode():
+            for s in range(0, len(texts), self.batch_size):
+                idx = order[s : s + self.batch_size]
+                enc = self.tokenizer(
+                    [texts[i] for i in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                ).to(self.device)
+                logits = self.model(**enc).logits.float()
+                out[idx] = torch.sigmoid(logits).cpu().numpy()[:, self.columns]
+        return out
+
+    def __repr__(self) -> str:
+        return f"HFTeacher({self.name})"
+
+
+class CachedTeacher:
+    """Memoise a teacher's probabilities on disk, keyed by the teacher and each text.
+
+    Scoring 100k tweets with a transformer takes minutes on a CPU; balancing, distillation
+    and every seed of a run ask for the same texts, so the rows are stored once in
+    ``cache_dir/<key>.npz`` (sha1 of each text -> its 28 probabilities) and reused.
+
+    Parameters
+    ----------
+    teacher : Teacher
+    key : str
+        Identifies the teacher's weights (e.g. the hash of its config and training data);
+        a different teacher must have a different key.
+    cache_dir : path
+    """
+
+    def __init__(self, teacher: Teacher, key: str, cache_dir: str | os.PathLike[str]) -> None:
+        self.teacher = teacher
+        self.key = key
+        self.path = Path(cache_dir) / f"{key}.npz"
+        self.name = _name(teacher)
+        self._known: dict[bytes, np.ndarray] | None = None
+
+    def _read(self) -> dict[bytes, np.ndarray]:
+        if self._known is not None:  # read once per instance
+            return self._known
+        self._known = self._load()
+        return self._known
+
+    def _load(self) -> dict[bytes, np.ndarray]:
+        if not self.path.is_file():
+            return {}
+        try:
+            with np.load(self.path) as z:
+                return dict(zip((bytes(k) for k in z["keys"]), z["proba"], strict=True))
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            return {}  # an unreadable cache is rebuilt, never trusted
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        keys = [
+            hashlib.sha1(t.encode("utf-8", "surrogatepass")).hexdigest().encode() for t in texts
+        ]
+        known = self._read()
+        todo = sorted({i for i, k in enumerate(keys) if k not in known})
+        if todo:
+            # one call per distinct missing text; duplicates share a row
+            first: dict[bytes, int] = {}
+            for i in todo:
+                first.setdefault(keys[i], i)
+            idx = list(first.values())
+            fresh = teacher_proba(self.teacher, [texts[i] for i in idx])
+            for i, row in zip(idx, fresh, strict=True):
+                known[keys[i]] = row
+            with atomic_path(self.path, suffix=".npz") as tmp:
+                np.savez(
+                    tmp,
+                    keys=np.array(list(known), dtype="S40"),
+                    proba=np.stack(list(known.values())).astype(np.float32),
+                )
+        if not texts:
+            return np.zeros((0, NUM_LABELS), np.float32)
+        return np.stack([known[k] for k in keys]).astype(np.float32)
+
+    def __repr__(self) -> str:
+        return f"CachedTeacher({self.name}, {self.key})"
+
+
+# ======================================================================= teacher specs
+def _config_hash(*parts: Any) -> str:
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def resolve_teacher_spec(spec: str) -> str:
+    """Expand each ``+`` part: ``auto`` -> ``minilm+tfidf`` when the ``teacher`` extra is
+    installed, else ``reference+tfidf``; ``ensemble`` -> ``reference+tfidf`` (a repeated part
+    counts twice in the mean)."""
+    import importlib.util
+
+    parts = []
+    for part in spec.split("+"):
+        if part == "auto":
+            have = all(
+                importlib.util.find_spec(m) is not None
+                for m in ("transformers", "all_minilm_l6_v2")
+            )
+            part = "minilm+tfidf" if have else "reference+tfidf"
+        elif part == "ensemble":
+            part = "reference+tfidf"
+        parts.extend(part.split("+"))
+    return "+".join(parts)
+
+
+def dataset_hash(data: EmotionDataset) -> str:
+    """sha256 of a dataset's texts and labels (keys caches of models trained on it)."""
+    h = hashlib.sha256()
+    for t in data.texts:
+        h.update(t.encode("utf-8", "surrogatepass") + b"\0")
+    if data.is_labelled:
+        h.update(np.ascontiguousarray(data.labels).tobytes())
+    return h.hexdigest()[:16]
+
+
+def minilm_teacher(
+    train: EmotionDataset,
+    dev: EmotionDataset,
+    teacher_cfg: TransformerConfig | None = None,
+    progress: bool | None = None,
+) -> tuple[Path, str]:
+    """The fine-tuned transformer teacher folder for ``train``: trained and cached on first use.
+
+    The folder lives in the user cache (``teachers/minilm-<key>``), keyed by the teacher
+    config and the training data, so every run and balancing job shares one fine-tune.
+    Returns ``(folder, key)``.
+    """
+    from .models.transformer import TransformerClassifier, is_transformer_dir
+
+    tc = teacher_cfg or TransformerConfig()
+    d, key = minilm_cache_dir(train, dev, tc)
+    if not is_transformer_dir(d):
+        logger.info(
+            "fine-tuning the transformer teacher (%s, %d epochs; cached in %s)",
+            tc.base,
+            tc.epochs,
+            d,
+        )
+        upd = {"progress": progress} if progress is not None else {}
+        # save() publishes the folder with one rename; a concurrent winner's copy is kept
+        TransformerClassifier(tc.model_copy(update=upd)).fit(train, dev).save(d)
+    return d, key
+
+
+def teacher_id(folder: Path) -> str:
+    """The id a saved transformer teacher was given at save time (``''`` if it has none)."""
+    from .models.transformer import MARKER
+
+    try:
+        return str(json.loads((folder / MARKER).read_text(encoding="utf-8")).get("id", ""))[:12]
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
+def minilm_cache_dir(
+    train: EmotionDataset, dev: EmotionDataset, teacher_cfg: TransformerConfig | None = None
+) -> tuple[Path, str]:
+    """Where :func:`minilm_teacher` keeps the teacher for this config and data: (folder, key)."""
+    from importlib import metadata
+
+    from .models.transformer import MINILM_PACKAGE
+
+    tc = teacher_cfg or TransformerConfig()
+    fixed = tc.model_dump(exclude={"device", "num_threads", "eval_batch_size", "progress"})
+    versions = {}
+    for pkg in ("transformers", MINILM_PACKAGE):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    key = "minilm-" + _config_hash(fixed, versions, dataset_hash(train), dataset_hash(dev))
+    return goemotions.cache_dir() / "teachers" / key, key
+
+
+def build_teacher(
+    spec: str,
+    train: EmotionDataset,
+    dev: EmotionDataset,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    cache_dir: str | os.PathLike[str] | None = None,
+    teacher_cfg: TransformerConfig | None = None,
+    provided: dict[str, Teacher] | None = None,
+    progress: bool | None = None,
+) -> tuple[Teacher, str]:
+    """Build the teacher named by ``spec`` (training and caching it when needed).
+
+    ``reference`` / ``tfidf`` train on ``train`` with thresholds from ``dev`` and are cached
+    under ``cache_dir`` keyed by their config; ``minilm`` fine-tunes the transformer teacher
+    once (user cache, see :func:`minilm_teacher`); a directory loads a saved emobalance
+    model, transformer teacher, TF-IDF baseline or Hugging Face model; ``hf:NAME`` loads a
+    hub model; ``A+B`` is the mean of the parts' probabilities; ``auto`` and ``ensemble``
+    resolve as in :func:`resolve_teacher_spec`. ``provided`` supplies ready teachers by part
+    name (``emobalance run`` passes its own reference and TF-IDF models).
+    """
+    from .classifier import EmotionClassifier
+    from .models.baselines import TfidfBaseline
+
+    cache = Path(cache_dir) if cache_dir is not None else None
+    provided = provided or {}
+
+    @functools.cache
+    def data_key() -> str:  # hashed once, shared by the reference and TF-IDF cache keys
+        return _config_hash(dataset_hash(train), dataset_hash(dev))
+
+    def reference() -> Teacher:
+        key = _config_hash(model_cfg.model_dump(), train_cfg.model_dump(), data_key())
+        d = cache / f"reference-{key}" if cache else None
+        if d is not None and (d / "model.safetensors").is_file():
+            clf = EmotionClassifier.load(d)
+        else:
+            clf = EmotionClassifier(model=model_cfg, train=train_cfg).fit(train, dev)
+            if d is not None:
+                clf.save(d)
+        return ClassifierTeacher(clf, name="reference")
+
+    def tfidf() -> Teacher:
+        d = cache / f"tfidf-{data_key()}" if cache else None
+        if d is not None and d.is_dir():
+            model = TfidfBaseline.load(d)
+        else:
+            model = TfidfBaseline().fit(train, dev)
+            if d is not None:
+                model.save(d)
+        return ClassifierTeacher(model, name="tfidf")
+
+    def one(part: str) -> tuple[Teacher, str]:
+        if part in provided:
+            return provided[part], part
+        if part == "reference":
+            return reference(), "reference"
+        if part == "tfidf":
+            return tfidf(), "tfidf"
+        if part == "minilm":
+            d, key = minilm_teacher(train, dev, teacher_cfg, progress=progress)
+            scores = goemotions.cache_dir() / "teacher_scores"
+            # scores are keyed by this very fine-tune (its id), never by its config alone
+            return CachedTeacher(HFTeacher(d), f"{key}-{teacher_id(d)}", scores), "minilm"
+        if part.startswith("hf:"):
+            t = HFTeacher(part[3:])
+            return t, t.name
+        path = Path(part)
+        if path.is_dir():
+            cfg_file = path / "config.json"
+            if cfg_file.is_file():
+                try:
+                    cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
+                except json.JSONDecodeError as exc:
+                    raise ConfigError(f"{cfg_file}: invalid JSON ({exc})") from None
+                if cfg.get("architecture") == "cnn_bilstm_attention":
+                    clf = EmotionClassifier.load(path)
+                    return ClassifierTeacher(clf, name=path.name), path.name
+                t = HFTeacher(path)
+                return t, t.name
+            return ClassifierTeacher(TfidfBaseline.load(path), name=path.name), path.name
+        raise ConfigError(
+            f"teacher: {part!r} is not auto, ensemble, reference, tfidf, minilm, hf:NAME, a model "
+            "folder, or such parts joined by '+'"
+        )
+
+    parts = resolve_teacher_spec(spec).split("+")
+    if len(parts) == 1:
+        return one(parts[0])
+    built = [one(p) for p in parts]
+    ens = EnsembleTeacher([t for t, _ in built])
+    ens.name = "ensemble(" + ", ".join(n for _, n in built) + ")"
+    return ens, ens.name
