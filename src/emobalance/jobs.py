@@ -14,8 +14,9 @@ the report, and never prints: what it has to say goes to the ``emobalance`` logg
 - :func:`run`: the experiment and its report (``emobalance run``);
 - :func:`evaluate_model`: the metrics of a model (``emobalance evaluate``).
 
-Data arguments take a split name (``train``, ``dev``, ``test``), a dataset file (by
-extension) or an :class:`~emobalance.data.dataset.EmotionDataset`.
+Every job takes the config first (``None``: all defaults). Data arguments take a split
+name (``train``, ``dev``, ``test``), a dataset file (by extension) or an
+:class:`~emobalance.data.dataset.EmotionDataset`.
 
 Examples
 --------
@@ -80,7 +81,7 @@ def is_main_process() -> bool:
 
 
 def train_model(
-    config: EmobalanceConfig | None = None,
+    config: EmobalanceConfig | None,
     train: DataLike = "train",
     dev: DataLike = "dev",
     *,
@@ -92,8 +93,8 @@ def train_model(
 
     Parameters
     ----------
-    config : EmobalanceConfig, optional
-        Its ``model`` and ``train`` sections; default :class:`EmobalanceConfig()`.
+    config : EmobalanceConfig or None
+        Its ``model`` and ``train`` sections (None: the defaults).
     train, dev : split name, dataset file or EmotionDataset
     out : path, optional
         Model folder to write (under ``distributed``: by rank 0 only).
@@ -133,7 +134,7 @@ def train_model(
 
 
 def distill_model(
-    config: EmobalanceConfig | None = None,
+    config: EmobalanceConfig | None,
     train: DataLike = "train",
     dev: DataLike = "dev",
     *,
@@ -182,7 +183,7 @@ def distill_model(
 
 
 def train_teacher(
-    config: EmobalanceConfig | None = None,
+    config: EmobalanceConfig | None,
     train: DataLike = "train",
     dev: DataLike = "dev",
     *,
@@ -212,8 +213,8 @@ def train_teacher(
 
 
 def balance(
-    config: EmobalanceConfig | None = None,
-    out: str | os.PathLike[str] = "balanced",
+    config: EmobalanceConfig | None,
+    out: str | os.PathLike[str],
     *,
     train: DataLike | None = None,
     dev: DataLike | None = None,
@@ -248,8 +249,8 @@ def balance(
 
 
 def run(
-    config: EmobalanceConfig | None = None,
-    run_dir: str | os.PathLike[str] = "runs/run",
+    config: EmobalanceConfig | None,
+    run_dir: str | os.PathLike[str],
     *,
     resume: bool = False,
     progress: bool | None = None,
