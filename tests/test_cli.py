@@ -146,3 +146,36 @@ def test_console_script_error_without_traceback(tmp_path):
     assert (
         version.returncode == 0 and version.stdout.strip() == f"emobalance {emobalance.__version__}"
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["train", "--out", "{tmp}/m", "--set", "train.epoch=3"],
+         "--set: train.epoch: Extra inputs are not permitted"),
+        (["train", "--out", "{tmp}/m", "--set", "train.epochs=2", "--set", "model.lstm_hidden=x"],
+         "--set: model.lstm_hidden: Input should be a valid integer"),
+        (["train", "--out", "{tmp}/m", "--epochs", "0"], "--set: train.epochs"),
+        (["teacher", "train", "--out", "{tmp}/t", "--set", "teacher.lr=-1"], "teacher.lr"),
+        (["balance", "--out", "{tmp}/b", "--set", "balance.undersample=some"],
+         "--set: balance.undersample"),
+        (["balance", "--out", "{tmp}/b", "--target", "lots"], "--set: balance.target"),
+        (["run", "--out", "{tmp}/r", "--set", "run.variants=[imbalanced, bert]"],
+         "--set: run.variants.1"),
+        (["run", "--out", "{tmp}/r", "--set", "runseeds"], "expected section.key=value"),
+        (["run", "--out", "{tmp}/r", "--seeds", "0,x"], "--seeds: expected comma-separated"),
+        (["run", "--preset", "fast"], "unknown preset 'fast'"),
+    ],
+)  # fmt: skip
+def test_set_errors_are_one_line_and_name_the_key(argv, needle, no_real_data, tmp_path, capsys):
+    code, out, err = run_main([a.format(tmp=tmp_path) for a in argv], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert needle in err
+    assert not [p for p in tmp_path.iterdir() if p.name != "cache"]  # nothing was written
+
+
+def test_set_is_offered_by_the_config_commands(capsys):
+    for cmd in (["train"], ["teacher", "train"], ["balance"], ["run"]):
+        code, out, _ = run_main([*cmd, "--help"], capsys)
+        assert code == 0 and "--set" in out and "SECTION.KEY=VALUE" in out, cmd

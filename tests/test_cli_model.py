@@ -10,6 +10,7 @@ import yaml
 from emobalance.cli import main
 from emobalance.data import goemotions
 from emobalance.data.dataset import EmotionDataset
+from emobalance.errors import EmobalanceError
 from emobalance.labels import LABEL_TO_ID
 
 WORDS = {"gratitude": "thanks", "anger": "furious", "joy": "happy", "neutral": "table"}
@@ -195,3 +196,85 @@ def test_onnx_user_errors_are_one_line(model_dir, capsys, tmp_path):
     code, _, err = run(["predict", str(bad), "thanks"], capsys)
     assert "bad.onnx: not a readable ONNX model" in err
     assert not (tmp_path / "o.csv").exists() and not (tmp_path / "x.onnx").exists()
+
+
+def test_train_set_overrides_and_named_flags_win(model_dir, capsys, tmp_path):
+    d = model_dir
+    code, out, err = run(
+        ["train", "--train", str(d / "train.parquet"), "--dev", str(d / "dev.jsonl"),
+         "--config", str(d / "tiny.yaml"), "--set", "train.epochs=5", "--epochs", "2",
+         "--set", "model.lstm_hidden=4", "--set", "model.conv_kernel_sizes=[2]",
+         "--out", str(tmp_path / "m")], capsys,
+    )  # fmt: skip
+    assert code == 0 and out.startswith(f"saved {tmp_path / 'm'}"), err
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert saved["model"]["lstm_hidden"] == 4 and saved["model"]["conv_kernel_sizes"] == [2]
+    assert saved["train"]["epochs"] == 2  # --epochs is sugar for --set, applied after it
+    assert saved["train"]["lr"] == 0.01  # the --config file's value survives
+
+
+# ------------------------------------------------------- the jobs behind the commands
+
+
+def test_jobs_import_without_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, emobalance.jobs, emobalance.cli; print('torch' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=120)  # fmt: skip
+    assert proc.stdout.strip() == "False"
+
+
+def test_train_model_job_is_what_the_cli_trains(model_dir, tmp_path):
+    from emobalance import jobs
+    from emobalance.config import load_config
+
+    d = model_dir
+    cfg = load_config(d / "tiny.yaml")
+    clf = jobs.train_model(cfg, EmotionDataset.from_parquet(d / "train.parquet"),
+                           str(d / "dev.jsonl"), out=tmp_path / "m")  # fmt: skip
+    cli_thr = json.loads((d / "model" / "thresholds.json").read_text())
+    assert json.loads((tmp_path / "m" / "thresholds.json").read_text()) == cli_thr
+    assert (tmp_path / "m" / "model.safetensors").read_bytes() == (
+        d / "model" / "model.safetensors"
+    ).read_bytes()
+    by_path = jobs.evaluate_model(d / "model", str(d / "test.parquet"))
+    by_object = jobs.evaluate_model(clf, EmotionDataset.from_parquet(d / "test.parquet"))
+    assert by_path == by_object and "macro_f1_at_0_5" in by_path
+    with pytest.raises(EmobalanceError, match="has no labels to evaluate against"):
+        jobs.evaluate_model(clf, EmotionDataset(["thanks"], None))
+    with pytest.raises(EmobalanceError, match="nope: not a split"):
+        jobs.train_model(cfg, "nope")
+
+
+def test_distill_model_job_logs_through_the_emobalance_logger(
+    model_dir, tmp_path, caplog, monkeypatch
+):
+    import logging
+
+    from emobalance import jobs
+    from emobalance.config import load_config
+    from emobalance.errors import DataError
+
+    def no_test_split(split, *a, **k):
+        raise DataError(f"no {split} split here")
+
+    monkeypatch.setattr(goemotions, "load", no_test_split)
+    monkeypatch.setenv("EMOBALANCE_CACHE", str(tmp_path / "cache"))  # the teacher's cache
+    d = model_dir
+    cfg = load_config(d / "tiny.yaml", overrides=[
+        "distill.teacher=tfidf", "distill.corpus=null", "distill.alpha=0.3", "train.epochs=2",
+    ])  # fmt: skip
+    logger = logging.getLogger("emobalance")
+    logger.addHandler(caplog.handler)  # the CLI's configure() stops propagation to the root
+    try:
+        with caplog.at_level(logging.INFO, logger="emobalance"):
+            clf = jobs.distill_model(cfg, str(d / "train.parquet"), str(d / "dev.jsonl"),
+                                     out=tmp_path / "s")  # fmt: skip
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert "distilling from tfidf over 120 rows" in caplog.text
+    dist = clf.metrics_["distillation"]
+    assert dist["alpha"] == 0.3 and dist["external_rows"] == 0 and dist["teacher"] == "tfidf"
+    assert (tmp_path / "s" / "model.safetensors").is_file()

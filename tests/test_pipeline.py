@@ -137,3 +137,24 @@ def test_auto_teacher_resolution(monkeypatch):
     assert resolve_teacher_spec("auto") == "reference+tfidf"  # no teacher extra: the old one
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object())
     assert resolve_teacher_spec("auto") == "minilm+tfidf"
+
+
+def test_cli_balance_uses_the_balance_config_defaults(tiny_data, tmp_path, capsys):
+    from emobalance.cli import main
+
+    out = tmp_path / "bal"
+    with pytest.raises(SystemExit) as info:
+        main(["balance", "--out", str(out), "--teacher", "tfidf", "--target", "40",
+              "--set", "balance.pseudo_label.part_rows=32"])  # fmt: skip
+    assert info.value.code in (0, None)
+    stdout = capsys.readouterr().out
+    assert "balanced train:" in stdout and "leaked texts: 0" in stdout
+    rep = json.loads((out / "balance_report.json").read_text())
+    saved = yaml.safe_load((out / "config.yaml").read_text())["balance"]
+    assert saved["target"] == 40 and saved["teacher"] == "tfidf"
+    assert saved["pseudo_label"]["part_rows"] == 32
+    # BalanceConfig's recipe: all of train kept (no undersampling), teacher-labelled tweets only
+    assert saved["undersample"] == "none" and saved["sources"] == ["pseudo_label"]
+    assert rep["n_after"] >= rep["n_before"] == 240
+    assert "goemotions" in rep["counts_by_source"]
+    assert set(rep["counts_by_source"]) <= {"goemotions", "sentiment140"}

@@ -6,7 +6,6 @@ stderr and exit with status 2, without a traceback.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 from pathlib import Path
@@ -52,18 +51,6 @@ def _root(
     """emobalance: balance emotion data, train the reference model, evaluate honestly, serve."""
 
 
-def load_split_or_path(split: str, data_dir: Path | None = None):
-    """``train``/``dev``/``test`` from GoEmotions, or any dataset file by extension."""
-    from .data import goemotions, load_any
-
-    if split in goemotions.SPLITS:
-        return goemotions.load(split, data_dir)
-    path = Path(split)
-    if not path.exists():
-        raise EmobalanceError(f"{split}: not a split (train, dev, test) nor an existing file")
-    return load_any(path)
-
-
 @data_app.command("stats")
 def data_stats(
     split: Annotated[
@@ -88,8 +75,9 @@ def data_stats(
 ) -> None:
     """Label counts and imbalance measures (IRLbl, MeanIR, MaxIR, CVIR, SCUMBLE, cardinality)."""
     from .balance.stats import imbalance_stats, plot_label_counts
+    from .jobs import load_data
 
-    ds = load_split_or_path(split, data_dir)
+    ds = load_data(split, data_dir)
     stats = imbalance_stats(ds)
     if plot is not None:
         plot_label_counts(stats, plot, title=f"Examples per label: {split} (n={stats.n:,})")
@@ -135,10 +123,36 @@ def _print_stats_table(stats, title: str) -> None:
         console.print(f"labels with no example: {', '.join(stats.absent_labels)}")
 
 
-def _load_config(config: Path | None):  # -> EmobalanceConfig
-    from .config import EmobalanceConfig
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="SECTION.KEY=VALUE",
+        help="Override one config key (repeatable; the value is YAML), e.g. --set "
+        "train.lr=0.002 --set model.conv_kernel_sizes=[1,3,5]. Applied after --config; "
+        "named flags such as --epochs win.",
+    ),
+]
 
-    return EmobalanceConfig.from_yaml(config) if config is not None else EmobalanceConfig()
+
+def _config(
+    path: Path | None,
+    sets: list[str] | None,
+    flags: dict[str, object] | None = None,
+    *,
+    extra: list[str] | None = None,
+    preset: str | None = None,
+):  # -> EmobalanceConfig
+    """The preset, the YAML file over it, the ``--set`` items, then the named flags.
+
+    The named flags that only mirror a config key are sugar for ``--set``: ``flags`` maps a
+    dotted key to the flag's value (None: not given), written as JSON, which is YAML, so the
+    value keeps its type; ``extra`` holds ready ``--set`` items.
+    """
+    from .config import load_config
+
+    named = [f"{k}={json.dumps(v)}" for k, v in (flags or {}).items() if v is not None]
+    return load_config(path, preset=preset, overrides=[*(sets or []), *named, *(extra or [])])
 
 
 @app.command("train")
@@ -187,59 +201,34 @@ def train_cmd(
             help="Override distill.corpus: sentiment140, a text file, or none (train only).",
         ),
     ] = None,
+    sets: SetOption = None,
 ) -> None:
     """Train the reference model (thresholds tuned on dev) and save it to --out.
 
     Several processes or machines: torchrun --nproc_per_node=N [--nnodes=M ...] -m
     emobalance.cli train --distributed ... (see docs/SCALING.md).
     """
-    from .classifier import EmotionClassifier
+    from . import jobs
 
-    cfg = _load_config(config)
-    if distill_from is not None:
-        if distributed:
-            raise EmobalanceError("--distill-from and --distributed cannot be combined yet")
-        cfg.distill.teacher = distill_from
-        if alpha is not None:
-            cfg.distill.alpha = alpha
-        if temperature is not None:
-            cfg.distill.temperature = temperature
-        if corpus is not None:
-            cfg.distill.corpus = None if corpus.lower() == "none" else corpus
-    elif alpha is not None or temperature is not None or corpus is not None:
+    if distill_from is None and (alpha, temperature, corpus) != (None, None, None):
         raise EmobalanceError("--alpha, --temperature and --corpus need --distill-from")
-    if vectors is not None:
-        if not Path(vectors).is_file():
-            raise EmobalanceError(f"{vectors}: vectors file not found")
-        cfg.model.vectors = vectors
-    if epochs is not None:
-        cfg.train.epochs = epochs
-    if seed is not None:
-        cfg.train.seed = seed
-    rank = 0
-    if distributed:
-        from .distributed import init_distributed
-
-        info = init_distributed(cfg.train.device)
-        rank = info.rank
-        if info.backend == "nccl":
-            cfg.train.device = f"cuda:{info.local_rank}"
-    try:
-        train_ds = load_split_or_path(train)
-        dev_ds = load_split_or_path(dev)
-        if distill_from is not None:
-            clf = _fit_distilled(cfg, train_ds, dev_ds)
-        else:
-            clf = EmotionClassifier(model=cfg.model, train=cfg.train).fit(train_ds, dev_ds)
-        if rank == 0:
-            clf.save(out)
-    finally:
-        if distributed:
-            import torch.distributed as dist
-
-            if dist.is_initialized():
-                dist.destroy_process_group()
-    if rank != 0:
+    if distill_from is not None and distributed:
+        raise EmobalanceError("--distill-from and --distributed cannot be combined yet")
+    if vectors is not None and not Path(vectors).is_file():
+        raise EmobalanceError(f"{vectors}: vectors file not found")
+    no_corpus = corpus is not None and corpus.lower() == "none"
+    cfg = _config(
+        config, sets,
+        {"model.vectors": vectors, "train.epochs": epochs, "train.seed": seed,
+         "distill.teacher": distill_from, "distill.alpha": alpha,
+         "distill.temperature": temperature, "distill.corpus": None if no_corpus else corpus},
+        extra=["distill.corpus=null"] if no_corpus else None,
+    )  # fmt: skip
+    if distill_from is not None:
+        clf = jobs.distill_model(cfg, train, dev, out=out)
+    else:
+        clf = jobs.train_model(cfg, train, dev, out=out, distributed=distributed)
+    if distributed and not jobs.is_main_process():
         return
     dev_m = clf.metrics_.get("dev", {})
     typer.echo(
@@ -247,34 +236,6 @@ def train_cmd(
         f"dev macro-F1 {dev_m.get('macro_f1', float('nan')):.4f}, "
         f"{clf.metrics_['train_seconds']:.0f}s)"
     )
-
-
-def _fit_distilled(cfg, train_ds, dev_ds):  # -> EmotionClassifier
-    """The distilled student: teacher built from ``cfg.distill.teacher``, corpus scored."""
-    from .balance.build import build_teacher
-    from .data import goemotions
-    from .distill import fit_distilled, load_corpus
-
-    dc = cfg.distill
-    spec = dc.teacher
-    teacher, name = build_teacher(
-        spec, train_ds, dev_ds, cfg.model, cfg.train,
-        cache_dir=goemotions.cache_dir() / "teachers", teacher_cfg=cfg.teacher,
-    )  # fmt: skip
-    ext = load_corpus(dc)
-    # dev and (when it is available) test texts never enter training
-    exclude = list(dev_ds.texts)
-    with contextlib.suppress(EmobalanceError):
-        exclude += goemotions.load("test").texts
-    typer.echo(
-        f"distilling from {name} over {len(train_ds):,} rows"
-        + (f" + {len(ext):,} corpus rows" if ext is not None else ""),
-        err=True,
-    )
-    return fit_distilled(
-        train_ds, dev_ds, teacher, ext, model=cfg.model, train_config=cfg.train,
-        distill=dc, exclude_texts=exclude, teacher_name=name,
-    )  # fmt: skip
 
 
 @teacher_app.command("train")
@@ -299,46 +260,25 @@ def teacher_train_cmd(
     ] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Override teacher.epochs.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Override teacher.seed.")] = None,
+    sets: SetOption = None,
 ) -> None:
     """Fine-tune a transformer teacher (mean pooling + linear head) and save it to --out.
 
     The folder is a Hugging Face encoder folder plus the head and dev thresholds; use it as
     ``balance.teacher``, ``--distill-from`` or with ``emobalance evaluate``.
     """
-    from .models.transformer import TransformerClassifier, check_base
+    from . import jobs
 
-    cfg = _load_config(config)
-    tc = cfg.teacher
-    if base is not None:
-        tc.base = base
-    if epochs is not None:
-        tc.epochs = epochs
-    if seed is not None:
-        tc.seed = seed
-    check_base(tc.base)  # a bad base fails now, not after the data is loaded
-    train_ds = load_split_or_path(train)
-    dev_ds = load_split_or_path(dev)
-    clf = TransformerClassifier(tc).fit(train_ds, dev_ds)
-    clf.save(out)
+    cfg = _config(
+        config, sets, {"teacher.base": base, "teacher.epochs": epochs, "teacher.seed": seed}
+    )
+    clf = jobs.train_teacher(cfg, train, dev, out=out)
     dev_m = clf.metrics_.get("dev", {})
     typer.echo(
         f"saved {out} (base {clf.base_}, best epoch {clf.metrics_['best_epoch']}, "
         f"dev macro-F1 {dev_m.get('macro_f1', float('nan')):.4f}, "
         f"{clf.metrics_['train_seconds'] / 60:.1f} min)"
     )
-
-
-def load_model(path: Path):  # -> EmotionClassifier | TransformerClassifier
-    """A reference-model folder or a transformer-teacher folder."""
-    from .models.transformer import is_transformer_dir
-
-    if is_transformer_dir(path):
-        from .models.transformer import TransformerClassifier
-
-        return TransformerClassifier.load(path)
-    from .classifier import EmotionClassifier
-
-    return EmotionClassifier.load(path)
 
 
 def _summary(m: dict) -> dict:
@@ -366,15 +306,9 @@ def evaluate_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from .metrics import evaluate
+    from .jobs import evaluate_model
 
-    clf = load_model(model_dir)
-    data = load_split_or_path(split)
-    if not data.is_labelled:
-        raise EmobalanceError(f"{split}: has no labels to evaluate against")
-    proba = clf.predict_proba(data.texts)
-    m = evaluate(data.labels, proba, clf.thresholds_)
-    m["macro_f1_at_0_5"] = evaluate(data.labels, proba, 0.5, groupings=())["macro_f1"]
+    m = evaluate_model(model_dir, split)
     if as_json:
         typer.echo(json.dumps(m, ensure_ascii=False))
         return
@@ -650,21 +584,22 @@ def balance_cmd(
         typer.Option("--target", help="Per-label target: an int, median, mean, max_non_neutral."),
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Override balance.seed.")] = None,
+    sets: SetOption = None,
 ) -> None:
     """Build a balanced training set with provenance; dev and test texts never enter it.
 
-    GoEmotions train plus pseudo-labelled, generated, augmented and oversampled rows.
+    GoEmotions train plus, by default, the teacher-labelled Sentiment140 tweets (the recipe
+    chosen on dev); generated, augmented and oversampled rows and undersampling are options
+    of the balance section (e.g. --set balance.sources=[pseudo_label,oversample]).
     """
-    from .balance.build import run_balance
+    from . import jobs
 
-    cfg = _load_config(config)
-    if teacher is not None:
-        cfg.balance.teacher = teacher
-    if target is not None:
-        cfg.balance.target = int(target) if target.isdigit() else target  # type: ignore[assignment]
-    if seed is not None:
-        cfg.balance.seed = seed
-    _, report = run_balance(cfg, out)
+    target_value = int(target) if target is not None and target.isdigit() else target
+    cfg = _config(
+        config, sets,
+        {"balance.teacher": teacher, "balance.target": target_value, "balance.seed": seed},
+    )  # fmt: skip
+    _, report = jobs.balance(cfg, out)
     typer.echo(
         f"balanced train: {report['n_after']:,} rows (from {report['n_before']:,}); MeanIR "
         f"{report['mean_ir_before']:.2f} -> {report['mean_ir_after']:.2f}; "
@@ -692,26 +627,28 @@ def run_cmd(
     seeds: Annotated[
         str | None, typer.Option("--seeds", help="Override run.seeds, e.g. 0,1,2.")
     ] = None,
+    sets: SetOption = None,
 ) -> None:
     """The whole experiment, evaluated on the original test set, with its report.
 
     Balanced vs imbalanced training, ablations and TF-IDF over seeds; writes report.md,
-    report.html and metrics.json.
+    report.html and metrics.json. Without --config and --preset: the quick preset.
     """
-    from .pipeline import resolve_config, run_experiment
+    from . import jobs
 
     if preset is None and config is None:
         preset = "quick"
-    cfg = resolve_config(preset, config)
+    seed_list = None
     if seeds is not None:
         try:
-            cfg.run.seeds = [int(x) for x in seeds.split(",") if x.strip()]
+            seed_list = [int(x) for x in seeds.split(",") if x.strip()]
         except ValueError:
             raise EmobalanceError(
                 f"--seeds: expected comma-separated ints, got {seeds!r}"
             ) from None
+    cfg = _config(config, sets, {"run.seeds": seed_list}, preset=preset)
     run_dir = out or Path("runs") / (preset or Path(str(config)).stem)
-    entries = run_experiment(cfg, run_dir, resume=resume)
+    entries = jobs.run(cfg, run_dir, resume=resume)
     for e in entries:
         typer.echo(
             f"{e['variant']:<14} seed {e['seed']}: test macro-F1 {e['test']['macro_f1']:.4f}"
@@ -791,6 +728,9 @@ def _check_bindable(host: str, port: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    from .log import configure
+
+    configure()  # INFO lines of the jobs reach stderr; results stay on stdout
     try:
         app(args=argv, prog_name="emobalance")
     except EmobalanceError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import string
 import urllib.parse
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -444,6 +445,15 @@ class AugmentConfig(_Section):
 class BalanceConfig(_Section):
     """Balancing: targets, sources and their priority, the teacher.
 
+    The defaults are the recipe selected on dev macro-F1 (docs/BENCHMARKS.md, "Balancing
+    settings tried"): the full original train plus teacher-labelled Sentiment140 tweets
+    (``p >= 0.7``), no undersampling, no augmentation or oversampling. They are the ONE
+    source of the balancing defaults: ``emobalance balance`` uses them as they are, and
+    ``emobalance run``'s presets (:data:`PRESETS`) change only what they must for speed
+    (``quick``: a target of 1000 and the in-run ``ensemble`` teacher). The other strategies
+    (undersampling to an even distribution, generation, augmentation, oversampling) stay one
+    ``--set`` or YAML key away, e.g. ``balance.undersample=above_target``.
+
     Attributes
     ----------
     strategy : {"even", "mean_ir"}
@@ -454,8 +464,10 @@ class BalanceConfig(_Section):
     tolerance : float
         An added row may push a co-occurring label at most this share past its target.
     undersample : "above_target", "none" or list of label names
+        Default ``none``: every original training row is kept.
     sources : list of str
-        Fill priority: ``pseudo_label``, ``generated``, ``augment``, ``oversample``.
+        Fill priority among ``pseudo_label``, ``generated``, ``augment``, ``oversample``;
+        default ``["pseudo_label"]``.
     max_copies : int
         Oversampling cap per example.
     teacher : str
@@ -471,9 +483,9 @@ class BalanceConfig(_Section):
     target: int | Literal["median", "mean", "max_non_neutral"] = "median"
     mean_ir_target: float = Field(1.5, ge=1)
     tolerance: float = Field(0.1, ge=0)
-    undersample: Literal["above_target", "none"] | list[str] = "above_target"
+    undersample: Literal["above_target", "none"] | list[str] = "none"
     sources: list[Literal["pseudo_label", "generated", "augment", "oversample"]] = Field(
-        default_factory=lambda: ["pseudo_label", "generated", "augment", "oversample"]
+        default_factory=lambda: ["pseudo_label"]
     )
     max_copies: int = Field(5, ge=1)
     teacher: str = "auto"
@@ -537,6 +549,94 @@ class EmobalanceConfig(_Section):
     def to_yaml(self) -> str:
         """The resolved config as YAML."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # what `make run` runs: one seed, fewer epochs, a smaller balanced target (<= 15 min)
+    "quick": {
+        "run": {"seeds": [0], "variants": ["imbalanced", "balanced", "tfidf"], "bootstrap": 500},
+        "train": {"epochs": 8},
+        # the in-run teacher (this run's reference + TF-IDF): fine-tuning MiniLM would not fit
+        "balance": {"target": 1000, "teacher": "ensemble"},
+    },
+    # the table in the README: 3 seeds, all ablations, BalanceConfig's recipe as it is
+    "paper": {
+        "run": {
+            "seeds": [0, 1, 2],
+            "variants": ["imbalanced", "balanced", "no_attention", "no_conv", "no_pretrained",
+                         "tfidf", "distilled"],
+            "bootstrap": 1000,
+        },
+    },
+}  # fmt: skip
+"""Named partial configs for ``emobalance run --preset``: only what differs from the defaults."""
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    preset: str | None = None,
+    overrides: Iterable[str] = (),
+) -> EmobalanceConfig:
+    """The config of a job: a preset, the YAML file over it, then ``--set`` overrides.
+
+    Parameters
+    ----------
+    path : path, optional
+        A YAML file of sections; its keys replace the preset's (nested mappings merged).
+    preset : str, optional
+        A key of :data:`PRESETS`.
+    overrides : iterable of str
+        ``section.key=value`` items, applied last (see :func:`apply_overrides`).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file (or ``--set``) and the field.
+    """
+    base: dict[str, Any] = {}
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ConfigError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+        base = PRESETS[preset]
+    data = deep_merge(base, read_yaml(path)) if path is not None else dict(base)
+    origin = str(path) if path is not None else (preset or "config")
+    overrides = list(overrides)
+    if not overrides:
+        return validate(EmobalanceConfig, data, origin=origin)
+    validate(EmobalanceConfig, data, origin=origin)  # a bad file is named before any --set
+    return validate(EmobalanceConfig, apply_overrides(data, overrides), origin="--set")
+
+
+def apply_overrides(config: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """``section.key=value`` items merged into a copy of a config mapping.
+
+    The dotted key names a nested field (``balance.pseudo_label.threshold``); the value is
+    read as a YAML scalar or flow collection (``8``, ``0.5``, ``none`` is the string
+    ``"none"``, ``null`` or nothing is None, ``[1, 3]``, ``{a: 1}``), and merged with
+    :func:`deep_merge`, so a mapping value updates the mapping it lands on. Nothing is
+    validated here: :func:`validate` then names a bad key or value.
+
+    Examples
+    --------
+    >>> apply_overrides({"train": {"epochs": 8}}, ["train.epochs=2", "run.seeds=[0, 1]"])
+    {'train': {'epochs': 2}, 'run': {'seeds': [0, 1]}}
+    """
+    out = dict(config)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or not all(p.strip() and p == p.strip() for p in parts):
+            raise ConfigError(f"--set {item!r}: expected section.key=value")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            why = getattr(exc, "problem", None) or " ".join(str(exc).split())
+            raise ConfigError(f"--set {key.strip()}: invalid YAML value {raw!r} ({why})") from None
+        for part in reversed(parts):
+            value = {part: value}
+        out = deep_merge(out, value)
+    return out
 
 
 def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -22,38 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from .config import EmobalanceConfig, deep_merge, read_yaml, validate
+from .config import PRESETS, EmobalanceConfig, load_config  # noqa: F401  (PRESETS: old home)
 from .data import goemotions
 from .data.dataset import EmotionDataset
 from .errors import ConfigError
 from .io import sha256_file, write_json_atomic, write_text_atomic
 from .labels import LABELS
+from .log import get_logger
 from .metrics import apply_thresholds, evaluate, rare_labels
 
-PRESETS: dict[str, dict[str, Any]] = {
-    # The balanced variant adds only teacher-labelled real text (Sentiment140) to the full
-    # original train. Chosen on dev macro-F1 among the settings tried (docs/BENCHMARKS.md):
-    # undersampling to an even distribution, augmentation and MeanIR-bounded plans all
-    # scored lower on dev than the imbalanced model.
-    "quick": {
-        # what `make run` runs: one seed, fewer epochs, a smaller balanced target (<= 15 min)
-        "run": {"seeds": [0], "variants": ["imbalanced", "balanced", "tfidf"], "bootstrap": 500},
-        "train": {"epochs": 8},
-        # the in-run teacher (this run's reference + TF-IDF): fine-tuning MiniLM would not fit
-        "balance": {"undersample": "none", "sources": ["pseudo_label"], "target": 1000,
-                    "teacher": "ensemble"},
-    },
-    # the table in the README: 3 seeds, all ablations
-    "paper": {
-        "run": {
-            "seeds": [0, 1, 2],
-            "variants": ["imbalanced", "balanced", "no_attention", "no_conv", "no_pretrained",
-                         "tfidf", "distilled"],
-            "bootstrap": 1000,
-        },
-        "balance": {"undersample": "none", "sources": ["pseudo_label"]},
-    },
-}  # fmt: skip
+log = get_logger(__name__)
 
 TEST_KEYS = ("macro_f1", "micro_f1", "weighted_f1", "exact_match", "hamming_loss", "macro_auc")
 
@@ -61,14 +39,9 @@ TEST_KEYS = ("macro_f1", "micro_f1", "weighted_f1", "exact_match", "hamming_loss
 def resolve_config(
     preset: str | None = None, config_path: str | os.PathLike[str] | None = None
 ) -> EmobalanceConfig:
-    """Preset defaults, then the YAML file over them (CLI flags are applied by the caller)."""
-    base: dict[str, Any] = {}
-    if preset is not None:
-        if preset not in PRESETS:
-            raise ConfigError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-        base = PRESETS[preset]
-    over = read_yaml(config_path) if config_path is not None else {}
-    return validate(EmobalanceConfig, deep_merge(base, over), origin=str(config_path or preset))
+    """Preset defaults, then the YAML file over them (see :func:`emobalance.config.load_config`,
+    which also applies ``--set`` overrides)."""
+    return load_config(config_path, preset=preset)
 
 
 def _hash(obj: Any) -> str:
@@ -122,9 +95,6 @@ class Experiment:
         self._models: dict[tuple[str, int], Any] = {}
 
     # ---------------------------------------------------------------- helpers
-    def log(self, msg: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
     def model_dir(self, variant: str, seed: int) -> Path:
         return self.run_dir / "models" / f"{variant}-seed{seed}"
 
@@ -186,7 +156,7 @@ class Experiment:
             )
         if "tfidf" in parts:
             provided["tfidf"] = ClassifierTeacher(self._get_model("tfidf", seed), name="tfidf")
-        self.log(f"teacher: {resolve_teacher_spec(spec)}")
+        log.info(f"teacher: {resolve_teacher_spec(spec)}")
         return build_teacher(
             spec, self.train, self.dev, cfg.model, cfg.train, teacher_cfg=cfg.teacher,
             provided=provided, progress=self.progress,
@@ -203,11 +173,11 @@ class Experiment:
         out = self.run_dir / "balance"
         parquet, rep_path = bdir / "balanced_train.parquet", bdir / "balance_report.json"
         if parquet.is_file() and rep_path.is_file():
-            self.log(f"reusing the balanced set {bdir} (same config hash)")
+            log.info(f"reusing the balanced set {bdir} (same config hash)")
         else:
             teacher, name = self._teacher(cfg.balance.teacher, seed)
             teacher.name = name
-            self.log("building the balanced training set")
+            log.info("building the balanced training set")
             run_balance(cfg, bdir, train=self.train, dev=self.dev, test=self.test,
                         teacher=teacher, progress=self.progress)  # fmt: skip
         self.balanced = EmotionDataset.from_parquet(parquet)
@@ -255,14 +225,14 @@ class Experiment:
     def _variant(self, variant: str, seed: int) -> None:
         if self._done(variant, seed):
             if self.resume:
-                self.log(f"{variant} seed {seed}: done earlier, skipped (--resume)")
+                log.info(f"{variant} seed {seed}: done earlier, skipped (--resume)")
             return
         from .classifier import EmotionClassifier
         from .models.baselines import TfidfBaseline
 
         cfg = self.config
         d = self.model_dir(variant, seed)
-        self.log(f"training {variant} (seed {seed})")
+        log.info(f"training {variant} (seed {seed})")
         t0 = time.perf_counter()
         train = self.train
         holdout = None
@@ -328,7 +298,7 @@ class Experiment:
         self.entries.append(entry)
         self._save_entries()
         self._models[(variant, seed)] = model
-        self.log(f"{variant} seed {seed}: test macro-F1 {m['macro_f1']:.4f} ({train_s:.0f}s)")
+        log.info(f"{variant} seed {seed}: test macro-F1 {m['macro_f1']:.4f} ({train_s:.0f}s)")
 
     def _split_holdout(
         self, data: EmotionDataset, seed: int
@@ -343,108 +313,50 @@ class Experiment:
 
     # ------------------------------------------------------------- the report
     def _report(self, seconds: float) -> None:
-        from .report import fig_per_label_f1, fig_roc, fig_training, paired_bootstrap, write_report
+        """Gather the run's files for :mod:`emobalance.report`, which builds the figures."""
+        from .report import bootstrap_pairs, run_figures, run_notes, write_report
 
         cfg = self.config
         rare = rare_labels(self.train.label_counts(), k=6)
         y = self.test.labels
-        figures: dict[str, bytes] = {}
-        bal_png = self.run_dir / "balance" / "balance_counts.png"
-        if bal_png.is_file():
-            figures["balance_counts"] = bal_png.read_bytes()
-        figures["per_label_f1"] = fig_per_label_f1(self.entries, rare)
         seed0 = cfg.run.seeds[0]
-        probas = {}
+        probas, histories = {}, {}
         for v in cfg.run.variants:
-            f = self.model_dir(v, seed0) / "test_proba.npy"
-            if f.is_file():
-                probas[v] = np.load(f)
-        from sklearn.metrics import roc_curve
-
-        curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray, float]]] = {}
-        for lab in [rare[0], rare[1], "gratitude", "anger"]:
-            j = LABELS.index(lab)
-            if y[:, j].sum() == 0:
-                continue
-            for v in ("imbalanced", "balanced", "tfidf"):
-                if v in probas:
-                    fpr, tpr, _ = roc_curve(y[:, j], probas[v][:, j])
-                    auc = float(np.trapezoid(tpr, fpr))
-                    curves.setdefault(lab, {})[v] = (fpr, tpr, auc)
-        if curves:
-            figures["roc"] = fig_roc(curves)
-        hists = {}
-        for v in cfg.run.variants:
-            mj = self.model_dir(v, seed0) / "metrics.json"
-            if v != "tfidf" and mj.is_file():
-                hists[v] = json.loads(mj.read_text()).get("history", [])
-        if hists:
-            figures["training"] = fig_training(hists)
-        bootstrap = None
+            d = self.model_dir(v, seed0)
+            if (d / "test_proba.npy").is_file():
+                probas[v] = np.load(d / "test_proba.npy")
+            if v != "tfidf" and (d / "metrics.json").is_file():
+                histories[v] = json.loads((d / "metrics.json").read_text()).get("history", [])
+        bal_png = self.run_dir / "balance" / "balance_counts.png"
+        figures = run_figures(
+            self.entries, y, rare, probas=probas, histories=histories,
+            balance_png=bal_png.read_bytes() if bal_png.is_file() else None,
+        )  # fmt: skip
         pairs = []
-        for s in cfg.run.seeds:
+        for s in cfg.run.seeds if cfg.run.bootstrap else ():
             a, b = self.model_dir("imbalanced", s), self.model_dir("balanced", s)
-            if (
-                (a / "test_proba.npy").is_file()
-                and (b / "test_proba.npy").is_file()
-                and cfg.run.bootstrap
-            ):
-                ta = np.array(
-                    [json.loads((a / "thresholds.json").read_text())[lab] for lab in LABELS]
-                )
-                tb = np.array(
-                    [json.loads((b / "thresholds.json").read_text())[lab] for lab in LABELS]
-                )
-                pairs.append(
-                    paired_bootstrap(
-                        y,
-                        apply_thresholds(np.load(a / "test_proba.npy"), ta),
-                        apply_thresholds(np.load(b / "test_proba.npy"), tb),
-                        n_boot=cfg.run.bootstrap,
-                        random_state=s,
-                    )
-                    | {"seed": s}
-                )
-        if pairs:
-            bootstrap = pairs[0]
-            write_json_atomic(self.run_dir / "bootstrap.json", pairs)
-        eff = []
-        for e in self.entries:
-            if e["seed"] == seed0:
-                eff.append({"name": e["variant"], **e["efficiency"]})
-        notes = [
-            f"this invocation took {seconds / 60:.1f} min (models finished by an earlier "
-            f"invocation are not retrained); training time of all models "
-            f"{sum(e['efficiency']['train_seconds'] or 0 for e in self.entries) / 60:.1f} min; "
-            f"seeds {cfg.run.seeds}; rare labels = the six with the fewest training examples.",
-            "dev selects the epoch and tunes the thresholds; the test split is only measured.",
-            "peak RSS is the run process' maximum so far (models train one after another).",
-        ]
-        for e in self.entries:
-            if "distillation" in e and e["seed"] == seed0:
-                d = e["distillation"]
-                notes.append(
-                    f"{e['variant']}: the reference network distilled from {d['teacher']} "
-                    f"(alpha {d['alpha']}, temperature {d['temperature']}) over "
-                    f"{d['train_rows']:,} labelled rows + {d['external_rows']:,} teacher-scored "
-                    "corpus rows."
-                )
-        if any("balanced_holdout_not_comparable" in e for e in self.entries):
-            for e in self.entries:
-                if "balanced_holdout_not_comparable" in e:
-                    h = e["balanced_holdout_not_comparable"]
-                    notes.append(
-                        f"NOT COMPARABLE: seed {e['seed']} balanced model on a held-out slice of "
-                        f"the balanced data: macro-F1 {h['macro_f1']:.4f}, "
-                        f"micro-F1 {h['micro_f1']:.4f}."
-                    )
+            if (a / "test_proba.npy").is_file() and (b / "test_proba.npy").is_file():
+                pairs.append((s, _test_predictions(a), _test_predictions(b)))
+        boots = bootstrap_pairs(y, pairs, n_boot=cfg.run.bootstrap)
+        if boots:
+            write_json_atomic(self.run_dir / "bootstrap.json", boots)
+        eff = [{"name": e["variant"], **e["efficiency"]} for e in self.entries
+               if e["seed"] == seed0]  # fmt: skip
         write_report(
             self.run_dir, self.entries, variants=cfg.run.variants,
             balance_report=self.balance_report,
-            rare=rare, bootstrap=bootstrap, figures=figures, efficiency=eff, notes=notes,
+            rare=rare, bootstrap=boots[0] if boots else None, figures=figures, efficiency=eff,
+            notes=run_notes(self.entries, seconds=seconds, seeds=cfg.run.seeds),
             title=f"emobalance run: {self.run_dir.name}",
         )  # fmt: skip
-        self.log(f"report written to {self.run_dir / 'report.md'} and report.html")
+        log.info(f"report written to {self.run_dir / 'report.md'} and report.html")
+
+
+def _test_predictions(model_dir: Path) -> np.ndarray:
+    """A saved model's 0/1 test predictions: its test probabilities at its thresholds."""
+    thresholds = json.loads((model_dir / "thresholds.json").read_text())
+    t = np.array([thresholds[lab] for lab in LABELS])
+    return apply_thresholds(np.load(model_dir / "test_proba.npy"), t)
 
 
 def run_experiment(

@@ -199,6 +199,112 @@ def fig_training(histories: dict[str, list[dict[str, Any]]]) -> bytes:
     return _fig_to_png(fig)
 
 
+def roc_curves(
+    y: np.ndarray,
+    probas: dict[str, np.ndarray],
+    labels: Sequence[str],
+    variants: Sequence[str] = ("imbalanced", "balanced", "tfidf"),
+) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray, float]]]:
+    """``curves[label][variant] = (fpr, tpr, auc)`` for the labels with a positive in ``y``."""
+    from sklearn.metrics import roc_curve
+
+    curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray, float]]] = {}
+    for lab in labels:
+        j = LABELS.index(lab)
+        if y[:, j].sum() == 0:
+            continue
+        for v in variants:
+            if v in probas:
+                fpr, tpr, _ = roc_curve(y[:, j], probas[v][:, j])
+                curves.setdefault(lab, {})[v] = (fpr, tpr, float(np.trapezoid(tpr, fpr)))
+    return curves
+
+
+def run_figures(
+    entries: list[dict[str, Any]],
+    y: np.ndarray,
+    rare: Sequence[str],
+    *,
+    probas: dict[str, np.ndarray],
+    histories: dict[str, list[dict[str, Any]]],
+    balance_png: bytes | None = None,
+) -> dict[str, bytes]:
+    """The figures of a run report, as PNG bytes by name.
+
+    Parameters
+    ----------
+    entries : list of dict
+        The ``metrics.json`` entries (per-label F1 bars).
+    y : (n, 28) array
+        Test labels.
+    rare : list of str
+        The rarest training labels (starred; the first two get ROC curves).
+    probas : dict
+        Seed-0 test probabilities by variant (ROC curves).
+    histories : dict
+        Seed-0 training histories by variant (training curves).
+    balance_png : bytes, optional
+        The balancing job's label-count chart, passed through.
+    """
+    figures: dict[str, bytes] = {}
+    if balance_png is not None:
+        figures["balance_counts"] = balance_png
+    figures["per_label_f1"] = fig_per_label_f1(entries, rare)
+    curves = roc_curves(y, probas, [rare[0], rare[1], "gratitude", "anger"])
+    if curves:
+        figures["roc"] = fig_roc(curves)
+    if histories:
+        figures["training"] = fig_training(histories)
+    return figures
+
+
+def bootstrap_pairs(
+    y: np.ndarray, pairs: Sequence[tuple[int, np.ndarray, np.ndarray]], n_boot: int
+) -> list[dict[str, Any]]:
+    """:func:`paired_bootstrap` of balanced vs imbalanced 0/1 test predictions, per seed.
+
+    ``pairs`` holds ``(seed, pred_imbalanced, pred_balanced)``; each seed resamples with its
+    own generator (``random_state=seed``). Empty when ``n_boot`` is 0.
+    """
+    if not n_boot:
+        return []
+    return [
+        paired_bootstrap(y, a, b, n_boot=n_boot, random_state=seed) | {"seed": seed}
+        for seed, a, b in pairs
+    ]
+
+
+def run_notes(entries: list[dict[str, Any]], *, seconds: float, seeds: Sequence[int]) -> list[str]:
+    """The report's notes: timing, protocol, distillation settings, non-comparable hold-outs."""
+    seed0 = seeds[0]
+    notes = [
+        f"this invocation took {seconds / 60:.1f} min (models finished by an earlier "
+        f"invocation are not retrained); training time of all models "
+        f"{sum(e['efficiency']['train_seconds'] or 0 for e in entries) / 60:.1f} min; "
+        f"seeds {list(seeds)}; rare labels = the six with the fewest training examples.",
+        "dev selects the epoch and tunes the thresholds; the test split is only measured.",
+        "peak RSS is the run process' maximum so far (models train one after another).",
+    ]
+    for e in entries:
+        if "distillation" in e and e["seed"] == seed0:
+            d = e["distillation"]
+            notes.append(
+                f"{e['variant']}: the reference network distilled from {d['teacher']} "
+                f"(alpha {d['alpha']}, temperature {d['temperature']}) over "
+                f"{d['train_rows']:,} labelled rows + {d['external_rows']:,} teacher-scored "
+                "corpus rows."
+            )
+    for e in entries:
+        if "balanced_holdout_not_comparable" in e:
+            h = e["balanced_holdout_not_comparable"]
+            notes.append(
+                f"NOT COMPARABLE: seed {e['seed']} balanced model on a held-out slice of "
+                f"the balanced data: macro-F1 {h['macro_f1']:.4f}, "
+                f"micro-F1 {h['micro_f1']:.4f}."
+            )
+    return notes
+
+
 # ------------------------------------------------------------------------------ writing
 
 

@@ -1,0 +1,310 @@
+"""The jobs that the command line and the Python API share.
+
+Each job takes the whole :class:`~emobalance.config.EmobalanceConfig` (one documented
+arguments object, as setfit's ``TrainingArguments``) plus data and paths, returns the model or
+the report, and never prints: what it has to say goes to the ``emobalance`` logger (call
+:func:`emobalance.log.configure` to see it). torch and transformers load inside the jobs, so
+``import emobalance.jobs`` stays cheap.
+
+- :func:`train_model`: the reference network, DDP included (``emobalance train``);
+- :func:`distill_model`: the reference network distilled from a teacher
+  (``emobalance train --distill-from``);
+- :func:`train_teacher`: the transformer teacher (``emobalance teacher train``);
+- :func:`balance`: the balanced training set (``emobalance balance``);
+- :func:`run`: the experiment and its report (``emobalance run``);
+- :func:`evaluate_model`: the metrics of a model (``emobalance evaluate``).
+
+Every job takes the config first (``None``: all defaults). Data arguments take a split
+name (``train``, ``dev``, ``test``), a dataset file (by extension) or an
+:class:`~emobalance.data.dataset.EmotionDataset`.
+
+Examples
+--------
+>>> from emobalance import jobs
+>>> from emobalance.config import load_config
+>>> cfg = load_config(overrides=["train.epochs=4", "model.vectors=null"])
+>>> clf = jobs.train_model(cfg, out="models/ref")  # doctest: +SKIP
+>>> jobs.evaluate_model("models/ref", "test")["macro_f1"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+from .config import EmobalanceConfig
+from .data.dataset import EmotionDataset
+from .errors import EmobalanceError
+from .log import get_logger
+
+log = get_logger(__name__)
+
+DataLike = str | os.PathLike[str] | EmotionDataset
+
+__all__ = [
+    "balance",
+    "distill_model",
+    "evaluate_model",
+    "is_main_process",
+    "load_data",
+    "run",
+    "train_model",
+    "train_teacher",
+]
+
+
+def load_data(data: DataLike, data_dir: str | os.PathLike[str] | None = None) -> EmotionDataset:
+    """A GoEmotions split by name, any dataset file by extension, or ``data`` itself.
+
+    Raises
+    ------
+    EmobalanceError
+        ``data`` is neither a split name nor an existing file.
+    """
+    if isinstance(data, EmotionDataset):
+        return data
+    from .data import goemotions, load_any
+
+    if isinstance(data, str) and data in goemotions.SPLITS:
+        return goemotions.load(data, data_dir)
+    path = Path(data)
+    if not path.exists():
+        raise EmobalanceError(f"{data}: not a split (train, dev, test) nor an existing file")
+    return load_any(path)
+
+
+def is_main_process() -> bool:
+    """Whether this process reports: always outside torchrun, rank 0 under it."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def train_model(
+    config: EmobalanceConfig | None,
+    train: DataLike = "train",
+    dev: DataLike = "dev",
+    *,
+    out: str | os.PathLike[str] | None = None,
+    distributed: bool = False,
+    progress: bool | None = None,
+) -> Any:  # -> EmotionClassifier
+    """Train the reference model (thresholds tuned on ``dev``) and save it to ``out``.
+
+    Parameters
+    ----------
+    config : EmobalanceConfig or None
+        Its ``model`` and ``train`` sections (None: the defaults).
+    train, dev : split name, dataset file or EmotionDataset
+    out : path, optional
+        Model folder to write (under ``distributed``: by rank 0 only).
+    distributed : bool
+        Data-parallel training in the torchrun job of this process (gloo on CPU, nccl on
+        GPU, each process on GPU ``LOCAL_RANK``); ``train.batch_size`` is per process and only
+        rank 0 evaluates and saves (see :func:`is_main_process`).
+    progress : bool, optional
+        Overrides ``train.progress``.
+
+    Returns
+    -------
+    EmotionClassifier
+    """
+    from .classifier import EmotionClassifier
+
+    cfg = config if config is not None else EmobalanceConfig()
+    tc = cfg.train if progress is None else cfg.train.model_copy(update={"progress": progress})
+    if distributed:
+        from .distributed import init_distributed
+
+        info = init_distributed(tc.device)
+        if info.backend == "nccl":
+            tc = tc.model_copy(update={"device": f"cuda:{info.local_rank}"})
+    try:
+        train_ds, dev_ds = load_data(train), load_data(dev)
+        clf = EmotionClassifier(model=cfg.model, train=tc).fit(train_ds, dev_ds)
+        if out is not None and (not distributed or is_main_process()):
+            clf.save(out)
+    finally:
+        if distributed:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
+    return clf
+
+
+def distill_model(
+    config: EmobalanceConfig | None,
+    train: DataLike = "train",
+    dev: DataLike = "dev",
+    *,
+    out: str | os.PathLike[str] | None = None,
+    progress: bool | None = None,
+) -> Any:  # -> EmotionClassifier
+    """The reference network distilled from the teacher named by ``distill.teacher``.
+
+    The teacher is built (trained and cached when needed) from ``train`` and ``dev``; the
+    external corpus ``distill.corpus`` is scored by it; dev texts and, when available, the
+    GoEmotions test texts never enter training. The loss is ``distill.alpha`` BCE(gold) +
+    (1 - alpha) BCE(teacher sharpened by ``distill.temperature``).
+
+    Returns
+    -------
+    EmotionClassifier
+        With ``metrics_["distillation"]``; saved to ``out`` when given.
+    """
+    from .balance.build import build_teacher
+    from .data import goemotions
+    from .distill import fit_distilled, load_corpus
+
+    cfg = config if config is not None else EmobalanceConfig()
+    tc = cfg.train if progress is None else cfg.train.model_copy(update={"progress": progress})
+    train_ds, dev_ds = load_data(train), load_data(dev)
+    dc = cfg.distill
+    teacher, name = build_teacher(
+        dc.teacher, train_ds, dev_ds, cfg.model, tc,
+        cache_dir=goemotions.cache_dir() / "teachers", teacher_cfg=cfg.teacher,
+    )  # fmt: skip
+    ext = load_corpus(dc)
+    exclude = list(dev_ds.texts)
+    with contextlib.suppress(EmobalanceError):  # no test split here: nothing to exclude
+        exclude += goemotions.load("test").texts
+    log.info(
+        f"distilling from {name} over {len(train_ds):,} rows"
+        + (f" + {len(ext):,} corpus rows" if ext is not None else "")
+    )
+    clf = fit_distilled(
+        train_ds, dev_ds, teacher, ext, model=cfg.model, train_config=tc,
+        distill=dc, exclude_texts=exclude, teacher_name=name,
+    )  # fmt: skip
+    if out is not None:
+        clf.save(out)
+    return clf
+
+
+def train_teacher(
+    config: EmobalanceConfig | None,
+    train: DataLike = "train",
+    dev: DataLike = "dev",
+    *,
+    out: str | os.PathLike[str] | None = None,
+    progress: bool | None = None,
+) -> Any:  # -> TransformerClassifier
+    """Fine-tune the transformer teacher of the ``teacher`` section and save it to ``out``.
+
+    A bad ``teacher.base`` fails before the data is loaded. The folder is a Hugging Face
+    encoder folder plus the head and dev thresholds: usable as ``balance.teacher``,
+    ``distill.teacher`` or with :func:`evaluate_model`.
+
+    Returns
+    -------
+    TransformerClassifier
+    """
+    from .models.transformer import TransformerClassifier, check_base
+
+    cfg = config if config is not None else EmobalanceConfig()
+    tc = cfg.teacher if progress is None else cfg.teacher.model_copy(update={"progress": progress})
+    check_base(tc.base)
+    train_ds, dev_ds = load_data(train), load_data(dev)
+    clf = TransformerClassifier(tc).fit(train_ds, dev_ds)
+    if out is not None:
+        clf.save(out)
+    return clf
+
+
+def balance(
+    config: EmobalanceConfig | None,
+    out: str | os.PathLike[str],
+    *,
+    train: DataLike | None = None,
+    dev: DataLike | None = None,
+    test: DataLike | None = None,
+    teacher: Any = None,
+    progress: bool | None = None,
+) -> tuple[EmotionDataset, dict[str, Any]]:
+    """Build the balanced training set of the ``balance`` section into ``out``.
+
+    Writes ``balanced_train.parquet``, ``balance_report.json``, ``balance_counts.png`` and
+    the resolved ``config.yaml``; dev and test texts never enter the output. The defaults are
+    :class:`~emobalance.config.BalanceConfig`'s (the dev-selected recipe).
+
+    Parameters
+    ----------
+    train, dev, test : split name, dataset file or EmotionDataset, optional
+        Default: the GoEmotions splits (test is read only to keep its texts out).
+    teacher : Teacher, optional
+        Use this teacher instead of building ``balance.teacher``.
+
+    Returns
+    -------
+    (EmotionDataset, dict)
+        The balanced set and the report.
+    """
+    from .balance.build import run_balance
+
+    cfg = config if config is not None else EmobalanceConfig()
+    splits = {k: None if v is None else load_data(v) for k, v in
+              {"train": train, "dev": dev, "test": test}.items()}  # fmt: skip
+    return run_balance(cfg, out, teacher=teacher, progress=progress, **splits)
+
+
+def run(
+    config: EmobalanceConfig | None,
+    run_dir: str | os.PathLike[str],
+    *,
+    resume: bool = False,
+    progress: bool | None = None,
+) -> list[dict[str, Any]]:
+    """The experiment of ``emobalance run`` (see :mod:`emobalance.pipeline`).
+
+    Trains every variant for every seed, evaluates each on the original test split and writes
+    ``metrics.json``, ``report.md`` and ``report.html`` into ``run_dir``. ``resume`` skips the
+    models already finished there. Returns the ``metrics.json`` entries.
+    """
+    from .pipeline import run_experiment
+
+    cfg = config if config is not None else EmobalanceConfig()
+    return run_experiment(cfg, run_dir, resume=resume, progress=progress)
+
+
+def _load_model(path: str | os.PathLike[str]) -> Any:
+    """A saved model folder (the one place this module recognises one)."""
+    from .models.transformer import is_transformer_dir
+
+    path = Path(path)
+    if is_transformer_dir(path):
+        from .models.transformer import TransformerClassifier
+
+        return TransformerClassifier.load(path)
+    from .classifier import EmotionClassifier
+
+    return EmotionClassifier.load(path)
+
+
+def evaluate_model(model: Any, data: DataLike = "test") -> dict[str, Any]:
+    """All metrics of ``model`` on labelled ``data``, with its dev-tuned thresholds.
+
+    Parameters
+    ----------
+    model : path or model
+        A model folder, or any model with ``predict_proba`` and ``thresholds_``.
+    data : split name, dataset file or EmotionDataset
+        Default: the original GoEmotions test split.
+
+    Returns
+    -------
+    dict
+        :func:`emobalance.metrics.evaluate`'s metrics plus ``macro_f1_at_0_5`` (every
+        threshold at 0.5).
+    """
+    from .metrics import evaluate
+
+    clf = _load_model(model) if isinstance(model, str | os.PathLike) else model
+    ds = load_data(data)
+    if not ds.is_labelled:
+        name = data if not isinstance(data, EmotionDataset) else "the dataset"
+        raise EmobalanceError(f"{name}: has no labels to evaluate against")
+    proba = clf.predict_proba(ds.texts)
+    m = evaluate(ds.labels, proba, clf.thresholds_)
+    m["macro_f1_at_0_5"] = evaluate(ds.labels, proba, 0.5, groupings=())["macro_f1"]
+    return m

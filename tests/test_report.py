@@ -1,0 +1,72 @@
+"""report.py builds the run report's figures and notes from data the pipeline passes in."""
+
+import numpy as np
+
+from emobalance.labels import LABELS
+from emobalance.report import bootstrap_pairs, paired_bootstrap, roc_curves, run_figures, run_notes
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def entries():
+    rng = np.random.default_rng(0)
+    out = []
+    for v in ("imbalanced", "balanced"):
+        for s in (0, 1):
+            out.append({
+                "variant": v, "seed": s,
+                "test": {"per_label_f1": {lab: float(rng.random()) for lab in LABELS}},
+                "efficiency": {"train_seconds": 60.0},
+            })  # fmt: skip
+    return out
+
+
+def data(n=60):
+    rng = np.random.default_rng(1)
+    y = (rng.random((n, 28)) < 0.2).astype(np.uint8)
+    y[:, LABELS.index("grief")] = 0  # no positive: no ROC curve for it
+    probas = {v: rng.random((n, 28)).astype(np.float32) for v in ("imbalanced", "tfidf")}
+    return y, probas
+
+
+def test_roc_curves_skip_labels_without_positives():
+    y, probas = data()
+    curves = roc_curves(y, probas, ["grief", "pride", "anger"])
+    assert list(curves) == ["pride", "anger"]
+    assert set(curves["pride"]) == {"imbalanced", "tfidf"}  # balanced has no probabilities
+    fpr, tpr, auc = curves["anger"]["tfidf"]
+    assert fpr[0] == 0 and tpr[-1] == 1 and 0 <= auc <= 1
+
+
+def test_run_figures_are_pngs_by_name():
+    y, probas = data()
+    hist = {"imbalanced": [{"epoch": 1, "train_loss": 1.0, "dev_macro_f1": 0.2},
+                           {"epoch": 2, "train_loss": 0.5, "dev_macro_f1": 0.3}]}  # fmt: skip
+    figs = run_figures(entries(), y, ["grief", "pride"], probas=probas, histories=hist,
+                       balance_png=PNG + b"x")  # fmt: skip
+    assert list(figs) == ["balance_counts", "per_label_f1", "roc", "training"]
+    assert figs["balance_counts"] == PNG + b"x"
+    assert all(png.startswith(PNG) for png in figs.values())
+    bare = run_figures(entries(), y, ["grief", "pride"], probas={}, histories={})
+    assert list(bare) == ["per_label_f1"]
+
+
+def test_bootstrap_pairs_one_per_seed_with_its_own_generator():
+    y, probas = data()
+    a, b = (probas["imbalanced"] > 0.5), (probas["tfidf"] > 0.5)
+    got = bootstrap_pairs(y, [(3, a, b), (4, b, a)], n_boot=20)
+    assert [g["seed"] for g in got] == [3, 4]
+    assert got[0] == paired_bootstrap(y, a, b, n_boot=20, random_state=3) | {"seed": 3}
+    assert bootstrap_pairs(y, [(3, a, b)], n_boot=0) == []
+
+
+def test_run_notes():
+    es = entries()
+    es[0]["distillation"] = {"teacher": "tfidf", "alpha": 0.5, "temperature": 1.0,
+                             "train_rows": 1200, "external_rows": 80}  # fmt: skip
+    es[3]["balanced_holdout_not_comparable"] = {"macro_f1": 0.5, "micro_f1": 0.6}
+    notes = run_notes(es, seconds=120, seeds=[0, 1])
+    assert notes[0].startswith("this invocation took 2.0 min") and "4.0 min" in notes[0]
+    assert "seeds [0, 1]" in notes[0]
+    assert any("distilled from tfidf" in n and "1,200 labelled rows" in n for n in notes)
+    assert notes[-1].startswith("NOT COMPARABLE: seed 1 balanced model")
