@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..config import TransformerConfig, validate
+from ..config import TrainConfig, TransformerConfig, validate
 from ..data.dataset import EmotionDataset
 from ..errors import DataError, ModelError
 from ..io import write_json_atomic
@@ -190,10 +190,8 @@ class MeanPoolClassifier(nn.Module):
         return self.head(self.dropout(pooled.float()))
 
 
-def _trainer_config(cfg: TransformerConfig) -> Any:
+def _trainer_config(cfg: TransformerConfig) -> TrainConfig:
     """The fine-tune's :class:`~emobalance.config.TrainConfig`: BCE, linear decay, clip 1.0."""
-    from ..config import TrainConfig
-
     return TrainConfig(
         epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
         lr_schedule="linear", warmup_ratio=cfg.warmup_ratio, loss="bce", grad_clip=1.0,
@@ -203,7 +201,7 @@ def _trainer_config(cfg: TransformerConfig) -> Any:
     )  # fmt: skip
 
 
-def _param_groups(cfg: TransformerConfig) -> Any:
+def _param_groups(cfg: TransformerConfig) -> Callable[[nn.Module], list[dict[str, Any]]]:
     """AdamW groups: no decay on biases and LayerNorm; the new head at ``head_lr``."""
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
 
@@ -220,7 +218,7 @@ def _param_groups(cfg: TransformerConfig) -> Any:
     return groups
 
 
-def _epoch_seeds(cfg: TransformerConfig) -> Any:
+def _epoch_seeds(cfg: TransformerConfig) -> Callable[[int], int]:
     """The bucketing seed of each epoch, drawn from ``default_rng(seed)`` (the fine-tune's own
     scheme since it was written: its batches, and so its results, stay as they were)."""
     rng = np.random.default_rng(cfg.seed)
@@ -334,6 +332,12 @@ class TransformerClassifier:
             Labelled training data.
         dev : EmotionDataset, optional
             Selects the epoch and tunes the thresholds. The test split never goes here.
+
+        Returns
+        -------
+        TransformerClassifier
+            ``self``, with ``network_``, ``tokenizer_``, ``thresholds_``, ``history_`` and
+            ``metrics_`` set.
         """
         from ..training import Trainer, set_seed, sigmoid
 
@@ -355,7 +359,7 @@ class TransformerClassifier:
             distributed=False,  # one process: the teacher is not trained under torchrun
             collate=lambda ids, idx, device: tuple(t.to(device) for t in self._pad(ids, idx)),
             param_groups=_param_groups(cfg),
-            optimizer=torch.optim.AdamW,
+            optimizer=torch.optim.AdamW,  # not fused, as before: fused AdamW rounds differently
             precision=lambda device: self._autocast(device)[1],
             score_dev=lambda net, ids: sigmoid(self._logits(ids)),
             epoch_seed=_epoch_seeds(cfg),
