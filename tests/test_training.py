@@ -201,12 +201,13 @@ def test_hooks_train_a_keyword_network_with_its_own_groups_precision_and_dev_sco
     trainer = Trainer(net, cfg, collate=_mask_collate, param_groups=groups,
                       optimizer=torch.optim.AdamW, precision=precision, score_dev=score_dev,
                       epoch_seed=epoch_seed, desc="toy epoch")  # fmt: skip
-    opt = trainer._make_optimizer(net)
-    assert [g["lr"] for g in opt.param_groups] == [0.05, 0.1]
-    assert [g["weight_decay"] for g in opt.param_groups] == [cfg.weight_decay, 0.0]
     with caplog.at_level(logging.INFO, logger="emobalance"):
         res = trainer.fit(seqs, y, seqs[:32], y[:32].astype(np.uint8))
     assert seen == {"precision": ["cpu"], "dev": 4, "seeds": [1, 2, 3, 4]}
+    groups = trainer.optimizer_.param_groups  # constant schedule: the groups' own rates
+    assert isinstance(trainer.optimizer_, torch.optim.AdamW) and not groups[0]["fused"]
+    assert [g["lr"] for g in groups] == [0.05, 0.1]
+    assert [g["weight_decay"] for g in groups] == [cfg.weight_decay, 0.0]
     assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
     # both learnable labels are right on dev: 2 of the 28 labels' F1 are 1
     assert res.best_score == max(h["dev_macro_f1"] for h in res.history) > 1.9 / 28

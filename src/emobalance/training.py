@@ -407,6 +407,8 @@ class Trainer:
         The autocast dtype of training.
     rank, world_size : int
         This process's rank and the number of processes (0 and 1 outside DDP).
+    optimizer_ : torch.optim.Optimizer
+        The optimiser of the last :meth:`fit`.
     """
 
     def __init__(
@@ -547,7 +549,7 @@ class Trainer:
         )
         loss_fn = loss_fn or make_loss(cfg, np.asarray(train_targets), device)
         params = [p for p in model.parameters() if p.requires_grad]
-        opt = self._make_optimizer(model)
+        opt = self.optimizer_ = self._make_optimizer(model)
         scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         n = len(train_inputs)
         lengths = np.fromiter((len(s) for s in train_inputs), dtype=np.int64, count=n)
