@@ -142,3 +142,104 @@ def test_batch_groups_refuses_more_processes_than_batches():
     with pytest.raises(ConfigError, match="cannot give each of 4 processes a step"):
         batch_groups(np.full(10, 5), batch_size=8, world_size=4)
     assert len(batch_groups(np.full(64, 5), batch_size=8, world_size=4)) == 2
+
+
+class _BagOfIds(torch.nn.Module):
+    """A keyword-input network, as a Hugging Face encoder is called: masked mean of embeddings."""
+
+    def __init__(self, vocab: int = 30) -> None:
+        super().__init__()
+        self.emb = torch.nn.Embedding(vocab, 8)
+        self.head = torch.nn.Linear(8, 28)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        m = attention_mask.unsqueeze(-1).float()
+        return self.head((self.emb(input_ids) * m).sum(1) / m.sum(1).clamp(min=1.0))
+
+
+def _mask_collate(ids, idx, device):
+    x, lens = pad_batch(ids, idx)
+    mask = (torch.arange(x.shape[1])[None, :] < lens[:, None]).long()
+    return {"input_ids": x.to(device), "attention_mask": mask.to(device)}
+
+
+def test_hooks_train_a_keyword_network_with_its_own_groups_precision_and_dev_scoring(caplog):
+    import logging
+
+    rng = np.random.default_rng(0)
+    seqs = [np.array([2 + i % 2, *rng.integers(4, 30, size=rng.integers(1, 6)).tolist()])
+            for i in range(64)]  # fmt: skip
+    y = np.zeros((64, 28), dtype=np.float32)
+    y[np.arange(64), np.arange(64) % 2] = 1
+    torch.manual_seed(0)
+    net = _BagOfIds()
+    seen = {"precision": [], "dev": 0, "seeds": []}
+
+    def groups(model):
+        return [
+            {"params": list(model.emb.parameters()), "lr": 0.05},
+            {"params": list(model.head.parameters()), "lr": 0.1, "weight_decay": 0.0},
+        ]
+
+    def precision(device):
+        seen["precision"].append(device.type)
+        return None
+
+    def score_dev(model, dev):
+        seen["dev"] += 1
+        with torch.no_grad():
+            batch = _mask_collate(dev, np.arange(len(dev)), torch.device("cpu"))
+            return torch.sigmoid(model(**batch)).numpy()
+
+    def epoch_seed(epoch):
+        seen["seeds"].append(epoch)
+        return 100 + epoch
+
+    cfg = TrainConfig(epochs=4, batch_size=16, loss="bce", lr_schedule="constant",
+                      warmup_ratio=0.0, patience=10, mixed_precision="off",
+                      progress=False)  # fmt: skip
+    trainer = Trainer(net, cfg, collate=_mask_collate, param_groups=groups,
+                      optimizer=torch.optim.AdamW, precision=precision, score_dev=score_dev,
+                      epoch_seed=epoch_seed, desc="toy epoch")  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="emobalance"):
+        res = trainer.fit(seqs, y, seqs[:32], y[:32].astype(np.uint8))
+    assert seen == {"precision": ["cpu"], "dev": 4, "seeds": [1, 2, 3, 4]}
+    groups = trainer.optimizer_.param_groups  # constant schedule: the groups' own rates
+    assert isinstance(trainer.optimizer_, torch.optim.AdamW) and not groups[0]["fused"]
+    assert [g["lr"] for g in groups] == [0.05, 0.1]
+    assert [g["weight_decay"] for g in groups] == [cfg.weight_decay, 0.0]
+    assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
+    # both learnable labels are right on dev: 2 of the 28 labels' F1 are 1
+    assert res.best_score == max(h["dev_macro_f1"] for h in res.history) > 1.9 / 28
+    lines = [r.getMessage() for r in caplog.records if r.name == "emobalance.training"]
+    assert len(lines) == 4 and lines[0].startswith("toy epoch 1: loss ")
+    assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "emobalance.training")
+    assert "dev macro-F1" in lines[0]
+
+
+def test_one_bucketing_rule_for_one_process_and_for_ranks():
+    from emobalance.training import batch_groups
+
+    lengths = np.random.default_rng(2).integers(1, 40, size=700)
+    one = length_bucketed_batches(lengths, 16, seed=5)
+    assert all(np.array_equal(a, g[0]) for a, g in
+               zip(one, batch_groups(lengths, 16, seed=5), strict=True))  # fmt: skip
+    groups = batch_groups(lengths, 16, 3, seed=5)
+    for r in range(3):
+        mine = length_bucketed_batches(lengths, 16, seed=5, rank=r, world_size=3)
+        assert all(np.array_equal(a, g[r]) for a, g in zip(mine, groups, strict=True))
+
+
+def test_reseed_off_keeps_the_callers_random_stream():
+    cfg = TrainConfig(epochs=1, batch_size=8, mixed_precision="off", progress=False, seed=0)
+    seqs = [np.array([2, 3])] * 8
+    y = np.zeros((8, 28), dtype=np.float32)
+
+    def first_draw(reseed):
+        torch.manual_seed(123)
+        model = CNNBiLSTMAttention(5, ModelConfig(embedding_dim=4, conv_channels=4,
+                                                  lstm_hidden=4, attention_dim=4))  # fmt: skip
+        Trainer(model, cfg, reseed=reseed).fit(seqs, y)
+        return torch.rand(1).item()
+
+    assert first_draw(True) != first_draw(False)

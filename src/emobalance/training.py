@@ -1,20 +1,21 @@
-"""Trainer for the reference network: buckets, mixed precision, early stopping on dev.
+"""The one training loop (:class:`Trainer`) and the one length-bucketing rule (batch_groups).
 
-The trainer works on encoded sequences (lists of int arrays) and a ``(n, 28)`` target matrix;
-:class:`~emobalance.classifier.EmotionClassifier` does the text side. Targets may be soft
-(probabilities in [0, 1]), which the distillation path uses.
+:class:`Trainer` trains the reference network (CNN-BiLSTM-attention over padded ids and
+lengths, the defaults) and the transformer teacher (a Hugging Face encoder, through hooks
+for its collate, parameter groups and precision policy) with the same AdamW schedule, mixed
+precision, clipping, weighted loss, data-parallel steps and best-state early stopping on dev.
+It works on per-row inputs (lists of encoded sequences) and an ``(n, k)`` target matrix; the
+model classes do the text side. Targets may be soft (probabilities in [0, 1]), which the
+distillation path uses.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
-import os
 import random
-import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,11 +23,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from .config import TrainConfig
 from .errors import ConfigError
+from .log import get_logger, progress, progress_enabled
 from .metrics import apply_thresholds, tune_thresholds
+
+_log = get_logger(__name__)
 
 # ----------------------------------------------------------------------------- setup
 
@@ -78,58 +81,61 @@ def resolve_precision(mode: str, device: torch.device) -> torch.dtype | None:
 # --------------------------------------------------------------------------- batching
 
 
-def length_bucketed_batches(
-    lengths: Sequence[int] | np.ndarray,
-    batch_size: int,
-    *,
-    shuffle: bool = True,
-    seed: int = 0,
-    bucket_batches: int = 50,
-    rank: int = 0,
-    world_size: int = 1,
-) -> list[np.ndarray]:
-    """Index batches of similar lengths (dynamic padding stays small).
-
-    Shuffle, cut into buckets of ``bucket_batches * batch_size`` rows, sort each bucket by
-    length, cut batches, shuffle the batch order. With ``world_size > 1`` every rank gets the
-    same number of batches (the global list is cut into groups of ``world_size`` batches of
-    similar length; rank ``r`` takes the ``r``-th of each group, see :func:`batch_groups`).
-    """
-    if world_size > 1:
-        groups = batch_groups(
-            lengths, batch_size, world_size, shuffle=shuffle, seed=seed,
-            bucket_batches=bucket_batches,
-        )  # fmt: skip
-        return [g[rank] for g in groups]
-    lengths = np.asarray(lengths)
-    rng = np.random.default_rng(seed)
-    batches = _bucket(lengths, batch_size, bucket_batches, rng, shuffle)
-    if shuffle:
-        perm = rng.permutation(len(batches))
-        batches = [batches[i] for i in perm]
-    return batches
-
-
 def batch_groups(
     lengths: Sequence[int] | np.ndarray,
     batch_size: int,
-    world_size: int,
+    world_size: int = 1,
     *,
     shuffle: bool = True,
     seed: int = 0,
     bucket_batches: int = 50,
 ) -> list[list[np.ndarray]]:
-    """The global batches of a data-parallel epoch: groups of ``world_size`` rank batches.
+    """The steps of an epoch over length-bucketed batches: groups of ``world_size`` batches.
 
-    Every rank computes the same groups from the same seed and trains on ``group[rank]``; a
-    group is one optimiser step over up to ``world_size * batch_size`` rows, its batches of
-    similar length (cut from one length-sorted bucket). Trailing rows that do not fill a
-    whole group are dropped for the epoch (a different few each epoch), so that every rank
-    takes the same number of steps.
+    The one bucketing rule of the package: shuffle the rows, cut them into buckets of
+    ``bucket_batches * world_size * batch_size`` rows, sort each bucket by length, cut it into
+    batches (so dynamic padding stays small), cut the batches into groups of ``world_size``
+    and shuffle the group order. Every rank computes the same groups from the same seed and
+    trains on ``group[rank]``; a group is one optimiser step over up to
+    ``world_size * batch_size`` rows. With ``world_size > 1`` trailing batches that do not
+    fill a whole group are dropped for the epoch (a different few each epoch), so that every
+    rank takes the same number of steps.
+
+    Parameters
+    ----------
+    lengths : sequence of int
+        Length of every row.
+    batch_size : int
+        Rows per batch (per rank).
+    world_size : int, default 1
+        Batches per group (data-parallel processes).
+    shuffle : bool, default True
+        Shuffle rows and groups; ``False`` keeps row order within buckets of sorted rows.
+    seed : int, default 0
+        Seed of the shuffles (the trainer passes one per epoch).
+    bucket_batches : int, default 50
+        Batches per length-sorted bucket (per rank).
+
+    Returns
+    -------
+    list of list of ndarray
+        Groups of ``world_size`` index arrays.
+
+    Raises
+    ------
+    ConfigError
+        If there are rows but too few batches to give every rank one step.
     """
     lengths = np.asarray(lengths)
     rng = np.random.default_rng(seed)
-    batches = _bucket(lengths, batch_size, bucket_batches * world_size, rng, shuffle)
+    n = len(lengths)
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    bucket = batch_size * bucket_batches * world_size
+    batches: list[np.ndarray] = []
+    for start in range(0, n, bucket):
+        chunk = order[start : start + bucket]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
     groups = [batches[i : i + world_size] for i in range(0, len(batches), world_size)]
     groups = [g for g in groups if len(g) == world_size]  # equal steps on every rank
     if not groups and len(batches):
@@ -142,23 +148,25 @@ def batch_groups(
     return groups
 
 
-def _bucket(
-    lengths: np.ndarray,
+def length_bucketed_batches(
+    lengths: Sequence[int] | np.ndarray,
     batch_size: int,
-    bucket_batches: int,
-    rng: np.random.Generator,
-    shuffle: bool,
+    *,
+    shuffle: bool = True,
+    seed: int = 0,
+    bucket_batches: int = 50,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> list[np.ndarray]:
-    """Shuffled rows cut into length-sorted buckets, cut into batches (bucket order kept)."""
-    n = len(lengths)
-    order = rng.permutation(n) if shuffle else np.arange(n)
-    bucket = batch_size * bucket_batches
-    batches: list[np.ndarray] = []
-    for start in range(0, n, bucket):
-        chunk = order[start : start + bucket]
-        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
-    return batches
+    """Rank ``rank``'s index batches of an epoch: its share of :func:`batch_groups`.
+
+    Batches hold rows of similar length; with ``world_size > 1`` every rank gets the same
+    number of batches and no row twice.
+    """
+    groups = batch_groups(
+        lengths, batch_size, world_size, shuffle=shuffle, seed=seed, bucket_batches=bucket_batches
+    )
+    return [g[rank] for g in groups]
 
 
 def pad_batch(seqs: Sequence[np.ndarray], idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -169,6 +177,17 @@ def pad_batch(seqs: Sequence[np.ndarray], idx: np.ndarray) -> tuple[torch.Tensor
         s = seqs[i]
         out[row, : len(s)] = s
     return torch.from_numpy(out), torch.from_numpy(lens)
+
+
+def collate_padded(
+    seqs: Sequence[np.ndarray], idx: np.ndarray, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reference network's collate hook: :func:`pad_batch`, ids on ``device``.
+
+    The lengths stay on the CPU, where packing the LSTM input wants them.
+    """
+    ids, lens = pad_batch(seqs, idx)
+    return ids.to(device), lens
 
 
 # ------------------------------------------------------------------------------ losses
@@ -321,14 +340,30 @@ def macro_f1_tuned(y: np.ndarray, proba: np.ndarray) -> float:
     return float(f1.mean())
 
 
+Collate = Callable[[Any, np.ndarray, torch.device], "tuple[Any, ...] | Mapping[str, Any]"]
+ParamGroups = Callable[[nn.Module], list[dict[str, Any]]]
+Precision = Callable[[torch.device], "torch.dtype | None"]
+ScoreDev = Callable[[nn.Module, Any], np.ndarray]
+
+
 class Trainer:
-    """Train a network with AdamW over length-bucketed batches and early stopping on dev.
+    """The training loop of every network: AdamW, mixed precision, early stopping on dev.
+
+    In the manner of skorch's ``NeuralNet``, what depends on the network is passed in as
+    hooks; the loop itself (length-bucketed batches from :func:`batch_groups`, the
+    warm-up/decay schedule of :func:`lr_lambda`, autocast with a GradScaler for fp16,
+    gradient clipping, row-weighted loss, data-parallel steps, best-state early stopping on
+    dev macro-F1 with tuned thresholds, progress bars and the epoch log) is the same for
+    all. The defaults are those of the reference network;
+    :meth:`~emobalance.models.transformer.TransformerClassifier.fit` passes its own hooks.
 
     Parameters
     ----------
     model : nn.Module
-        Maps ``(ids, lengths)`` to logits ``(B, 28)``.
-    config : TrainConfig
+        Maps the collated inputs of a batch to logits ``(B, 28)``.
+    config : TrainConfig, optional
+        Epochs, batch size, learning rate and schedule, loss, clipping, patience, seed,
+        precision mode, device, threads, progress.
     distributed : bool, optional
         Data-parallel training in an initialised ``torch.distributed`` process group (default:
         whenever one is initialised, e.g. by ``emobalance train --distributed`` under
@@ -338,36 +373,102 @@ class Trainer:
         step on the group's rows together. ``batch_size`` is per rank; only rank 0
         evaluates on dev, keeps the best weights and logs; train metrics are summed over
         ranks.
+    collate : callable, optional
+        ``collate(inputs, idx, device)``: the model inputs of the rows ``idx`` of the
+        training inputs, as a tuple (``model(*batch)``) or a mapping (``model(**batch)``).
+        Default :func:`collate_padded` (padded ids on ``device`` and their lengths).
+    param_groups : callable, optional
+        ``param_groups(model)``: the optimiser's parameter groups (dicts with ``params``
+        and, where they differ from ``config.lr`` and ``config.weight_decay``, ``lr`` and
+        ``weight_decay``). Default: one group of all trainable parameters.
+    optimizer : callable, optional
+        ``optimizer(groups, lr=..., weight_decay=...)``, e.g. ``torch.optim.AdamW``.
+        Default: AdamW, fused on CPU and CUDA.
+    precision : callable, optional
+        ``precision(device)``: the autocast dtype, or ``None`` for fp32 (a GradScaler runs
+        with fp16). Default :func:`resolve_precision` of ``config.mixed_precision``.
+    score_dev : callable, optional
+        ``score_dev(model, dev_inputs)``: dev probabilities ``(n, 28)``. Default: the sigmoid
+        of :func:`predict_logits` in batches of ``config.eval_batch_size``.
+    epoch_seed : callable, optional
+        ``epoch_seed(epoch)``: the bucketing seed of epoch ``1, 2, ...``. Default
+        ``config.seed + epoch``.
+    reseed : bool, default True
+        Seed Python, NumPy and torch from ``config.seed`` when :meth:`fit` starts. A caller
+        that seeded before building its network can pass ``False`` to keep the stream
+        (dropout masks) going from there.
+    desc : str, default "epoch"
+        Prefix of the progress bar and of the epoch log lines.
+
+    Attributes
+    ----------
+    device : torch.device
+    amp_dtype : torch.dtype or None
+        The autocast dtype of training.
+    rank, world_size : int
+        This process's rank and the number of processes (0 and 1 outside DDP).
+    optimizer_ : torch.optim.Optimizer
+        The optimiser of the last :meth:`fit`.
     """
 
     def __init__(
-        self, model: nn.Module, config: TrainConfig | None = None, distributed: bool | None = None
+        self,
+        model: nn.Module,
+        config: TrainConfig | None = None,
+        distributed: bool | None = None,
+        *,
+        collate: Collate | None = None,
+        param_groups: ParamGroups | None = None,
+        optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+        precision: Precision | None = None,
+        score_dev: ScoreDev | None = None,
+        epoch_seed: Callable[[int], int] | None = None,
+        reseed: bool = True,
+        desc: str = "epoch",
     ) -> None:
         self.config = config or TrainConfig()
         self.device = resolve_device(self.config.device)
         self.model = model.to(self.device)
-        self.amp_dtype = resolve_precision(self.config.mixed_precision, self.device)
+        self.collate = collate or collate_padded
+        self.param_groups = param_groups
+        self.optimizer = optimizer
+        self.score_dev = score_dev or self._score_dev
+        self.epoch_seed = epoch_seed or (lambda epoch: self.config.seed + epoch)
+        self.reseed = reseed
+        self.desc = desc
+        self.amp_dtype = (
+            precision(self.device)
+            if precision is not None
+            else resolve_precision(self.config.mixed_precision, self.device)
+        )
         if distributed is None:
             distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
         self.distributed = distributed
         self.rank = torch.distributed.get_rank() if distributed else 0
         self.world_size = torch.distributed.get_world_size() if distributed else 1
 
-    def _progress(self) -> bool:
-        if self.rank != 0:
-            return False
-        p = self.config.progress
-        return sys.stderr.isatty() if p is None else p
+    # ------------------------------------------------------------------------ hooks
+    def _score_dev(self, model: nn.Module, dev_inputs: Sequence[np.ndarray]) -> np.ndarray:
+        return sigmoid(predict_logits(model, dev_inputs, self.config.eval_batch_size, self.device))
+
+    def _make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        cfg = self.config
+        if self.param_groups is not None:
+            groups = self.param_groups(model)
+        else:
+            groups = [{"params": [p for p in model.parameters() if p.requires_grad]}]
+        make = self.optimizer
+        if make is None:
+            fused = self.device.type in ("cpu", "cuda")
+            return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
+        return make(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     def epoch_groups(self, lengths: np.ndarray, epoch: int) -> list[list[np.ndarray]]:
         """The steps of an epoch, each a list of one index batch per rank."""
-        cfg = self.config
-        if not self.distributed:
-            return [
-                [b] for b in length_bucketed_batches(lengths, cfg.batch_size, seed=cfg.seed + epoch)
-            ]
-        return batch_groups(lengths, cfg.batch_size, self.world_size, seed=cfg.seed + epoch)
+        seed = self.epoch_seed(epoch)
+        return batch_groups(lengths, self.config.batch_size, self.world_size, seed=seed)
 
+    # -------------------------------------------------------------------- collectives
     def _all_sum(self, values: list[float]) -> list[float]:
         """Sum over ranks (the collective runs on the device NCCL needs)."""
         if not self.distributed:
@@ -385,11 +486,27 @@ class Trainer:
         torch.distributed.broadcast(t, 0)
         return float(t.item())
 
+    def _wrap(self) -> nn.Module:
+        """The module that steps: the model, or its DistributedDataParallel wrapper."""
+        if not self.distributed:
+            return self.model
+        from torch.nn.parallel import DistributedDataParallel
+
+        # DDP broadcasts rank 0's weights here, so every rank starts equal
+        ids = None
+        if self.device.type == "cuda":  # "cuda" alone means the current device
+            ids = [self.device.index if self.device.index is not None
+                   else torch.cuda.current_device()]  # fmt: skip
+        net = DistributedDataParallel(self.model, device_ids=ids)
+        torch.manual_seed(self.config.seed + self.rank)  # dropout masks differ between ranks
+        return net
+
+    # --------------------------------------------------------------------------- fit
     def fit(
         self,
-        train_seqs: Sequence[np.ndarray],
+        train_inputs: Sequence[Any],
         train_targets: np.ndarray,
-        dev_seqs: Sequence[np.ndarray] | None = None,
+        dev_inputs: Sequence[Any] | None = None,
         dev_labels: np.ndarray | None = None,
         sample_weight: np.ndarray | None = None,
         loss_fn: nn.Module | None = None,
@@ -398,51 +515,51 @@ class Trainer:
 
         Parameters
         ----------
-        train_seqs : sequence of int arrays
-            Encoded training texts (each of length >= 1).
-        train_targets : ndarray of shape (n, 28)
-            0/1 labels or soft targets in [0, 1].
-        dev_seqs, dev_labels : optional
-            Dev data for early stopping on macro-F1 (thresholds tuned on dev).
+        train_inputs : sequence
+            One entry per training row (for the default hooks: int arrays of length >= 1,
+            encoded texts); batches are bucketed by ``len`` of the entries and built by the
+            ``collate`` hook.
+        train_targets : ndarray of shape (n, k)
+            0/1 labels or soft targets in [0, 1] (``k`` = 28, or wider for a ``loss_fn``
+            that unpacks more, as distillation's does).
+        dev_inputs, dev_labels : optional
+            Dev data (scored by the ``score_dev`` hook) for early stopping on macro-F1 with
+            thresholds tuned on dev.
         sample_weight : ndarray of shape (n,), optional
             Per-row loss weights.
         loss_fn : nn.Module, optional
-            Overrides the configured loss (per-element loss of ``(logits, targets)``).
+            Per-element loss of ``(logits, targets)``; default :func:`make_loss` of the
+            config.
+
+        Returns
+        -------
+        TrainResult
         """
         cfg = self.config
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
-        set_seed(cfg.seed)
+        if self.reseed:
+            set_seed(cfg.seed)
         model, device = self.model, self.device
         rank, world = self.rank, self.world_size
-        net: nn.Module = model
-        if self.distributed:
-            from torch.nn.parallel import DistributedDataParallel
-
-            # DDP broadcasts rank 0's weights here, so every rank starts equal
-            ids = None
-            if device.type == "cuda":  # "cuda" alone means the current device
-                ids = [device.index if device.index is not None else torch.cuda.current_device()]
-            net = DistributedDataParallel(model, device_ids=ids)
-            torch.manual_seed(cfg.seed + rank)  # dropout masks differ between ranks
+        net = self._wrap()
         targets = torch.as_tensor(np.asarray(train_targets, dtype=np.float32))
         weights = (
             None if sample_weight is None else torch.as_tensor(sample_weight, dtype=torch.float32)
         )
         loss_fn = loss_fn or make_loss(cfg, np.asarray(train_targets), device)
         params = [p for p in model.parameters() if p.requires_grad]
-        fused = device.type in ("cpu", "cuda")
-        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
+        opt = self.optimizer_ = self._make_optimizer(model)
         scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
-        lengths = np.fromiter((len(s) for s in train_seqs), dtype=np.int64, count=len(train_seqs))
-        steps_per_epoch = -(-len(train_seqs) // (cfg.batch_size * world))
+        n = len(train_inputs)
+        lengths = np.fromiter((len(s) for s in train_inputs), dtype=np.int64, count=n)
+        steps_per_epoch = -(-n // (cfg.batch_size * world))
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lr_lambda(cfg.lr_schedule, cfg.warmup_ratio, steps_per_epoch * cfg.epochs)
         )
-        result = TrainResult(
-            precision={None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.amp_dtype],
-            device=str(device),
-        )
+        result = TrainResult(precision=_PRECISION_NAMES[self.amp_dtype], device=str(device))
+        show = rank == 0 and progress_enabled(cfg.progress)
+        has_dev = dev_inputs is not None and dev_labels is not None
         best_state: dict[str, torch.Tensor] | None = None
         bad_epochs = 0
         t_start = time.perf_counter()
@@ -451,16 +568,11 @@ class Trainer:
             groups = self.epoch_groups(lengths, epoch)
             t0 = time.perf_counter()
             total, seen = 0.0, 0
-            bar = tqdm(
-                groups,
-                desc=f"epoch {epoch}/{cfg.epochs}",
-                disable=not self._progress(),
-                leave=False,
-                unit="batch",
-            )
+            bar = progress(groups, desc=f"{self.desc} {epoch}/{cfg.epochs}", enabled=show,
+                           unit="batch")  # fmt: skip
             for group in bar:
                 idx = group[rank]
-                ids, lens = pad_batch(train_seqs, idx)
+                batch = self.collate(train_inputs, idx, device)
                 y = targets[idx].to(device)
                 autocast = (
                     torch.autocast(device.type, dtype=self.amp_dtype)
@@ -468,7 +580,7 @@ class Trainer:
                     else contextlib.nullcontext()
                 )
                 with autocast:
-                    logits = net(ids.to(device), lens)
+                    logits = net(**batch) if isinstance(batch, Mapping) else net(*batch)
                 per = loss_fn(logits.float(), y).mean(dim=1)
                 if self.distributed:
                     # mean over the whole group: DDP divides the summed gradients by `world`
@@ -479,7 +591,7 @@ class Trainer:
                         loss = (per * w).sum() * (world / norm)
                     else:
                         loss = per.sum() * (world / rows)
-                elif weights is not None:
+                elif weights is not None:  # the dataset's row weights (e.g. a balanced set's)
                     w = weights[idx].to(device)
                     loss = (per * w).sum() / w.sum().clamp(min=1e-8)
                 else:
@@ -507,23 +619,25 @@ class Trainer:
                 "epoch_seconds": epoch_s,
                 "train_texts_per_s": seen / epoch_s if epoch_s > 0 else math.nan,
             }
-            if dev_seqs is not None and dev_labels is not None and rank == 0:
-                proba = sigmoid(predict_logits(model, dev_seqs, cfg.eval_batch_size, device))
+            if has_dev and rank == 0:
+                proba = self.score_dev(model, dev_inputs)
                 rec["dev_macro_f1"] = macro_f1_tuned(np.asarray(dev_labels), proba)
                 improved = not (rec["dev_macro_f1"] <= result.best_score)  # nan-safe
                 if improved:
                     result.best_score, result.best_epoch = rec["dev_macro_f1"], epoch
-                    best_state = copy.deepcopy(model.state_dict())
+                    # a CPU copy: a large encoder's best weights need not hold device memory
+                    best_state = {k: v.detach().to("cpu", copy=True)
+                                  for k, v in model.state_dict().items()}  # fmt: skip
                     bad_epochs = 0
                 else:
                     bad_epochs += 1
             result.history.append(rec)
-            if (self._progress() or os.environ.get("EMOBALANCE_LOG")) and rank == 0:
-                msg = f"epoch {epoch}: loss {rec['train_loss']:.4f}, {epoch_s:.1f}s"
+            if rank == 0:
+                msg = f"{self.desc} {epoch}: loss {rec['train_loss']:.4f}, {epoch_s:.1f}s"
                 if "dev_macro_f1" in rec:
                     msg += f", dev macro-F1 {rec['dev_macro_f1']:.4f}"
-                tqdm.write(msg, file=sys.stderr)
-            stop = dev_seqs is not None and bad_epochs > cfg.patience
+                _log.info(msg)
+            stop = has_dev and bad_epochs > cfg.patience
             if self._from_rank0(float(stop)):  # every rank stops with rank 0
                 break
         if best_state is not None:
@@ -534,7 +648,4 @@ class Trainer:
         return result
 
 
-def iter_chunks(n: int, size: int) -> Iterator[slice]:
-    """Slices of ``size`` over ``range(n)``."""
-    for start in range(0, n, size):
-        yield slice(start, min(start + size, n))
+_PRECISION_NAMES = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}

@@ -20,21 +20,19 @@ import contextlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .. import __version__
-from ..config import TransformerConfig, validate
+from ..config import TrainConfig, TransformerConfig, validate
 from ..data.dataset import EmotionDataset
 from ..errors import DataError, ModelError
 from ..io import write_json_atomic
@@ -192,10 +190,40 @@ class MeanPoolClassifier(nn.Module):
         return self.head(self.dropout(pooled.float()))
 
 
-def _bucketed(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    from ..training import length_bucketed_batches
+def _trainer_config(cfg: TransformerConfig) -> TrainConfig:
+    """The fine-tune's :class:`~emobalance.config.TrainConfig`: BCE, linear decay, clip 1.0."""
+    return TrainConfig(
+        epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
+        lr_schedule="linear", warmup_ratio=cfg.warmup_ratio, loss="bce", grad_clip=1.0,
+        patience=cfg.patience, seed=cfg.seed, mixed_precision=cfg.mixed_precision,
+        device=cfg.device, num_threads=cfg.num_threads, eval_batch_size=cfg.eval_batch_size,
+        progress=cfg.progress,
+    )  # fmt: skip
 
-    return length_bucketed_batches(lengths, batch_size, seed=int(rng.integers(2**31)))
+
+def _param_groups(cfg: TransformerConfig) -> Callable[[nn.Module], list[dict[str, Any]]]:
+    """AdamW groups: no decay on biases and LayerNorm; the new head at ``head_lr``."""
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
+
+    def groups(net: nn.Module) -> list[dict[str, Any]]:
+        enc = list(net.encoder.named_parameters())
+        return [
+            {"params": [p for n, p in enc if not n.endswith(no_decay)],
+             "weight_decay": cfg.weight_decay, "lr": cfg.lr},
+            {"params": [p for n, p in enc if n.endswith(no_decay)],
+             "weight_decay": 0.0, "lr": cfg.lr},
+            {"params": list(net.head.parameters()), "weight_decay": 0.0, "lr": cfg.head_lr},
+        ]  # fmt: skip
+
+    return groups
+
+
+def _epoch_seeds(cfg: TransformerConfig) -> Callable[[int], int]:
+    """The bucketing seed of each epoch, drawn from ``default_rng(seed)`` (the fine-tune's own
+    scheme since it was written: its batches, and so its results, stay as they were)."""
+    rng = np.random.default_rng(cfg.seed)
+    seeds = [int(rng.integers(2**31)) for _ in range(cfg.epochs)]
+    return lambda epoch: seeds[epoch - 1]
 
 
 # ----------------------------------------------------------------------- the classifier
@@ -304,112 +332,58 @@ class TransformerClassifier:
             Labelled training data.
         dev : EmotionDataset, optional
             Selects the epoch and tunes the thresholds. The test split never goes here.
+
+        Returns
+        -------
+        TransformerClassifier
+            ``self``, with ``network_``, ``tokenizer_``, ``thresholds_``, ``history_`` and
+            ``metrics_`` set.
         """
-        from ..training import lr_lambda, macro_f1_tuned, set_seed, sigmoid
+        from ..training import Trainer, set_seed, sigmoid
 
         cfg = self.config
         if not train.is_labelled:
             raise DataError("fit() needs a labelled training dataset")
         if len(train) == 0:
             raise DataError("the training dataset is empty")
-        if cfg.num_threads:
-            torch.set_num_threads(cfg.num_threads)
         t0 = time.perf_counter()
         set_seed(cfg.seed)
         self.base_ = resolve_base(cfg.base)
         self.tokenizer_, encoder = _load_encoder(self.base_)
         self.network_ = MeanPoolClassifier(encoder, NUM_LABELS, cfg.dropout)
-        device = self._device()
-        self.network_.to(device)
         train_ids = self._tokenize(train.texts)
         dev_ids = None if dev is None else self._tokenize(dev.texts)
-        y = torch.as_tensor(train.labels, dtype=torch.float32)
-        w = None if train.weight is None else torch.as_tensor(train.weight, dtype=torch.float32)
-        lengths = np.fromiter((len(r) for r in train_ids), dtype=np.int64, count=len(train_ids))
-
-        no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
-        enc_params = list(self.network_.encoder.named_parameters())
-        groups = [
-            {"params": [p for n, p in enc_params if not n.endswith(no_decay)],
-             "weight_decay": cfg.weight_decay, "lr": cfg.lr},
-            {"params": [p for n, p in enc_params if n.endswith(no_decay)],
-             "weight_decay": 0.0, "lr": cfg.lr},
-            {"params": list(self.network_.head.parameters()),
-             "weight_decay": 0.0, "lr": cfg.head_lr},
-        ]  # fmt: skip
-        opt = torch.optim.AdamW(groups)
-        steps_per_epoch = -(-len(train_ids) // cfg.batch_size)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lr_lambda("linear", cfg.warmup_ratio, steps_per_epoch * cfg.epochs)
+        trainer = Trainer(
+            self.network_,
+            _trainer_config(cfg),
+            distributed=False,  # one process: the teacher is not trained under torchrun
+            collate=lambda ids, idx, device: tuple(t.to(device) for t in self._pad(ids, idx)),
+            param_groups=_param_groups(cfg),
+            optimizer=torch.optim.AdamW,  # not fused, as before: fused AdamW rounds differently
+            precision=lambda device: self._autocast(device)[1],
+            score_dev=lambda net, ids: sigmoid(self._logits(ids)),
+            epoch_seed=_epoch_seeds(cfg),
+            reseed=False,  # seeded above, before the head was initialised
+            desc="teacher epoch",
         )
-        autocast, amp = self._autocast(device)
-        scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
-        loss_fn = nn.BCEWithLogitsLoss(reduction="none")
-        rng = np.random.default_rng(cfg.seed)
-        progress = cfg.progress if cfg.progress is not None else bool(sys.stderr.isatty())
-        self.history_: list[dict[str, Any]] = []
-        best_state, best_score, best_epoch, bad = None, -1.0, 0, 0
         prep_s = time.perf_counter() - t0
-        t_train = time.perf_counter()
-        for epoch in range(1, cfg.epochs + 1):
-            self.network_.train()
-            te = time.perf_counter()
-            total, seen = 0.0, 0
-            batches = _bucketed(lengths, cfg.batch_size, rng)
-            bar = tqdm(batches, desc=f"teacher epoch {epoch}/{cfg.epochs}", disable=not progress,
-                       leave=False, unit="batch")  # fmt: skip
-            for idx in bar:
-                x, mask = self._pad(train_ids, idx)
-                with autocast:
-                    logits = self.network_(x.to(device), mask.to(device))
-                per = loss_fn(logits.float(), y[idx].to(device)).mean(dim=1)
-                if w is None:
-                    loss = per.mean()
-                else:  # the dataset's row weights (e.g. a balanced set's)
-                    wb = w[idx].to(device)
-                    loss = (per * wb).sum() / wb.sum().clamp(min=1e-8)
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.unscale_(opt)
-                nn.utils.clip_grad_norm_(self.network_.parameters(), 1.0)
-                scaler.step(opt)
-                scaler.update()
-                sched.step()
-                total += float(loss.detach()) * len(idx)
-                seen += len(idx)
-                bar.set_postfix(loss=f"{total / seen:.4f}")
-            rec: dict[str, Any] = {
-                "epoch": epoch,
-                "train_loss": total / max(seen, 1),
-                "epoch_seconds": time.perf_counter() - te,
-            }
-            if dev is not None and dev_ids is not None:
-                rec["dev_macro_f1"] = macro_f1_tuned(dev.labels, sigmoid(self._logits(dev_ids)))
-                if rec["dev_macro_f1"] > best_score:
-                    best_score, best_epoch, bad = rec["dev_macro_f1"], epoch, 0
-                    best_state = {
-                        k: v.detach().cpu().clone() for k, v in self.network_.state_dict().items()
-                    }
-                else:
-                    bad += 1
-            self.history_.append(rec)
-            if best_state is not None and bad > cfg.patience:
-                break
-        if best_state is not None:
-            self.network_.load_state_dict(best_state)
-        train_s = time.perf_counter() - t_train
+        result = trainer.fit(
+            train_ids, train.labels, dev_ids, None if dev is None else dev.labels,
+            sample_weight=train.weight,
+        )  # fmt: skip
         self.network_.eval()
+        self.history_: list[dict[str, Any]] = result.history
         self.thresholds_ = np.full(NUM_LABELS, 0.5, dtype=np.float32)
         self.metrics_: dict[str, Any] = {
             "base": self.base_,
             "n_train": len(train),
             "prepare_seconds": prep_s,
-            "train_seconds": train_s,
-            "best_epoch": best_epoch or len(self.history_),
-            "epochs_run": len(self.history_),
-            "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in self.history_])),
-            "device": str(device),
-            "precision": {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[amp],
+            "train_seconds": result.seconds,
+            "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history),
+            "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in result.history])),
+            "device": result.device,
+            "precision": result.precision,
             "parameters": int(sum(p.numel() for p in self.network_.parameters())),
         }
         if dev is not None:
