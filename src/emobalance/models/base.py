@@ -28,7 +28,14 @@ from ..labels import EKMAN, LABELS, collapse_probabilities, matrix_to_names
 if TYPE_CHECKING:
     from ..data.dataset import EmotionDataset
 
-__all__ = ["EmotionModel", "check_texts", "explanation"]
+__all__ = [
+    "EmotionModel",
+    "check_texts",
+    "explanation",
+    "read_json",
+    "read_thresholds",
+    "thresholds_json",
+]
 
 # words (with inner apostrophes: "don't") and single non-space symbols (punctuation, emoji)
 _TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*|[^\w\s]")
@@ -59,6 +66,29 @@ def check_texts(texts: Any) -> list[str]:
         if not isinstance(t, str):
             raise DataError(f"text {i} is {type(t).__name__}, expected str")
     return texts
+
+
+def read_json(path: Path) -> Any:
+    """A model file's JSON; a one-line ModelError naming the file when it is not JSON."""
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: not valid JSON ({exc})") from None
+
+
+def read_thresholds(path: Path) -> np.ndarray:
+    """``thresholds.json`` (``{label: threshold}`` for all 28) as ``float32[28]``."""
+    th = read_json(path)
+    if not isinstance(th, dict) or sorted(th) != sorted(LABELS):
+        raise ModelError(f"{path}: expected one threshold per label")
+    return np.array([float(th[lab]) for lab in LABELS], dtype=np.float32)
+
+
+def thresholds_json(thresholds: np.ndarray) -> dict[str, float]:
+    """``{label: threshold}`` as :func:`read_thresholds` reads it."""
+    return {lab: float(t) for lab, t in zip(LABELS, thresholds, strict=True)}
 
 
 def explanation(
@@ -124,12 +154,22 @@ class EmotionModel(ABC):
     def load(cls, path: str | os.PathLike[str]) -> EmotionModel:
         """Load what :meth:`save` wrote; a one-line ModelError names a bad file."""
 
+    @classmethod
+    def saved_files(cls, path: str | os.PathLike[str]) -> dict[str, Path]:
+        """The files that make the model saved at ``path``: ``{name in the folder: file}``.
+
+        Default: every file directly in the folder (or the file itself). The registry hashes
+        them for :func:`~emobalance.models.registry.model_id`; the Ray engine ships them.
+        """
+        p = Path(path)
+        if not p.is_dir():
+            return {p.name: p}
+        return {f.name: f for f in sorted(p.iterdir()) if f.is_file()}
+
     # ---------------------------------------------------------------- shared
     def _check_fitted(self) -> None:
         if not hasattr(self, self._fitted_attribute):
-            raise ModelError(
-                f"this {type(self).__name__} is not fitted yet: call fit() or load()"
-            )
+            raise ModelError(f"this {type(self).__name__} is not fitted yet: call fit() or load()")
 
     def predict_matrix(self, texts: Sequence[str]) -> np.ndarray:
         """Binary predictions ``uint8[n, 28]`` with ``thresholds_``."""

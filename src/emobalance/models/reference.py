@@ -1,4 +1,4 @@
-"""EmotionClassifier: a scikit-learn face over the reference network.
+"""EmotionClassifier: the reference network (kind ``reference``) behind a scikit-learn face.
 
 ``fit(train, dev)`` builds the vocabulary and embedding matrix from the training texts, trains
 with early stopping on dev and tunes per-label thresholds on dev. Learned state lives in
@@ -8,7 +8,6 @@ attributes ending in ``_``. ``save(dir)`` writes ``config.json``, ``vocab.json``
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -18,34 +17,29 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__
-from .config import ModelConfig, TrainConfig, validate
-from .data.dataset import EmotionDataset
-from .errors import DataError, ModelError
-from .io import atomic_path, write_json_atomic
-from .labels import EKMAN, LABELS, NUM_LABELS, collapse_probabilities, matrix_to_names
-from .metrics import evaluate, tune_thresholds
-from .models.cnn_bilstm_attention import CNNBiLSTMAttention, count_parameters
-from .text import Vocab, tokenize
-from .training import Trainer, TrainResult, predict_logits, set_seed, sigmoid
+from .. import __version__
+from ..config import ModelConfig, TrainConfig, validate
+from ..data.dataset import EmotionDataset
+from ..errors import DataError, ModelError
+from ..io import atomic_path, write_json_atomic
+from ..labels import LABELS, NUM_LABELS
+from ..metrics import evaluate, tune_thresholds
+from ..text import Vocab, tokenize
+from ..training import Trainer, TrainResult, predict_logits, resolve_device, set_seed, sigmoid
+from .base import (
+    EmotionModel,
+    check_texts,
+    explanation,
+    read_json,
+    read_thresholds,
+    thresholds_json,
+)
+from .cnn_bilstm_attention import CNNBiLSTMAttention, count_parameters
 
 MODEL_FILES = ("config.json", "vocab.json", "model.safetensors", "thresholds.json", "metrics.json")
 
 
-def _check_texts(texts: Any) -> list[str]:
-    if isinstance(texts, str):
-        raise DataError("expected a sequence of texts, got a single str (wrap it in a list)")
-    try:
-        texts = list(texts)
-    except TypeError:
-        raise DataError(f"expected a sequence of texts, got {type(texts).__name__}") from None
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise DataError(f"text {i} is {type(t).__name__}, expected str")
-    return texts
-
-
-class EmotionClassifier:
+class EmotionClassifier(EmotionModel):
     """Multi-label emotion classifier (fastText vectors -> Conv -> BiLSTM -> attention).
 
     Parameters
@@ -64,7 +58,7 @@ class EmotionClassifier:
     history_ : list of dict
         Per-epoch training record.
     metrics_ : dict
-        Dev metrics, embedding coverage, timings.
+        ``dev`` (metrics on dev), embedding coverage, timings.
 
     Examples
     --------
@@ -72,6 +66,9 @@ class EmotionClassifier:
     >>> clf.predict(["thank you so much!"])  # doctest: +SKIP
     [['gratitude']]
     """
+
+    kind = "reference"
+    _fitted_attribute = "network_"
 
     def __init__(
         self,
@@ -86,10 +83,6 @@ class EmotionClassifier:
         )
 
     # ------------------------------------------------------------------ fitting
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "network_"):
-            raise ModelError("this EmotionClassifier is not fitted yet: call fit() or load()")
-
     def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Token ids per text (normalised, truncated to ``max_len``; never empty)."""
         self._check_fitted()
@@ -120,7 +113,7 @@ class EmotionClassifier:
             Build the vocabulary from these texts instead of ``train``'s (distillation keeps
             the plain model's vocabulary, and so its size, this way).
         """
-        from .embeddings import build_embedding_matrix
+        from ..embeddings import build_embedding_matrix
 
         mc, tc = self.model_config, self.train_config
         if not train.is_labelled and targets is None:
@@ -191,30 +184,18 @@ class EmotionClassifier:
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Probabilities ``float32[n, 28]`` in :data:`LABELS` order."""
         self._check_fitted()
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         seqs = self.encode(texts)
         bs = batch_size or self.train_config.eval_batch_size
         logits = predict_logits(self.network_, seqs, bs, self._device())
         return sigmoid(logits)
 
-    def predict(self, texts: Sequence[str]) -> list[list[str]]:
-        """Label names per text, using the per-label thresholds tuned on dev."""
-        proba = self.predict_proba(texts)
-        return matrix_to_names(proba >= self.thresholds_)
-
-    def predict_matrix(self, texts: Sequence[str]) -> np.ndarray:
-        """Binary predictions ``uint8[n, 28]`` with the tuned thresholds."""
-        return (self.predict_proba(texts) >= self.thresholds_).astype(np.uint8)
-
     def explain(self, text: str, top_k: int = 5) -> dict[str, Any]:
-        """Tokens with attention weights, and the top emotions, for one text.
+        """Tokens with the network's attention weights, and the top emotions, for one text.
 
-        Returns
-        -------
-        dict
-            ``tokens`` (list of str), ``attention`` (list of float, sums to 1; all zeros
-            for a model without attention), ``labels`` (predicted names), ``top`` (list of
-            ``{"label", "probability"}``), ``ekman`` (group with the highest probability).
+        Returns the dict of :meth:`EmotionModel.explain
+        <emobalance.models.base.EmotionModel.explain>` with ``method="attention"``; the
+        weights sum to 1 (all zeros for a network built without attention).
         """
         self._check_fitted()
         if not isinstance(text, str):
@@ -234,23 +215,7 @@ class EmotionClassifier:
             if weights is not None
             else [0.0] * len(toks)
         )
-        order = np.argsort(-proba)[:top_k]
-        ek = collapse_probabilities(proba[None, :], "ekman")[0]
-        return {
-            "text": text,
-            "tokens": toks,
-            "attention": attn,
-            "labels": [LABELS[j] for j in np.flatnonzero(proba >= self.thresholds_)],
-            "top": [{"label": LABELS[j], "probability": float(proba[j])} for j in order],
-            "probabilities": {lab: float(p) for lab, p in zip(LABELS, proba, strict=True)},
-            "ekman": list(EKMAN)[int(np.argmax(ek))],
-        }
-
-    def evaluate(self, data: EmotionDataset) -> dict[str, Any]:
-        """All metrics of :func:`emobalance.metrics.evaluate` on a labelled dataset."""
-        if not data.is_labelled:
-            raise DataError("evaluate() needs a labelled dataset")
-        return evaluate(data.labels, self.predict_proba(data.texts), self.thresholds_)
+        return explanation(text, toks, attn, proba, self.thresholds_, top_k, "attention")
 
     def _device(self) -> torch.device:
         return next(self.network_.parameters()).device
@@ -267,10 +232,7 @@ class EmotionClassifier:
         with atomic_path(out / "model.safetensors") as tmp:
             save_file(state, str(tmp), metadata={"format": "pt"})
         self.vocab_.save(out / "vocab.json")
-        write_json_atomic(
-            out / "thresholds.json",
-            {lab: float(t) for lab, t in zip(LABELS, self.thresholds_, strict=True)},
-        )
+        write_json_atomic(out / "thresholds.json", thresholds_json(self.thresholds_))
         write_json_atomic(
             out / "metrics.json", {"metrics": self.metrics_, "history": self.history_}
         )
@@ -288,8 +250,14 @@ class EmotionClassifier:
         return out
 
     @classmethod
+    def saved_files(cls, path: str | os.PathLike[str]) -> dict[str, Path]:
+        """The five files of :data:`MODEL_FILES` (not an ONNX export kept beside them)."""
+        return {name: Path(path) / name for name in MODEL_FILES}
+
+    @classmethod
     def load(cls, path: str | os.PathLike[str], device: str = "cpu") -> EmotionClassifier:
-        """Load a model directory written by :meth:`save`.
+        """Load a model directory written by :meth:`save` onto ``device`` (``auto``: a GPU
+        when there is one).
 
         Raises
         ------
@@ -305,7 +273,7 @@ class EmotionClassifier:
         for name in MODEL_FILES:
             if not (d / name).is_file():
                 raise ModelError(f"{d / name}: missing model file")
-        cfg = _read_json(d / "config.json")
+        cfg = read_json(d / "config.json")
         if cfg.get("labels") != list(LABELS):
             raise ModelError(f"{d / 'config.json'}: label list differs from emobalance.LABELS")
         try:
@@ -321,10 +289,7 @@ class EmotionClassifier:
                 f"{d / 'vocab.json'}: {len(clf.vocab_)} tokens, "
                 f"config.json says {cfg.get('vocab_size')}"
             )
-        th = _read_json(d / "thresholds.json")
-        if not isinstance(th, dict) or sorted(th) != sorted(LABELS):
-            raise ModelError(f"{d / 'thresholds.json'}: expected one threshold per label")
-        clf.thresholds_ = np.array([float(th[lab]) for lab in LABELS], dtype=np.float32)
+        clf.thresholds_ = read_thresholds(d / "thresholds.json")
         clf.network_ = CNNBiLSTMAttention(len(clf.vocab_), clf.model_config)
         try:
             state = load_file(str(d / "model.safetensors"))
@@ -334,16 +299,10 @@ class EmotionClassifier:
             raise ModelError(
                 f"{d / 'model.safetensors'}: does not match config.json ({msg})"
             ) from None
-        clf.network_.to(device).eval()
-        m = _read_json(d / "metrics.json")
+        dev = resolve_device(device)
+        clf.network_.to(dev).eval()
+        m = read_json(d / "metrics.json")
         clf.metrics_ = m.get("metrics", {}) if isinstance(m, dict) else {}
         clf.history_ = m.get("history", []) if isinstance(m, dict) else []
-        clf.device_ = torch.device(device)
+        clf.device_ = dev
         return clf
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path}: not valid JSON ({exc})") from None
