@@ -246,11 +246,9 @@ class Experiment:
         return self._models[(variant, seed)]
 
     def _load(self, variant: str, seed: int) -> Any:
-        from .classifier import EmotionClassifier
-        from .models.baselines import TfidfBaseline
+        from .models.registry import load_model
 
-        d = self.model_dir(variant, seed)
-        return TfidfBaseline.load(d) if variant == "tfidf" else EmotionClassifier.load(d)
+        return load_model(self.model_dir(variant, seed))
 
     def _variant(self, variant: str, seed: int) -> None:
         if self._done(variant, seed):

@@ -137,7 +137,7 @@ def _resolve(path: Path, kind: str | None) -> ModelKind:
     if found is not None:
         return _KINDS[found]
     if not path.exists():
-        raise ModelError(f"{path}: no such model folder or file")
+        raise ModelError(f"{path}: model directory not found")
     exp = [k.expects for k in _KINDS.values()]
     expected = ", ".join(exp[:-1]) + (" or " if len(exp) > 1 else "") + exp[-1]
     raise ModelError(f"{path}: not a model folder emobalance knows: expected {expected}")
