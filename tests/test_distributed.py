@@ -18,11 +18,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from emobalance import distributed as D
-from emobalance.classifier import EmotionClassifier
 from emobalance.cli import main
 from emobalance.data.dataset import EmotionDataset
 from emobalance.errors import DataError, EmobalanceError
 from emobalance.labels import LABEL_TO_ID
+from emobalance.models.reference import EmotionClassifier
 from emobalance.scoring import PROBA_COLUMNS, predict_file
 
 HERE = Path(__file__).parent
@@ -134,7 +134,8 @@ def test_ray_parquet_equals_single_process(model_dir, posts, ray_local, tmp_path
 
 
 def test_cli_ray_onnx_folder_of_csv_and_jsonl(model_dir, ray_local, tmp_path, capsys):
-    from emobalance.export import OnnxEmotionClassifier, export_onnx
+    from emobalance.export import export_onnx
+    from emobalance.models.onnx import OnnxEmotionClassifier
 
     onnx_path = export_onnx(EmotionClassifier.load(model_dir), tmp_path / "m.onnx")
     texts, _ = make_texts(400, 7)

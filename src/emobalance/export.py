@@ -220,6 +220,7 @@ def export_onnx(
             do_constant_folding=True,
         )
     proto = onnx.load_from_string(buf.getvalue())
+    dev = getattr(clf, "metrics_", {}).get("dev")  # a network built by hand has no metrics
     if quantize == "int8":
         proto = _quantize_int8(proto)
     meta = {
@@ -231,7 +232,7 @@ def export_onnx(
         "vocab": json.dumps({"format": "emobalance-vocab", "version": 1, "itos": clf.vocab_.itos}),
         "thresholds": json.dumps([float(t) for t in clf.thresholds_]),
         "quantize": quantize or "none",
-        "metrics": json.dumps({"dev": clf.metrics_["dev"]} if "dev" in clf.metrics_ else {}),
+        "metrics": json.dumps({"dev": dev} if dev is not None else {}),
     }
     del proto.metadata_props[:]
     for key, value in meta.items():
