@@ -135,7 +135,6 @@ class EmotionModel(ABC):
     kind: ClassVar[str] = ""
     explain_max_tokens: ClassVar[int] = 128
     """Tokens the leave-one-token-out explanation looks at (one forward pass each)."""
-    _fitted_attribute: ClassVar[str] = "thresholds_"
 
     thresholds_: np.ndarray
     metrics_: dict[str, Any]
@@ -168,8 +167,17 @@ class EmotionModel(ABC):
 
     # ---------------------------------------------------------------- shared
     def _check_fitted(self) -> None:
-        if not hasattr(self, self._fitted_attribute):
+        # thresholds_ is the last state fit() sets, and load() returns only whole models
+        if not hasattr(self, "thresholds_"):
             raise ModelError(f"this {type(self).__name__} is not fitted yet: call fit() or load()")
+
+    def _tune_on_dev(self, dev_labels: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
+        """Tune ``thresholds_`` on dev probabilities; store and return ``metrics_["dev"]``."""
+        from ..metrics import evaluate, tune_thresholds
+
+        self.thresholds_ = tune_thresholds(dev_labels, proba)
+        self.metrics_["dev"] = evaluate(dev_labels, proba, self.thresholds_)
+        return self.metrics_["dev"]
 
     def predict_matrix(self, texts: Sequence[str]) -> np.ndarray:
         """Binary predictions ``uint8[n, 28]`` with ``thresholds_``."""

@@ -31,7 +31,7 @@ from ..data.dataset import EmotionDataset
 from ..errors import DataError, ModelError
 from ..io import atomic_path, write_json_atomic
 from ..labels import LABELS, NUM_LABELS
-from ..metrics import evaluate, tune_thresholds
+from ..metrics import evaluate
 from .base import EmotionModel, check_texts, read_json, read_thresholds, thresholds_json
 
 MODEL_FILES = ("model.joblib", "thresholds.json", "config.json")
@@ -195,7 +195,6 @@ class TfidfBaseline(EmotionModel):
     """
 
     kind = "tfidf"
-    _fitted_attribute = "classifier_"
 
     def __init__(
         self,
@@ -298,10 +297,8 @@ class TfidfBaseline(EmotionModel):
         self.metrics_: dict[str, Any] = {"n_train": len(train), "train_seconds": self.fit_seconds_}
         if dev is not None and len(dev):
             proba = self.predict_proba(dev.texts)
-            self.thresholds_ = tune_thresholds(dev.labels, proba)
-            dev_m = evaluate(dev.labels, proba, self.thresholds_)
+            dev_m = self._tune_on_dev(dev.labels, proba)
             dev_m["macro_f1_at_0_5"] = evaluate(dev.labels, proba, 0.5, groupings=())["macro_f1"]
-            self.metrics_["dev"] = dev_m
         return self
 
     @property

@@ -82,7 +82,6 @@ class OnnxEmotionClassifier(EmotionModel):
     """
 
     kind = "onnx"
-    _fitted_attribute = "session_"
 
     def __init__(
         self,

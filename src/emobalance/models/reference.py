@@ -23,7 +23,6 @@ from ..data.dataset import EmotionDataset
 from ..errors import DataError, ModelError
 from ..io import atomic_path, write_json_atomic
 from ..labels import LABELS, NUM_LABELS
-from ..metrics import evaluate, tune_thresholds
 from ..text import Vocab, tokenize
 from ..training import Trainer, TrainResult, predict_logits, resolve_device, set_seed, sigmoid
 from .base import (
@@ -68,7 +67,6 @@ class EmotionClassifier(EmotionModel):
     """
 
     kind = "reference"
-    _fitted_attribute = "network_"
 
     def __init__(
         self,
@@ -175,9 +173,7 @@ class EmotionClassifier(EmotionModel):
         }
         # in a torchrun job only rank 0 holds the best weights and evaluates
         if dev is not None and trainer.rank == 0:
-            proba = self.predict_proba(dev.texts)
-            self.thresholds_ = tune_thresholds(dev.labels, proba)
-            self.metrics_["dev"] = evaluate(dev.labels, proba, self.thresholds_)
+            self._tune_on_dev(dev.labels, self.predict_proba(dev.texts))
         return self
 
     # ---------------------------------------------------------------- inference

@@ -225,7 +225,6 @@ class TransformerClassifier(EmotionModel):
     """
 
     kind = "transformer"
-    _fitted_attribute = "network_"
 
     def __init__(self, config: TransformerConfig | dict[str, Any] | None = None) -> None:
         self.config = (
