@@ -18,11 +18,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from emobalance import distributed as D
-from emobalance.classifier import EmotionClassifier
 from emobalance.cli import main
 from emobalance.data.dataset import EmotionDataset
 from emobalance.errors import DataError, EmobalanceError
 from emobalance.labels import LABEL_TO_ID
+from emobalance.models.reference import EmotionClassifier
 from emobalance.scoring import PROBA_COLUMNS, predict_file
 
 HERE = Path(__file__).parent
@@ -134,7 +134,8 @@ def test_ray_parquet_equals_single_process(model_dir, posts, ray_local, tmp_path
 
 
 def test_cli_ray_onnx_folder_of_csv_and_jsonl(model_dir, ray_local, tmp_path, capsys):
-    from emobalance.export import OnnxEmotionClassifier, export_onnx
+    from emobalance.export import export_onnx
+    from emobalance.models.onnx import OnnxEmotionClassifier
 
     onnx_path = export_onnx(EmotionClassifier.load(model_dir), tmp_path / "m.onnx")
     texts, _ = make_texts(400, 7)
@@ -285,3 +286,18 @@ def test_train_distributed_outside_torchrun_is_a_one_line_error(monkeypatch, cap
         main(["train", "--out", str(tmp_path / "m"), "--distributed"])
     assert exc.value.code == 2
     assert "runs under torchrun" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["reference", "tfidf", "transformer", "onnx"])
+def test_payload_ships_every_model_kind(kind, model_kind_paths):
+    from emobalance.models.registry import load_model, model_id
+
+    path = model_kind_paths[kind]
+    payload = D.ModelPayload.from_path(path)
+    assert payload.kind == kind and payload.model_id == model_id(path)
+    texts = np.array(["thanks so much", "so angry"], dtype=object)
+    out = D.Predictor(payload)({"id": np.array(["a", "b"]), "text": texts})
+    model = load_model(path, device="cpu")
+    got = np.stack([out[c] for c in PROBA_COLUMNS], axis=1)
+    np.testing.assert_allclose(got, model.predict_proba(list(texts)), atol=1e-6)
+    assert list(out["id"]) == ["a", "b"]

@@ -15,22 +15,28 @@ __all__ = [
     "EmobalanceError",
     "EmotionClassifier",
     "EmotionDataset",
+    "EmotionModel",
     "ModelError",
+    "TfidfBaseline",
     "TransformerClassifier",
     "__version__",
     "collapse_labels",
     "collapse_probabilities",
+    "load_model",
 ]
+
+_LAZY = {  # these pull in torch or scikit-learn: import them on first use so the CLI starts fast
+    "EmotionClassifier": "emobalance.models.reference",
+    "EmotionModel": "emobalance.models.base",
+    "TfidfBaseline": "emobalance.models.baselines",
+    "TransformerClassifier": "emobalance.models.transformer",
+    "load_model": "emobalance.models.registry",
+}
 
 
 def __getattr__(name: str):
-    # EmotionClassifier pulls in torch: import it on first use so the CLI starts fast
-    if name == "EmotionClassifier":
-        from .classifier import EmotionClassifier
+    if name in _LAZY:
+        import importlib
 
-        return EmotionClassifier
-    if name == "TransformerClassifier":
-        from .models.transformer import TransformerClassifier
-
-        return TransformerClassifier
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'emobalance' has no attribute {name!r}")

@@ -473,25 +473,13 @@ def predict_cmd(
 
 
 def _load_scorer(model: Path, engine: str | None, with_id: bool = False):
-    """The classifier of ``--engine`` and, with ``with_id``, a hash of its weights (for resume)."""
-    from .io import sha256_file
+    """The model of ``--engine`` and, with ``with_id``, the id of its weights (for resume)."""
+    from .models.registry import load_model, model_id
 
-    if engine is None:
-        engine = "onnx" if model.suffix.lower() == ".onnx" else "torch"
-    if engine == "onnx":
-        from .export import OnnxEmotionClassifier
-
-        onnx_clf = OnnxEmotionClassifier.load(model)
-        return onnx_clf, f"onnx:{sha256_file(onnx_clf.path_)}" if with_id else None
-    if engine != "torch":
+    if engine not in (None, "torch", "onnx"):
         raise EmobalanceError(f"--engine: expected torch, onnx or ray, got {engine!r}")
-    from .classifier import EmotionClassifier
-
-    clf = EmotionClassifier.load(model)
-    if not with_id:
-        return clf, None
-    hashes = [sha256_file(model / f) for f in ("model.safetensors", "thresholds.json")]
-    return clf, "torch:" + ":".join(hashes)
+    clf = load_model(model, kind="onnx" if engine == "onnx" else None)
+    return clf, model_id(model, clf.kind) if with_id else None
 
 
 def _labels():
@@ -544,9 +532,9 @@ def explain_cmd(
     from rich.console import Console
     from rich.text import Text
 
-    from .classifier import EmotionClassifier
+    from .models.registry import load_model
 
-    clf = EmotionClassifier.load(model_dir)
+    clf = load_model(model_dir)
     ex = clf.explain(text)
     if as_json:
         typer.echo(json.dumps(ex, ensure_ascii=False))

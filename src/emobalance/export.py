@@ -1,9 +1,9 @@
-"""ONNX export of the reference network and an onnxruntime predictor.
+"""ONNX export of the reference network, and its parity check.
 
 One file holds everything: the graph plus, in the ONNX ``metadata_props``, the vocabulary,
-the per-label thresholds and the model config (tokenisation, ``max_len``), so
-:class:`OnnxEmotionClassifier` loads from the ``.onnx`` file alone and needs neither torch nor
-the model directory.
+the per-label thresholds, the model config (tokenisation, ``max_len``) and the dev metrics,
+so :class:`~emobalance.models.onnx.OnnxEmotionClassifier` loads from the ``.onnx`` file alone
+and needs neither torch nor the model directory.
 
 The graph takes ``ids`` (int64 ``[batch, seq]``) and returns ``logits`` (float32
 ``[batch, 28]``) and ``attention`` (float32 ``[batch, seq]``; zeros for a model without
@@ -25,43 +25,32 @@ import os
 import tempfile
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import __version__
-from .config import ModelConfig, validate
-from .errors import DataError, EmobalanceError, ModelError
+from .errors import EmobalanceError, ModelError
 from .io import atomic_path
-from .labels import EKMAN, LABELS, NUM_LABELS, collapse_probabilities, matrix_to_names
-from .text import Vocab, tokenize
+from .labels import LABELS
+
+# OnnxEmotionClassifier moved to models/onnx.py; importing it from here is a shim (removed
+# at merge)
+from .models.onnx import (
+    DEFAULT_FILE,
+    FORMAT,
+    FORMAT_VERSION,
+    META,
+    OnnxEmotionClassifier,
+    require,
+)
 
 if TYPE_CHECKING:
-    from .classifier import EmotionClassifier
+    from .models.reference import EmotionClassifier
 
-FORMAT = "emobalance-onnx"
-FORMAT_VERSION = 1
 DEFAULT_OPSET = 17
 """ONNX opset of the export; onnxruntime >= 1.18 runs it (LSTM, Softmax over the last axis)."""
-DEFAULT_FILE = "model.onnx"
-"""File name :func:`export_onnx` writes into a model directory, and that
-:meth:`OnnxEmotionClassifier.load` looks for when given a directory."""
-INSTALL_HINT = "pip install emobalance[onnx]"
-_META = "emobalance."
-
-
-def _require(module: str) -> Any:
-    try:
-        return __import__(module)
-    except ImportError:
-        raise EmobalanceError(f"{module} is not installed: {INSTALL_HINT}") from None
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # the same formula as emobalance.training.sigmoid, without importing torch
-    return (0.5 * (1.0 + np.tanh(0.5 * x))).astype(np.float32)
 
 
 # ------------------------------------------------------------------------------ export
@@ -188,12 +177,12 @@ def export_onnx(
     """
     if quantize not in (None, "int8"):
         raise EmobalanceError(f"quantize must be None or 'int8', got {quantize!r}")
-    onnx = _require("onnx")
+    onnx = require("onnx")
     if quantize:
-        _require("onnxruntime")
+        require("onnxruntime")
     import torch
 
-    from .classifier import EmotionClassifier
+    from .models.reference import EmotionClassifier
 
     if isinstance(model, EmotionClassifier):
         clf = model
@@ -201,7 +190,7 @@ def export_onnx(
         if out_path is None:
             raise EmobalanceError("export_onnx: give out_path when exporting a classifier object")
     else:
-        clf = EmotionClassifier.load(model)
+        clf = _load_reference(model)
         if out_path is None:
             out_path = Path(model) / ("model.int8.onnx" if quantize else DEFAULT_FILE)
     out = Path(out_path)
@@ -231,6 +220,7 @@ def export_onnx(
             do_constant_folding=True,
         )
     proto = onnx.load_from_string(buf.getvalue())
+    dev = getattr(clf, "metrics_", {}).get("dev")  # a network built by hand has no metrics
     if quantize == "int8":
         proto = _quantize_int8(proto)
     meta = {
@@ -242,11 +232,12 @@ def export_onnx(
         "vocab": json.dumps({"format": "emobalance-vocab", "version": 1, "itos": clf.vocab_.itos}),
         "thresholds": json.dumps([float(t) for t in clf.thresholds_]),
         "quantize": quantize or "none",
+        "metrics": json.dumps({"dev": dev} if dev is not None else {}),
     }
     del proto.metadata_props[:]
     for key, value in meta.items():
         entry = proto.metadata_props.add()
-        entry.key, entry.value = _META + key, value
+        entry.key, entry.value = META + key, value
     proto.producer_name, proto.producer_version = "emobalance", __version__
     with atomic_path(out, suffix=".onnx") as tmp:
         onnx.save(proto, str(tmp))
@@ -281,12 +272,22 @@ def check_export(
     texts : sequence of str
         Texts to compare on (default: a few of different lengths).
     """
-    from .classifier import EmotionClassifier
+    from .models.reference import EmotionClassifier
 
-    clf = model if isinstance(model, EmotionClassifier) else EmotionClassifier.load(model)
+    clf = model if isinstance(model, EmotionClassifier) else _load_reference(model)
     texts = list(texts)
     onnx_proba = OnnxEmotionClassifier.load(onnx_path).predict_proba(texts)
     return float(np.abs(onnx_proba - clf.predict_proba(texts)).max(initial=0.0))
+
+
+def _load_reference(path: str | os.PathLike[str]) -> EmotionClassifier:
+    """The reference model at ``path`` (through the registry); other kinds do not export."""
+    from .models.registry import load_model
+
+    clf = load_model(path)
+    if clf.kind != "reference":
+        raise ModelError(f"{path}: a {clf.kind} model; only the reference network exports to ONNX")
+    return clf  # type: ignore[return-value]
 
 
 def _quantize_int8(proto: Any) -> Any:
@@ -307,227 +308,3 @@ def _quantize_int8(proto: Any) -> Any:
         finally:
             logger.setLevel(level)
         return onnx.load(str(q))
-
-
-# --------------------------------------------------------------------------- predictor
-
-
-class OnnxEmotionClassifier:
-    """The reference model on onnxruntime (CPU), loaded from one file of :func:`export_onnx`.
-
-    Same face as :class:`~emobalance.classifier.EmotionClassifier` for inference:
-    ``predict_proba``, ``predict``, ``predict_matrix``, ``explain``, ``thresholds_``.
-    Texts are grouped by token count and each group runs in batches with no padding.
-
-    Attributes
-    ----------
-    path_ : Path
-        The ``.onnx`` file.
-    vocab_ : Vocab
-    model_config : ModelConfig
-    thresholds_ : ndarray of shape (28,)
-    quantize_ : str
-        ``"none"`` or ``"int8"``.
-    session_ : onnxruntime.InferenceSession
-    batch_workers_ : int
-        Batches run at the same time (see :meth:`load`).
-
-    Examples
-    --------
-    >>> clf = OnnxEmotionClassifier.load("model.onnx")  # doctest: +SKIP
-    >>> clf.predict(["thank you so much!"])  # doctest: +SKIP
-    [['gratitude']]
-    """
-
-    def __init__(
-        self,
-        session: Any,
-        vocab: Vocab,
-        model_config: ModelConfig,
-        thresholds: np.ndarray,
-        path: Path,
-        quantize: str = "none",
-        batch_workers: int = 1,
-    ) -> None:
-        self.session_ = session
-        self.vocab_ = vocab
-        self.model_config = model_config
-        self.thresholds_ = np.asarray(thresholds, dtype=np.float32)
-        self.path_ = path
-        self.quantize_ = quantize
-        self.batch_workers_ = max(int(batch_workers), 1)
-        self._pool: ThreadPoolExecutor | None = None
-
-    @classmethod
-    def load(
-        cls,
-        path: str | os.PathLike[str],
-        num_threads: int | None = None,
-        batch_workers: int | None = None,
-    ) -> OnnxEmotionClassifier:
-        """Open an exported model.
-
-        Parameters
-        ----------
-        path : path
-            The ``.onnx`` file, or a model directory holding ``model.onnx``.
-        num_threads : int, optional
-            CPU threads to use; default the cores this process may run on.
-        batch_workers : int, optional
-            Batches run at the same time, each on ``num_threads // batch_workers``
-            onnxruntime intra-op threads (``session.run`` releases the GIL). Default
-            ``num_threads``: one thread per batch, which measured faster than intra-op
-            threads on these small LSTM batches (those spend about as much CPU again on
-            synchronisation, much more on a busy machine). One text (``explain``) runs
-            on one thread either way.
-
-        Raises
-        ------
-        ModelError
-            If the file is missing, not an ONNX model, or not an emobalance export (the
-            message names the file).
-        EmobalanceError
-            If onnxruntime is not installed.
-        """
-        ort = _require("onnxruntime")
-        p = Path(path)
-        if p.is_dir():
-            p = p / DEFAULT_FILE
-        if not p.is_file():
-            raise ModelError(f"{p}: ONNX model file not found")
-        opts = ort.SessionOptions()
-        threads = num_threads or _available_cores()
-        workers = min(max(batch_workers or threads, 1), threads)
-        opts.intra_op_num_threads = max(threads // workers, 1)
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3  # shape-inference notices are not the user's business
-        try:
-            session = ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own classes (InvalidProtobuf, Fail...)
-            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            raise ModelError(f"{p}: not a readable ONNX model ({msg})") from None
-        meta = session.get_modelmeta().custom_metadata_map
-        if meta.get(_META + "format") != FORMAT:
-            raise ModelError(f"{p}: not an emobalance ONNX export (no {_META}format metadata)")
-        try:
-            version = int(meta[_META + "format_version"])
-            labels = json.loads(meta[_META + "labels"])
-            config = validate(ModelConfig, json.loads(meta[_META + "model"]), "model")
-            vocab = Vocab.from_dict(json.loads(meta[_META + "vocab"]), origin=str(p))
-            thresholds = np.array(json.loads(meta[_META + "thresholds"]), dtype=np.float32)
-        except (KeyError, ValueError, TypeError, EmobalanceError) as exc:
-            raise ModelError(f"{p}: invalid emobalance metadata ({exc})") from None
-        if version > FORMAT_VERSION:
-            raise ModelError(f"{p}: export format {version} is newer than {FORMAT_VERSION}")
-        if labels != list(LABELS):
-            raise ModelError(f"{p}: label list differs from emobalance.LABELS")
-        if thresholds.shape != (NUM_LABELS,):
-            raise ModelError(f"{p}: expected {NUM_LABELS} thresholds, got {thresholds.shape}")
-        names = {o.name for o in session.get_outputs()}
-        if [i.name for i in session.get_inputs()] != ["ids"] or names != {"logits", "attention"}:
-            raise ModelError(f"{p}: graph inputs/outputs are not ids -> logits, attention")
-        quantize = meta.get(_META + "quantize", "none")
-        return cls(session, vocab, config, thresholds, p, quantize, workers)
-
-    # ---------------------------------------------------------------- inference
-    def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Token ids per text (normalised, truncated to ``max_len``; never empty)."""
-        return self.vocab_.encode_texts(texts, self.model_config.max_len)
-
-    def predict_logits(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-        """Logits ``float32[n, 28]`` in input order."""
-        texts = _check_texts(texts)
-        seqs = self.encode(texts)
-        n = len(seqs)
-        out = np.empty((n, NUM_LABELS), dtype=np.float32)
-        if n == 0:
-            return out
-        bs = max(int(batch_size), 1)
-        lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=n)
-        order = np.argsort(lengths, kind="stable")
-        sorted_lengths = lengths[order]
-        bounds = np.flatnonzero(np.diff(sorted_lengths)) + 1
-        # one length per batch: no padding, so the plain ONNX LSTM is exact
-        batches = [
-            order[s : min(s + bs, hi)]
-            for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, n], strict=True)
-            for s in range(lo, hi, bs)
-        ]
-        run = self.session_.run
-
-        def score(idx: np.ndarray) -> None:
-            out[idx] = run(["logits"], {"ids": np.stack([seqs[i] for i in idx])})[0]
-
-        if self.batch_workers_ == 1 or len(batches) == 1:
-            for idx in batches:
-                score(idx)
-            return out
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.batch_workers_, thread_name_prefix="onnx")
-        # largest batches (rows x length) first, so the workers finish together
-        batches.sort(key=lambda idx: -len(idx) * len(seqs[idx[0]]))
-        for _ in self._pool.map(score, batches):
-            pass
-        return out
-
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-        """Probabilities ``float32[n, 28]`` in :data:`~emobalance.labels.LABELS` order."""
-        return _sigmoid(self.predict_logits(texts, batch_size))
-
-    def predict(self, texts: Sequence[str]) -> list[list[str]]:
-        """Label names per text, using the per-label thresholds tuned on dev."""
-        proba = self.predict_proba(texts)
-        return matrix_to_names(proba >= self.thresholds_)
-
-    def predict_matrix(self, texts: Sequence[str]) -> np.ndarray:
-        """Binary predictions ``uint8[n, 28]`` with the tuned thresholds."""
-        return (self.predict_proba(texts) >= self.thresholds_).astype(np.uint8)
-
-    def explain(self, text: str, top_k: int = 5) -> dict[str, Any]:
-        """Tokens with attention weights, and the top emotions, for one text.
-
-        Returns the same dict as :meth:`EmotionClassifier.explain
-        <emobalance.classifier.EmotionClassifier.explain>`.
-        """
-        if not isinstance(text, str):
-            raise DataError(f"explain() takes one str, got {type(text).__name__}")
-        toks = tokenize(text)[: self.model_config.max_len]
-        seq = self.encode([text])[0]
-        logits, weights = self.session_.run(["logits", "attention"], {"ids": seq[None, :]})
-        proba = _sigmoid(logits)[0]
-        if not toks:
-            toks = [self.vocab_.itos[self.vocab_.unk_id]]
-        attn = weights[0, : len(toks)].astype(np.float64).tolist()
-        order = np.argsort(-proba)[:top_k]
-        ek = collapse_probabilities(proba[None, :], "ekman")[0]
-        return {
-            "text": text,
-            "tokens": toks,
-            "attention": attn,
-            "labels": [LABELS[j] for j in np.flatnonzero(proba >= self.thresholds_)],
-            "top": [{"label": LABELS[j], "probability": float(proba[j])} for j in order],
-            "probabilities": {lab: float(p) for lab, p in zip(LABELS, proba, strict=True)},
-            "ekman": list(EKMAN)[int(np.argmax(ek))],
-        }
-
-    def __repr__(self) -> str:
-        return f"OnnxEmotionClassifier({str(self.path_)!r}, quantize={self.quantize_!r})"
-
-
-def _available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0)) or 1  # a container's share, not the host's cores
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _check_texts(texts: Any) -> list[str]:
-    # element types are checked by Vocab.encode_texts, which names the position
-    if isinstance(texts, str):
-        raise DataError("expected a sequence of texts, got a single str (wrap it in a list)")
-    try:
-        return list(texts)
-    except TypeError:
-        raise DataError(f"expected a sequence of texts, got {type(texts).__name__}") from None

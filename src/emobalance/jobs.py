@@ -109,7 +109,7 @@ def train_model(
     -------
     EmotionClassifier
     """
-    from .classifier import EmotionClassifier
+    from .models.reference import EmotionClassifier
 
     cfg = config if config is not None else EmobalanceConfig()
     tc = cfg.train if progress is None else cfg.train.model_copy(update={"progress": progress})
@@ -267,20 +267,6 @@ def run(
     return run_experiment(cfg, run_dir, resume=resume, progress=progress)
 
 
-def _load_model(path: str | os.PathLike[str]) -> Any:
-    """A saved model folder (the one place this module recognises one)."""
-    from .models.transformer import is_transformer_dir
-
-    path = Path(path)
-    if is_transformer_dir(path):
-        from .models.transformer import TransformerClassifier
-
-        return TransformerClassifier.load(path)
-    from .classifier import EmotionClassifier
-
-    return EmotionClassifier.load(path)
-
-
 def evaluate_model(model: Any, data: DataLike = "test") -> dict[str, Any]:
     """All metrics of ``model`` on labelled ``data``, with its dev-tuned thresholds.
 
@@ -298,8 +284,9 @@ def evaluate_model(model: Any, data: DataLike = "test") -> dict[str, Any]:
         threshold at 0.5).
     """
     from .metrics import evaluate
+    from .models.registry import load_model
 
-    clf = _load_model(model) if isinstance(model, str | os.PathLike) else model
+    clf = load_model(model) if isinstance(model, str | os.PathLike) else model
     ds = load_data(data)
     if not ds.is_labelled:
         name = data if not isinstance(data, EmotionDataset) else "the dataset"

@@ -216,19 +216,17 @@ class Experiment:
         return self._models[(variant, seed)]
 
     def _load(self, variant: str, seed: int) -> Any:
-        from .classifier import EmotionClassifier
-        from .models.baselines import TfidfBaseline
+        from .models.registry import load_model
 
-        d = self.model_dir(variant, seed)
-        return TfidfBaseline.load(d) if variant == "tfidf" else EmotionClassifier.load(d)
+        return load_model(self.model_dir(variant, seed))
 
     def _variant(self, variant: str, seed: int) -> None:
         if self._done(variant, seed):
             if self.resume:
                 log.info(f"{variant} seed {seed}: done earlier, skipped (--resume)")
             return
-        from .classifier import EmotionClassifier
         from .models.baselines import TfidfBaseline
+        from .models.reference import EmotionClassifier
 
         cfg = self.config
         d = self.model_dir(variant, seed)

@@ -205,7 +205,8 @@ def predict_file(
     Parameters
     ----------
     model
-        Any object with ``predict_proba(texts, batch_size=...)`` and ``thresholds_``.
+        Any object with ``predict_proba(texts, batch_size=...)`` and ``thresholds_``: every
+        :class:`~emobalance.models.base.EmotionModel`.
     input_path, output_path : path
         See the module docstring for the formats.
     text_column : str, default="text"
@@ -218,7 +219,8 @@ def predict_file(
         Continue an interrupted run from its part files. Without earlier parts the run starts
         from the beginning; without ``resume`` earlier parts are discarded.
     model_id : str, optional
-        Identifies the model (e.g. a file hash): resuming with another model is refused.
+        Identifies the model (:func:`emobalance.models.registry.model_id`): resuming with
+        another model is refused.
 
     Returns
     -------

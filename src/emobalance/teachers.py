@@ -431,8 +431,8 @@ def build_teacher(
     resolve as in :func:`resolve_teacher_spec`. ``provided`` supplies ready teachers by part
     name (``emobalance run`` passes its own reference and TF-IDF models).
     """
-    from .classifier import EmotionClassifier
     from .models.baselines import TfidfBaseline
+    from .models.reference import EmotionClassifier
 
     cache = Path(cache_dir) if cache_dir is not None else None
     provided = provided or {}
@@ -479,18 +479,12 @@ def build_teacher(
             return t, t.name
         path = Path(part)
         if path.is_dir():
-            cfg_file = path / "config.json"
-            if cfg_file.is_file():
-                try:
-                    cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
-                except json.JSONDecodeError as exc:
-                    raise ConfigError(f"{cfg_file}: invalid JSON ({exc})") from None
-                if cfg.get("architecture") == "cnn_bilstm_attention":
-                    clf = EmotionClassifier.load(path)
-                    return ClassifierTeacher(clf, name=path.name), path.name
+            from .models.registry import find_kind, load_model
+
+            if find_kind(path) in (None, "transformer"):  # a Hugging Face folder, or our fine-tune
                 t = HFTeacher(path)
                 return t, t.name
-            return ClassifierTeacher(TfidfBaseline.load(path), name=path.name), path.name
+            return ClassifierTeacher(load_model(path), name=path.name), path.name
         raise ConfigError(
             f"teacher: {part!r} is not auto, ensemble, reference, tfidf, minilm, hf:NAME, a model "
             "folder, or such parts joined by '+'"

@@ -69,7 +69,7 @@ def test_thresholds_tuned_on_dev(fitted, data):
     np.testing.assert_array_equal(fitted.thresholds_, expected)
     absent = [j for j in range(28) if dev.labels[:, j].sum() == 0]
     assert np.all(fitted.thresholds_[absent] == np.float32(0.5))
-    m = fitted.dev_metrics_
+    m = fitted.metrics_["dev"]
     assert m is not None and m["macro_f1"] > 0 and "ekman" in m and "macro_f1_at_0_5" in m
     assert m["per_label"]["gratitude"]["f1"] == pytest.approx(1.0)
     json.dumps(m)
@@ -91,7 +91,7 @@ def test_fit_without_dev_uses_half(data):
     train, _ = data
     model = TfidfBaseline().fit(train)
     assert np.all(model.thresholds_ == np.float32(0.5))
-    assert model.dev_metrics_ is None
+    assert "dev" not in model.metrics_ and model.dev_metrics_ is None  # old name kept
 
 
 def test_single_class_column_all_positive_does_not_crash():
@@ -136,7 +136,7 @@ def test_save_load_identical_probabilities(fitted, data, tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(dev.texts), fitted.predict_proba(dev.texts))
     np.testing.assert_array_equal(loaded.thresholds_, fitted.thresholds_)
     assert loaded.get_params() == fitted.get_params()
-    assert loaded.dev_metrics_["macro_f1"] == pytest.approx(fitted.dev_metrics_["macro_f1"])
+    assert loaded.metrics_["dev"]["macro_f1"] == pytest.approx(fitted.metrics_["dev"]["macro_f1"])
     assert [f for f in os.listdir(out) if f.startswith(".")] == []  # no temp files left
 
 
@@ -223,3 +223,10 @@ def test_linear_one_vs_rest_parallel_with_memmapped_input():
     a = LinearOneVsRest(n_jobs=2).fit(X, Y)
     b = LinearOneVsRest(n_jobs=1).fit(X, Y)
     np.testing.assert_array_equal(a.coef_, b.coef_)
+
+
+def test_load_reads_the_old_metrics_file(fitted, tmp_path):
+    out = fitted.save(tmp_path / "m")
+    (out / "metrics.json").write_text(json.dumps({"dev": fitted.metrics_["dev"]}))  # <= 0.1
+    loaded = TfidfBaseline.load(out)
+    assert loaded.metrics_["dev"]["macro_f1"] == pytest.approx(fitted.metrics_["dev"]["macro_f1"])

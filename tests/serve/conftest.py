@@ -42,7 +42,7 @@ def tiny_model_dir(tmp_path_factory):
     """A saved tiny model directory (trained once per session)."""
     import torch
 
-    from emobalance.classifier import EmotionClassifier
+    from emobalance.models.reference import EmotionClassifier
 
     threads = torch.get_num_threads()
     # One thread: on a busy 2-core machine two OpenMP threads make this 5-100x slower.

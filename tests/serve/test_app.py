@@ -13,10 +13,10 @@ pytest.importorskip("httpx", reason="TestClient needs httpx")
 
 from fastapi.testclient import TestClient
 
-from emobalance.classifier import EmotionClassifier
 from emobalance.cli import main
 from emobalance.errors import ConfigError, ModelError
 from emobalance.labels import EKMAN, EKMAN_LABELS, LABELS
+from emobalance.models.reference import EmotionClassifier
 from emobalance.serve import create_app
 from emobalance.serve.app import STATIC_DIR
 

@@ -1,0 +1,39 @@
+"""The model family: every 28-label model fulfils :class:`~emobalance.models.base.EmotionModel`.
+
+======================  =================================  ===================================
+kind                    class                              module
+======================  =================================  ===================================
+``reference``           :class:`EmotionClassifier`         :mod:`.reference` (+ the network in
+                                                           :mod:`.cnn_bilstm_attention`)
+``transformer``         :class:`TransformerClassifier`     :mod:`.transformer`
+``tfidf``               :class:`TfidfBaseline`             :mod:`.baselines`
+``onnx``                :class:`OnnxEmotionClassifier`     :mod:`.onnx`
+======================  =================================  ===================================
+
+:func:`~emobalance.models.registry.load_model` loads any of them from disk.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {  # torch, scikit-learn and onnxruntime load only with the kind that needs them
+    "EmotionModel": "base",
+    "check_texts": "base",
+    "EmotionClassifier": "reference",
+    "TransformerClassifier": "transformer",
+    "TfidfBaseline": "baselines",
+    "OnnxEmotionClassifier": "onnx",
+    "load_model": "registry",
+    "model_id": "registry",
+    "register_kind": "registry",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

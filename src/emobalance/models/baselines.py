@@ -11,7 +11,6 @@ vectorizer and classifier), ``thresholds.json`` (label -> threshold), ``config.j
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import warnings
@@ -32,23 +31,11 @@ from ..data.dataset import EmotionDataset
 from ..errors import DataError, ModelError
 from ..io import atomic_path, write_json_atomic
 from ..labels import LABELS, NUM_LABELS
-from ..metrics import evaluate, tune_thresholds
+from ..metrics import evaluate
+from .base import EmotionModel, check_texts, read_json, read_thresholds, thresholds_json
 
 MODEL_FILES = ("model.joblib", "thresholds.json", "config.json")
 """Files :meth:`TfidfBaseline.load` requires (``metrics.json`` is optional)."""
-
-
-def _check_texts(texts: Any) -> list[str]:
-    if isinstance(texts, str):
-        raise DataError("expected a sequence of texts, got a single str (wrap it in a list)")
-    try:
-        texts = list(texts)
-    except TypeError:
-        raise DataError(f"expected a sequence of texts, got {type(texts).__name__}") from None
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise DataError(f"text {i} is {type(t).__name__}, expected str")
-    return texts
 
 
 class LinearOneVsRest:
@@ -155,7 +142,7 @@ class LinearOneVsRest:
         return proba
 
 
-class TfidfBaseline:
+class TfidfBaseline(EmotionModel):
     """TF-IDF (word and ``char_wb`` n-grams, sublinear tf) + one-vs-rest logistic regression.
 
     Texts are lower-cased; no other normalisation. Hyper-parameter defaults were selected on
@@ -188,9 +175,10 @@ class TfidfBaseline:
         The fitted per-label logistic regressions.
     thresholds_ : ndarray of shape (28,), float32
         Per-label thresholds tuned on dev (0.5 everywhere when fitted without dev).
-    dev_metrics_ : dict or None
+    metrics_ : dict
+        ``n_train``, ``train_seconds`` and, when fitted with dev, ``dev``:
         :func:`emobalance.metrics.evaluate` on dev with ``thresholds_``, plus
-        ``macro_f1_at_0_5``; ``None`` without dev.
+        ``macro_f1_at_0_5``.
     fit_seconds_ : float
         Wall time of :meth:`fit` (vectorizing + fitting, without dev tuning).
     n_features_ : int
@@ -205,6 +193,8 @@ class TfidfBaseline:
     >>> model.predict(["thank you so much!"])  # doctest: +SKIP
     [['gratitude']]
     """
+
+    kind = "tfidf"
 
     def __init__(
         self,
@@ -290,7 +280,7 @@ class TfidfBaseline:
         t0 = time.perf_counter()
         self.vectorizer_ = self._make_vectorizer()
         try:
-            X = self.vectorizer_.fit_transform(_check_texts(train.texts))
+            X = self.vectorizer_.fit_transform(check_texts(train.texts))
         except ValueError as exc:  # empty vocabulary, min_df above the number of texts...
             raise DataError(
                 f"cannot build TF-IDF features from the training texts ({exc})"
@@ -304,42 +294,30 @@ class TfidfBaseline:
         ).fit(X, train.labels, sample_weight=train.weight)
         self.fit_seconds_ = time.perf_counter() - t0
         self.thresholds_ = np.full(NUM_LABELS, 0.5, dtype=np.float32)
-        self.dev_metrics_: dict[str, Any] | None = None
+        self.metrics_: dict[str, Any] = {"n_train": len(train), "train_seconds": self.fit_seconds_}
         if dev is not None and len(dev):
             proba = self.predict_proba(dev.texts)
-            self.thresholds_ = tune_thresholds(dev.labels, proba)
-            self.dev_metrics_ = evaluate(dev.labels, proba, self.thresholds_)
-            self.dev_metrics_["macro_f1_at_0_5"] = evaluate(dev.labels, proba, 0.5, groupings=())[
-                "macro_f1"
-            ]
+            dev_m = self._tune_on_dev(dev.labels, proba)
+            dev_m["macro_f1_at_0_5"] = evaluate(dev.labels, proba, 0.5, groupings=())["macro_f1"]
         return self
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "classifier_"):
-            raise ModelError("this TfidfBaseline is not fitted; call fit() or load() first")
+    @property
+    def dev_metrics_(self) -> dict[str, Any] | None:
+        """``metrics_["dev"]`` under its old name (shim removed at merge)."""
+        return self.metrics_.get("dev")
 
     # ------------------------------------------------------------------ inference
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Probabilities ``float32[n, 28]`` in :data:`LABELS` order."""
+    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """Probabilities ``float32[n, 28]`` in :data:`LABELS` order.
+
+        ``batch_size`` is accepted for the common signature; the sparse product scores all
+        texts at once.
+        """
         self._check_fitted()
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         if not texts:
             return np.zeros((0, NUM_LABELS), dtype=np.float32)
         return self.classifier_.predict_proba(self.vectorizer_.transform(texts))
-
-    def predict_matrix(self, texts: Sequence[str]) -> np.ndarray:
-        """Binary predictions ``uint8[n, 28]`` with ``thresholds_``."""
-        return (self.predict_proba(texts) >= self.thresholds_[None, :]).astype(np.uint8)
-
-    def predict(self, texts: Sequence[str]) -> list[list[str]]:
-        """Label names per text, using ``thresholds_``."""
-        return [[LABELS[j] for j in np.flatnonzero(row)] for row in self.predict_matrix(texts)]
-
-    def evaluate(self, data: EmotionDataset) -> dict[str, Any]:
-        """All metrics of :func:`emobalance.metrics.evaluate` on a labelled dataset."""
-        if not data.is_labelled:
-            raise DataError("evaluate() needs a labelled dataset")
-        return evaluate(data.labels, self.predict_proba(data.texts), self.thresholds_)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -351,11 +329,8 @@ class TfidfBaseline:
         out.mkdir(parents=True, exist_ok=True)
         with atomic_path(out / "model.joblib") as tmp:
             joblib.dump({"vectorizer": self.vectorizer_, "classifier": self.classifier_}, tmp)
-        write_json_atomic(
-            out / "thresholds.json",
-            {lab: float(t) for lab, t in zip(LABELS, self.thresholds_, strict=True)},
-        )
-        write_json_atomic(out / "metrics.json", {"dev": self.dev_metrics_})
+        write_json_atomic(out / "thresholds.json", thresholds_json(self.thresholds_))
+        write_json_atomic(out / "metrics.json", {"metrics": self.metrics_})
         write_json_atomic(
             out / "config.json",
             {
@@ -369,6 +344,13 @@ class TfidfBaseline:
             },
         )
         return out
+
+    @classmethod
+    def saved_files(cls, path: str | os.PathLike[str]) -> dict[str, Path]:
+        """:data:`MODEL_FILES` and, when present, ``metrics.json``."""
+        d = Path(path)
+        names = [*MODEL_FILES, *(["metrics.json"] if (d / "metrics.json").is_file() else [])]
+        return {name: d / name for name in names}
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TfidfBaseline:
@@ -385,7 +367,7 @@ class TfidfBaseline:
         for name in MODEL_FILES:
             if not (d / name).is_file():
                 raise ModelError(f"{d / name}: missing model file")
-        cfg = _read_json(d / "config.json")
+        cfg = read_json(d / "config.json")
         if not isinstance(cfg, dict) or cfg.get("labels") != list(LABELS):
             raise ModelError(f"{d / 'config.json'}: label list differs from emobalance.LABELS")
         params = cfg.get("params", {})
@@ -404,21 +386,13 @@ class TfidfBaseline:
         if model.classifier_.coef_.shape[0] != NUM_LABELS:
             raise ModelError(f"{d / 'model.joblib'}: expected {NUM_LABELS} labels")
         model.n_features_ = int(model.classifier_.coef_.shape[1])
-        th = _read_json(d / "thresholds.json")
-        if not isinstance(th, dict) or sorted(th) != sorted(LABELS):
-            raise ModelError(f"{d / 'thresholds.json'}: expected one threshold per label")
-        model.thresholds_ = np.array([float(th[lab]) for lab in LABELS], dtype=np.float32)
-        model.dev_metrics_ = None
-        if (d / "metrics.json").is_file():
-            m = _read_json(d / "metrics.json")
-            model.dev_metrics_ = m.get("dev") if isinstance(m, dict) else None
+        model.thresholds_ = read_thresholds(d / "thresholds.json")
+        m = read_json(d / "metrics.json") if (d / "metrics.json").is_file() else {}
+        m = m if isinstance(m, dict) else {}
+        # folders of emobalance <= 0.1 wrote {"dev": ...} only
+        model.metrics_ = dict(m["metrics"]) if isinstance(m.get("metrics"), dict) else {}
+        if "metrics" not in m and m.get("dev") is not None:
+            model.metrics_["dev"] = m["dev"]
         if cfg.get("fit_seconds") is not None:
             model.fit_seconds_ = float(cfg["fit_seconds"])
         return model
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path}: not valid JSON ({exc})") from None

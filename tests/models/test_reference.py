@@ -3,10 +3,10 @@ import json
 import numpy as np
 import pytest
 
-from emobalance.classifier import EmotionClassifier
 from emobalance.data.dataset import EmotionDataset
 from emobalance.errors import DataError, ModelError
 from emobalance.labels import LABEL_TO_ID, LABELS
+from emobalance.models.reference import EmotionClassifier
 
 TINY_MODEL = dict(
     vectors=None, embedding_dim=16, conv_channels=8, lstm_hidden=8, attention_dim=8,

@@ -1,0 +1,268 @@
+"""The reference network on onnxruntime (kind ``onnx``): one self-contained ``.onnx`` file.
+
+:func:`emobalance.export.export_onnx` writes the file: the graph plus, in the ONNX
+``metadata_props``, the vocabulary, the per-label thresholds, the model config (tokenisation,
+``max_len``) and the dev metrics, so :class:`OnnxEmotionClassifier` loads from the file alone
+and needs neither torch nor the model directory. The graph takes ``ids`` (int64
+``[batch, seq]``) and returns ``logits`` (float32 ``[batch, 28]``) and ``attention`` (float32
+``[batch, seq]``); it has no padding mask, so every batch holds texts of one token count.
+
+Prediction needs only ``onnxruntime`` (``pip install emobalance[onnx]``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import ModelConfig, validate
+from ..errors import DataError, EmobalanceError, ModelError
+from ..io import atomic_path
+from ..labels import LABELS, NUM_LABELS
+from ..text import Vocab, tokenize
+from .base import EmotionModel, check_texts, explanation
+
+FORMAT = "emobalance-onnx"
+FORMAT_VERSION = 1
+DEFAULT_FILE = "model.onnx"
+"""File name :func:`~emobalance.export.export_onnx` writes into a model directory, and that
+:meth:`OnnxEmotionClassifier.load` looks for when given a directory."""
+INSTALL_HINT = "pip install emobalance[onnx]"
+META = "emobalance."
+
+
+def require(module: str) -> Any:
+    """Import an optional ONNX dependency, or a one-line error naming the extra."""
+    try:
+        return __import__(module)
+    except ImportError:
+        raise EmobalanceError(f"{module} is not installed: {INSTALL_HINT}") from None
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # the same formula as emobalance.training.sigmoid, without importing torch
+    return (0.5 * (1.0 + np.tanh(0.5 * x))).astype(np.float32)
+
+
+class OnnxEmotionClassifier(EmotionModel):
+    """The reference model on onnxruntime (CPU), loaded from one file of
+    :func:`~emobalance.export.export_onnx`.
+
+    Same face as :class:`~emobalance.models.reference.EmotionClassifier` for inference
+    (:class:`~emobalance.models.base.EmotionModel`); ``explain`` gives the network's attention.
+    Texts are grouped by token count and each group runs in batches with no padding.
+
+    Attributes
+    ----------
+    path_ : Path
+        The ``.onnx`` file.
+    vocab_ : Vocab
+    model_config : ModelConfig
+    thresholds_ : ndarray of shape (28,)
+    metrics_ : dict
+        ``dev``: the exported model's dev metrics (absent in files written before 0.2).
+    quantize_ : str
+        ``"none"`` or ``"int8"``.
+    session_ : onnxruntime.InferenceSession
+    batch_workers_ : int
+        Batches run at the same time (see :meth:`load`).
+
+    Examples
+    --------
+    >>> clf = OnnxEmotionClassifier.load("model.onnx")  # doctest: +SKIP
+    >>> clf.predict(["thank you so much!"])  # doctest: +SKIP
+    [['gratitude']]
+    """
+
+    kind = "onnx"
+
+    def __init__(
+        self,
+        session: Any,
+        vocab: Vocab,
+        model_config: ModelConfig,
+        thresholds: np.ndarray,
+        path: Path,
+        quantize: str = "none",
+        batch_workers: int = 1,
+        metrics: dict[str, Any] | None = None,
+    ) -> None:
+        self.session_ = session
+        self.vocab_ = vocab
+        self.model_config = model_config
+        self.thresholds_ = np.asarray(thresholds, dtype=np.float32)
+        self.path_ = path
+        self.quantize_ = quantize
+        self.batch_workers_ = max(int(batch_workers), 1)
+        self.metrics_ = dict(metrics or {})
+        self._pool: ThreadPoolExecutor | None = None
+
+    @classmethod
+    def saved_files(cls, path: str | os.PathLike[str]) -> dict[str, Path]:
+        """The one ``.onnx`` file (``model.onnx`` inside a folder), named ``model.onnx``."""
+        p = Path(path)
+        return {DEFAULT_FILE: p / DEFAULT_FILE if p.is_dir() else p}
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        num_threads: int | None = None,
+        batch_workers: int | None = None,
+    ) -> OnnxEmotionClassifier:
+        """Open an exported model.
+
+        Parameters
+        ----------
+        path : path
+            The ``.onnx`` file, or a model directory holding ``model.onnx``.
+        num_threads : int, optional
+            CPU threads to use; default the cores this process may run on.
+        batch_workers : int, optional
+            Batches run at the same time, each on ``num_threads // batch_workers``
+            onnxruntime intra-op threads (``session.run`` releases the GIL). Default
+            ``num_threads``: one thread per batch, which measured faster than intra-op
+            threads on these small LSTM batches (those spend about as much CPU again on
+            synchronisation, much more on a busy machine). One text (``explain``) runs
+            on one thread either way.
+
+        Raises
+        ------
+        ModelError
+            If the file is missing, not an ONNX model, or not an emobalance export (the
+            message names the file).
+        EmobalanceError
+            If onnxruntime is not installed.
+        """
+        ort = require("onnxruntime")
+        p = Path(path)
+        if p.is_dir():
+            p = p / DEFAULT_FILE
+        if not p.is_file():
+            raise ModelError(f"{p}: ONNX model file not found")
+        opts = ort.SessionOptions()
+        threads = num_threads or _available_cores()
+        workers = min(max(batch_workers or threads, 1), threads)
+        opts.intra_op_num_threads = max(threads // workers, 1)
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3  # shape-inference notices are not the user's business
+        try:
+            session = ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own classes (InvalidProtobuf, Fail...)
+            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise ModelError(f"{p}: not a readable ONNX model ({msg})") from None
+        meta = session.get_modelmeta().custom_metadata_map
+        if meta.get(META + "format") != FORMAT:
+            raise ModelError(f"{p}: not an emobalance ONNX export (no {META}format metadata)")
+        try:
+            version = int(meta[META + "format_version"])
+            labels = json.loads(meta[META + "labels"])
+            config = validate(ModelConfig, json.loads(meta[META + "model"]), "model")
+            vocab = Vocab.from_dict(json.loads(meta[META + "vocab"]), origin=str(p))
+            thresholds = np.array(json.loads(meta[META + "thresholds"]), dtype=np.float32)
+            metrics = json.loads(meta.get(META + "metrics", "{}"))
+        except (KeyError, ValueError, TypeError, EmobalanceError) as exc:
+            raise ModelError(f"{p}: invalid emobalance metadata ({exc})") from None
+        if version > FORMAT_VERSION:
+            raise ModelError(f"{p}: export format {version} is newer than {FORMAT_VERSION}")
+        if labels != list(LABELS):
+            raise ModelError(f"{p}: label list differs from emobalance.LABELS")
+        if thresholds.shape != (NUM_LABELS,):
+            raise ModelError(f"{p}: expected {NUM_LABELS} thresholds, got {thresholds.shape}")
+        names = {o.name for o in session.get_outputs()}
+        if [i.name for i in session.get_inputs()] != ["ids"] or names != {"logits", "attention"}:
+            raise ModelError(f"{p}: graph inputs/outputs are not ids -> logits, attention")
+        quantize = meta.get(META + "quantize", "none")
+        if not isinstance(metrics, dict):
+            raise ModelError(f"{p}: invalid emobalance metadata (metrics is not an object)")
+        return cls(session, vocab, config, thresholds, p, quantize, workers, metrics)
+
+    # ---------------------------------------------------------------- inference
+    def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Token ids per text (normalised, truncated to ``max_len``; never empty)."""
+        return self.vocab_.encode_texts(texts, self.model_config.max_len)
+
+    def predict_logits(self, texts: Sequence[str], batch_size: int | None = 256) -> np.ndarray:
+        """Logits ``float32[n, 28]`` in input order."""
+        texts = check_texts(texts)
+        seqs = self.encode(texts)
+        n = len(seqs)
+        out = np.empty((n, NUM_LABELS), dtype=np.float32)
+        if n == 0:
+            return out
+        bs = max(int(batch_size or 256), 1)
+        lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=n)
+        order = np.argsort(lengths, kind="stable")
+        sorted_lengths = lengths[order]
+        bounds = np.flatnonzero(np.diff(sorted_lengths)) + 1
+        # one length per batch: no padding, so the plain ONNX LSTM is exact
+        batches = [
+            order[s : min(s + bs, hi)]
+            for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, n], strict=True)
+            for s in range(lo, hi, bs)
+        ]
+        run = self.session_.run
+
+        def score(idx: np.ndarray) -> None:
+            out[idx] = run(["logits"], {"ids": np.stack([seqs[i] for i in idx])})[0]
+
+        if self.batch_workers_ == 1 or len(batches) == 1:
+            for idx in batches:
+                score(idx)
+            return out
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.batch_workers_, thread_name_prefix="onnx")
+        # largest batches (rows x length) first, so the workers finish together
+        batches.sort(key=lambda idx: -len(idx) * len(seqs[idx[0]]))
+        for _ in self._pool.map(score, batches):
+            pass
+        return out
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int | None = 256) -> np.ndarray:
+        """Probabilities ``float32[n, 28]`` in :data:`~emobalance.labels.LABELS` order."""
+        return _sigmoid(self.predict_logits(texts, batch_size))
+
+    def explain(self, text: str, top_k: int = 5) -> dict[str, Any]:
+        """Tokens with attention weights, and the top emotions, for one text.
+
+        Returns the same dict as :meth:`EmotionClassifier.explain
+        <emobalance.models.reference.EmotionClassifier.explain>`.
+        """
+        if not isinstance(text, str):
+            raise DataError(f"explain() takes one str, got {type(text).__name__}")
+        toks = tokenize(text)[: self.model_config.max_len]
+        seq = self.encode([text])[0]
+        logits, weights = self.session_.run(["logits", "attention"], {"ids": seq[None, :]})
+        proba = _sigmoid(logits)[0]
+        if not toks:
+            toks = [self.vocab_.itos[self.vocab_.unk_id]]
+        attn = weights[0, : len(toks)].astype(np.float64).tolist()
+        return explanation(text, toks, attn, proba, self.thresholds_, top_k, "attention")
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Copy the ``.onnx`` file to ``path`` (atomically); return ``path``."""
+        out = Path(path)
+        if not self.path_.is_file():  # e.g. loaded from a temporary copy
+            raise ModelError(f"{self.path_}: the ONNX file this model was loaded from is gone")
+        with atomic_path(out, suffix=".onnx") as tmp:
+            shutil.copyfile(self.path_, tmp)
+        return out
+
+    def __repr__(self) -> str:
+        return f"OnnxEmotionClassifier({str(self.path_)!r}, quantize={self.quantize_!r})"
+
+
+def _available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0)) or 1  # a container's share, not the host's cores
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

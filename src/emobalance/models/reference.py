@@ -1,0 +1,304 @@
+"""EmotionClassifier: the reference network (kind ``reference``) behind a scikit-learn face.
+
+``fit(train, dev)`` builds the vocabulary and embedding matrix from the training texts, trains
+with early stopping on dev and tunes per-label thresholds on dev. Learned state lives in
+attributes ending in ``_``. ``save(dir)`` writes ``config.json``, ``vocab.json``,
+``model.safetensors``, ``thresholds.json`` and ``metrics.json``; ``load(dir)`` checks them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..config import ModelConfig, TrainConfig, validate
+from ..data.dataset import EmotionDataset
+from ..errors import DataError, ModelError
+from ..io import atomic_path, write_json_atomic
+from ..labels import LABELS, NUM_LABELS
+from ..text import Vocab, tokenize
+from ..training import Trainer, TrainResult, predict_logits, resolve_device, set_seed, sigmoid
+from .base import (
+    EmotionModel,
+    check_texts,
+    explanation,
+    read_json,
+    read_thresholds,
+    thresholds_json,
+)
+from .cnn_bilstm_attention import CNNBiLSTMAttention, count_parameters
+
+MODEL_FILES = ("config.json", "vocab.json", "model.safetensors", "thresholds.json", "metrics.json")
+
+
+class EmotionClassifier(EmotionModel):
+    """Multi-label emotion classifier (fastText vectors -> Conv -> BiLSTM -> attention).
+
+    Parameters
+    ----------
+    model : ModelConfig or dict, optional
+        Architecture and text settings.
+    train : TrainConfig or dict, optional
+        Training settings (epochs, loss, mixed precision, seed...).
+
+    Attributes
+    ----------
+    vocab_ : Vocab
+    network_ : CNNBiLSTMAttention
+    thresholds_ : ndarray of shape (28,)
+        Per-label decision thresholds tuned on dev (0.5 without dev).
+    history_ : list of dict
+        Per-epoch training record.
+    metrics_ : dict
+        ``dev`` (metrics on dev), embedding coverage, timings.
+
+    Examples
+    --------
+    >>> clf = EmotionClassifier(train={"epochs": 5}).fit(train, dev)  # doctest: +SKIP
+    >>> clf.predict(["thank you so much!"])  # doctest: +SKIP
+    [['gratitude']]
+    """
+
+    kind = "reference"
+
+    def __init__(
+        self,
+        model: ModelConfig | dict[str, Any] | None = None,
+        train: TrainConfig | dict[str, Any] | None = None,
+    ) -> None:
+        self.model_config = (
+            model if isinstance(model, ModelConfig) else validate(ModelConfig, model or {}, "model")
+        )
+        self.train_config = (
+            train if isinstance(train, TrainConfig) else validate(TrainConfig, train or {}, "train")
+        )
+
+    # ------------------------------------------------------------------ fitting
+    def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Token ids per text (normalised, truncated to ``max_len``; never empty)."""
+        self._check_fitted()
+        return self.vocab_.encode_texts(texts, self.model_config.max_len)
+
+    def fit(
+        self,
+        train: EmotionDataset,
+        dev: EmotionDataset | None = None,
+        *,
+        targets: np.ndarray | None = None,
+        loss_fn: torch.nn.Module | None = None,
+        vocab_texts: Sequence[str] | None = None,
+    ) -> EmotionClassifier:
+        """Build vocabulary and embeddings from ``train``, train, tune thresholds on ``dev``.
+
+        Parameters
+        ----------
+        train : EmotionDataset
+            Labelled training data (its ``weight`` column, when present, weights the loss).
+        dev : EmotionDataset, optional
+            Dev data for early stopping and threshold tuning. The test split never goes here.
+        targets : ndarray of shape (n, 28), optional
+            Soft targets replacing ``train.labels`` (distillation).
+        loss_fn : nn.Module, optional
+            A per-element loss replacing the configured one.
+        vocab_texts : sequence of str, optional
+            Build the vocabulary from these texts instead of ``train``'s (distillation keeps
+            the plain model's vocabulary, and so its size, this way).
+        """
+        from ..embeddings import build_embedding_matrix
+
+        mc, tc = self.model_config, self.train_config
+        if not train.is_labelled and targets is None:
+            raise DataError("fit() needs a labelled training dataset")
+        if len(train) == 0:
+            raise DataError("the training dataset is empty")
+        t0 = time.perf_counter()
+        set_seed(tc.seed)
+        tokens = [tokenize(t) for t in (train.texts if vocab_texts is None else vocab_texts)]
+        self.vocab_ = Vocab.build(tokens, min_freq=mc.min_freq, max_size=mc.max_vocab)
+        vectors = mc.resolve_vectors()
+        emb = None
+        if mc.pretrained:
+            emb = build_embedding_matrix(
+                self.vocab_, vectors, corpus_tokens=tokens, dim=mc.embedding_dim, seed=tc.seed
+            )
+            self.embedding_info_ = {
+                "source": emb.source,
+                "coverage": emb.coverage,
+                "token_coverage": emb.token_coverage,
+                "n_found": emb.n_found,
+                "n_total": emb.n_total,
+            }
+        else:
+            self.embedding_info_ = {"source": "random", "coverage": 0.0}
+        set_seed(tc.seed)
+        self.network_ = CNNBiLSTMAttention(
+            len(self.vocab_), mc, None if emb is None else emb.matrix
+        )
+        prep_s = time.perf_counter() - t0
+        seqs = self.vocab_.encode_texts(train.texts, mc.max_len)
+        y = train.labels if targets is None else np.asarray(targets, dtype=np.float32)
+        dev_seqs = None if dev is None else self.vocab_.encode_texts(dev.texts, mc.max_len)
+        trainer = Trainer(self.network_, tc)
+        result: TrainResult = trainer.fit(
+            seqs,
+            y,
+            dev_seqs,
+            None if dev is None else dev.labels,
+            sample_weight=train.weight,
+            loss_fn=loss_fn,
+        )
+        self.device_ = trainer.device
+        self.network_.eval()
+        self.history_ = result.history
+        self.thresholds_ = np.full(NUM_LABELS, 0.5, dtype=np.float32)
+        self.metrics_: dict[str, Any] = {
+            "n_train": len(train),
+            "prepare_seconds": prep_s,
+            "train_seconds": result.seconds,
+            "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history),
+            "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in result.history])),
+            "precision": result.precision,
+            "device": result.device,
+            "parameters": count_parameters(self.network_),
+            "vocab_size": len(self.vocab_),
+            "embedding": self.embedding_info_,
+        }
+        # in a torchrun job only rank 0 holds the best weights and evaluates
+        if dev is not None and trainer.rank == 0:
+            self._tune_on_dev(dev.labels, self.predict_proba(dev.texts))
+        return self
+
+    # ---------------------------------------------------------------- inference
+    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """Probabilities ``float32[n, 28]`` in :data:`LABELS` order."""
+        self._check_fitted()
+        texts = check_texts(texts)
+        seqs = self.encode(texts)
+        bs = batch_size or self.train_config.eval_batch_size
+        logits = predict_logits(self.network_, seqs, bs, self._device())
+        return sigmoid(logits)
+
+    def explain(self, text: str, top_k: int = 5) -> dict[str, Any]:
+        """Tokens with the network's attention weights, and the top emotions, for one text.
+
+        Returns the dict of :meth:`EmotionModel.explain
+        <emobalance.models.base.EmotionModel.explain>` with ``method="attention"``; the
+        weights sum to 1 (all zeros for a network built without attention).
+        """
+        self._check_fitted()
+        if not isinstance(text, str):
+            raise DataError(f"explain() takes one str, got {type(text).__name__}")
+        toks = tokenize(text)[: self.model_config.max_len]
+        seq = self.encode([text])[0]
+        ids = torch.from_numpy(seq.astype(np.int64)).unsqueeze(0).to(self._device())
+        lens = torch.tensor([len(seq)])
+        with torch.inference_mode():
+            self.network_.eval()
+            logits, weights = self.network_(ids, lens, return_attention=True)
+        proba = sigmoid(logits.float().cpu().numpy())[0]
+        if not toks:
+            toks = [self.vocab_.itos[self.vocab_.unk_id]]
+        attn = (
+            weights[0, : len(toks)].float().cpu().numpy().tolist()
+            if weights is not None
+            else [0.0] * len(toks)
+        )
+        return explanation(text, toks, attn, proba, self.thresholds_, top_k, "attention")
+
+    def _device(self) -> torch.device:
+        return next(self.network_.parameters()).device
+
+    # -------------------------------------------------------------- persistence
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the model directory (each file atomically)."""
+        from safetensors.torch import save_file
+
+        self._check_fitted()
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.network_.state_dict().items()}
+        with atomic_path(out / "model.safetensors") as tmp:
+            save_file(state, str(tmp), metadata={"format": "pt"})
+        self.vocab_.save(out / "vocab.json")
+        write_json_atomic(out / "thresholds.json", thresholds_json(self.thresholds_))
+        write_json_atomic(
+            out / "metrics.json", {"metrics": self.metrics_, "history": self.history_}
+        )
+        write_json_atomic(
+            out / "config.json",
+            {
+                "emobalance_version": __version__,
+                "architecture": "cnn_bilstm_attention",
+                "labels": list(LABELS),
+                "vocab_size": len(self.vocab_),
+                "model": self.model_config.model_dump(mode="json"),
+                "train": self.train_config.model_dump(mode="json"),
+            },
+        )
+        return out
+
+    @classmethod
+    def saved_files(cls, path: str | os.PathLike[str]) -> dict[str, Path]:
+        """The five files of :data:`MODEL_FILES` (not an ONNX export kept beside them)."""
+        return {name: Path(path) / name for name in MODEL_FILES}
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], device: str = "cpu") -> EmotionClassifier:
+        """Load a model directory written by :meth:`save` onto ``device`` (``auto``: a GPU
+        when there is one).
+
+        Raises
+        ------
+        ModelError
+            Naming the missing or mismatched file.
+        """
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        d = Path(path)
+        if not d.is_dir():
+            raise ModelError(f"{d}: model directory not found")
+        for name in MODEL_FILES:
+            if not (d / name).is_file():
+                raise ModelError(f"{d / name}: missing model file")
+        cfg = read_json(d / "config.json")
+        if cfg.get("labels") != list(LABELS):
+            raise ModelError(f"{d / 'config.json'}: label list differs from emobalance.LABELS")
+        try:
+            clf = cls(model=cfg["model"], train=cfg["train"])
+        except (KeyError, Exception) as exc:
+            raise ModelError(f"{d / 'config.json'}: invalid config ({exc})") from None
+        try:
+            clf.vocab_ = Vocab.load(d / "vocab.json")
+        except DataError as exc:
+            raise ModelError(str(exc)) from None
+        if len(clf.vocab_) != cfg.get("vocab_size"):
+            raise ModelError(
+                f"{d / 'vocab.json'}: {len(clf.vocab_)} tokens, "
+                f"config.json says {cfg.get('vocab_size')}"
+            )
+        clf.thresholds_ = read_thresholds(d / "thresholds.json")
+        clf.network_ = CNNBiLSTMAttention(len(clf.vocab_), clf.model_config)
+        try:
+            state = load_file(str(d / "model.safetensors"))
+            clf.network_.load_state_dict(state)
+        except (SafetensorError, RuntimeError, OSError) as exc:
+            msg = str(exc).splitlines()[0][:200]
+            raise ModelError(
+                f"{d / 'model.safetensors'}: does not match config.json ({msg})"
+            ) from None
+        dev = resolve_device(device)
+        clf.network_.to(dev).eval()
+        m = read_json(d / "metrics.json")
+        clf.metrics_ = m.get("metrics", {}) if isinstance(m, dict) else {}
+        clf.history_ = m.get("history", []) if isinstance(m, dict) else []
+        clf.device_ = dev
+        return clf
