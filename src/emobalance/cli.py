@@ -123,6 +123,23 @@ def _print_stats_table(stats, title: str) -> None:
         console.print(f"labels with no example: {', '.join(stats.absent_labels)}")
 
 
+# options that several commands share
+TrainData = Annotated[
+    str, typer.Option("--train", help="Training data: a split name or a dataset file.")
+]
+DevData = Annotated[str, typer.Option("--dev", help="Dev data for early stopping and thresholds.")]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config", help="YAML config (sections model, train, teacher, distill, ...)."),
+]
+ModelPath = Annotated[
+    Path,
+    typer.Argument(
+        help="Any saved model: a folder of `train` (reference or distilled), of `teacher "
+        "train` or of the TF-IDF baseline, or a .onnx file of `export`."
+    ),
+]
+
 SetOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -158,18 +175,12 @@ def _config(
 @app.command("train")
 def train_cmd(
     out: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
-    train: Annotated[
-        str, typer.Option("--train", help="Training data: a split name or a dataset file.")
-    ] = "train",
-    dev: Annotated[
-        str, typer.Option("--dev", help="Dev data for early stopping and thresholds.")
-    ] = "dev",
+    train: TrainData = "train",
+    dev: DevData = "dev",
     vectors: Annotated[
         str | None, typer.Option("--vectors", help="Pre-trained vectors (.vec/.vec.gz/.txt/.bin).")
     ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="YAML with model/train sections.")
-    ] = None,
+    config: ConfigFile = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Override train.epochs.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Override train.seed.")] = None,
     distributed: Annotated[
@@ -249,15 +260,9 @@ def teacher_train_cmd(
             "model folder, or a hub name.",
         ),
     ] = None,
-    train: Annotated[
-        str, typer.Option("--train", help="Training data: a split name or a dataset file.")
-    ] = "train",
-    dev: Annotated[
-        str, typer.Option("--dev", help="Dev data for early stopping and thresholds.")
-    ] = "dev",
-    config: Annotated[
-        Path | None, typer.Option("--config", help="YAML with a `teacher` section.")
-    ] = None,
+    train: TrainData = "train",
+    dev: DevData = "dev",
+    config: ConfigFile = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Override teacher.epochs.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Override teacher.seed.")] = None,
     sets: SetOption = None,
@@ -292,9 +297,7 @@ def _summary(m: dict) -> dict:
 
 @app.command("evaluate")
 def evaluate_cmd(
-    model_dir: Annotated[
-        Path, typer.Argument(help="A model directory written by `train` or `teacher train`.")
-    ],
+    model_dir: ModelPath,
     split: Annotated[
         str, typer.Option("--split", help="test, dev, train, or a dataset file.")
     ] = "test",
@@ -331,10 +334,7 @@ def evaluate_cmd(
 
 @app.command("predict")
 def predict_cmd(
-    model_dir: Annotated[
-        Path,
-        typer.Argument(help="A model directory written by `train`, or a .onnx file of `export`."),
-    ],
+    model_dir: ModelPath,
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
     input: Annotated[
         str | None,
@@ -490,7 +490,9 @@ def _labels():
 
 @app.command("export")
 def export_cmd(
-    model_dir: Annotated[Path, typer.Argument(help="A model directory written by `train`.")],
+    model_dir: Annotated[
+        Path, typer.Argument(help="A reference-model directory written by `train`.")
+    ],
     format: Annotated[str, typer.Option("--format", help="Export format: onnx.")] = "onnx",
     quantize: Annotated[
         str | None, typer.Option("--quantize", help="int8: dynamic int8 quantization.")
@@ -524,11 +526,15 @@ def export_cmd(
 
 @app.command("explain")
 def explain_cmd(
-    model_dir: Annotated[Path, typer.Argument(help="A model directory written by `train`.")],
+    model_dir: ModelPath,
     text: Annotated[str, typer.Argument(help="The text to explain.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show the attention weight of every token and the top emotions."""
+    """Show what every token weighs in the prediction, and the top emotions.
+
+    The reference network shows its attention weights; other kinds show how much the
+    predicted labels' probability drops when the token is left out.
+    """
     from rich.console import Console
     from rich.text import Text
 
@@ -560,9 +566,7 @@ def explain_cmd(
 @app.command("balance")
 def balance_cmd(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
-    config: Annotated[
-        Path | None, typer.Option("--config", help="YAML with a balance section (and model/train).")
-    ] = None,
+    config: ConfigFile = None,
     teacher: Annotated[
         str | None,
         typer.Option("--teacher", help="ensemble, reference, tfidf, a model folder, hf:NAME."),
@@ -646,7 +650,7 @@ def run_cmd(
 
 @app.command("serve")
 def serve_cmd(
-    model_dir: Annotated[Path, typer.Argument(help="A model directory written by `train`.")],
+    model_dir: ModelPath,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.", min=0, max=65535)] = 8000,
     max_texts: Annotated[
