@@ -141,17 +141,15 @@ def distill_data(
                 keep.append(i)
         ext = corpus.subset(np.array(keep, dtype=np.int64))
         n = len(ext)
-        ext = EmotionDataset(
-            ext.texts, labels=np.zeros((n, NUM_LABELS), np.uint8), source=ext.source,
-            ids=ext.ids,
-        )  # fmt: skip
+        # the corpus' own labels, weights and scores do not take part: the teacher's do
+        ext = ext.replace(labels=np.zeros((n, NUM_LABELS), np.uint8), weight=None,
+                          parent_id=None, teacher_score=None, meta={})  # fmt: skip
         parts.append(ext)
         gold.append(np.zeros((n, NUM_LABELS), np.float32))
         soft.append(teacher_proba(teacher, ext.texts))
         flags.append(np.zeros(n, np.float32))
         weights.append(np.full(n, external_weight, np.float32))
-    data = EmotionDataset.concat(parts)
-    data.weight = np.concatenate(weights).astype(np.float32)
+    data = EmotionDataset.concat(parts).replace(weight=np.concatenate(weights))
     targets = pack_targets(np.concatenate(gold), np.concatenate(soft), np.concatenate(flags),
                            temperature)  # fmt: skip
     return data, targets
