@@ -19,7 +19,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import DistillConfig, ModelConfig, TrainConfig
-from .data.corpora import load_corpus  # noqa: F401  (moved; shim removed at merge)
 from .data.dataset import EmotionDataset
 from .errors import DataError
 from .labels import NUM_LABELS

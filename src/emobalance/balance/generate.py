@@ -30,17 +30,8 @@ from ..data.dataset import EmotionDataset
 from ..labels import LABELS, NUM_LABELS, label_id
 from ..log import get_logger, progress
 from ..text.normalize import normalize
-from .augment import EDAAugmenter, nearest_neighbours  # noqa: F401  (moved; shim removed at merge)
-from .filter import teacher_filter  # noqa: F401  (moved; shim removed at merge)
 from .llm_client import ChatClient, GenerationError, RequestFailed, ResponseCache, cache_key
-from .prompts import (  # noqa: F401  (the DEFAULT_* and EMOTION_DEFINITIONS moved; shim)
-    DEFAULT_PROMPT_TEMPLATE,
-    DEFAULT_SYSTEM_PROMPT,
-    EMOTION_DEFINITIONS,
-    build_messages,
-    example_pools,
-    sample_examples,
-)
+from .prompts import build_messages, example_pools, sample_examples
 
 logger = get_logger(__name__)
 
