@@ -22,6 +22,7 @@ from .config import DistillConfig, ModelConfig, TrainConfig
 from .data.dataset import EmotionDataset
 from .errors import DataError
 from .labels import NUM_LABELS
+from .text.normalize import normalize
 
 
 def sharpen(proba: np.ndarray | torch.Tensor, temperature: float) -> Any:
@@ -120,7 +121,6 @@ def distill_data(
     targets : ndarray of shape (len(data), 57)
         See :func:`pack_targets`.
     """
-    from .balance.planner import _norm
     from .teachers import teacher_proba
 
     if not train.is_labelled:
@@ -131,10 +131,10 @@ def distill_data(
     flags = [np.ones(len(train), np.float32)]
     weights = [train.weight if train.weight is not None else np.ones(len(train), np.float32)]
     if corpus is not None and len(corpus):
-        forbidden = {_norm(t) for t in exclude_texts} | {_norm(t) for t in train.texts}
+        forbidden = {normalize(t) for t in exclude_texts} | {normalize(t) for t in train.texts}
         keep, seen = [], set()
         for i, t in enumerate(corpus.texts):
-            k = _norm(t)
+            k = normalize(t)
             if k and k not in forbidden and k not in seen:
                 seen.add(k)
                 keep.append(i)
