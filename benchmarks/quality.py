@@ -58,8 +58,8 @@ def run_one(name: str, save_dir: str | None, overrides: dict) -> dict:
             "embedding": clf.metrics_["embedding"],
         }
     elif name == "minilm_teacher":
-        from emobalance.balance.build import minilm_cache_dir
         from emobalance.models.transformer import TransformerClassifier, is_transformer_dir
+        from emobalance.teachers import minilm_cache_dir
 
         clf = TransformerClassifier({"progress": False}).fit(train, dev)
         train_s = time.perf_counter() - t0
@@ -72,14 +72,18 @@ def run_one(name: str, save_dir: str | None, overrides: dict) -> dict:
         if not is_transformer_dir(cache_dir):
             clf.save(cache_dir)
     elif name in ("teacher_ensemble", "distilled_student"):
-        from emobalance.balance.build import build_teacher
         from emobalance.config import EmobalanceConfig
+        from emobalance.teachers import build_teacher
 
         cfg = EmobalanceConfig()
         if name == "teacher_ensemble":
-            from emobalance.balance.build import minilm_teacher
-            from emobalance.balance.teacher import ClassifierTeacher, EnsembleTeacher, HFTeacher
             from emobalance.models.baselines import TfidfBaseline
+            from emobalance.teachers import (
+                ClassifierTeacher,
+                EnsembleTeacher,
+                HFTeacher,
+                minilm_teacher,
+            )
 
             # no score cache here: texts/s must be the ensemble's own inference speed
             tdir, _ = minilm_teacher(train, dev)
@@ -90,7 +94,7 @@ def run_one(name: str, save_dir: str | None, overrides: dict) -> dict:
             epoch_s = None
             extra = {"teacher": teacher_name}
         else:
-            from emobalance.balance.build import resolve_corpus
+            from emobalance.data.corpora import resolve_corpus
             from emobalance.distill import fit_distilled
 
             teacher, teacher_name = build_teacher("minilm+tfidf", train, dev, cfg.model, cfg.train)

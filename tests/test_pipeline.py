@@ -125,7 +125,7 @@ def test_pipeline_distilled_variants(tiny_data, tmp_path):
 def test_auto_teacher_resolution(monkeypatch):
     import importlib.util
 
-    from emobalance.balance.build import resolve_teacher_spec
+    from emobalance.teachers import resolve_teacher_spec
 
     assert resolve_teacher_spec("ensemble") == "reference+tfidf"
     assert resolve_teacher_spec("minilm") == "minilm"

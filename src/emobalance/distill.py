@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import DistillConfig, ModelConfig, TrainConfig
-from .data.corpora import load_corpus  # noqa: F401  (moved; shim removed at merge)
 from .data.dataset import EmotionDataset
 from .errors import DataError
 from .labels import NUM_LABELS
+from .text.normalize import normalize
 
 
 def sharpen(proba: np.ndarray | torch.Tensor, temperature: float) -> Any:
@@ -121,7 +121,6 @@ def distill_data(
     targets : ndarray of shape (len(data), 57)
         See :func:`pack_targets`.
     """
-    from .balance.planner import _norm
     from .teachers import teacher_proba
 
     if not train.is_labelled:
@@ -132,26 +131,24 @@ def distill_data(
     flags = [np.ones(len(train), np.float32)]
     weights = [train.weight if train.weight is not None else np.ones(len(train), np.float32)]
     if corpus is not None and len(corpus):
-        forbidden = {_norm(t) for t in exclude_texts} | {_norm(t) for t in train.texts}
+        forbidden = {normalize(t) for t in exclude_texts} | {normalize(t) for t in train.texts}
         keep, seen = [], set()
         for i, t in enumerate(corpus.texts):
-            k = _norm(t)
+            k = normalize(t)
             if k and k not in forbidden and k not in seen:
                 seen.add(k)
                 keep.append(i)
         ext = corpus.subset(np.array(keep, dtype=np.int64))
         n = len(ext)
-        ext = EmotionDataset(
-            ext.texts, labels=np.zeros((n, NUM_LABELS), np.uint8), source=ext.source,
-            ids=ext.ids,
-        )  # fmt: skip
+        # the corpus' own labels, weights and scores do not take part: the teacher's do
+        ext = ext.replace(labels=np.zeros((n, NUM_LABELS), np.uint8), weight=None,
+                          parent_id=None, teacher_score=None, meta={})  # fmt: skip
         parts.append(ext)
         gold.append(np.zeros((n, NUM_LABELS), np.float32))
         soft.append(teacher_proba(teacher, ext.texts))
         flags.append(np.zeros(n, np.float32))
         weights.append(np.full(n, external_weight, np.float32))
-    data = EmotionDataset.concat(parts)
-    data.weight = np.concatenate(weights).astype(np.float32)
+    data = EmotionDataset.concat(parts).replace(weight=np.concatenate(weights))
     targets = pack_targets(np.concatenate(gold), np.concatenate(soft), np.concatenate(flags),
                            temperature)  # fmt: skip
     return data, targets

@@ -153,9 +153,10 @@ def distill_model(
     EmotionClassifier
         With ``metrics_["distillation"]``; saved to ``out`` when given.
     """
-    from .balance.build import build_teacher
     from .data import goemotions
-    from .distill import fit_distilled, load_corpus
+    from .data.corpora import load_corpus
+    from .distill import fit_distilled
+    from .teachers import build_teacher
 
     cfg = config if config is not None else EmobalanceConfig()
     tc = cfg.train if progress is None else cfg.train.model_copy(update={"progress": progress})

@@ -144,8 +144,7 @@ class Experiment:
     def _teacher(self, spec: str, seed: int) -> tuple[Any, str]:
         """The teacher named by ``spec``; its ``reference`` / ``tfidf`` parts are this run's
         seed-``seed`` imbalanced and TF-IDF models (trained first when needed)."""
-        from .balance.build import build_teacher, resolve_teacher_spec
-        from .balance.teacher import ClassifierTeacher
+        from .teachers import ClassifierTeacher, build_teacher, resolve_teacher_spec
 
         cfg = self.config
         parts = resolve_teacher_spec(spec).split("+")
@@ -163,7 +162,8 @@ class Experiment:
         )  # fmt: skip
 
     def _build_balanced(self, seed: int) -> None:
-        from .balance.build import resolve_teacher_spec, run_balance
+        from .balance.build import run_balance
+        from .teachers import resolve_teacher_spec
 
         cfg = self.config
         key = _hash([cfg.balance.model_dump(), cfg.model.model_dump(), cfg.train.model_dump(),
@@ -192,7 +192,8 @@ class Experiment:
         self, base: EmotionDataset, seed: int, holdout: EmotionDataset | None = None
     ) -> Any:
         """The reference network distilled from ``distill.teacher`` (built once per run)."""
-        from .distill import fit_distilled, load_corpus
+        from .data.corpora import load_corpus
+        from .distill import fit_distilled
 
         cfg = self.config
         dc = cfg.distill

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from .io import write_text_atomic
-from .labels import LABELS
+from .labels import LABELS, label_id
+from .metrics import f1_per_label
 
 SUMMARY_KEYS = (
     ("exact_match", "exact match"),
@@ -91,12 +92,7 @@ def paired_bootstrap(
 
     def stats(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         yy = y[idx]
-        out = []
-        for p in (a[idx], b[idx]):
-            tp = (p & yy).sum(0)
-            denom = p.sum(0) + yy.sum(0)
-            out.append(np.divide(2 * tp, denom, out=np.zeros(y.shape[1]), where=denom > 0))
-        return out[0], out[1]
+        return f1_per_label(yy, a[idx]), f1_per_label(yy, b[idx])
 
     fa, fb = stats(np.arange(len(y)))
     observed = float(fb.mean() - fa.mean())
@@ -210,7 +206,7 @@ def roc_curves(
 
     curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray, float]]] = {}
     for lab in labels:
-        j = LABELS.index(lab)
+        j = label_id(lab)
         if y[:, j].sum() == 0:
             continue
         for v in variants:

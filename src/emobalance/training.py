@@ -27,7 +27,7 @@ from torch import nn
 from .config import TrainConfig
 from .errors import ConfigError
 from .log import get_logger, progress, progress_enabled
-from .metrics import apply_thresholds, tune_thresholds
+from .metrics import apply_thresholds, macro_f1, tune_thresholds
 
 _log = get_logger(__name__)
 
@@ -329,17 +329,6 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return (0.5 * (1.0 + np.tanh(0.5 * x))).astype(np.float32)
 
 
-def macro_f1_tuned(y: np.ndarray, proba: np.ndarray) -> float:
-    """Dev macro-F1 with thresholds tuned on the same dev data (model selection only)."""
-    pred = apply_thresholds(proba, tune_thresholds(y, proba))
-    tp = (pred & (y > 0)).sum(0).astype(np.float64)
-    fp = (pred & (y == 0)).sum(0)
-    fn = ((pred == 0) & (y > 0)).sum(0)
-    denom = 2 * tp + fp + fn
-    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-    return float(f1.mean())
-
-
 Collate = Callable[[Any, np.ndarray, torch.device], "tuple[Any, ...] | Mapping[str, Any]"]
 ParamGroups = Callable[[nn.Module], list[dict[str, Any]]]
 Precision = Callable[[torch.device], "torch.dtype | None"]
@@ -621,7 +610,10 @@ class Trainer:
             }
             if has_dev and rank == 0:
                 proba = self.score_dev(model, dev_inputs)
-                rec["dev_macro_f1"] = macro_f1_tuned(np.asarray(dev_labels), proba)
+                # thresholds tuned on dev itself: for model selection only
+                y_dev = np.asarray(dev_labels)
+                pred = apply_thresholds(proba, tune_thresholds(y_dev, proba))
+                rec["dev_macro_f1"] = macro_f1(y_dev, pred)
                 improved = not (rec["dev_macro_f1"] <= result.best_score)  # nan-safe
                 if improved:
                     result.best_score, result.best_epoch = rec["dev_macro_f1"], epoch

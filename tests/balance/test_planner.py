@@ -3,10 +3,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emobalance.balance.planner import BalancePlanner, _norm
+from emobalance.balance.planner import BalancePlanner
 from emobalance.data.dataset import EmotionDataset
 from emobalance.errors import ConfigError
 from emobalance.labels import LABEL_TO_ID, NUM_LABELS
+from emobalance.text.normalize import normalize
 
 
 def dataset(rng, n, source, prefix, p=None, score=False):
@@ -47,14 +48,14 @@ def test_planner_never_emits_dev_or_test_text(seed, n_leak, target):
     planner = BalancePlanner(target=target, random_state=seed)
     out = planner.fit_resample(train, {"pseudo_label": pool}, augmenter=aug,
                                exclude_texts=excluded)  # fmt: skip
-    forbidden = {_norm(t) for t in excluded}
-    assert not [t for t in out.texts if _norm(t) in forbidden]
+    forbidden = {normalize(t) for t in excluded}
+    assert not [t for t in out.texts if normalize(t) in forbidden]
     assert planner.leaked_texts_ == 0
     # added rows never duplicate another row of the output
-    added = [_norm(t) for t, s in zip(out.texts, out.source, strict=True) if s != "goemotions"
+    added = [normalize(t) for t, s in zip(out.texts, out.source, strict=True) if s != "goemotions"
              and s != "oversampled"]  # fmt: skip
     assert len(added) == len(set(added))
-    assert not set(added) & {_norm(t) for t, s in zip(out.texts, out.source, strict=True)
+    assert not set(added) & {normalize(t) for t, s in zip(out.texts, out.source, strict=True)
                              if s == "goemotions"}  # fmt: skip
 
 

@@ -6,10 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emobalance.balance.pseudo_label import assign_labels, pseudo_label, score_corpus
-from emobalance.balance.teacher import TeacherError
 from emobalance.data.dataset import EmotionDataset
 from emobalance.errors import DataError
 from emobalance.labels import LABEL_TO_ID
+from emobalance.teachers import TeacherError
 
 
 class HashTeacher:

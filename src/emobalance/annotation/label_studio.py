@@ -20,14 +20,13 @@ import pandas as pd
 from ..data.dataset import EmotionDataset
 from ..errors import DataError
 from ..io import write_json_atomic
-from ..labels import LABELS
+from ..labels import LABELS, label_id
 from .votes import (
     PathLike,
     _annotation_rows,
     _check_pairs_once,
     _check_unique_ids,
     _intended_str,
-    _label_name,
     _votes_frame,
 )
 
@@ -175,7 +174,9 @@ def _label_studio_rows(
                 choices = value.get("choices") if isinstance(value, Mapping) else None
                 if not isinstance(choices, list):
                     raise DataError(f"{where}, result {r_idx}: no value.choices list")
-                chosen.update(_label_name(c, f"{where}, result {r_idx}") for c in choices)
+                chosen.update(
+                    LABELS[label_id(c, f"{where}, result {r_idx}", what="label")] for c in choices
+                )
             # one vote per annotator and task: a later annotation replaces an earlier one
             per_pair[(tid, annotator)] = _annotation_rows(tid, annotator, chosen, origin)
     if tasks and not any_annotations:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..data.dataset import EmotionDataset
 from ..errors import DataError
-from ..labels import LABELS, NUM_LABELS
+from ..labels import LABELS, NUM_LABELS, label_ids
 from ..log import get_logger
 from .agreement import fleiss_kappa
 from .label_studio import import_label_studio
@@ -31,7 +31,6 @@ from .votes import (
     _check_pairs_once,
     _check_unique_ids,
     _check_vote_params,
-    _label_name,
     _tally,
     _votes_frame,
 )
@@ -84,8 +83,8 @@ def _intended_labels(candidates: EmotionDataset) -> list[set[str]]:
                 raise DataError(f"{where}: no meta['intended'] and no labels")
             names = {LABELS[j] for j in np.flatnonzero(candidates.labels[i])}
         else:
-            items = value.split(",") if isinstance(value, str) else list(value)
-            names = {_label_name(x, f"{where}: meta['intended']") for x in items if str(x).strip()}
+            ids = label_ids(value, f"{where}: meta['intended']", what="label")
+            names = {LABELS[j] for j in ids}
         if not names:
             raise DataError(f"{where}: no intended label")
         out.append(names)
@@ -155,17 +154,7 @@ def apply_review(
         ):
             relabelled += 1
     labels = new_labels if relabel or candidates.labels is None else candidates.labels
-    relabelled_ds = EmotionDataset(
-        candidates.texts,
-        labels=labels,
-        source=candidates.source,
-        ids=candidates.ids,
-        weight=candidates.weight,
-        parent_id=candidates.parent_id,
-        teacher_score=candidates.teacher_score,
-        meta=candidates.meta,
-    )
-    out = relabelled_ds.subset(np.asarray(keep, dtype=np.int64))
+    out = candidates.replace(labels=labels).subset(np.asarray(keep, dtype=np.int64))
     report: dict[str, Any] = {
         "n_candidates": len(candidates),
         "n_texts": len(ids),

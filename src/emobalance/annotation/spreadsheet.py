@@ -14,13 +14,12 @@ import pandas as pd
 from ..data.dataset import EmotionDataset
 from ..errors import DataError
 from ..io import atomic_path
-from ..labels import LABELS
+from ..labels import LABELS, label_ids
 from .votes import (
     PathLike,
     _annotation_rows,
     _check_unique_ids,
     _intended_str,
-    _label_name,
     _votes_frame,
 )
 
@@ -154,11 +153,8 @@ def import_csv(paths: PathLike | Sequence[PathLike]) -> pd.DataFrame:
                         if "proposed_labels" not in header:
                             raise DataError(f"{where}: accept=1 but no 'proposed_labels' column")
                         proposed = row["proposed_labels"].replace(";", ",").replace("|", ",")
-                        chosen |= {
-                            _label_name(x, f"{where}: proposed_labels")
-                            for x in proposed.split(",")
-                            if x.strip()
-                        }
+                        ids = label_ids(proposed, f"{where}: proposed_labels", what="label")
+                        chosen |= {LABELS[j] for j in ids}
                     else:
                         chosen = set()
                 key = (tid, annotator)

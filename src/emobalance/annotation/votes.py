@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..data.dataset import EmotionDataset
 from ..errors import ConfigError, DataError
-from ..labels import LABEL_TO_ID, LABELS, NUM_LABELS
+from ..labels import LABELS, NUM_LABELS, label_id
 
 __all__ = ["VOTE_COLUMNS", "majority_vote"]
 
@@ -61,13 +61,6 @@ def _annotation_rows(
     return [(tid, annotator, lab, int(lab in on), origin) for lab in LABELS]
 
 
-def _label_name(value: Any, where: str) -> str:
-    key = str(value).strip().lower()
-    if key not in LABEL_TO_ID:
-        raise DataError(f"{where}: unknown label {value!r}")
-    return key
-
-
 def _check_pairs_once(df: pd.DataFrame) -> None:
     """An (id, annotator) pair must come from one file only."""
     if df.empty:
@@ -103,12 +96,9 @@ def _as_votes(votes: Any) -> pd.DataFrame:
         return df
     df["id"] = df["id"].astype(str)
     df["annotator"] = df["annotator"].astype(str)
-    labels = df["label"].astype(str).str.strip().str.lower()
-    unknown = ~labels.isin(LABEL_TO_ID.keys())
-    if unknown.any():
-        i = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise DataError(f"votes: row {i}: unknown label {df['label'].iloc[i]!r}")
-    df["label"] = labels
+    df["label"] = [
+        LABELS[label_id(x, f"votes: row {i}", what="label")] for i, x in enumerate(df["label"])
+    ]
     vote = pd.to_numeric(df["vote"], errors="coerce")
     bad = ~vote.isin([0, 1])
     if bad.any():
@@ -137,7 +127,7 @@ def _tally(votes: Any) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
     pair_key = df["id"] + "\x1f" + df["annotator"]
     pair_codes, pair_uniques = pd.factorize(pair_key)
     m = np.zeros((len(pair_uniques), NUM_LABELS), dtype=np.int64)
-    lab = df["label"].map(LABEL_TO_ID).to_numpy(dtype=np.int64)
+    lab = np.fromiter(map(label_id, df["label"]), dtype=np.int64, count=len(df))
     m[pair_codes, lab] = df["vote"].to_numpy(dtype=np.int64)
     _, first = np.unique(pair_codes, return_index=True)
     pair_text = df["id"].to_numpy()[first]

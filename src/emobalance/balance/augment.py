@@ -19,7 +19,7 @@ import numpy as np
 from ..data.dataset import EmotionDataset
 from ..embeddings import Vectors, load_vectors
 from ..errors import ConfigError, DataError
-from ..labels import LABEL_TO_ID, LABELS, NUM_LABELS
+from ..labels import LABELS, NUM_LABELS, label_id, label_ids
 from ..log import get_logger
 from ..text.normalize import PLACEHOLDERS, tokenize
 
@@ -380,22 +380,20 @@ class EDAAugmenter:
         wanted: dict[int, int] = {}
         if n_per_label is not None:
             for name, n in n_per_label.items():
-                j = _label_index(name)
+                j = label_id(name, error=ConfigError)
                 if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
                     raise ConfigError(f"n_per_label[{name!r}] must be an int >= 0, got {n!r}")
                 if n:
                     wanted[j] = wanted.get(j, 0) + int(n)
-            label_ids = sorted(wanted)
+            targets = sorted(wanted)
         else:
-            label_ids = (
-                list(range(NUM_LABELS))
-                if labels is None
-                else sorted({_label_index(x) for x in labels})
+            targets = (
+                list(range(NUM_LABELS)) if labels is None else label_ids(labels, error=ConfigError)
             )
         eligible = np.array([s not in self.exclude_sources for s in dataset.source], dtype=bool)
-        if not len(dataset) or not label_ids:
+        if not len(dataset) or not targets:
             return _augmented_dataset(dataset, [], [], [], [])
-        pool = np.flatnonzero(eligible & lab[:, label_ids].any(axis=1))
+        pool = np.flatnonzero(eligible & lab[:, targets].any(axis=1))
         tokens = {int(i): tokenize(dataset.texts[i]) for i in pool}
         syn: dict[str, tuple[str, ...]] = {}
         if self.vectors is not None:
@@ -484,13 +482,6 @@ class EDAAugmenter:
                     )
         texts = [detokenize(t) for t in out_tokens]
         return _augmented_dataset(dataset, out_parent, texts, out_ops, out_k)
-
-
-def _label_index(name: str) -> int:
-    key = str(name).strip().lower()
-    if key not in LABEL_TO_ID:
-        raise ConfigError(f"unknown emotion label {name!r}; expected one of {', '.join(LABELS)}")
-    return LABEL_TO_ID[key]
 
 
 def _augmented_dataset(

@@ -17,22 +17,11 @@ import numpy as np
 
 from ..config import EmobalanceConfig, ModelConfig
 from ..data import goemotions
-from ..data.corpora import (  # noqa: F401  (moved; shim removed at merge)
-    SENTIMENT140_DIR,
-    resolve_corpus,
-)
+from ..data.corpora import resolve_corpus
 from ..data.dataset import EmotionDataset
 from ..io import write_json_atomic, write_text_atomic
 from ..labels import LABELS
-from ..teachers import (  # noqa: F401  (moved; shim removed at merge)
-    Teacher,
-    build_teacher,
-    dataset_hash,
-    minilm_cache_dir,
-    minilm_teacher,
-    resolve_teacher_spec,
-    teacher_id,
-)
+from ..teachers import Teacher, build_teacher
 from .planner import BalancePlanner
 from .pseudo_label import pseudo_label
 from .stats import plot_balance

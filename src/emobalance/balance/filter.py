@@ -10,7 +10,7 @@ import numpy as np
 
 from ..data.dataset import EmotionDataset
 from ..errors import ConfigError, DataError
-from ..labels import LABEL_TO_ID, NUM_LABELS
+from ..labels import NUM_LABELS, label_ids
 from ..log import get_logger
 from ..teachers import Teacher, teacher_proba
 
@@ -31,17 +31,10 @@ def _intended_ids(candidates: EmotionDataset, intended: Sequence[Any] | None) ->
     intended = list(intended)
     if len(intended) != n:
         raise DataError(f"intended has {len(intended)} entries but there are {n} candidates")
-    out: list[list[int]] = []
-    for i, value in enumerate(intended):
-        names = value.split(",") if isinstance(value, str) else list(value or ())
-        ids = []
-        for name in names:
-            key = str(name).strip().lower()
-            if key not in LABEL_TO_ID:
-                raise DataError(f"row {i} ({candidates.ids[i]}): unknown intended label {name!r}")
-            ids.append(LABEL_TO_ID[key])
-        out.append(ids)
-    return out
+    return [
+        label_ids(value or (), f"row {i} ({candidates.ids[i]})", what="intended label")
+        for i, value in enumerate(intended)
+    ]
 
 
 def teacher_filter(
@@ -99,16 +92,7 @@ def teacher_filter(
     for s in range(0, n, batch_size):
         proba[s : s + batch_size] = teacher_proba(teacher, candidates.texts[s : s + batch_size])
     score = np.where(mask, proba, np.inf).min(axis=1).astype(np.float32) if n else proba[:, 0]
-    scored = EmotionDataset(
-        candidates.texts,
-        labels=candidates.labels,
-        source=candidates.source,
-        ids=candidates.ids,
-        weight=candidates.weight,
-        parent_id=candidates.parent_id,
-        teacher_score=score,
-        meta=candidates.meta,
-    )
+    scored = candidates.replace(teacher_score=score)
     keep = score >= np.float32(threshold)  # in float32, so that a score of 0.7 passes 0.7
     logger.info("teacher filter: kept %d of %d at threshold %.2f", int(keep.sum()), n, threshold)
     return scored.filter(keep)

@@ -27,20 +27,11 @@ import numpy as np
 
 from ..config import GenerationConfig
 from ..data.dataset import EmotionDataset
-from ..labels import LABEL_TO_ID, LABELS, NUM_LABELS
+from ..labels import LABELS, NUM_LABELS, label_id
 from ..log import get_logger, progress
 from ..text.normalize import normalize
-from .augment import EDAAugmenter, nearest_neighbours  # noqa: F401  (moved; shim removed at merge)
-from .filter import teacher_filter  # noqa: F401  (moved; shim removed at merge)
 from .llm_client import ChatClient, GenerationError, RequestFailed, ResponseCache, cache_key
-from .prompts import (  # noqa: F401  (the DEFAULT_* and EMOTION_DEFINITIONS moved; shim)
-    DEFAULT_PROMPT_TEMPLATE,
-    DEFAULT_SYSTEM_PROMPT,
-    EMOTION_DEFINITIONS,
-    build_messages,
-    example_pools,
-    sample_examples,
-)
+from .prompts import build_messages, example_pools, sample_examples
 
 logger = get_logger(__name__)
 
@@ -180,9 +171,7 @@ def parse_completion(content: str, min_chars: int = 10, max_chars: int = 300) ->
 def _check_emotions(emotions: Mapping[str, int]) -> dict[str, int]:
     out: dict[str, int] = {}
     for name, n in emotions.items():
-        key = str(name).strip().lower()
-        if key not in LABEL_TO_ID:
-            raise GenerationError(f"unknown emotion {name!r}; expected one of {', '.join(LABELS)}")
+        key = LABELS[label_id(name, what="emotion", error=GenerationError)]
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
             raise GenerationError(f"number wanted for {name!r} must be an int >= 0, got {n!r}")
         if n:
@@ -413,7 +402,7 @@ def _generated_dataset(kept: dict[str, list[str]], model: str) -> EmotionDataset
             digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
             ids.append(f"gen-{emotion}-{digest[:10]}")
     labels = np.zeros((len(texts), NUM_LABELS), dtype=np.uint8)
-    labels[np.arange(len(texts)), [LABEL_TO_ID[e] for e in intended]] = 1
+    labels[np.arange(len(texts)), [label_id(e) for e in intended]] = 1
     return EmotionDataset(
         texts,
         labels=labels,

@@ -30,10 +30,6 @@ from .stats import mean_ir, mean_ir_from_counts
 DEFAULT_SOURCES = ("pseudo_label", "generated", "augment", "oversample")
 
 
-def _norm(text: str) -> str:
-    return " ".join(normalize(text).split())
-
-
 @dataclass
 class FillRecord:
     """What one source contributed."""
@@ -185,13 +181,13 @@ class BalancePlanner:
             raise DataError("the training set to balance is unlabelled")
         pools = dict(pools or {})
         rng = np.random.default_rng(self.random_state)
-        forbidden = {_norm(t) for t in exclude_texts}
+        forbidden = {normalize(t) for t in exclude_texts}
         y = train.labels.astype(np.int64)
         self.counts_before_ = y.sum(0)
         self.n_before_ = len(train)
         self.mean_ir_before_ = mean_ir(train.labels)
         # the leakage guard applies to the original rows too
-        train_norm = [_norm(t) for t in train.texts]
+        train_norm = [normalize(t) for t in train.texts]
         keep = np.array([t not in forbidden for t in train_norm], dtype=bool)
         self.removed_overlap_ = int((~keep).sum())
         base = train.subset(np.flatnonzero(keep))
@@ -254,7 +250,7 @@ class BalancePlanner:
         out = EmotionDataset.concat(parts)
         self.counts_after_ = out.labels.sum(0).astype(np.int64)
         self.mean_ir_after_ = mean_ir(out.labels)
-        self.leaked_texts_ = sum(_norm(t) in forbidden for t in out.texts)
+        self.leaked_texts_ = sum(normalize(t) in forbidden for t in out.texts)
         return out
 
     def _undersample(
@@ -316,7 +312,7 @@ class BalancePlanner:
                     continue  # would overshoot a co-occurring label
                 t = norm_cache.get(i)
                 if t is None:
-                    t = norm_cache[i] = _norm(pool.texts[i])
+                    t = norm_cache[i] = normalize(pool.texts[i])
                 if t in seen or t in forbidden or not t:
                     used[i] = True
                     continue

@@ -21,7 +21,7 @@ from ..config import (
 )
 from ..data.dataset import EmotionDataset
 from ..errors import DataError
-from ..labels import LABEL_TO_ID
+from ..labels import label_id
 
 __all__ = [
     "DEFAULT_PROMPT_TEMPLATE",
@@ -139,7 +139,7 @@ def example_pools(
     fits = (lengths >= cfg.min_chars) & (lengths <= cfg.max_chars)
     k = cfg.examples_per_prompt
     for emotion in pools:
-        has = lab[:, LABEL_TO_ID[emotion]] == 1
+        has = lab[:, label_id(emotion)] == 1
         rows = np.flatnonzero(has)
         for narrower in (has & single & fits, has & fits, has & single):
             if narrower.sum() >= k:
@@ -154,6 +154,6 @@ def sample_examples(pool: list[str], k: int, seed: int, emotion: str, index: int
     seeded by ``(seed, emotion, index)``, so each request has its own reproducible examples."""
     if not pool or k == 0:
         return []
-    rng = np.random.default_rng([seed, LABEL_TO_ID[emotion], index])
+    rng = np.random.default_rng([seed, label_id(emotion), index])
     pick = rng.choice(len(pool), size=min(k, len(pool)), replace=False)
     return [pool[i] for i in pick]

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from ..data.dataset import EmotionDataset
 from ..errors import DataError
 from ..io import atomic_path, write_json_atomic
-from ..labels import LABEL_TO_ID, LABELS, NUM_LABELS
+from ..labels import LABELS, NUM_LABELS, label_id, label_ids
 from ..log import progress as progress_bar
 from ..teachers import Teacher, teacher_proba
 
@@ -37,9 +37,7 @@ def thresholds_vector(
     """Per-label thresholds: ``threshold`` everywhere, ``overrides`` by label name."""
     th = np.full(NUM_LABELS, float(threshold), dtype=np.float32)
     for name, value in (overrides or {}).items():
-        if name not in LABEL_TO_ID:
-            raise DataError(f"threshold override for unknown label {name!r}")
-        th[LABEL_TO_ID[name]] = float(value)
+        th[label_id(name, "threshold override", what="label")] = float(value)
     return th
 
 
@@ -234,21 +232,10 @@ def assign_labels(
     """Apply per-label thresholds to teacher probabilities; keep rows with any label."""
     th = thresholds_vector(threshold, thresholds)
     labels = (proba >= th).astype(np.uint8)
-    for name in exclude:
-        labels[:, LABEL_TO_ID[name]] = 0
+    labels[:, label_ids(exclude, "exclude", what="label")] = 0
     keep = np.flatnonzero(labels.any(axis=1))
     score = np.where(labels[keep] > 0, proba[keep], 0.0).max(axis=1)
-    sub = corpus.subset(keep)
-    return EmotionDataset(
-        sub.texts,
-        labels[keep],
-        source=sub.source,
-        ids=sub.ids,
-        weight=sub.weight,
-        parent_id=sub.parent_id,
-        teacher_score=score.astype(np.float32),
-        meta=sub.meta,
-    )
+    return corpus.subset(keep).replace(labels=labels[keep], teacher_score=score.astype(np.float32))
 
 
 def summary(dataset: EmotionDataset) -> dict[str, Any]:

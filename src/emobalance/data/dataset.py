@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from ..errors import DataError
 from ..io import atomic_path
 from ..labels import LABELS, NUM_LABELS, label_ids, names_to_matrix
+from .readers import not_utf8_error
 
 SOURCES = ("goemotions", "sentiment140", "generated", "augmented", "oversampled", "user")
 # the constructor's parameters, each also the attribute holding that column
@@ -400,7 +401,7 @@ class EmotionDataset:
                 except csv.Error as exc:
                     raise DataError(f"{path}: line {reader.line_num}: {exc}") from None
         except UnicodeDecodeError:
-            raise _not_utf8(path) from None
+            raise not_utf8_error(path) from None
         return cls(
             texts,
             labels=names_to_matrix(label_rows) if has_labels else None,
@@ -455,7 +456,7 @@ class EmotionDataset:
                     else:
                         label_rows.append(None)
         except UnicodeDecodeError:
-            raise _not_utf8(path) from None
+            raise not_utf8_error(path) from None
         has = [r is not None for r in label_rows]
         if any(has) and not all(has):
             missing = linenos[has.index(False)]
@@ -491,17 +492,6 @@ def _check_labels(labels: Any, n: int) -> np.ndarray:
             i, j = map(int, np.argwhere(bad)[0])
             raise DataError(f"labels must be 0 or 1; row {i}, label {LABELS[j]!r} is {arr[i, j]}")
     return np.ascontiguousarray(arr, dtype=np.uint8)
-
-
-def _not_utf8(path: Path) -> DataError:
-    """A DataError naming the first line of ``path`` that is not valid UTF-8."""
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                return DataError(f"{path}: line {lineno}: not UTF-8 ({exc.reason})")
-    return DataError(f"{path}: not UTF-8")
 
 
 def _flag(value: str | None, where: str, name: str) -> bool:

@@ -21,7 +21,8 @@ from tqdm.auto import tqdm
 from ..errors import ChecksumError, DataError, DataNotFoundError
 from ..io import atomic_path, sha256_file
 from ..labels import NUM_LABELS
-from .dataset import EmotionDataset, _not_utf8
+from .dataset import EmotionDataset
+from .readers import not_utf8_error
 
 SPLITS = ("train", "dev", "test")
 BASE_URL = (
@@ -178,7 +179,7 @@ def read_tsv(path: str | os.PathLike[str], source: str = "goemotions") -> Emotio
                 rows.append(ids_here)
                 ids.append(row_id)
         except UnicodeDecodeError:
-            raise _not_utf8(path) from None
+            raise not_utf8_error(path) from None
     labels = np.zeros((len(texts), NUM_LABELS), dtype=np.uint8)
     for i, r in enumerate(rows):
         labels[i, r] = 1

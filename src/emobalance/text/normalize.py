@@ -150,7 +150,7 @@ def tokenize(text: str, normalized: bool = False) -> list[str]:
     Raises
     ------
     DataError
-        If ``text`` is not a ``str``.
+        If ``text`` is not a ``str``, as :func:`normalize` does.
 
     Examples
     --------
