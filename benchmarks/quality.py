@@ -37,7 +37,7 @@ def run_one(name: str, save_dir: str | None, overrides: dict) -> dict:
     train, dev, test = (goemotions.load(s) for s in ("train", "dev", "test"))
     t0 = time.perf_counter()
     if name in ("reference", "no_attention", "no_conv", "no_pretrained"):
-        from emobalance.classifier import EmotionClassifier
+        from emobalance.models.reference import EmotionClassifier
 
         model_over = dict(overrides.get("model", {}))
         if name == "no_attention":
@@ -139,9 +139,7 @@ def run_one(name: str, save_dir: str | None, overrides: dict) -> dict:
         "epoch_seconds": epoch_s,
         "texts_per_s": texts_per_s,
         "peak_rss_mb": peak_rss_mb(),
-        "dev_macro_f1": clf.dev_metrics_["macro_f1"]
-        if hasattr(clf, "dev_metrics_")
-        else clf.metrics_.get("dev", {}).get("macro_f1"),
+        "dev_macro_f1": clf.metrics_.get("dev", {}).get("macro_f1"),
         **extra,
         "per_label_f1": m["per_label_f1"],
         "machine": machine(),

@@ -62,8 +62,8 @@ def make_input(path: Path, rows: int) -> None:
 
 def train_model(out: Path, train_rows: int) -> Path:
     """The reference architecture, 1 epoch, random embeddings (speed needs no quality)."""
-    from emobalance.classifier import EmotionClassifier
     from emobalance.data import goemotions
+    from emobalance.models.reference import EmotionClassifier
 
     train = goemotions.load("train")
     train = train.subset(np.arange(min(train_rows, len(train))))
@@ -104,11 +104,11 @@ def main() -> None:
 
     # single process, all cores
     if engine == "onnx":
-        from emobalance.export import OnnxEmotionClassifier
+        from emobalance.models.onnx import OnnxEmotionClassifier
 
         clf = OnnxEmotionClassifier.load(model)
     else:
-        from emobalance.classifier import EmotionClassifier
+        from emobalance.models.reference import EmotionClassifier
 
         clf = EmotionClassifier.load(model)
     single_out = work / "single.parquet"

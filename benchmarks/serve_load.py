@@ -115,8 +115,8 @@ def start_server(model_dir: Path, port: int, threads: int) -> subprocess.Popen:
 def synthetic_model(out: Path) -> Path:
     """A default-architecture model with random weights and a 50k vocabulary (latency/memory
     as a real model; predictions meaningless)."""
-    from emobalance.classifier import EmotionClassifier
     from emobalance.models.cnn_bilstm_attention import CNNBiLSTMAttention
+    from emobalance.models.reference import EmotionClassifier
     from emobalance.text import Vocab, tokenize
 
     words = {t for text in SAMPLE_TEXTS for t in tokenize(text)}

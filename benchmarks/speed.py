@@ -80,10 +80,11 @@ def main() -> None:
 
     import torch
 
-    from emobalance.classifier import EmotionClassifier
     from emobalance.data import goemotions
-    from emobalance.export import OnnxEmotionClassifier, export_onnx
+    from emobalance.export import export_onnx
     from emobalance.models.baselines import TfidfBaseline
+    from emobalance.models.onnx import OnnxEmotionClassifier
+    from emobalance.models.reference import EmotionClassifier
 
     train, dev, test = (goemotions.load(s) for s in ("train", "dev", "test"))
     texts = test.texts[: args.n]

@@ -145,7 +145,8 @@ def test_export_and_predict_with_onnx(model_dir, capsys, tmp_path):
 
 def test_predict_resume_after_interruption(model_dir, capsys, tmp_path, monkeypatch):
     pytest.importorskip("onnxruntime")
-    from emobalance.export import OnnxEmotionClassifier, export_onnx
+    from emobalance.export import export_onnx
+    from emobalance.models.onnx import OnnxEmotionClassifier
 
     onnx_file = export_onnx(model_dir / "model", tmp_path / "m.onnx")
     src = tmp_path / "in.txt"

@@ -228,7 +228,7 @@ def test_list_inputs_glob_and_plan(tmp_path):
 
 def test_pseudo_label_on_ray_equals_local(model_dir, ray_local, tmp_path):
     from emobalance.balance.pseudo_label import score_corpus
-    from emobalance.balance.teacher import ClassifierTeacher
+    from emobalance.teachers import ClassifierTeacher
 
     texts, _ = make_texts(600, 9)
     corpus = EmotionDataset(texts, None, source="user")

@@ -89,7 +89,7 @@ def test_pipeline_end_to_end_and_resume(tiny_data, tmp_path, capsys):
     assert f"{boot[0]['p_value']:.4f}" in md
 
     # --resume: nothing is trained again
-    import emobalance.classifier as clf_mod
+    import emobalance.models.reference as clf_mod
 
     def boom(*a, **k):
         raise AssertionError("retrained a finished model")

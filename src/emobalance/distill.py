@@ -168,10 +168,10 @@ def fit_distilled(
 ) -> Any:
     """Train the reference network on ``train`` (+ ``corpus``) distilled from ``teacher``.
 
-    Returns a fitted :class:`~emobalance.classifier.EmotionClassifier` whose ``metrics_``
+    Returns a fitted :class:`~emobalance.models.reference.EmotionClassifier` whose ``metrics_``
     records the distillation settings and teacher.
     """
-    from .classifier import EmotionClassifier
+    from .models.reference import EmotionClassifier
 
     dc = distill or DistillConfig()
     data, targets = distill_data(

@@ -34,9 +34,6 @@ from . import __version__
 from .errors import EmobalanceError, ModelError
 from .io import atomic_path
 from .labels import LABELS
-
-# OnnxEmotionClassifier moved to models/onnx.py; importing it from here is a shim (removed
-# at merge)
 from .models.onnx import (
     DEFAULT_FILE,
     FORMAT,

@@ -68,10 +68,3 @@ def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
         while chunk := f.read(chunk_size):
             h.update(chunk)
     return h.hexdigest()
-
-
-# At the end: data.readers imports data/, whose modules import this one.
-from .data.readers import (  # noqa: E402, F401  (moved; shim removed at merge)
-    csv_dict_reader,
-    json_lines,
-)

@@ -270,9 +270,7 @@ class Experiment:
                                           "micro_recall", "weighted_precision",
                                           "weighted_recall", "samples_f1")}},
             "test_macro_f1_at_0_5": m05,
-            "dev_macro_f1": (model.dev_metrics_ or {}).get("macro_f1")
-            if variant == "tfidf"
-            else model.metrics_.get("dev", {}).get("macro_f1"),
+            "dev_macro_f1": model.metrics_.get("dev", {}).get("macro_f1"),
             "n_train": model.metrics_.get("n_train", len(train)) if neural else len(train),
             "efficiency": {
                 "train_seconds": train_s,

@@ -28,8 +28,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
+from .data.readers import csv_dict_reader, json_lines
 from .errors import DataError, EmobalanceError
-from .io import atomic_path, csv_dict_reader, json_lines, write_json_atomic
+from .io import atomic_path, write_json_atomic
 from .labels import LABELS
 
 PROBA_COLUMNS = [f"p_{lab}" for lab in LABELS]

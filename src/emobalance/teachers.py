@@ -188,12 +188,12 @@ class HFTeacher:
         src = str(name_or_path)
         self.batch_size = batch_size
         self.max_length = max_length
-        from .models.transformer import TransformerClassifier, is_transformer_dir
+        from .models.registry import find_kind, load_model
 
-        if is_transformer_dir(src):
+        if find_kind(src) == "transformer":
             # a teacher fine-tuned by emobalance (mean pooling + our head, dev thresholds)
             try:
-                self.classifier = TransformerClassifier.load(src, device=device)
+                self.classifier = load_model(src, device=device, kind="transformer")
             except ModelError as exc:
                 raise TeacherError(str(exc)) from None
             self.name = f"hf:{Path(src).name}"
@@ -363,11 +363,12 @@ def minilm_teacher(
     config and the training data, so every run and balancing job shares one fine-tune.
     Returns ``(folder, key)``.
     """
-    from .models.transformer import TransformerClassifier, is_transformer_dir
+    from .models.registry import find_kind
+    from .models.transformer import TransformerClassifier
 
     tc = teacher_cfg or TransformerConfig()
     d, key = minilm_cache_dir(train, dev, tc)
-    if not is_transformer_dir(d):
+    if find_kind(d) != "transformer":
         logger.info(
             "fine-tuning the transformer teacher (%s, %d epochs; cached in %s)",
             tc.base,

