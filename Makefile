@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dev,teacher,serve,onnx,distributed]"
+	$(BIN)/pip install --quiet -e ".[dev,teacher,serve,onnx,distributed,generate]"
 	touch $(STAMP)
 
 lint: install

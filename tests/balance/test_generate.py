@@ -1,13 +1,10 @@
-import collections
 import itertools
 import json
 import logging
 import re
 import socket
-import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pydantic
 import pytest
@@ -29,97 +26,29 @@ TIMEOUT_S = 0.4
 
 
 # ------------------------------------------------------------------ fake OpenAI server
-class FakeLLM:
-    """State of the fake server: a script of failures served in arrival order, then 'ok'."""
-
-    def __init__(self):
-        self.script = collections.deque()
-        self.requests = 0
-        self.auth = []
-        self.bodies = []
-        self.lock = threading.Lock()
-        self.uid = itertools.count()
-        self.base_url = ""
-
-    def ok_content(self, emotion, n):
-        with self.lock:
-            k = next(self.uid)
-        lines = [
-            f"{emotion} comment {k}-{i}: the weather was something else today" for i in range(n)
-        ]
-        extras = [lines[0].upper(), "ok", f"Existing text number one for {emotion}"]
-        items = lines + extras
-        if k % 3 == 0:
-            return json.dumps(items)
-        if k % 3 == 1:
-            return "Here you go:\n" + "\n".join(f"{i + 1}. {t}" for i, t in enumerate(items))
-        return "\n".join(f'- "{t}"' for t in items)
-
-
-def _handler(fake):
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def _send(self, code, body, headers=()):
-            self.send_response(code)
-            for k, v in headers:
-                self.send_header(k, v)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_POST(self):
-            raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            body = json.loads(raw)
-            with fake.lock:
-                fake.requests += 1
-                action = fake.script.popleft() if fake.script else "ok"
-                fake.auth.append(self.headers.get("Authorization"))
-                fake.bodies.append(body)
-            try:
-                if self.path != "/v1/chat/completions":
-                    self._send(404, b'{"error": "not found"}')
-                elif action == "429":
-                    self._send(429, b'{"error": "slow down"}', [("Retry-After", "0")])
-                elif action == "500":
-                    self._send(500, b'{"error": "boom"}')
-                elif action == "notjson":
-                    self._send(200, b"<html>oops</html>")
-                elif action == "nochoices":
-                    self._send(200, b'{"id": "x", "object": "chat.completion"}')
-                elif action == "drop":  # close the connection without an answer
-                    self.close_connection = True
-                elif action in ("400", "401"):
-                    self._send(int(action), b'{"error": {"message": "rejected"}}')
-                else:
-                    if action == "sleep":
-                        time.sleep(SLEEP_S)
-                    m = re.search(r"EMOTION=(\w+) N=(\d+)", body["messages"][1]["content"])
-                    content = fake.ok_content(m.group(1), int(m.group(2)))
-                    reply = {"choices": [{"message": {"role": "assistant", "content": content}}]}
-                    self._send(200, json.dumps(reply).encode())
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-
-    return Handler
+def ok_content(fake, body):
+    """An answer in one of three formats, with a duplicate, a short line and a known text."""
+    m = re.search(r"EMOTION=(\w+) N=(\d+)", body["messages"][1]["content"])
+    emotion, n = m.group(1), int(m.group(2))
+    with fake.lock:
+        k = next(fake.uid)
+    lines = [f"{emotion} comment {k}-{i}: the weather was something else today" for i in range(n)]
+    extras = [lines[0].upper(), "ok", f"Existing text number one for {emotion}"]
+    items = lines + extras
+    if k % 3 == 0:
+        return json.dumps(items)
+    if k % 3 == 1:
+        return "Here you go:\n" + "\n".join(f"{i + 1}. {t}" for i, t in enumerate(items))
+    return "\n".join(f'- "{t}"' for t in items)
 
 
 @pytest.fixture
-def llm():
-    fake = FakeLLM()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    fake.base_url = f"http://127.0.0.1:{server.server_port}/v1"
-    try:
-        yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+def llm(llm):
+    """The fake server of conftest.py, answering generation prompts (``TEMPLATE``)."""
+    llm.uid = itertools.count()
+    llm.sleep_s = SLEEP_S
+    llm.answer = lambda body: ok_content(llm, body)
+    return llm
 
 
 @pytest.fixture(autouse=True)

@@ -390,6 +390,7 @@ class LLMGenerator:
         finally:  # after the pool has shut down, so that every attempt is counted
             stats.requests += client.requests
             stats.retries += client.retries
+            client.close()
         return results, last_error
 
 

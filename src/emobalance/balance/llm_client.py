@@ -1,9 +1,14 @@
 """The chat-completions client of LLM generation and its response cache.
 
 :class:`ChatClient` sends one request at a time (it is thread-safe, so a pool of threads can
-share one) to any OpenAI-compatible ``/chat/completions`` endpoint, with the retry policy of
-:class:`~emobalance.config.GenerationConfig`; :class:`ResponseCache` keeps completions on disk
-so that a re-run does not pay twice. Fatal errors are :class:`GenerationError`.
+share one) to any OpenAI-compatible ``/chat/completions`` endpoint through the official
+``openai`` SDK, with the retry policy of :class:`~emobalance.config.GenerationConfig`: the
+SDK's own retries are off (``max_retries=0``), every attempt, wait and error message is ours.
+:class:`ResponseCache` keeps completions on disk so that a re-run does not pay twice. Fatal
+errors are :class:`GenerationError`.
+
+The SDK is imported when the first client is made, so importing this module (and
+``emobalance.balance``) does not need it.
 """
 
 from __future__ import annotations
@@ -11,7 +16,6 @@ from __future__ import annotations
 import email.utils
 import errno
 import hashlib
-import http.client
 import ipaddress
 import json
 import os
@@ -20,9 +24,7 @@ import socket
 import ssl
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,16 @@ class GenerationError(EmobalanceError):
 
 
 _RETRY_STATUS = frozenset({408, 425, 429})
+_CHAT_PATH = "/chat/completions"
+# Arguments of ``chat.completions.create`` that a payload key is passed as; any other key of
+# the payload goes in ``extra_body`` (the JSON body on the wire is the payload either way).
+_SDK_ARGS = frozenset(
+    {"temperature", "max_tokens", "max_completion_tokens", "seed", "top_p", "stop", "n",
+     "presence_penalty", "frequency_penalty", "response_format", "user", "logit_bias"}
+)  # fmt: skip
+# Sent instead of a key when there is none (the SDK insists on one); the Authorization header
+# is then omitted from every request, so the placeholder never leaves the process.
+_NO_KEY = "no-key"
 
 
 class _Transient(Exception):
@@ -107,6 +119,26 @@ def _fatal_reason(reason: object) -> str | None:
     return None
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from, outermost first (cycles cut)."""
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and all(cur is not e for e in out) and len(out) < 16:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+def _sdk() -> Any:
+    try:
+        import openai
+    except ImportError as exc:
+        raise GenerationError(
+            f"LLM generation needs the openai package ({exc}); pip install openai"
+        ) from None
+    return openai
+
+
 class ChatClient:
     """POSTs chat-completion requests to ``config.endpoint()`` with retries; thread-safe.
 
@@ -114,8 +146,9 @@ class ChatClient:
     are retried up to ``config.max_retries`` times: retry ``k`` waits
     ``min(backoff_max_s, backoff_base_s * 2**k)`` times a jitter factor in ``[0.5, 1)``, or
     the server's ``Retry-After`` (at most ``retry_after_max_s``). Other 4xx answers and an
-    unreachable endpoint are fatal. Uses only the standard library; a loopback endpoint is
-    never reached through a proxy from the environment.
+    unreachable endpoint are fatal. Requests go through the ``openai`` SDK with its retries
+    off; the key comes from ``$<config.api_key_env>`` (none: no ``Authorization`` header),
+    and a loopback endpoint is never reached through a proxy from the environment.
 
     Parameters
     ----------
@@ -133,29 +166,53 @@ class ChatClient:
     """
 
     def __init__(self, config: GenerationConfig) -> None:
+        openai = _sdk()
         self.cfg = config
         self.url = config.endpoint()
         self.requests = 0
         self.retries = 0
         self._abort = threading.Event()
         self._lock = threading.Lock()
-        self.headers = {
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "User-Agent": "emobalance",
-        }
         key = os.environ.get(config.api_key_env, "").strip()
         self.has_key = bool(key)
-        if key:
-            self.headers["Authorization"] = f"Bearer {key}"
+        base = self.url[: -len(_CHAT_PATH)] if self.url.endswith(_CHAT_PATH) else self.url
         host = urllib.parse.urlsplit(self.url).hostname
         # Local servers are never reached through an HTTP proxy from the environment.
-        handlers = [urllib.request.ProxyHandler({})] if _is_loopback(host) else []
-        self.opener = urllib.request.build_opener(*handlers)
+        http_client = openai.DefaultHttpxClient(trust_env=False) if _is_loopback(host) else None
+        # Per request: only what the config says. The SDK would otherwise add an
+        # OpenAI-Organization / OpenAI-Project header from $OPENAI_ORG_ID / $OPENAI_PROJECT_ID
+        # and send a placeholder key; an ``Omit()`` value removes a header.
+        self._headers: dict[str, Any] = {
+            "User-Agent": "emobalance",
+            "OpenAI-Organization": openai.Omit(),
+            "OpenAI-Project": openai.Omit(),
+        }
+        if not key:
+            self._headers["Authorization"] = openai.Omit()
+        self._sdk = openai
+        self._client = openai.OpenAI(
+            api_key=key or _NO_KEY,  # never None: the SDK would read $OPENAI_API_KEY
+            organization=None,
+            project=None,
+            base_url=base,
+            timeout=config.timeout_s,  # connect, each read, each write, pool
+            max_retries=0,  # the retry policy is ours
+            http_client=http_client,
+        )
 
     def abort(self) -> None:
         """Stop every request in flight or waiting to retry (they raise :class:`Aborted`)."""
         self._abort.set()
+
+    def close(self) -> None:
+        """Close the connection pool (the client is unusable afterwards)."""
+        self._client.close()
+
+    def __enter__(self) -> ChatClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def complete(self, payload: dict[str, Any], rng: random.Random) -> str:
         """The completion text of one chat-completions request.
@@ -182,7 +239,7 @@ class ChatClient:
         Aborted
             When :meth:`abort` was called.
         """
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        args = self._arguments(payload)
         last: _Transient | None = None
         for attempt in range(self.cfg.max_retries + 1):
             if self._abort.is_set():
@@ -191,7 +248,7 @@ class ChatClient:
                 self.requests += 1
                 self.retries += int(attempt > 0)
             try:
-                return self._post(body)
+                return self._post(args)
             except _Transient as exc:
                 last = exc
             if attempt == self.cfg.max_retries:
@@ -206,28 +263,39 @@ class ChatClient:
                 raise Aborted
         raise RequestFailed(f"{self.cfg.max_retries + 1} attempts failed, last: {last}")
 
-    def _post(self, body: bytes) -> str:
-        req = urllib.request.Request(self.url, data=body, headers=self.headers, method="POST")
+    def _arguments(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Keyword arguments of ``chat.completions.create`` for ``payload``."""
+        body = dict(payload)
+        args: dict[str, Any] = {"model": body.pop("model"), "messages": body.pop("messages")}
+        for name in _SDK_ARGS & body.keys():
+            args[name] = body.pop(name)
+        if body:
+            args["extra_body"] = body
+        args["extra_headers"] = self._headers
+        return args
+
+    def _post(self, args: dict[str, Any]) -> str:
+        sdk = self._sdk
         try:
-            with self.opener.open(req, timeout=self.cfg.timeout_s) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as exc:
+            # The raw response: the body is parsed here, as leniently as before (content
+            # parts, ``choices[0].text``), and a malformed one is a retry, not an SDK error.
+            raw = self._client.chat.completions.with_raw_response.create(**args)
+            body = raw.http_response.content
+        except sdk.APIStatusError as exc:
             raise self._http_error(exc) from None
-        except urllib.error.URLError as exc:
-            fatal = _fatal_reason(exc.reason)
-            if fatal:
-                raise GenerationError(f"cannot reach {self.url}: {fatal}") from None
-            raise _Transient(f"connection error: {exc.reason}") from None
-        except (TimeoutError, http.client.HTTPException, OSError) as exc:
-            fatal = _fatal_reason(exc)
-            if fatal:
-                raise GenerationError(f"cannot reach {self.url}: {fatal}") from None
-            kind = "timeout" if isinstance(exc, TimeoutError) else "connection error"
-            raise _Transient(f"{kind}: {exc!r}") from None
+        except sdk.APIConnectionError as exc:  # APITimeoutError included
+            chain = _causes(exc)
+            for cause in chain:
+                fatal = _fatal_reason(cause)
+                if fatal:
+                    raise GenerationError(f"cannot reach {self.url}: {fatal}") from None
+            kind = "timeout" if isinstance(exc, sdk.APITimeoutError) else "connection error"
+            inner = chain[1] if len(chain) > 1 else exc  # the transport's exception
+            raise _Transient(f"{kind}: {inner!r}") from None
         try:
-            obj = json.loads(raw)
+            obj = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError):
-            raise _Transient(f"malformed response (not JSON): {raw[:80]!r}") from None
+            raise _Transient(f"malformed response (not JSON): {body[:80]!r}") from None
         content = _content_of(obj)
         if content is None:
             err = obj.get("error") if isinstance(obj, dict) else None
@@ -235,23 +303,22 @@ class ChatClient:
             raise _Transient(f"malformed response (no choices[0].message.content){detail}")
         return content
 
-    def _http_error(self, exc: urllib.error.HTTPError) -> Exception:
-        """The exception for an HTTP error status: transient (retry) or fatal."""
-        code = exc.code
+    def _http_error(self, exc: Any) -> Exception:
+        """The exception for an HTTP error status (an ``APIStatusError``): retry or fatal."""
+        response = exc.response
+        code = exc.status_code
         try:
-            detail = exc.read(500).decode("utf-8", "replace").strip()
+            detail = response.content[:500].decode("utf-8", "replace").strip()
         except Exception:  # the body of an error page is best effort
             detail = ""
-        finally:
-            exc.close()
         if code in _RETRY_STATUS or code >= 500:
-            return _Transient(f"HTTP {code}", retry_after=_retry_after(exc.headers))
+            return _Transient(f"HTTP {code}", retry_after=_retry_after(response.headers))
         hint = ""
         if code in (401, 403) and not self.has_key:
             hint = f" (no API key sent: ${self.cfg.api_key_env} is not set)"
         elif code == 404:
             hint = " (check base_url: it should end in /v1 for most servers, and the model name)"
-        msg = f"{self.url} answered HTTP {code} {exc.reason}{hint}"
+        msg = f"{self.url} answered HTTP {code} {response.reason_phrase}{hint}"
         return GenerationError(f"{msg}: {detail[:300]}" if detail else msg)
 
 
