@@ -400,6 +400,9 @@ def test_request_on_the_wire(llm, monkeypatch):
     assert headers["Content-Type"] == "application/json"
     assert "Authorization" not in headers
     assert "OpenAI-Organization" not in headers and "OpenAI-Project" not in headers
+    # no SDK telemetry (x-stainless-raw-response only tells the SDK how to hand back the body)
+    sdk = [h for h in headers if h.lower().startswith("x-stainless")]
+    assert sdk in ([], ["x-stainless-raw-response"])
     # a URL that already ends in /chat/completions is used as is
     complete(make_cfg(f"{llm.base_url}/chat/completions"))
     assert llm.paths[-1] == "/v1/chat/completions"

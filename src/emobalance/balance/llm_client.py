@@ -199,6 +199,12 @@ class ChatClient:
             max_retries=0,  # the retry policy is ours
             http_client=http_client,
         )
+        # nor the SDK's telemetry headers (OS, CPU, Python and SDK versions, retry count):
+        # the old hand-written client sent none, and a third-party server has no need of them
+        for name in [*self._client.default_headers, "X-Stainless-Retry-Count",
+                     "X-Stainless-Read-Timeout"]:  # fmt: skip
+            if name.lower().startswith("x-stainless"):
+                self._headers[name] = openai.Omit()
 
     def abort(self) -> None:
         """Stop every request in flight or waiting to retry (they raise :class:`Aborted`)."""
