@@ -261,6 +261,17 @@ class TrainResult:
     precision: str = "fp32"
     device: str = "cpu"
 
+    def summary(self) -> dict[str, Any]:
+        """The figures of the run that every trained model keeps in its ``metrics_``."""
+        return {
+            "train_seconds": self.seconds,
+            "best_epoch": self.best_epoch,
+            "epochs_run": len(self.history),
+            "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in self.history])),
+            "precision": self.precision,
+            "device": self.device,
+        }
+
 
 def lr_lambda(schedule: str, warmup_ratio: float, total_steps: int):
     """Multiplier of the base learning rate at each step (warm-up, then the schedule)."""

@@ -33,6 +33,7 @@ __all__ = [
     "check_texts",
     "explanation",
     "read_json",
+    "read_model_config",
     "read_thresholds",
     "thresholds_json",
 ]
@@ -76,6 +77,33 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(f"{path}: not valid JSON ({exc})") from None
+
+
+def read_model_config(folder: Path, files: Sequence[str]) -> dict[str, Any]:
+    """The ``config.json`` of a saved model folder, after checking the folder.
+
+    Parameters
+    ----------
+    folder : Path
+        The folder :meth:`EmotionModel.save` wrote.
+    files : sequence of str
+        The names of the files the folder must hold (``config.json`` among them).
+
+    Raises
+    ------
+    ModelError
+        When the folder or one of ``files`` is missing, or ``config.json`` is not a JSON
+        object listing :data:`~emobalance.labels.LABELS`.
+    """
+    if not folder.is_dir():
+        raise ModelError(f"{folder}: model directory not found")
+    for name in files:
+        if not (folder / name).is_file():
+            raise ModelError(f"{folder / name}: missing model file")
+    cfg = read_json(folder / "config.json")
+    if not isinstance(cfg, dict) or cfg.get("labels") != list(LABELS):
+        raise ModelError(f"{folder / 'config.json'}: label list differs from emobalance.LABELS")
+    return cfg
 
 
 def read_thresholds(path: Path) -> np.ndarray:

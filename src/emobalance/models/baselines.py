@@ -32,7 +32,14 @@ from ..errors import DataError, ModelError
 from ..io import atomic_path, write_json_atomic
 from ..labels import LABELS, NUM_LABELS
 from ..metrics import evaluate
-from .base import EmotionModel, check_texts, read_json, read_thresholds, thresholds_json
+from .base import (
+    EmotionModel,
+    check_texts,
+    read_json,
+    read_model_config,
+    read_thresholds,
+    thresholds_json,
+)
 
 MODEL_FILES = ("model.joblib", "thresholds.json", "config.json")
 """Files :meth:`TfidfBaseline.load` requires (``metrics.json`` is optional)."""
@@ -357,14 +364,7 @@ class TfidfBaseline(EmotionModel):
             Naming the missing, unreadable or mismatched file.
         """
         d = Path(path)
-        if not d.is_dir():
-            raise ModelError(f"{d}: model directory not found")
-        for name in MODEL_FILES:
-            if not (d / name).is_file():
-                raise ModelError(f"{d / name}: missing model file")
-        cfg = read_json(d / "config.json")
-        if not isinstance(cfg, dict) or cfg.get("labels") != list(LABELS):
-            raise ModelError(f"{d / 'config.json'}: label list differs from emobalance.LABELS")
+        cfg = read_model_config(d, MODEL_FILES)
         params = cfg.get("params", {})
         try:
             model = cls(**params)

@@ -30,6 +30,7 @@ from .base import (
     check_texts,
     explanation,
     read_json,
+    read_model_config,
     read_thresholds,
     thresholds_json,
 )
@@ -161,12 +162,7 @@ class EmotionClassifier(EmotionModel):
         self.metrics_: dict[str, Any] = {
             "n_train": len(train),
             "prepare_seconds": prep_s,
-            "train_seconds": result.seconds,
-            "best_epoch": result.best_epoch,
-            "epochs_run": len(result.history),
-            "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in result.history])),
-            "precision": result.precision,
-            "device": result.device,
+            **result.summary(),
             "parameters": count_parameters(self.network_),
             "vocab_size": len(self.vocab_),
             "embedding": self.embedding_info_,
@@ -264,14 +260,7 @@ class EmotionClassifier(EmotionModel):
         from safetensors.torch import load_file
 
         d = Path(path)
-        if not d.is_dir():
-            raise ModelError(f"{d}: model directory not found")
-        for name in MODEL_FILES:
-            if not (d / name).is_file():
-                raise ModelError(f"{d / name}: missing model file")
-        cfg = read_json(d / "config.json")
-        if cfg.get("labels") != list(LABELS):
-            raise ModelError(f"{d / 'config.json'}: label list differs from emobalance.LABELS")
+        cfg = read_model_config(d, MODEL_FILES)
         try:
             clf = cls(model=cfg["model"], train=cfg["train"])
         except (KeyError, Exception) as exc:

@@ -37,7 +37,6 @@ from ..data.dataset import EmotionDataset
 from ..errors import DataError, ModelError
 from ..io import write_json_atomic
 from ..labels import LABELS, NUM_LABELS
-from ..metrics import evaluate, tune_thresholds
 from .base import EmotionModel, check_texts, thresholds_json
 
 MARKER = "emobalance_transformer.json"
@@ -377,18 +376,11 @@ class TransformerClassifier(EmotionModel):
             "base": self.base_,
             "n_train": len(train),
             "prepare_seconds": prep_s,
-            "train_seconds": result.seconds,
-            "best_epoch": result.best_epoch,
-            "epochs_run": len(result.history),
-            "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in result.history])),
-            "device": result.device,
-            "precision": result.precision,
+            **result.summary(),
             "parameters": int(sum(p.numel() for p in self.network_.parameters())),
         }
         if dev is not None:
-            proba = self.predict_proba(dev.texts)
-            self.thresholds_ = tune_thresholds(dev.labels, proba)
-            self.metrics_["dev"] = evaluate(dev.labels, proba, self.thresholds_)
+            self._tune_on_dev(dev.labels, self.predict_proba(dev.texts))
         return self
 
     # --------------------------------------------------------------------- inference

@@ -30,7 +30,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from fastapi import FastAPI, Request
@@ -231,6 +231,56 @@ def _docs_assets_dir() -> Path | None:
         return Path(str(resources.files("fastapi_offline") / "static"))
     except ModuleNotFoundError:
         return None
+
+
+class _DocsPage(NamedTuple):
+    """A documentation page that fastapi renders, linking the assets served locally."""
+
+    path: str
+    render: Callable[..., HTMLResponse]
+    title: str
+    assets: dict[str, str]  # the renderer's argument -> file under _DOCS_ASSETS
+    options: dict[str, Any]
+
+
+# route name -> page
+_DOCS_PAGES = {
+    "swagger": _DocsPage(
+        "/docs",
+        get_swagger_ui_html,
+        "Swagger UI",
+        {
+            "swagger_js_url": "swagger-ui-bundle.js",
+            "swagger_css_url": "swagger-ui.css",
+            "swagger_favicon_url": "favicon.png",
+        },
+        # the default validator badge is an image from validator.swagger.io
+        {"oauth2_redirect_url": None, "swagger_ui_parameters": {"validatorUrl": None}},
+    ),
+    "redoc": _DocsPage(
+        "/redoc",
+        get_redoc_html,
+        "ReDoc",
+        {"redoc_js_url": "redoc.standalone.js", "redoc_favicon_url": "favicon.png"},
+        {"with_google_fonts": False},
+    ),
+}
+
+
+def _docs_route(app: FastAPI, page: _DocsPage) -> Callable[[Request], HTMLResponse]:
+    """The endpoint of ``page``; its links start with the request's root path (behind a proxy)."""
+
+    def route(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        assets = {arg: f"{root}{_DOCS_ASSETS}/{name}" for arg, name in page.assets.items()}
+        return page.render(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"emobalance - {page.title}",
+            **assets,
+            **page.options,
+        )
+
+    return route
 
 
 # --------------------------------------------------------------------- middleware
@@ -549,30 +599,13 @@ def create_app(
         log.warning("fastapi-offline is not installed: /docs and /redoc are off")
     else:
         app.mount(_DOCS_ASSETS, StaticFiles(directory=assets), name="docs-assets")
-
-        @app.get("/docs", include_in_schema=False)
-        def swagger(request: Request) -> HTMLResponse:
-            root = request.scope.get("root_path", "")
-            return get_swagger_ui_html(
-                openapi_url=f"{root}{app.openapi_url}",
-                title="emobalance - Swagger UI",
-                swagger_js_url=f"{root}{_DOCS_ASSETS}/swagger-ui-bundle.js",
-                swagger_css_url=f"{root}{_DOCS_ASSETS}/swagger-ui.css",
-                swagger_favicon_url=f"{root}{_DOCS_ASSETS}/favicon.png",
-                oauth2_redirect_url=None,
-                # the default validator badge is an image from validator.swagger.io
-                swagger_ui_parameters={"validatorUrl": None},
-            )
-
-        @app.get("/redoc", include_in_schema=False)
-        def redoc(request: Request) -> HTMLResponse:
-            root = request.scope.get("root_path", "")
-            return get_redoc_html(
-                openapi_url=f"{root}{app.openapi_url}",
-                title="emobalance - ReDoc",
-                redoc_js_url=f"{root}{_DOCS_ASSETS}/redoc.standalone.js",
-                redoc_favicon_url=f"{root}{_DOCS_ASSETS}/favicon.png",
-                with_google_fonts=False,
+        for name, page in _DOCS_PAGES.items():
+            app.add_api_route(
+                page.path,
+                _docs_route(app, page),
+                methods=["GET"],
+                name=name,
+                include_in_schema=False,
             )
 
     return app
