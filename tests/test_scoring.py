@@ -5,9 +5,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from emobalance.data.readers import iter_text_chunks
 from emobalance.errors import DataError
 from emobalance.labels import LABELS
-from emobalance.scoring import PROBA_COLUMNS, iter_text_chunks, parts_dir, predict_file
+from emobalance.scoring import PROBA_COLUMNS, parts_dir, predict_file
 
 
 class LengthModel:

@@ -17,18 +17,16 @@ import io
 import json
 import os
 import shutil
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
 
-from .data.readers import csv_dict_reader, json_lines
+from . import log
+from .data.readers import iter_text_chunks
 from .errors import DataError, EmobalanceError
 from .io import atomic_path, write_json_atomic
 from .labels import LABELS
@@ -42,78 +40,6 @@ class _Scorer(Protocol):
     thresholds_: np.ndarray
 
     def predict_proba(self, texts: list[str]) -> np.ndarray: ...
-
-
-def iter_text_chunks(
-    path: str | os.PathLike[str], text_column: str = "text", chunk_size: int = 10_000
-) -> Iterator[list[str]]:
-    """Yield lists of at most ``chunk_size`` texts without reading the whole file.
-
-    Raises
-    ------
-    DataError
-        Naming the file and line (or row) of a missing or non-text value.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix not in (".parquet", ".pq", ".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".txt"):
-        raise DataError(
-            f"{path}: unsupported input type {suffix or '(none)'}; "
-            "use .csv, .tsv, .jsonl/.json (one object per line), .parquet or .txt"
-        )
-    buf: list[str] = []
-    if suffix in (".parquet", ".pq"):
-        try:
-            pf = pq.ParquetFile(path)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
-        if text_column not in pf.schema_arrow.names:
-            raise DataError(f"{path}: no column {text_column!r}")
-        row = 0
-        for batch in pf.iter_batches(batch_size=chunk_size, columns=[text_column]):
-            values = batch.column(0).to_pylist()
-            for i, v in enumerate(values):
-                if not isinstance(v, str):
-                    raise DataError(f"{path}: row {row + i}: column {text_column!r} is not text")
-            row += len(values)
-            yield values
-        return
-    reader: csv.DictReader[str] | None = None  # for the line number of a CSV error
-    with open(path, encoding="utf-8-sig", newline="" if suffix in (".csv", ".tsv") else None) as f:
-        try:
-            if suffix in (".csv", ".tsv"):
-                reader = csv_dict_reader(f, tsv=suffix == ".tsv", strict=True)
-                if text_column not in (reader.fieldnames or []):
-                    raise DataError(f"{path}: line 1: no column {text_column!r}")
-                for rec in reader:
-                    value = rec.get(text_column)
-                    if value is None:
-                        raise DataError(f"{path}: line {reader.line_num}: missing {text_column!r}")
-                    buf.append(value)
-                    if len(buf) >= chunk_size:
-                        yield buf
-                        buf = []
-            elif suffix in (".jsonl", ".ndjson", ".json"):
-                for _, _, value in json_lines(f, path, text_column):
-                    buf.append(value)
-                    if len(buf) >= chunk_size:
-                        yield buf
-                        buf = []
-            else:
-                for line in f:
-                    buf.append(line.rstrip("\r\n"))
-                    if len(buf) >= chunk_size:
-                        yield buf
-                        buf = []
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{path}: not UTF-8 ({exc.reason})") from None
-        except csv.Error as exc:
-            where = f"{path}: line {reader.line_num}" if reader is not None else f"{path}"
-            raise DataError(f"{where}: {exc}") from None
-    if buf:
-        yield buf
 
 
 class _Writer:
@@ -259,11 +185,13 @@ def predict_file(
         state = {"format": PROGRESS_FORMAT, "key": key, "parts": 0, "rows": 0}
         write_json_atomic(state_path, state)
     done, n_parts = int(state["rows"]), int(state["parts"])
-    show = sys.stderr.isatty() if progress is None else progress
+    show = log.progress_enabled(progress)
     n = 0
     t0 = time.perf_counter()
     try:
-        with tqdm(desc="predict", unit="text", initial=done, disable=not show) as bar:
+        with log.progress(
+            None, desc="predict", unit="text", initial=done, enabled=show, leave=True
+        ) as bar:
             for chunk in iter_text_chunks(src, text_column, chunk_size):
                 if n + len(chunk) <= done:  # scored by the interrupted run
                     n += len(chunk)

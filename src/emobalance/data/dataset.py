@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from ..errors import DataError
 from ..io import atomic_path
 from ..labels import LABELS, NUM_LABELS, label_ids, names_to_matrix
-from .readers import not_utf8_error
+from .readers import csv_dict_reader, json_records, not_utf8_error
 
 SOURCES = ("goemotions", "sentiment140", "generated", "augmented", "oversampled", "user")
 # the constructor's parameters, each also the attribute holding that column
@@ -368,7 +368,7 @@ class EmotionDataset:
         ids: list[str] = []
         try:
             with open(path, encoding="utf-8-sig", newline="") as f:
-                reader = csv.DictReader(f, delimiter=delimiter)
+                reader = csv_dict_reader(f, delimiter=delimiter)
                 header = reader.fieldnames or []
                 if text_column not in header:
                     raise DataError(
@@ -432,14 +432,8 @@ class EmotionDataset:
         linenos: list[int] = []
         try:
             with open(path, encoding="utf-8") as f:
-                for lineno, line in enumerate(f, start=1):
-                    if not line.strip():
-                        continue
+                for lineno, obj in json_records(f, path):
                     where = f"{path}: line {lineno}"
-                    try:
-                        obj = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise DataError(f"{where}: invalid JSON ({exc.msg})") from None
                     if not isinstance(obj, dict):
                         raise DataError(f"{where}: expected a JSON object")
                     if text_column not in obj:

@@ -10,17 +10,16 @@ from __future__ import annotations
 import csv
 import http.client
 import os
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..errors import ChecksumError, DataError, DataNotFoundError
 from ..io import atomic_path, sha256_file
 from ..labels import NUM_LABELS
+from ..log import progress
 from .dataset import EmotionDataset
 from .readers import not_utf8_error
 
@@ -115,12 +114,13 @@ def download_file(url: str, dest: Path, sha256: str | None, timeout: float = 30.
         with (
             resp,
             open(tmp, "wb") as f,
-            tqdm(
+            progress(
+                None,
+                desc=f"download {dest.name}",
                 total=total,
                 unit="B",
                 unit_scale=True,
-                desc=f"download {dest.name}",
-                disable=not sys.stderr.isatty(),
+                leave=True,
             ) as bar,
         ):
             try:

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import pyarrow.fs as pafs
 
+from .. import log
 from ..errors import DataError, EmobalanceError, ModelError
 from ..labels import LABELS, NUM_LABELS
 from .files import (
@@ -486,7 +487,6 @@ def score_files(
         Ray missing, cluster unreachable, bad model, malformed input (file and line or row
         named), or a failed worker; no output is written then.
     """
-    from tqdm.auto import tqdm
 
     if output_format not in OUTPUT_FORMATS:
         raise EmobalanceError(
@@ -505,7 +505,7 @@ def score_files(
         num_cpus=None if workers is None else workers * threads_per_worker,
         timeout=connect_timeout,
     )
-    show = sys.stderr.isatty() if progress is None else progress
+    show = log.progress_enabled(progress)
     _quiet_ray_data(show)
     staging = staging_path(out_path)
     t0 = time.perf_counter()
@@ -542,7 +542,9 @@ def score_files(
         )
         done: dict[int, int] = {}
         busy = 0.0
-        with tqdm(total=expected, desc="predict (ray)", unit="row", disable=not show) as bar:
+        with log.progress(
+            None, desc="predict (ray)", total=expected, unit="row", enabled=show, leave=True
+        ) as bar:
             for rec in ds.iter_rows():
                 _raise_returned(str(rec["error"]))
                 done[int(rec["index"])] = int(rec["rows"])

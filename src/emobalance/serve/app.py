@@ -23,7 +23,6 @@ intra-op threads are not oversubscribed by concurrent requests.
 from __future__ import annotations
 
 import http
-import logging
 import os
 import threading
 import time
@@ -52,10 +51,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..errors import ConfigError, EmobalanceError, ModelError
 from ..labels import EKMAN, EKMAN_LABELS, LABELS, collapse_probabilities
+from ..log import get_logger
 from ..models.base import EmotionModel
 from ..models.registry import load_model
 
-log = logging.getLogger("emobalance.serve")
+log = get_logger(__name__)
 
 DEFAULT_MAX_TEXTS = 64
 DEFAULT_MAX_CHARS = 5_000
