@@ -267,14 +267,10 @@ def test_distill_model_job_logs_through_the_emobalance_logger(
     cfg = load_config(d / "tiny.yaml", overrides=[
         "distill.teacher=tfidf", "distill.corpus=null", "distill.alpha=0.3", "train.epochs=2",
     ])  # fmt: skip
-    logger = logging.getLogger("emobalance")
-    logger.addHandler(caplog.handler)  # the CLI's configure() stops propagation to the root
-    try:
-        with caplog.at_level(logging.INFO, logger="emobalance"):
-            clf = jobs.distill_model(cfg, str(d / "train.parquet"), str(d / "dev.jsonl"),
-                                     out=tmp_path / "s")  # fmt: skip
-    finally:
-        logger.removeHandler(caplog.handler)
+    # the CLI ran in this process before (fixtures): it leaves the logger as it found it
+    with caplog.at_level(logging.INFO, logger="emobalance"):
+        clf = jobs.distill_model(cfg, str(d / "train.parquet"), str(d / "dev.jsonl"),
+                                 out=tmp_path / "s")  # fmt: skip
     assert "distilling from tfidf over 120 rows" in caplog.text
     dist = clf.metrics_["distillation"]
     assert dist["alpha"] == 0.3 and dist["external_rows"] == 0 and dist["teacher"] == "tfidf"

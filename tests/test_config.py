@@ -14,7 +14,6 @@ from emobalance.config import (
     load_config,
 )
 from emobalance.errors import ConfigError
-from emobalance.pipeline import resolve_config
 
 
 def test_defaults_are_valid_and_round_trip(tmp_path):
@@ -129,7 +128,6 @@ def test_presets_resolve_exactly_as_before_the_redesign(preset):
     got["balance"]["generation"].pop("llm")
     assert got == frozen
     assert got["balance"]["generation"]["enabled"] is False
-    assert resolve_config(preset) == load_config(preset=preset)  # the pipeline's old entry
 
 
 def test_balance_defaults_live_in_one_place():

@@ -359,6 +359,16 @@ def test_macro_micro_f1_helpers_match_sklearn():
     assert prf["support"].tolist() == y.sum(0).tolist()
 
 
+def test_per_label_prf_of_one_column_is_one_label():
+    y = np.array([[1], [0], [1], [1]])
+    pred = np.array([[1], [1], [0], [1]])
+    prf = per_label_prf(y, pred)
+    assert prf["support"].tolist() == [3]
+    np.testing.assert_allclose(prf["precision"], [2 / 3])
+    np.testing.assert_allclose(prf["recall"], [2 / 3])
+    np.testing.assert_array_equal(prf["f1"], f1_per_label(y, pred))
+
+
 def test_rare_labels_and_mean_f1():
     counts = {name: 100 + i for i, name in enumerate(LABELS)}
     counts["grief"], counts["pride"], counts["relief"] = 5, 5, 7

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import yaml
 
+from emobalance.config import load_config
 from emobalance.labels import LABEL_TO_ID
-from emobalance.pipeline import resolve_config, run_experiment
+from emobalance.pipeline import run_experiment
 
 WORDS = {
     "gratitude": "thanks", "anger": "furious", "joy": "happy", "neutral": "table",
@@ -58,7 +59,7 @@ def tiny_data(tmp_path, monkeypatch):
 
 
 def test_pipeline_end_to_end_and_resume(tiny_data, tmp_path, capsys):
-    cfg = resolve_config("quick", tiny_data)  # the YAML overrides the preset
+    cfg = load_config(tiny_data, preset="quick")  # the YAML overrides the preset
     assert cfg.run.seeds == [0, 1] and cfg.train.epochs == 3
     run_dir = tmp_path / "run"
     entries = run_experiment(cfg, run_dir, progress=False)
@@ -104,7 +105,7 @@ def test_pipeline_end_to_end_and_resume(tiny_data, tmp_path, capsys):
 
 
 def test_pipeline_distilled_variants(tiny_data, tmp_path):
-    cfg = resolve_config("quick", tiny_data)
+    cfg = load_config(tiny_data, preset="quick")
     cfg.run.seeds = [0]
     cfg.run.variants = ["imbalanced", "tfidf", "distilled", "distilled_balanced"]
     cfg.distill.teacher = "ensemble"  # this run's reference + TF-IDF (no MiniLM in tests)

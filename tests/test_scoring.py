@@ -154,6 +154,17 @@ def test_without_resume_starts_over(long_input):
     assert len((d / "out.jsonl").read_text().splitlines()) == 11
 
 
+def test_resume_accepts_an_older_id_of_the_same_model(long_input):
+    d, texts = long_input
+    interrupt(d, "out.jsonl", model_id="torch:old-form")
+    model = CountingModel()
+    n = predict_file(model, d / "in.txt", d / "out.jsonl", chunk_size=3, resume=True,
+                     model_id="reference:new-form", model_aliases=["torch:old-form"])  # fmt: skip
+    assert n == len(texts) and model.seen == texts[6:]
+    rows = [json.loads(x)["row"] for x in (d / "out.jsonl").read_text().splitlines()]
+    assert rows == list(range(11))
+
+
 def test_resume_refuses_another_input_or_model(long_input):
     d, _ = long_input
     interrupt(d, "out.csv", model_id="a")

@@ -98,6 +98,19 @@ def test_hf_teacher_maps_labels_by_name(tmp_path):
         np.testing.assert_allclose(got[:, j], ref[:, shuffled.index(lab)], atol=1e-5)
 
 
+def test_a_hugging_face_folder_as_teacher_spec_is_an_hf_teacher(tmp_path):
+    from emobalance.config import ModelConfig, TrainConfig
+    from emobalance.models.registry import find_kind
+    from emobalance.teachers import build_teacher
+
+    path, _, _ = _tiny_hf(tmp_path, list(LABELS))
+    assert find_kind(path) is None  # its config.json is Hugging Face's, not an emobalance model
+    data = EmotionDataset(["i am happy", "sad"], labels=np.zeros((2, 28), np.uint8))
+    teacher, name = build_teacher(str(path), data, data, ModelConfig(), TrainConfig())
+    assert isinstance(teacher, HFTeacher) and name == teacher.name
+    assert teacher.predict_proba(["i am so happy !"]).shape == (1, 28)
+
+
 def test_hf_teacher_missing_labels(tmp_path):
     path, _, _ = _tiny_hf(tmp_path, list(LABELS[:26]))
     with pytest.raises(TeacherError, match="surprise, neutral"):

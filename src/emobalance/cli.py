@@ -6,6 +6,7 @@ stderr and exit with status 2, without a traceback.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -162,14 +163,19 @@ def _config(
 ):  # -> EmobalanceConfig
     """The preset, the YAML file over it, the ``--set`` items, then the named flags.
 
-    The named flags that only mirror a config key are sugar for ``--set``: ``flags`` maps a
-    dotted key to the flag's value (None: not given), written as JSON, which is YAML, so the
-    value keeps its type; ``extra`` holds ready ``--set`` items.
+    ``flags`` maps the dotted config key that a named flag mirrors to its value (None: not
+    given); ``extra`` holds ready ``--set`` items. The named flags are assigned to the
+    validated config last, so they win over ``--set``, and pydantic names a bad value by its
+    field (``invalid value for epochs: ...``) as it did before ``--set`` existed.
     """
     from .config import load_config
 
-    named = [f"{k}={json.dumps(v)}" for k, v in (flags or {}).items() if v is not None]
-    return load_config(path, preset=preset, overrides=[*(sets or []), *named, *(extra or [])])
+    cfg = load_config(path, preset=preset, overrides=[*(sets or []), *(extra or [])])
+    for dotted, value in (flags or {}).items():
+        if value is not None:
+            *sections, field = dotted.split(".")
+            setattr(functools.reduce(getattr, sections, cfg), field, value)
+    return cfg
 
 
 @app.command("train")
@@ -442,7 +448,7 @@ def predict_cmd(
             f"{rec['workers']} workers, {rec['rows_per_s'] or 0:,.0f} rows/s)"
         )
         return
-    clf, model_id = _load_scorer(model_dir, engine, with_id=input is not None)
+    clf, ids = _load_scorer(model_dir, engine, with_id=input is not None)
     if input is not None:
         n = predict_file(
             clf,
@@ -452,7 +458,8 @@ def predict_cmd(
             batch_size=batch_size,
             chunk_size=chunk_size,
             resume=resume,
-            model_id=model_id,
+            model_id=ids[0],
+            model_aliases=ids[1:],
         )
         typer.echo(f"wrote {n:,} predictions to {output}")
         return
@@ -473,13 +480,16 @@ def predict_cmd(
 
 
 def _load_scorer(model: Path, engine: str | None, with_id: bool = False):
-    """The model of ``--engine`` and, with ``with_id``, the id of its weights (for resume)."""
-    from .models.registry import load_model, model_id
+    """The model of ``--engine`` and, with ``with_id``, the ids of its weights for resume
+    (the current one first, then those earlier versions recorded)."""
+    from .models.registry import legacy_model_ids, load_model, model_id
 
     if engine not in (None, "torch", "onnx"):
         raise EmobalanceError(f"--engine: expected torch, onnx or ray, got {engine!r}")
     clf = load_model(model, kind="onnx" if engine == "onnx" else None)
-    return clf, model_id(model, clf.kind) if with_id else None
+    if not with_id:
+        return clf, []
+    return clf, [model_id(model, clf.kind), *legacy_model_ids(model, clf.kind)]
 
 
 def _labels():
@@ -720,11 +730,11 @@ def _check_bindable(host: str, port: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
-    from .log import configure
+    from .log import configured
 
-    configure()  # INFO lines of the jobs reach stderr; results stay on stdout
     try:
-        app(args=argv, prog_name="emobalance")
+        with configured():  # INFO lines of the jobs reach stderr; results stay on stdout
+            app(args=argv, prog_name="emobalance")
     except EmobalanceError as exc:
         msg = " ".join(str(exc).split())  # one line, always
         print(f"error: {msg}", file=sys.stderr)

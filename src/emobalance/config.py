@@ -521,7 +521,7 @@ class RunConfig(_Section):
         the test set (0 disables it).
     """
 
-    seeds: list[int] = Field(default_factory=lambda: [0])
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     variants: list[Literal[VARIANTS]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: ["imbalanced", "balanced", "tfidf"]
     )

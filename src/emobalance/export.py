@@ -279,12 +279,12 @@ def check_export(
 
 def _load_reference(path: str | os.PathLike[str]) -> EmotionClassifier:
     """The reference model at ``path`` (through the registry); other kinds do not export."""
-    from .models.registry import load_model
+    from .models.registry import find_kind, load_model
 
-    clf = load_model(path)
-    if clf.kind != "reference":
-        raise ModelError(f"{path}: a {clf.kind} model; only the reference network exports to ONNX")
-    return clf  # type: ignore[return-value]
+    kind = find_kind(path)
+    if kind not in (None, "reference"):  # refused before loading (a teacher is large)
+        raise ModelError(f"{path}: a {kind} model; only the reference network exports to ONNX")
+    return load_model(path)  # type: ignore[return-value]
 
 
 def _quantize_int8(proto: Any) -> Any:

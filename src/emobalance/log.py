@@ -8,10 +8,11 @@ so they never break a progress bar. Without a TTY, bars are off and the log line
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
@@ -62,6 +63,21 @@ def configure(level: int = logging.INFO, stream: Any = None) -> None:
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False
+
+
+@contextlib.contextmanager
+def configured(level: int = logging.INFO, stream: Any = None) -> Iterator[None]:
+    """:func:`configure` for the duration of a block, then the logger as it was (so that a
+    program or test calling the CLI in-process keeps its own logging set-up)."""
+    logger = get_logger()
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    configure(level, stream)
+    try:
+        yield
+    finally:
+        logger.handlers[:] = saved[0]
+        logger.setLevel(saved[1])
+        logger.propagate = saved[2]
 
 
 def progress_enabled(flag: bool | None = None) -> bool:

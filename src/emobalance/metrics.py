@@ -249,8 +249,12 @@ def per_label_prf(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, np.ndarra
         ``precision``, ``recall``, ``f1`` (float64[k]) and ``support`` (int64[k]).
     """
     yt, yp = _binary_pair(y_true, y_pred)
+    if yt.shape[1] == 1:  # scikit-learn reads one column as binary classes 0 and 1
+        yt, yp, labels = yt[:, 0], yp[:, 0], [1]
+    else:
+        labels = None
     precision, recall, f1, support = precision_recall_fscore_support(
-        yt, yp, average=None, zero_division=0
+        yt, yp, average=None, labels=labels, zero_division=0
     )
     return {"precision": precision, "recall": recall, "f1": f1, "support": support}
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import PRESETS, EmobalanceConfig, load_config  # noqa: F401  (PRESETS: old home)
+from .config import EmobalanceConfig
 from .data import goemotions
 from .data.dataset import EmotionDataset
 from .errors import ConfigError
@@ -34,14 +34,6 @@ from .metrics import apply_thresholds, evaluate, rare_labels
 log = get_logger(__name__)
 
 TEST_KEYS = ("macro_f1", "micro_f1", "weighted_f1", "exact_match", "hamming_loss", "macro_auc")
-
-
-def resolve_config(
-    preset: str | None = None, config_path: str | os.PathLike[str] | None = None
-) -> EmobalanceConfig:
-    """Preset defaults, then the YAML file over them (see :func:`emobalance.config.load_config`,
-    which also applies ``--set`` overrides)."""
-    return load_config(config_path, preset=preset)
 
 
 def _hash(obj: Any) -> str:

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -124,6 +125,7 @@ def predict_file(
     progress: bool | None = None,
     resume: bool = False,
     model_id: str | None = None,
+    model_aliases: Sequence[str] = (),
 ) -> int:
     """Score every text of ``input_path`` and write ``output_path`` atomically.
 
@@ -148,6 +150,9 @@ def predict_file(
     model_id : str, optional
         Identifies the model (:func:`emobalance.models.registry.model_id`): resuming with
         another model is refused.
+    model_aliases : sequence of str, optional
+        Other ids of the same model that an interrupted run may have recorded
+        (:func:`emobalance.models.registry.legacy_model_ids`).
 
     Returns
     -------
@@ -178,7 +183,7 @@ def predict_file(
     }
     parts = parts_dir(out)
     state_path = parts / "progress.json"
-    state = _read_progress(state_path, key) if resume else None
+    state = _read_progress(state_path, key, model_aliases) if resume else None
     if state is None:
         shutil.rmtree(parts, ignore_errors=True)
         parts.mkdir(parents=True)
@@ -224,8 +229,11 @@ def predict_file(
     return n
 
 
-def _read_progress(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
-    """The progress record of an interrupted run with the same ``key``, or ``None``."""
+def _read_progress(
+    path: Path, key: dict[str, Any], model_aliases: Sequence[str] = ()
+) -> dict[str, Any] | None:
+    """The progress record of an interrupted run with the same ``key`` (its model named by
+    ``key["model"]`` or one of ``model_aliases``), or ``None``."""
     if not path.is_file():
         return None
     try:
@@ -236,6 +244,8 @@ def _read_progress(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
         ok = False
     if not ok:
         raise DataError(f"{path}: unreadable progress record; run without --resume to start over")
+    if state["key"].get("model") in model_aliases:
+        state["key"] = {**state["key"], "model": key["model"]}  # the same model, older id
     if state["key"] != key:
         what = [k for k in key if state["key"].get(k) != key[k]]
         raise DataError(

@@ -249,7 +249,7 @@ def test_transient_failures_are_retried(llm):
     t0 = time.perf_counter()
     with ChatClient(make_cfg(llm.base_url, max_retries=len(failures))) as client:
         text = client.complete(payload(), random.Random(0))
-    assert time.perf_counter() - t0 < 5
+    assert time.perf_counter() - t0 < 20  # short backoffs (loose: a busy CI machine)
     assert text == f"answer {len(failures) + 1}"
     assert llm.requests == len(failures) + 1
     assert client.requests == len(failures) + 1 and client.retries == len(failures)
@@ -287,15 +287,15 @@ def test_retry_after_is_honoured_and_capped(llm):
     llm.script.append("429:0.5")
     t0 = time.perf_counter()
     complete(make_cfg(llm.base_url))
-    assert 0.5 <= time.perf_counter() - t0 < 3
+    assert 0.5 <= time.perf_counter() - t0 < 10
     llm.script.append("429:30")  # capped by retry_after_max_s
     t0 = time.perf_counter()
     complete(make_cfg(llm.base_url, retry_after_max_s=0.2))
-    assert 0.2 <= time.perf_counter() - t0 < 3
+    assert 0.2 <= time.perf_counter() - t0 < 10  # far below the 30 s asked for
     llm.script.append("429:" + formatdate(time.time() + 1.5, usegmt=True))  # HTTP date
     t0 = time.perf_counter()
     complete(make_cfg(llm.base_url))
-    assert 0.3 <= time.perf_counter() - t0 < 3
+    assert 0.3 <= time.perf_counter() - t0 < 10
 
 
 class _RecordingEvent(threading.Event):
@@ -371,7 +371,7 @@ def test_unreachable_endpoint_fails_fast():
         ),
     ):
         client.complete(payload(), random.Random(0))
-    assert time.perf_counter() - t0 < 2
+    assert time.perf_counter() - t0 < 10  # no retry (a retry would wait >= 1 s each)
     assert client.requests == 1
 
 
@@ -454,7 +454,7 @@ def test_abort_stops_a_waiting_retry_and_later_requests(llm):
     client.abort()
     t.join(5)
     assert not t.is_alive() and len(errors) == 1
-    assert time.perf_counter() - t0 < 3
+    assert time.perf_counter() - t0 < 10  # well inside the 20 s Retry-After
     with pytest.raises(Aborted):
         client.complete(payload(), random.Random(0))
     assert llm.requests == 1 and client.requests == 1

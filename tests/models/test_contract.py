@@ -17,7 +17,14 @@ import pytest
 from emobalance.errors import DataError, ModelError
 from emobalance.labels import LABELS, matrix_to_names
 from emobalance.models.base import EmotionModel
-from emobalance.models.registry import find_kind, kinds, load_model, model_files, model_id
+from emobalance.models.registry import (
+    find_kind,
+    kinds,
+    legacy_model_ids,
+    load_model,
+    model_files,
+    model_id,
+)
 
 KINDS = ("reference", "tfidf", "transformer", "onnx")
 TEXTS = ["thanks so much", "I am furious", "so happy and glad", "the monday report", ""]
@@ -176,6 +183,21 @@ def test_onnx_kind_loads_the_export_inside_a_reference_folder(model_kind_paths, 
     assert load_model(d, kind="onnx").kind == "onnx"
     assert model_id(d, kind="onnx") == model_id(model_kind_paths["onnx"])
     assert model_id(d) != model_id(d, kind="onnx")
+
+
+def test_legacy_ids_are_those_predict_resume_recorded_before(model_kind_paths, tmp_path):
+    from emobalance.io import sha256_file
+
+    ref, onnx = model_kind_paths["reference"], model_kind_paths["onnx"]
+    weights, th = sha256_file(ref / "model.safetensors"), sha256_file(ref / "thresholds.json")
+    assert legacy_model_ids(ref) == [f"torch:{weights}:{th}"]
+    assert legacy_model_ids(onnx) == [f"onnx:{sha256_file(onnx)}"]
+    d = tmp_path / "ref"
+    shutil.copytree(ref, d)
+    shutil.copyfile(onnx, d / "model.onnx")
+    assert legacy_model_ids(d, kind="onnx") == legacy_model_ids(onnx)
+    assert legacy_model_ids(model_kind_paths["tfidf"]) == []
+    assert legacy_model_ids(model_kind_paths["transformer"]) == []
 
 
 def test_a_new_kind_registers_in_one_place(model_kind_paths, tmp_path):

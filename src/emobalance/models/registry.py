@@ -39,6 +39,7 @@ __all__ = [
     "find_kind",
     "get_kind",
     "kinds",
+    "legacy_model_ids",
     "load_model",
     "model_files",
     "model_id",
@@ -207,14 +208,37 @@ def model_id(path: str | os.PathLike[str], kind: str | None = None) -> str:
     return f"{k.name}:{h.hexdigest()}"
 
 
+def legacy_model_ids(path: str | os.PathLike[str], kind: str | None = None) -> list[str]:
+    """The ids that ``predict --resume`` recorded for this model before :func:`model_id`
+    existed (``torch:<sha of weights>:<sha of thresholds>`` of a reference folder,
+    ``onnx:<sha of the file>``), so that a run interrupted across the upgrade resumes."""
+    from ..io import sha256_file
+
+    p = Path(path)
+    name = _resolve(p, kind).name
+    if name == "reference":
+        return ["torch:" + ":".join(sha256_file(p / f) for f in _LEGACY_TORCH_ID_FILES)]
+    if name == "onnx":  # the file, or the model.onnx of a folder (as OnnxEmotionClassifier)
+        return [f"onnx:{sha256_file(p / 'model.onnx' if p.is_dir() else p)}"]
+    return []
+
+
+_LEGACY_TORCH_ID_FILES = ("model.safetensors", "thresholds.json")
+
+
 # --------------------------------------------------------------------------- built-in kinds
-def _architecture(folder: Path) -> str | None:
-    """``architecture`` in an emobalance ``config.json``, or ``None`` (no such file / key)."""
+_NO_CONFIG = object()
+
+
+def _architecture(folder: Path) -> object:
+    """``architecture`` in the folder's ``config.json``: a str, ``None`` when the file holds
+    a mapping without it (e.g. a Hugging Face folder's config), or ``_NO_CONFIG`` when there is
+    no readable mapping (a missing or damaged file)."""
     try:
         cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    return cfg.get("architecture") if isinstance(cfg, dict) else None
+        return _NO_CONFIG
+    return cfg.get("architecture") if isinstance(cfg, dict) else _NO_CONFIG
 
 
 TRANSFORMER_MARKER = "emobalance_transformer.json"
@@ -229,7 +253,7 @@ def _is_reference(p: Path) -> bool:
     if not p.is_dir():
         return False
     arch = _architecture(p)
-    if arch is not None:
+    if arch is not _NO_CONFIG:  # a readable config decides (a Hugging Face one is not ours)
         return arch == "cnn_bilstm_attention"
     # a damaged folder still goes to EmotionClassifier.load, which names the bad file
     return (p / "model.safetensors").is_file() or (p / "vocab.json").is_file()
@@ -239,7 +263,7 @@ def _is_tfidf(p: Path) -> bool:
     if not p.is_dir():
         return False
     arch = _architecture(p)
-    return arch == "tfidf_logreg" if arch is not None else (p / "model.joblib").is_file()
+    return arch == "tfidf_logreg" if arch is not _NO_CONFIG else (p / "model.joblib").is_file()
 
 
 def _is_onnx(p: Path) -> bool:
