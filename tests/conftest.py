@@ -6,8 +6,17 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# The fuzz suite's budget: `ci` (the default) bounds every property test so that the whole
+# suite stays within CI's time; HYPOTHESIS_PROFILE=long searches harder on a workstation.
+settings.register_profile(
+    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("long", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _REAL_FILES = (
     "goemotions/train.tsv",
