@@ -109,7 +109,7 @@ def interrupt(d, dst, **kw):
         predict_file(CountingModel(3), d / "in.txt", d / dst, chunk_size=3, **kw)
     assert not (d / dst).exists()
     state = json.loads((parts_dir(d / dst) / "progress.json").read_text())
-    assert (state["parts"], state["rows"]) == (2, 6)
+    assert (len(state["parts"]), state["rows"]) == (2, 6)
 
 
 @pytest.mark.parametrize("dst", ["out.csv", "out.jsonl", "out.parquet"])

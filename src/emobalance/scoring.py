@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -29,12 +30,15 @@ import pyarrow.parquet as pq
 from . import log
 from .data.readers import iter_text_chunks
 from .errors import DataError, EmobalanceError
-from .io import atomic_path, write_json_atomic
+from .io import atomic_path, output_lock, remove_stale_temps, sha256_file, write_json_atomic
 from .labels import LABELS
 
 PROBA_COLUMNS = [f"p_{lab}" for lab in LABELS]
 CSV_HEADER = ["row", "text", "labels", *PROBA_COLUMNS]
 PROGRESS_FORMAT = "emobalance-predict-progress"
+PROGRESS_VERSION = 2  # 2: per part its file, rows and sha256; 1 (no field): a count of parts
+
+_log = log.get_logger(__name__)
 
 
 class _Scorer(Protocol):
@@ -115,6 +119,19 @@ def parts_dir(output_path: str | os.PathLike[str]) -> Path:
     return out.parent / f".{out.name}.parts"
 
 
+class ResumableWriteError(EmobalanceError, OSError):
+    """Writing failed (disk full, I/O error...) after some parts were finished: they are kept
+    for ``--resume``. An :class:`OSError` too, with the ``errno`` and ``filename`` of the cause.
+    """
+
+    def __init__(self, message: str, cause: OSError) -> None:
+        super().__init__(message)
+        self.errno, self.strerror, self.filename = cause.errno, cause.strerror, cause.filename
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def predict_file(
     model: _Scorer,
     input_path: str | os.PathLike[str],
@@ -130,6 +147,8 @@ def predict_file(
     """Score every text of ``input_path`` and write ``output_path`` atomically.
 
     Memory stays bounded by ``chunk_size``; within a chunk the model sorts texts by length.
+    The output is locked for the run (:func:`emobalance.io.output_lock`): a second run on the
+    same output fails at once, naming the first.
 
     Parameters
     ----------
@@ -146,7 +165,9 @@ def predict_file(
         Show a tqdm bar with texts/s (default: when stderr is a terminal).
     resume : bool, default=False
         Continue an interrupted run from its part files. Without earlier parts the run starts
-        from the beginning; without ``resume`` earlier parts are discarded.
+        from the beginning; without ``resume`` earlier parts are discarded. A part that is
+        missing or does not match its recorded row count and sha256 is re-scored, with every
+        part after it.
     model_id : str, optional
         Identifies the model (:func:`emobalance.models.registry.model_id`): resuming with
         another model is refused.
@@ -162,8 +183,13 @@ def predict_file(
     Raises
     ------
     DataError
-        On a bad input file, or when the parts to resume from were written for another
-        input file, text column, output format or model.
+        On a bad input file (the parts are discarded), or when the parts to resume from were
+        written for another input file, text column, output format or model, or their
+        progress record is unreadable (the parts are kept).
+    ResumableWriteError
+        When writing fails (disk full...): the finished parts are kept for ``resume``.
+    emobalance.io.LockedError
+        When another process is writing the same output.
     """
     out = Path(output_path)
     if out.is_dir():
@@ -181,15 +207,43 @@ def predict_file(
         "output_format": fmt,
         "model": model_id,
     }
+    with output_lock(out, "emobalance predict"):
+        # the lock makes this run the only writer of the output and its parts folder
+        remove_stale_temps(out)  # e.g. the final join's temporary of a killed run
+        return _predict_locked(
+            model, src, out, fmt, key, batch_size, chunk_size, progress, resume, model_aliases
+        )
+
+
+def _predict_locked(
+    model: _Scorer,
+    src: Path,
+    out: Path,
+    fmt: str,
+    key: dict[str, Any],
+    batch_size: int,
+    chunk_size: int,
+    progress: bool | None,
+    resume: bool,
+    model_aliases: Sequence[str],
+) -> int:
     parts = parts_dir(out)
     state_path = parts / "progress.json"
     state = _read_progress(state_path, key, model_aliases) if resume else None
     if state is None:
         shutil.rmtree(parts, ignore_errors=True)
         parts.mkdir(parents=True)
-        state = {"format": PROGRESS_FORMAT, "key": key, "parts": 0, "rows": 0}
-        write_json_atomic(state_path, state)
-    done, n_parts = int(state["rows"]), int(state["parts"])
+        state = {"format": PROGRESS_FORMAT, "version": PROGRESS_VERSION, "key": key,
+                 "rows": 0, "parts": []}  # fmt: skip
+        try:
+            write_json_atomic(state_path, state)
+        except OSError:
+            shutil.rmtree(parts, ignore_errors=True)  # nothing scored: no folder left
+            raise
+    else:
+        state = _trusted_parts(parts, state, fmt)
+    entries: list[dict[str, Any]] = list(state["parts"])
+    done = int(state["rows"])
     show = log.progress_enabled(progress)
     n = 0
     t0 = time.perf_counter()
@@ -197,7 +251,8 @@ def predict_file(
         with log.progress(
             None, desc="predict", unit="text", initial=done, enabled=show, leave=True
         ) as bar:
-            for chunk in iter_text_chunks(src, text_column, chunk_size):
+            for chunk in iter_text_chunks(src, text_column=key["text_column"],
+                                          chunk_size=chunk_size):  # fmt: skip
                 if n + len(chunk) <= done:  # scored by the interrupted run
                     n += len(chunk)
                     continue
@@ -205,45 +260,111 @@ def predict_file(
                     chunk, n = chunk[done - n :], done
                 proba = model.predict_proba(chunk, batch_size=batch_size)  # type: ignore[call-arg]
                 # the part first, then the record that counts it: a kill in between leaves an
-                # uncounted part that the resumed run overwrites
-                with atomic_path(parts / f"part-{n_parts:06d}.{fmt}", suffix=f".{fmt}") as tmp:
-                    writer = _Writer(tmp, fmt, header=False)
-                    try:
-                        writer.write(n, chunk, proba, model.thresholds_)
-                    finally:
-                        writer.close()
+                # uncounted part that the resumed run removes
+                entries.append(
+                    _write_part(parts, len(entries), fmt, src, n, chunk, proba, model.thresholds_)
+                )
                 n += len(chunk)
-                n_parts += 1
-                write_json_atomic(state_path, {**state, "parts": n_parts, "rows": n})
+                write_json_atomic(state_path, {**state, "rows": n, "parts": entries})
                 bar.update(len(chunk))
                 rate = (n - done) / max(time.perf_counter() - t0, 1e-9)
                 bar.set_postfix(texts_per_s=f"{rate:,.0f}")
         if n < done:
             raise DataError(f"{src}: has {n} rows, fewer than the {done} already scored")
-    except (EmobalanceError, OSError):
-        shutil.rmtree(parts, ignore_errors=True)  # bad input or output: nothing worth resuming
+        with atomic_path(out, suffix=out.suffix) as tmp:
+            _join_parts([parts / e["file"] for e in entries], tmp, fmt)
+    except EmobalanceError:
+        shutil.rmtree(parts, ignore_errors=True)  # bad input: nothing worth resuming
         raise
-    with atomic_path(out, suffix=out.suffix) as tmp:
-        _join_parts([parts / f"part-{i:06d}.{fmt}" for i in range(n_parts)], tmp, fmt)
+    except OSError as exc:  # disk full, I/O error: what is finished stays for --resume
+        kept = sum(int(e["rows"]) for e in entries)
+        where = exc.filename or out
+        if kept == 0:
+            shutil.rmtree(parts, ignore_errors=True)
+            raise ResumableWriteError(f"{where}: {exc.strerror or exc}", exc) from exc
+        raise ResumableWriteError(
+            f"{where}: {exc.strerror or exc}; the {kept:,} rows scored so far are kept in "
+            f"{parts}: free the problem (e.g. disk space) and rerun with --resume",
+            exc,
+        ) from exc
     shutil.rmtree(parts, ignore_errors=True)
     return n
+
+
+def _write_part(
+    parts: Path,
+    index: int,
+    fmt: str,
+    src: Path,
+    start: int,
+    texts: list[str],
+    proba: np.ndarray,
+    thresholds: np.ndarray,
+) -> dict[str, Any]:
+    """Write part ``index`` atomically; return its progress entry (file, rows, sha256).
+
+    A text that cannot be encoded (a lone surrogate) is bad input: a :class:`DataError`
+    naming the row, and no part file.
+    """
+    name = f"part-{index:06d}.{fmt}"
+    try:
+        with atomic_path(parts / name, suffix=f".{fmt}") as tmp:
+            writer = _Writer(tmp, fmt, header=False)
+            try:
+                writer.write(start, texts, proba, thresholds)
+            finally:
+                writer.close()
+    except UnicodeError as exc:
+        raise _unencodable(src, start, texts, exc) from None
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:  # pyarrow's word for the same
+        if any(_encode_error(t) for t in texts):
+            raise _unencodable(src, start, texts, exc) from None
+        raise
+    return {"file": name, "rows": len(texts), "sha256": sha256_file(parts / name)}
+
+
+def _encode_error(text: str) -> UnicodeEncodeError | None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc
+    return None
+
+
+def _unencodable(src: Path, start: int, texts: list[str], exc: Exception) -> DataError:
+    """The :class:`DataError` for the first text of ``texts`` that UTF-8 cannot encode."""
+    for i, t in enumerate(texts):
+        err = _encode_error(t)
+        if err is not None:
+            bad = err.object[err.start : err.end]
+            return DataError(
+                f"{src}: row {start + i} (0-based, header not counted): the text holds "
+                f"{bad!r} at character {err.start}, which UTF-8 cannot encode "
+                f"({err.reason}; e.g. half of an escaped surrogate pair); fix the input"
+            )
+    return DataError(f"{src}: rows {start}-{start + len(texts) - 1}: cannot be written ({exc})")
 
 
 def _read_progress(
     path: Path, key: dict[str, Any], model_aliases: Sequence[str] = ()
 ) -> dict[str, Any] | None:
     """The progress record of an interrupted run with the same ``key`` (its model named by
-    ``key["model"]`` or one of ``model_aliases``), or ``None``."""
+    ``key["model"]`` or one of ``model_aliases``), or ``None`` when there is none.
+
+    A record that is not JSON or not of the expected shape is an error (``--resume`` was
+    asked for and what is done cannot be told), not taken as "no progress".
+    """
     if not path.is_file():
         return None
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
-        ok = state["format"] == PROGRESS_FORMAT and int(state["parts"]) >= 0
-        ok = ok and int(state["rows"]) >= 0
-    except (OSError, ValueError, KeyError, TypeError):
-        ok = False
-    if not ok:
-        raise DataError(f"{path}: unreadable progress record; run without --resume to start over")
+    except (OSError, ValueError):
+        state = None
+    problem = _progress_problem(state)
+    if problem is not None:
+        raise DataError(
+            f"{path}: unreadable progress record ({problem}); run without --resume to start over"
+        )
     if state["key"].get("model") in model_aliases:
         state["key"] = {**state["key"], "model": key["model"]}  # the same model, older id
     if state["key"] != key:
@@ -253,6 +374,102 @@ def _read_progress(
             "run without --resume to start over"
         )
     return state
+
+
+def _is_count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _progress_problem(state: Any) -> str | None:
+    """What is wrong with the shape of a progress record, or ``None``."""
+    if not isinstance(state, dict):
+        return "not a JSON object"
+    if state.get("format") != PROGRESS_FORMAT:
+        return f"format is not {PROGRESS_FORMAT!r}"
+    if not isinstance(state.get("key"), dict):
+        return "no key"
+    if not _is_count(state.get("rows")):
+        return "rows is not a count"
+    parts = state.get("parts")
+    if _is_count(parts):  # the record of emobalance before per-part checksums
+        return None
+    if not isinstance(parts, list):
+        return "parts is not a list"
+    for i, e in enumerate(parts):
+        ok = isinstance(e, dict) and isinstance(e.get("file"), str)
+        ok = ok and re.fullmatch(rf"part-{i:06d}\.(csv|jsonl|parquet)", e["file"]) is not None
+        ok = ok and _is_count(e.get("rows")) and e["rows"] > 0
+        ok = ok and isinstance(e.get("sha256"), str) and re.fullmatch(r"[0-9a-f]{64}", e["sha256"])
+        if not ok:
+            return f"parts[{i}] is not {{file: part-{i:06d}.<ext>, rows, sha256}}"
+    if sum(e["rows"] for e in parts) != state["rows"]:
+        return "rows is not the sum of the parts' rows"
+    return None
+
+
+def _trusted_parts(parts: Path, state: dict[str, Any], fmt: str) -> dict[str, Any]:
+    """``state`` cut to its leading parts that are intact on disk, and the folder cleaned.
+
+    A part is trusted when it exists with its recorded sha256 (a record of an earlier
+    emobalance without checksums: when its ``row`` column holds exactly the rows expected).
+    The first part that fails and every part after it are removed and re-scored, and so is
+    every file the record does not count (an uncounted part, a killed writer's temporary).
+    """
+    entries = state["parts"]
+    if _is_count(entries):
+        entries = _legacy_entries(parts, entries, fmt)
+    trusted: list[dict[str, Any]] = []
+    for e in entries:
+        p = parts / e["file"]
+        why = None
+        if not p.is_file():
+            why = "is missing"
+        elif sha256_file(p) != e["sha256"]:
+            why = "does not match its recorded sha256 (damaged)"
+        if why is not None:
+            start = sum(t["rows"] for t in trusted)
+            _log.warning("%s %s: scoring again from row %d", p, why, start)
+            break
+        trusted.append(e)
+    keep = {"progress.json", *(e["file"] for e in trusted)}
+    for p in parts.iterdir():
+        if p.name not in keep:
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+    state = {**state, "version": PROGRESS_VERSION, "rows": sum(e["rows"] for e in trusted),
+             "parts": trusted}  # fmt: skip
+    write_json_atomic(parts / "progress.json", state)
+    return state
+
+
+def _legacy_entries(parts: Path, n_parts: int, fmt: str) -> list[dict[str, Any]]:
+    """Entries for the parts of a record without checksums: the leading parts whose ``row``
+    column continues the rows before them, checksummed now."""
+    entries: list[dict[str, Any]] = []
+    start = 0
+    for i in range(n_parts):
+        p = parts / f"part-{i:06d}.{fmt}"
+        try:
+            rows = _part_rows(p, fmt)
+        except (OSError, ValueError, pa.ArrowException, csv.Error, IndexError):
+            break
+        if not rows or rows != list(range(start, start + len(rows))):
+            break
+        entries.append({"file": p.name, "rows": len(rows), "sha256": sha256_file(p)})
+        start += len(rows)
+    return entries
+
+
+def _part_rows(path: Path, fmt: str) -> list[int]:
+    """The ``row`` column of a part file (raises on a damaged one)."""
+    if fmt == "parquet":
+        return pq.read_table(path, columns=["row"]).column("row").to_pylist()
+    with open(path, encoding="utf-8", newline="") as f:
+        if fmt == "csv":
+            return [int(r[0]) for r in csv.reader(f, strict=True)]
+        return [int(json.loads(line)["row"]) for line in f]
 
 
 def _join_parts(paths: list[Path], dest: Path, fmt: str) -> None:
