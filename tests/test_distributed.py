@@ -301,3 +301,26 @@ def test_payload_ships_every_model_kind(kind, model_kind_paths):
     got = np.stack([out[c] for c in PROBA_COLUMNS], axis=1)
     np.testing.assert_allclose(got, model.predict_proba(list(texts)), atol=1e-6)
     assert list(out["id"]) == ["a", "b"]
+
+
+def test_stale_staging_of_a_dead_run_is_removed_and_a_local_output_locked(ray_installed, tmp_path):
+    # issue 14: a driver killed mid-job leaves its hidden staging folder; the next run on the
+    # same output removes it (its pid is gone), and a run in progress locks the output
+    from emobalance.io import HOST_TAG, LockedError, output_lock
+
+    (tmp_path / "in.jsonl").write_text('{"text": "hi"}\n', encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    stale = tmp_path / f".out.tmp-{HOST_TAG}-{int(done.stdout)}-0123abcd"
+    stale.mkdir()
+    (stale / "part-000000.parquet").write_bytes(b"half a part")
+    args = (tmp_path / "no-model", str(tmp_path / "in.jsonl"), str(tmp_path / "out"))
+    with (
+        output_lock(tmp_path / "out", "another job"),
+        pytest.raises(LockedError, match=rf"pid {os.getpid()} .*another job"),
+    ):
+        D.score_files(*args)
+    assert stale.is_dir()  # refused before anything was touched
+    with pytest.raises(EmobalanceError):  # no such model: fails after the clean-up
+        D.score_files(*args)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]  # no staging, no lock

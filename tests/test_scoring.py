@@ -206,3 +206,214 @@ def test_malformed_csv_names_the_line(tmp_path):
     bad.write_text('text\nfine\n"unterminated\n')
     with pytest.raises(DataError, match=r"bad\.csv: line \d+"):
         list(iter_text_chunks(bad))
+
+
+# ------------------------------------------------------------------ issue 14: bad text, resume
+# state, disk faults, the output lock
+
+
+def listing(d):
+    return sorted(p.name for p in d.iterdir())
+
+
+@pytest.mark.parametrize("dst", ["out.csv", "out.jsonl", "out.parquet"])
+def test_lone_surrogate_is_one_line_and_leaves_nothing(tmp_path, dst):
+    bad = tmp_path / "bad.jsonl"  # a JSON escape of half a surrogate pair, in the 3rd record
+    bad.write_text('{"text": "ok"}\n{"text": "fine"}\n{"text": "x \\ud83d y"}\n', "utf-8")
+    with pytest.raises(DataError, match=r"bad\.jsonl: (line 3|row 2)") as exc:
+        predict_file(LengthModel(), bad, tmp_path / dst, chunk_size=2)
+    assert "\n" not in str(exc.value)
+    assert listing(tmp_path) == ["bad.jsonl"]  # no output, no .parts/, no temp, no lock
+
+
+@pytest.mark.parametrize("dst", ["out.csv", "out.jsonl", "out.parquet"])
+def test_unencodable_text_at_the_writer_names_the_row(tmp_path, monkeypatch, dst):
+    # whatever the reader lets through, the writer boundary turns it into a DataError
+    from emobalance import scoring
+
+    chunks = [["a", "b"], ["c", "d\udc80e"], ["f"]]
+    monkeypatch.setattr(scoring, "iter_text_chunks", lambda *a, **k: iter(chunks))
+    (tmp_path / "in.txt").write_text("placeholder\n")
+    with pytest.raises(DataError, match=r"in\.txt: row 3 \(0-based.*'\\udc80' at character 1"):
+        predict_file(LengthModel(), tmp_path / "in.txt", tmp_path / dst, chunk_size=2)
+    assert listing(tmp_path) == ["in.txt"]  # the finished first part is discarded too
+
+
+def read_rows(path):
+    if path.suffix == ".parquet":
+        t = pq.read_table(path)
+        return t.column("row").to_pylist(), t.column("text").to_pylist()
+    if path.suffix == ".jsonl":
+        recs = [json.loads(x) for x in path.read_text("utf-8").splitlines()]
+        return [r["row"] for r in recs], [r["text"] for r in recs]
+    with open(path, newline="", encoding="utf-8") as f:
+        recs = list(csv.DictReader(f))
+    return [int(r["row"]) for r in recs], [r["text"] for r in recs]
+
+
+@pytest.mark.parametrize("dst", ["out.csv", "out.jsonl", "out.parquet"])
+@pytest.mark.parametrize("damage", ["truncate", "delete", "garble"])
+def test_a_damaged_part_and_the_rest_are_scored_again(long_input, dst, damage):
+    d, texts = long_input
+    interrupt(d, dst)  # parts 0 and 1 (rows 0-5) done
+    part = parts_dir(d / dst) / f"part-000001.{dst.split('.')[1]}"
+    if damage == "truncate":
+        part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
+    elif damage == "delete":
+        part.unlink()
+    else:  # same size, other bytes
+        raw = bytearray(part.read_bytes())
+        raw[len(raw) // 2] ^= 0x01
+        part.write_bytes(bytes(raw))
+    model = CountingModel()
+    n = predict_file(model, d / "in.txt", d / dst, chunk_size=3, resume=True)
+    assert n == len(texts) and model.seen == texts[3:]  # part 1 onwards again
+    assert read_rows(d / dst) == (list(range(11)), texts)
+    assert listing(d) == ["in.txt", dst]
+
+
+def test_a_damaged_first_part_and_stray_files_in_the_parts_folder(long_input):
+    d, texts = long_input
+    interrupt(d, "out.csv")
+    parts = parts_dir(d / "out.csv")
+    (parts / "part-000000.csv").write_text("0,x\n")
+    (parts / "part-000007.csv").write_text("junk\n")  # not counted: removed
+    (parts / ".part-000002.csv.tmp-00000000-1-ab.csv").write_text("half")
+    model = CountingModel()
+    predict_file(model, d / "in.txt", d / "out.csv", chunk_size=3, resume=True)
+    assert model.seen == texts
+    assert read_rows(d / "out.csv") == (list(range(11)), texts)
+    assert listing(d) == ["in.txt", "out.csv"]
+
+
+BAD_RECORDS = [
+    "[]",
+    '"progress"',
+    '{"format": "emobalance-predict-progress"}',
+    '{"format": "other", "key": {}, "rows": 0, "parts": []}',
+    '{"format": "emobalance-predict-progress", "key": [], "rows": 0, "parts": []}',
+    '{"format": "emobalance-predict-progress", "key": {}, "rows": -1, "parts": []}',
+    '{"format": "emobalance-predict-progress", "key": {}, "rows": true, "parts": []}',
+    '{"format": "emobalance-predict-progress", "key": {}, "rows": 3, "parts": "x"}',
+    '{"format": "emobalance-predict-progress", "key": {}, "rows": 3, "parts": [3]}',
+    '{"format": "emobalance-predict-progress", "key": {}, "rows": 3,'
+    ' "parts": [{"file": "../x.csv", "rows": 3, "sha256": "' + "0" * 64 + '"}]}',
+    '{"format": "emobalance-predict-progress", "key": {}, "rows": 3,'
+    ' "parts": [{"file": "part-000000.csv", "rows": 3, "sha256": "nope"}]}',
+    '{"format": "emobalance-predict-progress", "key": {}, "rows": 4,'
+    ' "parts": [{"file": "part-000000.csv", "rows": 3, "sha256": "' + "0" * 64 + '"}]}',
+]
+
+
+@pytest.mark.parametrize("record", BAD_RECORDS)
+def test_a_progress_record_of_the_wrong_shape_is_one_line(long_input, record):
+    d, _ = long_input
+    interrupt(d, "out.csv")
+    (parts_dir(d / "out.csv") / "progress.json").write_text(record)
+    with pytest.raises(DataError, match=r"progress\.json: unreadable progress record") as exc:
+        predict_file(LengthModel(), d / "in.txt", d / "out.csv", chunk_size=3, resume=True)
+    assert "\n" not in str(exc.value) and "without --resume" in str(exc.value)
+    assert parts_dir(d / "out.csv").is_dir()  # refused, not discarded
+    predict_file(LengthModel(), d / "in.txt", d / "out.csv", chunk_size=3)  # starts over
+    assert listing(d) == ["in.txt", "out.csv"]
+
+
+@pytest.mark.parametrize("dst", ["out.csv", "out.jsonl", "out.parquet"])
+def test_a_progress_record_without_checksums_is_verified_by_its_rows(long_input, dst):
+    # the record of emobalance before issue 14: "parts" counts the part files
+    d, texts = long_input
+    interrupt(d, dst)
+    path = parts_dir(d / dst) / "progress.json"
+    state = json.loads(path.read_text())
+    state["parts"] = len(state["parts"])
+    del state["version"]
+    path.write_text(json.dumps(state))
+    model = CountingModel()
+    predict_file(model, d / "in.txt", d / dst, chunk_size=3, resume=True)
+    assert model.seen == texts[6:]  # both parts hold the rows expected: trusted
+    assert read_rows(d / dst) == (list(range(11)), texts)
+    (d / dst).unlink()
+    interrupt(d, dst)  # again, now with the second part truncated
+    path.write_text(json.dumps(state))
+    part = parts_dir(d / dst) / f"part-000001.{dst.split('.')[1]}"
+    part.write_bytes(part.read_bytes()[:-9])
+    model = CountingModel()
+    predict_file(model, d / "in.txt", d / dst, chunk_size=3, resume=True)
+    assert model.seen == texts[3:]
+    assert read_rows(d / dst) == (list(range(11)), texts)
+
+
+def enospc_on(monkeypatch, target, attr, call):
+    """Make ``target.attr`` raise ENOSPC on its ``call``-th call (1-based)."""
+    import errno
+
+    real, calls = getattr(target, attr), [0]
+
+    def fake(*a, **k):
+        calls[0] += 1
+        if calls[0] == call:
+            raise OSError(errno.ENOSPC, "No space left on device", str(a[0]) if a else None)
+        return real(*a, **k)
+
+    monkeypatch.setattr(target, attr, fake)
+
+
+def test_disk_full_keeps_the_finished_parts_for_resume(long_input, monkeypatch):
+    from emobalance import scoring
+
+    d, texts = long_input
+    enospc_on(monkeypatch, scoring._Writer, "write", 3)
+    with pytest.raises(scoring.ResumableWriteError, match="No space left") as exc:
+        predict_file(LengthModel(), d / "in.txt", d / "out.csv", chunk_size=3)
+    msg = str(exc.value)
+    assert "\n" not in msg and "6 rows scored so far are kept" in msg and "--resume" in msg
+    assert isinstance(exc.value, OSError) and exc.value.errno == 28
+    assert listing(parts_dir(d / "out.csv")) == ["part-000000.csv", "part-000001.csv",
+                                                 "progress.json"]  # fmt: skip
+    assert listing(d) == [".out.csv.parts", "in.txt"]  # no temp, no lock
+    monkeypatch.undo()  # space freed
+    model = CountingModel()
+    predict_file(model, d / "in.txt", d / "out.csv", chunk_size=3, resume=True)
+    assert model.seen == texts[6:]
+    assert read_rows(d / "out.csv") == (list(range(11)), texts)
+
+
+def test_disk_full_before_any_part_or_in_the_join(long_input, monkeypatch):
+    from emobalance import scoring
+
+    d, texts = long_input
+    enospc_on(monkeypatch, scoring._Writer, "write", 1)
+    with pytest.raises(scoring.ResumableWriteError) as exc:
+        predict_file(LengthModel(), d / "in.txt", d / "out.csv", chunk_size=3)
+    assert "kept" not in str(exc.value)
+    assert listing(d) == ["in.txt"]  # nothing scored: nothing kept
+    monkeypatch.undo()
+    enospc_on(monkeypatch, scoring, "_join_parts", 1)
+    with pytest.raises(scoring.ResumableWriteError, match="the 11 rows scored so far are kept"):
+        predict_file(LengthModel(), d / "in.txt", d / "out.jsonl", chunk_size=3)
+    assert listing(d) == [".out.jsonl.parts", "in.txt"]
+    monkeypatch.undo()
+    model = CountingModel()
+    predict_file(model, d / "in.txt", d / "out.jsonl", chunk_size=3, resume=True)
+    assert model.seen == []  # only the join was left to do
+    assert read_rows(d / "out.jsonl") == (list(range(11)), texts)
+
+
+def test_the_output_is_locked_and_the_lock_released_on_every_exit(long_input):
+    import os
+
+    from emobalance.io import LockedError, output_lock
+
+    d, _ = long_input
+    held = rf"out\.csv: another process \(pid {os.getpid()} "
+    with output_lock(d / "out.csv", "test holder"), pytest.raises(LockedError, match=held):
+        predict_file(LengthModel(), d / "in.txt", d / "out.csv")
+    assert listing(d) == ["in.txt"]
+    interrupt(d, "out.csv")  # an exception that is not ours: parts kept, lock released
+    assert listing(d) == [".out.csv.parts", "in.txt"]
+    (d / "bad.jsonl").write_text('{"text": 5}\n')
+    with pytest.raises(DataError):  # bad input
+        predict_file(LengthModel(), d / "bad.jsonl", d / "out.csv")
+    assert listing(d) == ["bad.jsonl", "in.txt"]
+    predict_file(LengthModel(), d / "in.txt", d / "out.csv")
+    assert listing(d) == ["bad.jsonl", "in.txt", "out.csv"]

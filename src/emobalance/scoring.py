@@ -453,7 +453,7 @@ def _legacy_entries(parts: Path, n_parts: int, fmt: str) -> list[dict[str, Any]]
         p = parts / f"part-{i:06d}.{fmt}"
         try:
             rows = _part_rows(p, fmt)
-        except (OSError, ValueError, pa.ArrowException, csv.Error, IndexError):
+        except (OSError, ValueError, KeyError, TypeError, IndexError, csv.Error, pa.ArrowException):
             break
         if not rows or rows != list(range(start, start + len(rows))):
             break
@@ -463,13 +463,21 @@ def _legacy_entries(parts: Path, n_parts: int, fmt: str) -> list[dict[str, Any]]
 
 
 def _part_rows(path: Path, fmt: str) -> list[int]:
-    """The ``row`` column of a part file (raises on a damaged one)."""
+    """The ``row`` column of a part file (raises ``ValueError`` etc. on a damaged one)."""
     if fmt == "parquet":
-        return pq.read_table(path, columns=["row"]).column("row").to_pylist()
-    with open(path, encoding="utf-8", newline="") as f:
-        if fmt == "csv":
-            return [int(r[0]) for r in csv.reader(f, strict=True)]
-        return [int(json.loads(line)["row"]) for line in f]
+        return pq.read_table(path).column("row").to_pylist()
+    text = path.read_text(encoding="utf-8")
+    if text and not text.endswith("\n"):
+        raise ValueError(f"{path}: cut short")
+    if fmt == "csv":
+        recs = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+        if any(len(r) != len(CSV_HEADER) for r in recs):
+            raise ValueError(f"{path}: a row of the wrong length")
+        return [int(r[0]) for r in recs]
+    recs = [json.loads(line) for line in text.splitlines()]
+    if any(len(r) != len(CSV_HEADER) for r in recs):
+        raise ValueError(f"{path}: a record of the wrong length")
+    return [int(r["row"]) for r in recs]
 
 
 def _join_parts(paths: list[Path], dest: Path, fmt: str) -> None:

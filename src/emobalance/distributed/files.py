@@ -18,7 +18,6 @@ import itertools
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ import pyarrow.parquet as pq
 
 from ..data.readers import csv_dict_reader, json_lines
 from ..errors import DataError
+from ..io import temp_name
 from ..labels import LABELS
 from ..log import get_logger
 
@@ -346,8 +346,11 @@ class PartWriter:
 
 
 def staging_path(out_path: str) -> str:
+    """A hidden staging folder beside ``out_path``, named by this host and pid
+    (:func:`emobalance.io.temp_name`): a later run on a local disk removes it once this
+    process is dead (a ``kill -9`` of the driver)."""
     parent, _, name = out_path.rstrip("/").rpartition("/")
-    return f"{parent}/.{name}.tmp-{uuid.uuid4().hex[:12]}"
+    return f"{parent}/{temp_name(name, suffix='')}"
 
 
 def check_output(fs: pafs.FileSystem, path: str, shown: str) -> None:

@@ -48,6 +48,7 @@ import pyarrow.fs as pafs
 
 from .. import log
 from ..errors import DataError, EmobalanceError, ModelError
+from ..io import output_lock, remove_stale_temps
 from ..labels import LABELS, NUM_LABELS
 from .files import (
     OUTPUT_FORMATS,
@@ -414,7 +415,13 @@ class _FileTaskWorker:
                 if ids is not None:
                     cols["id"] = np.array(ids, dtype=object)
                 cols["text"] = np.array(texts, dtype=object)
-                writer.write(self.predictor(cols))
+                try:
+                    writer.write(self.predictor(cols))
+                except UnicodeError as exc:  # e.g. a lone surrogate in an id: bad input
+                    raise DataError(
+                        f"{task.path}: rows {row0}-{row0 + n - 1}: a value cannot be written "
+                        f"as UTF-8 ({getattr(exc, 'reason', exc)})"
+                    ) from None
                 rows += n
         finally:
             writer.close()
@@ -497,102 +504,109 @@ def score_files(
     ray = require_ray()
     in_fs, files = list_inputs(input)
     out_fs, out_path = resolve_filesystem(output)
-    check_output(out_fs, out_path, output)
-    payload = ModelPayload.from_path(model, engine)
-    tasks, expected = plan_tasks(in_fs, files, text_column, task_rows)
-    started = connect(
-        address,
-        num_cpus=None if workers is None else workers * threads_per_worker,
-        timeout=connect_timeout,
-    )
-    show = log.progress_enabled(progress)
-    _quiet_ray_data(show)
-    staging = staging_path(out_path)
-    t0 = time.perf_counter()
-    try:
-        if workers is None:
-            cpus = int(ray.cluster_resources().get("CPU", 1))
-            workers = max(cpus // threads_per_worker, 1)
-        n_workers = max(min(workers, len(tasks)), 1)
-        out_fs.create_dir(staging, recursive=True)
-        items = [
-            {"index": t.index, "path": t.path, "fmt": t.fmt, "start": t.start,
-             "stop": -1 if t.stop is None else t.stop}
-            for t in tasks
-        ]  # fmt: skip
-        # one task per block, one block per call: a worker never queues work another could take
-        ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-            _FileTaskWorker,
-            batch_size=1,
-            batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=n_workers, max_tasks_in_flight_per_actor=1),
-            num_cpus=threads_per_worker,
-            fn_constructor_kwargs={
-                "payload": payload,
-                "staging": staging,
-                "filesystem": out_fs,
-                "input_filesystem": in_fs,
-                "output_format": output_format,
-                "text_column": text_column,
-                "id_column": id_column,
-                "batch_size": batch_size,
-                "chunk_size": chunk_size,
-                "threads": threads_per_worker,
-            },
+    # a local output is locked for the run, and staging folders of dead runs are removed
+    lock: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if isinstance(out_fs, pafs.LocalFileSystem):
+        lock = output_lock(out_path, "emobalance predict --engine ray")
+    with lock:
+        if isinstance(out_fs, pafs.LocalFileSystem):
+            remove_stale_temps(out_path)
+        check_output(out_fs, out_path, output)
+        payload = ModelPayload.from_path(model, engine)
+        tasks, expected = plan_tasks(in_fs, files, text_column, task_rows)
+        started = connect(
+            address,
+            num_cpus=None if workers is None else workers * threads_per_worker,
+            timeout=connect_timeout,
         )
-        done: dict[int, int] = {}
-        busy = 0.0
-        with log.progress(
-            None, desc="predict (ray)", total=expected, unit="row", enabled=show, leave=True
-        ) as bar:
-            for rec in ds.iter_rows():
-                _raise_returned(str(rec["error"]))
-                done[int(rec["index"])] = int(rec["rows"])
-                busy += float(rec["seconds"])
-                bar.update(int(rec["rows"]))
-        missing = sorted(set(range(len(tasks))) - set(done))
-        if missing:
-            raise EmobalanceError(f"the Ray job lost {len(missing)} task(s), e.g. {missing[0]}")
-        rows = sum(done.values())
-        if expected is not None and rows != expected:
-            raise EmobalanceError(f"the Ray job wrote {rows} rows of {expected}")
-        seconds = time.perf_counter() - t0
-        record = {
-            "format": SUCCESS_FORMAT,
-            "rows": rows,
-            "files": len(files),
-            "parts": len(tasks),
-            "workers": n_workers,
-            "threads_per_worker": threads_per_worker,
-            "seconds": round(seconds, 3),
-            "rows_per_s": rows / seconds if seconds > 0 else None,
-            # read + score + write time inside the workers: the steady per-worker rate
-            "worker_seconds": round(busy, 3),
-            "rows_per_worker_s": rows / busy if busy > 0 else None,
-            "model": payload.model_id,
-            "input": input,
-            "output_format": output_format,
-        }
-        with out_fs.open_output_stream(f"{staging}/{SUCCESS}", compression=None) as f:
-            f.write(json.dumps(record, indent=2).encode() + b"\n")
-        publish(out_fs, staging, out_path)
-    except BaseException as exc:
-        # stop the workers first: on an object store a part still being written after the
-        # staging prefix was deleted would be left behind as an orphan object
-        if started:
-            started = False
-            with contextlib.suppress(Exception):
-                ray.shutdown()
-        delete_dir(out_fs, staging)
-        if isinstance(exc, EmobalanceError):
+        show = log.progress_enabled(progress)
+        _quiet_ray_data(show)
+        staging = staging_path(out_path)
+        t0 = time.perf_counter()
+        try:
+            if workers is None:
+                cpus = int(ray.cluster_resources().get("CPU", 1))
+                workers = max(cpus // threads_per_worker, 1)
+            n_workers = max(min(workers, len(tasks)), 1)
+            out_fs.create_dir(staging, recursive=True)
+            items = [
+                {"index": t.index, "path": t.path, "fmt": t.fmt, "start": t.start,
+                 "stop": -1 if t.stop is None else t.stop}
+                for t in tasks
+            ]  # fmt: skip
+            # one task per block, one block per call: a worker never queues work another could take
+            ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+                _FileTaskWorker,
+                batch_size=1,
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=n_workers, max_tasks_in_flight_per_actor=1),
+                num_cpus=threads_per_worker,
+                fn_constructor_kwargs={
+                    "payload": payload,
+                    "staging": staging,
+                    "filesystem": out_fs,
+                    "input_filesystem": in_fs,
+                    "output_format": output_format,
+                    "text_column": text_column,
+                    "id_column": id_column,
+                    "batch_size": batch_size,
+                    "chunk_size": chunk_size,
+                    "threads": threads_per_worker,
+                },
+            )
+            done: dict[int, int] = {}
+            busy = 0.0
+            with log.progress(
+                None, desc="predict (ray)", total=expected, unit="row", enabled=show, leave=True
+            ) as bar:
+                for rec in ds.iter_rows():
+                    _raise_returned(str(rec["error"]))
+                    done[int(rec["index"])] = int(rec["rows"])
+                    busy += float(rec["seconds"])
+                    bar.update(int(rec["rows"]))
+            missing = sorted(set(range(len(tasks))) - set(done))
+            if missing:
+                raise EmobalanceError(f"the Ray job lost {len(missing)} task(s), e.g. {missing[0]}")
+            rows = sum(done.values())
+            if expected is not None and rows != expected:
+                raise EmobalanceError(f"the Ray job wrote {rows} rows of {expected}")
+            seconds = time.perf_counter() - t0
+            record = {
+                "format": SUCCESS_FORMAT,
+                "rows": rows,
+                "files": len(files),
+                "parts": len(tasks),
+                "workers": n_workers,
+                "threads_per_worker": threads_per_worker,
+                "seconds": round(seconds, 3),
+                "rows_per_s": rows / seconds if seconds > 0 else None,
+                # read + score + write time inside the workers: the steady per-worker rate
+                "worker_seconds": round(busy, 3),
+                "rows_per_worker_s": rows / busy if busy > 0 else None,
+                "model": payload.model_id,
+                "input": input,
+                "output_format": output_format,
+            }
+            with out_fs.open_output_stream(f"{staging}/{SUCCESS}", compression=None) as f:
+                f.write(json.dumps(record, indent=2).encode() + b"\n")
+            publish(out_fs, staging, out_path)
+        except BaseException as exc:
+            # stop the workers first: on an object store a part still being written after the
+            # staging prefix was deleted would be left behind as an orphan object
+            if started:
+                started = False
+                with contextlib.suppress(Exception):
+                    ray.shutdown()
+            delete_dir(out_fs, staging)
+            if isinstance(exc, EmobalanceError):
+                raise
+            if isinstance(exc, Exception):
+                raise _ray_failure(exc) from None
             raise
-        if isinstance(exc, Exception):
-            raise _ray_failure(exc) from None
-        raise
-    finally:
-        if started:
-            ray.shutdown()
-    return record
+        finally:
+            if started:
+                ray.shutdown()
+        return record
 
 
 # --------------------------------------------------------------------------- texts in memory
