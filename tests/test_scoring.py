@@ -417,3 +417,44 @@ def test_the_output_is_locked_and_the_lock_released_on_every_exit(long_input):
     assert listing(d) == ["bad.jsonl", "in.txt"]
     predict_file(LengthModel(), d / "in.txt", d / "out.csv")
     assert listing(d) == ["bad.jsonl", "in.txt", "out.csv"]
+
+
+@pytest.fixture(scope="module")
+def tfidf_dir(tmp_path_factory):
+    from emobalance.data.dataset import EmotionDataset
+    from emobalance.labels import LABEL_TO_ID
+    from emobalance.models.baselines import TfidfBaseline
+
+    words = {"gratitude": "thanks a lot", "anger": "so angry", "neutral": "the table"}
+    texts = [f"{w} {i}" for i in range(8) for w in words.values()]
+    labels = np.zeros((len(texts), 28), dtype=np.uint8)
+    for i, lab in enumerate(list(words) * 8):
+        labels[i, LABEL_TO_ID[lab]] = 1
+    data = EmotionDataset(texts, labels, source="user")
+    return TfidfBaseline(min_df=1).fit(data, data).save(tmp_path_factory.mktemp("tfidf") / "m")
+
+
+def test_cli_errors_of_the_writer_and_the_lock_are_one_line(tfidf_dir, tmp_path, capsys):
+    import os
+
+    from emobalance.cli import main
+    from emobalance.io import output_lock
+
+    def run(*args):
+        with pytest.raises(SystemExit) as exc:
+            main(["predict", str(tfidf_dir), *args])
+        err = capsys.readouterr().err.strip()
+        assert exc.value.code == 2 and err.startswith("error: ") and "\n" not in err, err
+        return err
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "thanks"}\n{"text": "so \\ud83d"}\n', encoding="utf-8")
+    err = run("--input", str(bad), "--output", str(tmp_path / "out.csv"))
+    assert "bad.jsonl" in err and ("line 2" in err or "row 1" in err)
+    assert listing(tmp_path) == ["bad.jsonl"]
+    good = tmp_path / "in.txt"
+    good.write_text("thanks\nso angry\n", encoding="utf-8")
+    with output_lock(tmp_path / "out.csv", "emobalance predict"):
+        err = run("--input", str(good), "--output", str(tmp_path / "out.csv"))
+    assert f"pid {os.getpid()} " in err
+    assert listing(tmp_path) == ["bad.jsonl", "in.txt"]

@@ -5,9 +5,12 @@ extension: ``.csv``, ``.jsonl`` or ``.parquet`` with ``row`` (0-based input row)
 ``labels`` (names joined by ``,``) and one probability column ``p_<label>`` per label.
 
 Each scored chunk goes to a part file in ``.<output name>.parts/`` beside the output, with a
-``progress.json`` recording the rows done; the parts are joined into the output (atomically)
-at the end and removed. A killed run continues with ``resume=True`` from the last part
-written: no row is lost or written twice.
+``progress.json`` recording each part's rows and sha256; the parts are joined into the output
+(atomically) at the end and removed. A killed run continues with ``resume=True`` from the
+last intact part: no row is lost or written twice, and a damaged or missing part is scored
+again with every part after it. Bad input discards the parts; a failed write (disk full)
+keeps them for ``resume``. A run holds a lock on the output (``.<output name>.lock``, removed
+at the end): a second run on the same output fails at once, naming the first.
 """
 
 from __future__ import annotations
@@ -278,13 +281,15 @@ def _predict_locked(
         raise
     except OSError as exc:  # disk full, I/O error: what is finished stays for --resume
         kept = sum(int(e["rows"]) for e in entries)
-        where = exc.filename or out
+        what = f"{out}: {exc.strerror or exc}"
+        if exc.filename and Path(exc.filename) != out:
+            what += f" (writing {exc.filename})"
         if kept == 0:
             shutil.rmtree(parts, ignore_errors=True)
-            raise ResumableWriteError(f"{where}: {exc.strerror or exc}", exc) from exc
+            raise ResumableWriteError(what, exc) from exc
         raise ResumableWriteError(
-            f"{where}: {exc.strerror or exc}; the {kept:,} rows scored so far are kept in "
-            f"{parts}: free the problem (e.g. disk space) and rerun with --resume",
+            f"{what}; the {kept:,} row{'s' * (kept != 1)} scored so far are kept in {parts}: "
+            "fix the cause (e.g. free disk space) and rerun with --resume",
             exc,
         ) from exc
     shutil.rmtree(parts, ignore_errors=True)
