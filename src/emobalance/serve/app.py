@@ -52,7 +52,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from pydantic import BaseModel, Field, StrictStr, field_validator
+from pydantic import BaseModel, Field, StrictInt, StrictStr, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
@@ -107,6 +107,9 @@ _DOCS_CSP = (
     "script-src 'self' {script}; style-src 'self' {style}; worker-src 'self' blob:; "
     "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+# FastAPI's detail when json.loads fails with RecursionError or ValueError (an integer of over
+# 4,300 digits): a 400 that deserves a message saying what is wrong.
+_FASTAPI_PARSE_ERROR = "There was an error parsing the body"
 _INLINE = {tag: re.compile(rf"<{tag}>(.*?)</{tag}>", re.DOTALL) for tag in ("script", "style")}
 
 
@@ -158,7 +161,8 @@ class ExplainRequest(BaseModel):
     """One text to explain."""
 
     text: StrictStr = Field(..., examples=["I can't believe you did this for me, thank you"])
-    top_k: int = Field(5, ge=1, le=len(LABELS), description="How many top labels to return.")
+    # strict: true, "5" or 5.0 are wrong types (422), not silently coerced to an int
+    top_k: StrictInt = Field(5, ge=1, le=len(LABELS), description="How many top labels to return.")
 
     @field_validator("text")
     @classmethod
@@ -433,7 +437,10 @@ def create_app(
     async def _on_http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code in (204, 304):
             return Response(status_code=exc.status_code, headers=exc.headers)
-        return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+        detail = str(exc.detail)
+        if detail == _FASTAPI_PARSE_ERROR:  # json.loads raised other than JSONDecodeError
+            detail = "request body is not valid JSON: nested too deeply or a number too long"
+        return error_response(exc.status_code, detail, headers=exc.headers)
 
     @app.exception_handler(EmobalanceError)
     async def _on_emobalance(request: Request, exc: EmobalanceError) -> JSONResponse:

@@ -6,8 +6,9 @@ with a space, a bad chunk size, headers over h11's 16 KiB) is rejected by the HT
 sees it, so no middleware or exception handler can format the answer. uvicorn answers it with
 ``send_400_response(msg)``, a plain-text 400. :func:`http_protocol` returns the protocol class
 uvicorn would pick (``http="auto"``) with that one method replaced: the answer becomes
-``{"error": "bad_request", "detail": ...}`` (431 for oversized headers) with the parser's reason (``bad Content-Length``),
-``nosniff`` and ``Connection: close``, the way every other error of the service looks. Pass it
+``{"error": "bad_request", "detail": ...}`` (431 for oversized headers) with the parser's
+reason (``bad Content-Length``), ``nosniff`` and ``Connection: close``, the way every other
+error of the service looks. Pass it
 as ``uvicorn.run(app, http=http_protocol())``. These requests are not in ``/metrics`` (no
 request exists at the app level); uvicorn logs one warning line, no traceback.
 """
