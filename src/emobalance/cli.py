@@ -674,8 +674,8 @@ def serve_cmd(
         typer.Option(
             "--max-body-bytes",
             min=1,
-            help="Most bytes per request body [default: max-texts * (12 * max-chars + 64) + "
-            "4096, so any request within the text limits fits even \\u-escaped].",
+            help="Most bytes per request body. Default: max-texts * (12 * max-chars + 64) + "
+            "4096, so that any request within the text limits fits even \\u-escaped.",
         ),
     ] = None,
     access_log: Annotated[
