@@ -670,8 +670,14 @@ def serve_cmd(
         int, typer.Option("--max-chars", min=1, help="Most characters per text.")
     ] = 5000,
     max_body_bytes: Annotated[
-        int, typer.Option("--max-body-bytes", min=1, help="Most bytes per request body.")
-    ] = 2_000_000,
+        int | None,
+        typer.Option(
+            "--max-body-bytes",
+            min=1,
+            help="Most bytes per request body. Default: max-texts * (12 * max-chars + 64) + "
+            "4096, so that any request within the text limits fits even \\u-escaped.",
+        ),
+    ] = None,
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
     ] = True,
@@ -691,7 +697,7 @@ def serve_cmd(
         import torch
         import uvicorn
 
-        from .serve import create_app
+        from .serve import create_app, http_protocol
     except ImportError as exc:
         raise EmobalanceError(
             f"serving needs the `serve` extra (pip install 'emobalance[serve]'): {exc}"
@@ -707,7 +713,14 @@ def serve_cmd(
     # at 100 req/s that alone broke the p99 latency bar.
     gc.collect()
     gc.freeze()
-    uvicorn.run(application, host=host, port=port, access_log=access_log, log_level="info")
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        access_log=access_log,
+        log_level="info",
+        http=http_protocol(),  # the HTTP parser's 400s in the service's JSON format
+    )
 
 
 def _check_bindable(host: str, port: int) -> None:

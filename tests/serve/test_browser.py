@@ -134,3 +134,47 @@ def test_page_reports_an_error_for_empty_text(server, browser):
     # the textarea is `required`: the browser blocks the submit, so no result appears
     time.sleep(0.3)
     assert not browser.find_element(By.ID, "result").is_displayed()
+
+
+def _severe(browser, allowed: str | None = None) -> list[dict]:
+    return [
+        e
+        for e in browser.get_log("browser")
+        if e["level"] == "SEVERE" and not (allowed and allowed in e["message"])
+    ]
+
+
+def test_swagger_ui_works_under_its_csp(server, browser):
+    """/docs renders and "Try it out" calls the API with the page's CSP (inline script hashed)."""
+    browser.get(server + "/docs")
+    wait = WebDriverWait(browser, 20)
+    block = wait.until(ec.element_to_be_clickable((By.ID, "operations-ops-healthz_healthz_get")))
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".opblock")) >= 5
+    block.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".try-out__btn"))).click()
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".execute"))).click()
+    cell = ".live-responses-table tbody .response-col_status"
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, cell))
+    assert browser.find_element(By.CSS_SELECTOR, cell).text.strip() == "200"
+    assert not _severe(browser)  # no CSP violation, no script error
+
+
+def test_redoc_works_under_its_csp(server, browser):
+    """/redoc renders and searches (a blob: worker) with its CSP; the one thing the CSP blocks
+    is the Redocly logo the bundle hard-codes from cdn.redoc.ly (so nothing leaves the host)."""
+    browser.get(server + "/redoc")
+    wait = WebDriverWait(browser, 20)
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-section-id]")))
+    box = wait.until(
+        ec.element_to_be_clickable((By.CSS_SELECTOR, "input[placeholder='Search...']"))
+    )
+    box.send_keys("predict")
+    wait.until(lambda d: "Predict" in d.find_element(By.CSS_SELECTOR, "[role=search]").text)
+    entries = browser.execute_script(
+        "return performance.getEntriesByType('resource')"
+        ".map(e => [e.name, e.responseStatus, e.transferSize])"
+    )
+    assert any(name.startswith(server) for name, _, _ in entries)
+    for name, status, size in entries:  # the blocked logo is listed, but never fetched
+        assert name.startswith(server) or (status, size) == (0, 0), entries
+    assert not _severe(browser, allowed="cdn.redoc.ly/redoc/logo-mini.svg")

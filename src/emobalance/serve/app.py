@@ -13,20 +13,27 @@ Endpoints
 ``GET /``             the web page (``static/``), with a same-origin Content-Security-Policy.
 
 Every error is JSON ``{"error": <status name>, "detail": <message>}``: 400 for a body that is not
-UTF-8 JSON, 413 over the body, text-count or text-length limits, 422 for wrong types or an
-empty list, 404/405 as usual. The model (any kind :func:`~emobalance.models.registry.load_model`
-knows) loads once, in :func:`create_app`; inference runs in
-FastAPI's thread pool (sync endpoints) under a lock, so the event loop stays free and torch's
-intra-op threads are not oversubscribed by concurrent requests.
+UTF-8 JSON (or a request the HTTP parser refuses, when served through
+:func:`~emobalance.serve.protocol.http_protocol`), 408 for a body that stalls, 413 over the
+body, text-count or text-length limits, 422 for wrong types or an empty list, 404/405 as
+usual. The default body limit follows from the text limits (:func:`body_limit`): any request
+within ``max_texts`` and ``max_chars`` fits, even with every character ``\\u``-escaped. Every
+answer carries ``X-Content-Type-Options: nosniff``; the page and the docs a
+Content-Security-Policy. The layers around the app are in :mod:`.middleware`. The model (any
+kind :func:`~emobalance.models.registry.load_model` knows) loads once, in :func:`create_app`;
+inference runs in FastAPI's thread pool (sync endpoints) under a lock, so the event loop stays
+free and torch's intra-op threads are not oversubscribed by concurrent requests.
 """
 
 from __future__ import annotations
 
-import http
+import base64
+import hashlib
 import os
+import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -45,7 +52,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from pydantic import BaseModel, Field, StrictStr, field_validator
+from pydantic import BaseModel, Field, StrictInt, StrictStr, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
@@ -54,35 +61,56 @@ from ..labels import EKMAN, EKMAN_LABELS, LABELS, collapse_probabilities
 from ..log import get_logger
 from ..models.base import EmotionModel
 from ..models.registry import load_model
+from .middleware import LATENCY_BUCKETS, BodyGuard, Head, Headers, Metrics, error_response
 
 log = get_logger(__name__)
 
 DEFAULT_MAX_TEXTS = 64
 DEFAULT_MAX_CHARS = 5_000
-# 64 texts x 5,000 characters fit with room for JSON escapes and multi-byte UTF-8.
-DEFAULT_MAX_BODY_BYTES = 2_000_000
-# A body declared or found larger than the limit is read and dropped up to this size so the
-# client gets its 413 instead of a reset connection; past it the connection is just closed.
-_DRAIN_CAP_BYTES = 64 * 1024 * 1024
+# The most JSON bytes one character can take: an astral character (an emoji) that json.dumps
+# writes as two \\u escapes of a surrogate pair, "\\ud83d\\ude00" (raw UTF-8 is at most 4).
+JSON_BYTES_PER_CHAR = 12
+# Per text: its two quotes, the comma and room for a pretty-printer's newline and indent.
+JSON_BYTES_PER_TEXT = 64
+# The object around the list ({"texts": [...]}, or "text" + "top_k"), whitespace included.
+JSON_BYTES_FIXED = 4096
+DEFAULT_BODY_IDLE_TIMEOUT_S = 60.0  # nginx's client_body_timeout
+
+
+def body_limit(max_texts: int, max_chars: int) -> int:
+    """The body size that any request within the text limits fits, even fully escaped.
+
+    ``max_texts * (12 * max_chars + 64) + 4096``: 3,848,192 bytes for 64 texts of 5,000
+    characters.
+    """
+    return max_texts * (JSON_BYTES_PER_CHAR * max_chars + JSON_BYTES_PER_TEXT) + JSON_BYTES_FIXED
+
+
+DEFAULT_MAX_BODY_BYTES = body_limit(DEFAULT_MAX_TEXTS, DEFAULT_MAX_CHARS)
 
 STATIC_DIR = Path(__file__).parent / "static"
 _DOCS_ASSETS = "/docs-assets"
-_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _PATHS = frozenset(
     {"/", "/healthz", "/metrics", "/v1/predict", "/v1/explain", "/v1/labels", "/docs",
      "/redoc", "/openapi.json"}
 )  # fmt: skip
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _PAGE_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# /docs and /redoc: their inline <script>/<style> are allowed by hash (computed per answer,
+# the HTML holds the root path); ReDoc's styled-components insert <style> elements at run time,
+# which no hash can name, so /redoc needs 'unsafe-inline' for styles (not for scripts), and
+# its search runs in a Worker made from a blob: URL.
+_DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "script-src 'self' {script}; style-src 'self' {style}; worker-src 'self' blob:; "
+    "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+# FastAPI's detail when json.loads fails with RecursionError or ValueError (an integer of over
+# 4,300 digits): a 400 that deserves a message saying what is wrong.
+_FASTAPI_PARSE_ERROR = "There was an error parsing the body"
+_INLINE = {tag: re.compile(rf"<{tag}>(.*?)</{tag}>", re.DOTALL) for tag in ("script", "style")}
 
 
 # --------------------------------------------------------------------------- schemas
@@ -133,7 +161,8 @@ class ExplainRequest(BaseModel):
     """One text to explain."""
 
     text: StrictStr = Field(..., examples=["I can't believe you did this for me, thank you"])
-    top_k: int = Field(5, ge=1, le=len(LABELS), description="How many top labels to return.")
+    # strict: true, "5" or 5.0 are wrong types (422), not silently coerced to an int
+    top_k: StrictInt = Field(5, ge=1, le=len(LABELS), description="How many top labels to return.")
 
     @field_validator("text")
     @classmethod
@@ -178,19 +207,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 # ------------------------------------------------------------------------ helpers
-def _status_name(status: int) -> str:
-    try:
-        return http.HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
-    except ValueError:
-        return "error"
-
-
-def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        {"error": _status_name(status), "detail": detail}, status_code=status, headers=headers
-    )
-
-
 def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
     """A short message from pydantic's errors, without echoing the (possibly huge) input."""
     errors = exc.errors()
@@ -226,6 +242,11 @@ def _path_label(path: str) -> str:
     return "other"
 
 
+def _check_positive_int(name: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
 def _docs_assets_dir() -> Path | None:
     try:
         return Path(str(resources.files("fastapi_offline") / "static"))
@@ -241,6 +262,7 @@ class _DocsPage(NamedTuple):
     title: str
     assets: dict[str, str]  # the renderer's argument -> file under _DOCS_ASSETS
     options: dict[str, Any]
+    runtime_styles: bool = False  # the script inserts <style> elements: 'unsafe-inline'
 
 
 # route name -> page
@@ -263,8 +285,23 @@ _DOCS_PAGES = {
         "ReDoc",
         {"redoc_js_url": "redoc.standalone.js", "redoc_favicon_url": "favicon.png"},
         {"with_google_fonts": False},
+        runtime_styles=True,
     ),
 }
+
+
+def _hash_sources(html: str, tag: str) -> str:
+    """CSP ``'sha256-...'`` sources of the inline ``<tag>`` blocks (no attributes) of ``html``."""
+    return " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+        for body in _INLINE[tag].findall(html)
+    )
+
+
+def _docs_csp(html: str, runtime_styles: bool) -> str:
+    # a hash next to 'unsafe-inline' would make browsers ignore 'unsafe-inline'
+    style = "'unsafe-inline'" if runtime_styles else _hash_sources(html, "style")
+    return _DOCS_CSP.format(script=_hash_sources(html, "script"), style=style)
 
 
 def _docs_route(app: FastAPI, page: _DocsPage) -> Callable[[Request], HTMLResponse]:
@@ -273,141 +310,17 @@ def _docs_route(app: FastAPI, page: _DocsPage) -> Callable[[Request], HTMLRespon
     def route(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         assets = {arg: f"{root}{_DOCS_ASSETS}/{name}" for arg, name in page.assets.items()}
-        return page.render(
+        response = page.render(
             openapi_url=f"{root}{app.openapi_url}",
             title=f"emobalance - {page.title}",
             **assets,
             **page.options,
         )
+        html = bytes(response.body).decode()
+        response.headers["content-security-policy"] = _docs_csp(html, page.runtime_styles)
+        return response
 
     return route
-
-
-# --------------------------------------------------------------------- middleware
-class _Metrics:
-    """Counts requests by method/path/status and observes their latency (outermost layer)."""
-
-    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
-        self.app = app
-        self.requests = Counter(
-            "emobalance_http_requests",
-            "HTTP requests by method, path and status code.",
-            ["method", "path", "status"],
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "emobalance_http_request_duration_seconds",
-            "HTTP request latency in seconds, by method and path.",
-            ["method", "path"],
-            buckets=_LATENCY_BUCKETS,
-            registry=registry,
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        t0 = time.perf_counter()
-        status = 500  # what the client gets if the app raises before starting a response
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            method = scope["method"] if scope["method"] in _METHODS else "other"
-            path = _path_label(scope["path"])
-            self.requests.labels(method, path, str(status)).inc()
-            self.latency.labels(method, path).observe(time.perf_counter() - t0)
-
-
-class _BodyGuard:
-    """Buffers a request body up to ``max_bytes`` and checks it is UTF-8 before the app runs.
-
-    Over the limit (by ``Content-Length`` or by what arrives, for chunked bodies) the answer is
-    413 without parsing anything; non-UTF-8 bytes get 400 here because the JSON parser would
-    otherwise fail with a bare "error parsing the body".
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
-            await self.app(scope, receive, send)
-            return
-        too_big = f"request body exceeds the limit of {self.max_bytes:,} bytes"
-        declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await _drain(receive, _DRAIN_CAP_BYTES)
-            await _send_json(send, 413, too_big, close=declared > _DRAIN_CAP_BYTES)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            more = message.get("more_body", False)
-            if size > self.max_bytes:
-                drained = await _drain(receive, _DRAIN_CAP_BYTES) if more else True
-                await _send_json(send, 413, too_big, close=not drained)
-                return
-            chunks.append(chunk)
-        body = b"".join(chunks)
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            await _send_json(send, 400, f"request body is not valid UTF-8 (byte {exc.start})")
-            return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()  # later calls wait for the disconnect, as ASGI expects
-
-        await self.app(scope, replay, send)
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
-async def _drain(receive: Receive, cap: int) -> bool:
-    """Read and drop the rest of a body; ``False`` when it went past ``cap`` or disconnected."""
-    seen = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return False
-        seen += len(message.get("body", b""))
-        if not message.get("more_body", False):
-            return True
-        if seen > cap:
-            return False
-
-
-async def _send_json(send: Send, status: int, detail: str, close: bool = False) -> None:
-    response = _error(status, detail, headers={"connection": "close"} if close else None)
-    await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
-    await send({"type": "http.response.body", "body": response.body})
 
 
 # ---------------------------------------------------------------------------- app
@@ -416,7 +329,8 @@ def create_app(
     *,
     max_texts: int = DEFAULT_MAX_TEXTS,
     max_chars: int = DEFAULT_MAX_CHARS,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_body_bytes: int | None = None,
+    body_idle_timeout_s: float = DEFAULT_BODY_IDLE_TIMEOUT_S,
 ) -> FastAPI:
     """Build the serving app around one model, loaded (and warmed up) here, once.
 
@@ -429,8 +343,13 @@ def create_app(
         Most texts in one ``/v1/predict`` request; more get 413.
     max_chars : int
         Most characters in one text (predict and explain); longer gets 413.
-    max_body_bytes : int
-        Most bytes in one request body; more get 413 before any parsing.
+    max_body_bytes : int, optional
+        Most bytes in one request body; more get 413 before any parsing. Default:
+        :func:`body_limit` of ``max_texts`` and ``max_chars``, so that every request within
+        them fits even with each character written as ``\\u`` escapes (a smaller value is
+        allowed, with a warning).
+    body_idle_timeout_s : float
+        A request body that sends no bytes for this long gets 408 and the connection closes.
 
     Returns
     -------
@@ -443,13 +362,29 @@ def create_app(
         The model is missing, of no known kind, or its files are invalid; or the object
         lacks ``predict_proba``, ``explain`` or ``thresholds_``.
     ConfigError
-        A limit is not a positive integer.
+        A limit is not a positive integer, or the timeout not a positive number.
     """
-    for name, value in (
-        ("max_texts", max_texts), ("max_chars", max_chars), ("max_body_bytes", max_body_bytes)
-    ):  # fmt: skip
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    for name, value in (("max_texts", max_texts), ("max_chars", max_chars)):
+        _check_positive_int(name, value)
+    fits = body_limit(max_texts, max_chars)
+    if max_body_bytes is None:
+        max_body_bytes = fits
+    _check_positive_int("max_body_bytes", max_body_bytes)
+    if (
+        not isinstance(body_idle_timeout_s, int | float)
+        or isinstance(body_idle_timeout_s, bool)
+        or not 0 < body_idle_timeout_s < float("inf")
+    ):
+        raise ConfigError(
+            f"body_idle_timeout_s must be a positive number, got {body_idle_timeout_s!r}"
+        )
+    if max_body_bytes < fits:
+        log.warning(
+            "max_body_bytes %s is under %s: requests within max_texts and max_chars "
+            "may get 413 when their JSON escapes characters",
+            f"{max_body_bytes:,}",
+            f"{fits:,}",
+        )
     if isinstance(model_or_dir, str | os.PathLike):
         clf, model_name = load_model(model_or_dir), Path(model_or_dir).name
     else:
@@ -483,32 +418,38 @@ def create_app(
         "emobalance_inference_duration_seconds",
         "Model time per request (lock held), by endpoint.",
         ["endpoint"],
-        buckets=_LATENCY_BUCKETS,
+        buckets=LATENCY_BUCKETS,
         registry=registry,
     )
-    app.add_middleware(_BodyGuard, max_bytes=max_body_bytes)
-    app.add_middleware(_Metrics, registry=registry)  # added last = outermost: sees every 413
+    # added last = outermost: Metrics sees every answer (413s, 408s), Headers marks them all
+    app.add_middleware(BodyGuard, max_bytes=max_body_bytes, idle_timeout_s=body_idle_timeout_s)
+    app.add_middleware(Head)
+    app.add_middleware(Headers)
+    app.add_middleware(Metrics, registry=registry, path_label=_path_label)
 
     # --------------------------------------------------------------- errors
     @app.exception_handler(RequestValidationError)
     async def _on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         status, detail = _validation_message(exc)
-        return _error(status, detail)
+        return error_response(status, detail)
 
     @app.exception_handler(StarletteHTTPException)
     async def _on_http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code in (204, 304):
             return Response(status_code=exc.status_code, headers=exc.headers)
-        return _error(exc.status_code, str(exc.detail), headers=exc.headers)
+        detail = str(exc.detail)
+        if detail == _FASTAPI_PARSE_ERROR:  # json.loads raised other than JSONDecodeError
+            detail = "request body is not valid JSON: nested too deeply or a number too long"
+        return error_response(exc.status_code, detail, headers=exc.headers)
 
     @app.exception_handler(EmobalanceError)
     async def _on_emobalance(request: Request, exc: EmobalanceError) -> JSONResponse:
-        return _error(422, " ".join(str(exc).split()))
+        return error_response(422, " ".join(str(exc).split()))
 
     @app.exception_handler(Exception)
     async def _on_crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error(500, "internal server error")
+        return error_response(500, "internal server error")
 
     def check_text(text: str, where: str) -> None:
         if len(text) > max_chars:
