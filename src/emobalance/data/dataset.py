@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -17,9 +16,12 @@ from ..errors import DataError
 from ..io import atomic_path
 from ..labels import LABELS, NUM_LABELS, label_ids, names_to_matrix
 from .readers import (
+    arrow_names,
     arrow_texts,
     arrow_values,
     csv_dict_reader,
+    csv_header,
+    csv_records,
     first_line,
     json_records,
     not_utf8_error,
@@ -304,7 +306,7 @@ class EmotionDataset:
             ``text`` column, a repeated column, bad ``emobalance.labels`` metadata, a value of
             the wrong type, or labels that are none of the forms above.
         """
-        names = table.column_names
+        names = arrow_names(table.schema, origin)
         if "text" not in names:
             raise DataError(f"{origin}: no 'text' column (columns: {', '.join(names)})")
         twice = sorted({n for n in names if names.count(n) > 1})
@@ -359,7 +361,7 @@ class EmotionDataset:
             raise DataError(f"{path}: no such file")
         try:
             table = pq.read_table(path)
-        except (pa.ArrowException, OSError) as exc:
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
             raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
         return cls.from_arrow(table, origin=str(path))
 
@@ -396,7 +398,7 @@ class EmotionDataset:
         try:
             with open(path, encoding="utf-8-sig", newline="") as f:
                 reader = csv_dict_reader(f, delimiter=delimiter)
-                header = reader.fieldnames or []
+                header = csv_header(reader, path)
                 if text_column not in header:
                     raise DataError(
                         f"{path}: line 1: no column {text_column!r} (columns: {', '.join(header)})"
@@ -406,27 +408,20 @@ class EmotionDataset:
                 )
                 has_labels = wide or (labels_column is not None and labels_column in header)
                 use_ids = id_column is not None and id_column in header
-                try:
-                    for row in reader:
-                        where = f"{path}: line {reader.line_num}"
-                        if None in row or any(v is None for v in row.values()):
-                            raise DataError(f"{where}: expected {len(header)} fields")
-                        texts.append(row[text_column])
-                        if use_ids:
-                            ids.append(row[id_column])  # type: ignore[index]
-                        if wide:
-                            label_rows.append(
-                                [
-                                    j
-                                    for j, name in enumerate(LABELS)
-                                    if _flag(row[name], where, name)
-                                ]
-                            )
-                        elif has_labels:
-                            cell = row[labels_column]  # type: ignore[index]
-                            label_rows.append(label_ids(cell, where, sep=label_sep, what="label"))
-                except csv.Error as exc:
-                    raise DataError(f"{path}: line {reader.line_num}: {exc}") from None
+                for line, row in csv_records(reader, path):
+                    where = f"{path}: line {line}"
+                    if None in row or any(v is None for v in row.values()):
+                        raise DataError(f"{where}: expected {len(header)} fields")
+                    texts.append(row[text_column])
+                    if use_ids:
+                        ids.append(row[id_column])  # type: ignore[index]
+                    if wide:
+                        label_rows.append(
+                            [j for j, name in enumerate(LABELS) if _flag(row[name], where, name)]
+                        )
+                    elif has_labels:
+                        cell = row[labels_column]  # type: ignore[index]
+                        label_rows.append(label_ids(cell, where, sep=label_sep, what="label"))
         except UnicodeDecodeError:
             raise not_utf8_error(path) from None
         return cls(

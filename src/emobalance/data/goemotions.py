@@ -187,7 +187,7 @@ def _tsv_label_id(item: str, where: str) -> int:
     if len(item.lstrip("0")) > 2:  # no int() of a 5,000-digit id (Python refuses it)
         shown = item if len(item) <= 40 else item[:40] + "..."
         raise DataError(f"{where}: label id {shown} outside 0..{NUM_LABELS - 1}")
-    j = int(item)
+    j = int(item.lstrip("0") or "0")
     if j >= NUM_LABELS:
         raise DataError(f"{where}: label id {j} outside 0..{NUM_LABELS - 1}")
     return j

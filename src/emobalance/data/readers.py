@@ -23,11 +23,14 @@ import pyarrow.parquet as pq
 from ..errors import DataError
 
 __all__ = [
+    "arrow_names",
     "arrow_texts",
     "arrow_values",
     "check_unicode",
     "csv_dict_reader",
+    "csv_header",
     "csv_reader",
+    "csv_records",
     "first_line",
     "iter_text_chunks",
     "json_lines",
@@ -131,12 +134,14 @@ def json_lines(
 
 
 def csv_dict_reader(
-    f: Iterable[str], tsv: bool = False, strict: bool = False, delimiter: str | None = None
+    f: Iterable[str], tsv: bool = False, strict: bool = True, delimiter: str | None = None
 ) -> csv.DictReader:
     """A ``csv.DictReader`` (comma, tab with ``tsv``, or ``delimiter``) that accepts fields of
     any length.
 
     The csv module's default limit, 131,072 characters per field, rejects long posts.
+    ``strict`` (the default) makes malformed quoting an error (``csv.Error``): without it, an
+    unclosed quote silently swallows the rest of the file into one field.
     """
     _lift_field_limit()
     sep = delimiter if delimiter is not None else ("\t" if tsv else ",")
@@ -193,6 +198,14 @@ def read_lines(path: str | os.PathLike[str]) -> list[str]:
         raise not_utf8_error(path) from None
 
 
+def arrow_names(schema: pa.Schema, origin: str | os.PathLike[str]) -> list[str]:
+    """The column names of ``schema``, or a :class:`DataError` if one is not UTF-8."""
+    try:
+        return list(schema.names)
+    except UnicodeDecodeError:  # a damaged footer: Arrow does not check the names it reads
+        raise DataError(f"{origin}: not a readable Parquet file (column names not UTF-8)") from None
+
+
 def arrow_values(
     column: pa.Array | pa.ChunkedArray, origin: str | os.PathLike[str], name: str, first: int = 0
 ) -> list[Any]:
@@ -231,6 +244,73 @@ def arrow_texts(
     return values
 
 
+def _csv_texts(f: Iterable[str], path: Path, column: str) -> Iterator[str]:
+    """The ``column`` values of a CSV/TSV stream: the one row loop of :func:`read_texts` and
+    :func:`iter_text_chunks`, so that ``data``, ``train`` and ``predict`` read a file alike.
+
+    Raises
+    ------
+    DataError
+        Naming the line of a row with fewer or more fields than the header, or of bad quoting.
+    """
+    reader = csv_dict_reader(f, tsv=path.suffix.lower() == ".tsv")
+    header = csv_header(reader, path)
+    if column not in header:
+        raise DataError(f"{path}: line 1: no column {column!r}")
+    for line, row in csv_records(reader, path):
+        value = row[column]
+        if value is None:
+            raise DataError(f"{path}: line {line}: missing field {column!r}")
+        if None in row:  # a text with an unquoted comma would be cut silently
+            got = len(header) + len(row[None])  # type: ignore[index]
+            raise DataError(f"{path}: line {line}: expected {len(header)} fields, got {got}")
+        yield value
+
+
+def csv_header(reader: csv.DictReader, path: str | os.PathLike[str]) -> list[str]:
+    """The header of a :func:`csv_dict_reader` (``[]`` for an empty file).
+
+    Raises
+    ------
+    DataError
+        Naming line 1 of a header with bad quoting.
+    """
+    try:
+        return list(reader.fieldnames or [])
+    except csv.Error as exc:
+        raise DataError(f"{path}: line 1: {_csv_message(exc)}") from None
+
+
+def csv_records(
+    reader: csv.DictReader, path: str | os.PathLike[str]
+) -> Iterator[tuple[int, dict[Any, Any]]]:
+    """``(first line, row)`` for each record of a :func:`csv_dict_reader`.
+
+    Raises
+    ------
+    DataError
+        Naming the line where the record with bad quoting starts (the csv module's own line
+        count is that of the last line it read, or wrong at the end of the file).
+    """
+    line = reader.line_num + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise DataError(f"{path}: line {line}: {_csv_message(exc)}") from None
+        yield line, row
+        line = reader.line_num + 1
+
+
+def _csv_message(exc: csv.Error) -> str:
+    msg = first_line(exc)
+    if msg == "unexpected end of data":
+        return "unexpected end of data (a quote that is never closed)"
+    return msg
+
+
 def read_texts(path: str | os.PathLike[str], column: str = "text") -> list[str]:
     """Read the texts of a file: CSV, TSV, JSONL, Parquet (``column``) or TXT (one per line).
 
@@ -256,24 +336,11 @@ def read_texts(path: str | os.PathLike[str], column: str = "text") -> list[str]:
         raise DataError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv"):
-        reader: csv.DictReader[str] | None = None
         try:
-            out: list[str] = []
             with open(path, encoding="utf-8-sig", newline="") as f:
-                reader = csv_dict_reader(f, tsv=suffix == ".tsv")
-                if column not in (reader.fieldnames or []):
-                    raise DataError(f"{path}: line 1: no column {column!r}")
-                for row in reader:
-                    value = row[column]
-                    if value is None:
-                        raise DataError(f"{path}: line {reader.line_num}: missing field {column!r}")
-                    out.append(value)
+                return list(_csv_texts(f, path, column))
         except UnicodeDecodeError:
             raise not_utf8_error(path) from None
-        except csv.Error as exc:
-            line = reader.line_num if reader is not None else 1
-            raise DataError(f"{path}: line {line}: {exc}") from None
-        return out
     if suffix in (".jsonl", ".ndjson", ".json"):  # .json: one object per line, as predict reads
         try:
             out = []
@@ -283,12 +350,18 @@ def read_texts(path: str | os.PathLike[str], column: str = "text") -> list[str]:
             raise not_utf8_error(path) from None
         return out
     if suffix in (".parquet", ".pq"):
+        try:  # the whole schema, as predict's iter_text_chunks checks it
+            names = arrow_names(pq.read_schema(path), path)
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
+        if column not in names:
+            raise DataError(f"{path}: cannot read column {column!r} (columns: {', '.join(names)})")
+        if names.count(column) != 1:
+            raise DataError(f"{path}: column {column!r} appears more than once")
         try:
             table = pq.read_table(path, columns=[column])
-        except (pa.ArrowException, KeyError, OSError) as exc:
+        except (pa.ArrowException, KeyError, OSError, UnicodeDecodeError) as exc:
             raise DataError(f"{path}: cannot read column {column!r} ({first_line(exc)})") from None
-        if table.column_names.count(column) != 1:
-            raise DataError(f"{path}: column {column!r} appears more than once")
         return arrow_texts(table.column(column), path, column)
     return read_lines(path)
 
@@ -316,18 +389,19 @@ def iter_text_chunks(
     if suffix in (".parquet", ".pq"):
         try:
             pf = pq.ParquetFile(path)
-        except (pa.ArrowException, OSError) as exc:
+            names = arrow_names(pf.schema_arrow, path)
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
             raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
-        if text_column not in pf.schema_arrow.names:
+        if text_column not in names:
             raise DataError(f"{path}: no column {text_column!r}")
-        if pf.schema_arrow.names.count(text_column) != 1:
+        if names.count(text_column) != 1:
             raise DataError(f"{path}: column {text_column!r} appears more than once")
         row = 0
         batches = pf.iter_batches(batch_size=chunk_size, columns=[text_column])
         while True:
             try:
                 batch = next(batches, None)
-            except (pa.ArrowException, OSError) as exc:  # a corrupt page, found when read
+            except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:  # a corrupt page
                 raise DataError(
                     f"{path}: row {row}: not a readable Parquet file ({first_line(exc)})"
                 ) from None
@@ -336,17 +410,10 @@ def iter_text_chunks(
             values = arrow_texts(batch.column(0), path, text_column, first=row)
             row += len(values)
             yield values
-    reader: csv.DictReader[str] | None = None  # for the line number of a CSV error
     with open(path, encoding="utf-8-sig", newline="" if suffix in (".csv", ".tsv") else None) as f:
         try:
             if suffix in (".csv", ".tsv"):
-                reader = csv_dict_reader(f, tsv=suffix == ".tsv", strict=True)
-                if text_column not in (reader.fieldnames or []):
-                    raise DataError(f"{path}: line 1: no column {text_column!r}")
-                for rec in reader:
-                    value = rec.get(text_column)
-                    if value is None:
-                        raise DataError(f"{path}: line {reader.line_num}: missing {text_column!r}")
+                for value in _csv_texts(f, path, text_column):
                     buf.append(value)
                     if len(buf) >= chunk_size:
                         yield buf
@@ -365,8 +432,5 @@ def iter_text_chunks(
                         buf = []
         except UnicodeDecodeError:
             raise not_utf8_error(path) from None
-        except csv.Error as exc:
-            where = f"{path}: line {reader.line_num}" if reader is not None else f"{path}"
-            raise DataError(f"{where}: {exc}") from None
     if buf:
         yield buf
