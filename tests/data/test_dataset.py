@@ -647,3 +647,11 @@ def test_from_arrow_teacher_score_nulls_are_nan():
     table = pa.table({"text": ["a", "b"], "teacher_score": pa.array([None, 0.5])})
     d = EmotionDataset.from_arrow(table)
     assert np.isnan(d.teacher_score[0]) and d.teacher_score[1] == 0.5
+
+
+@pytest.mark.parametrize("name", ["bad_superscript_label.csv", "bad_superscript_label.jsonl"])
+def test_superscript_label_is_an_unknown_label(fixtures_dir, name):
+    path = fixtures_dir / "datasets" / name
+    line = 3 if name.endswith(".csv") else 2
+    with pytest.raises(DataError, match=rf"^{path}: line {line}: unknown label '²'; expected"):
+        load_any(path)
