@@ -2,6 +2,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import emobalance
 from emobalance.errors import ConfigError, DataError
@@ -198,3 +200,77 @@ def test_names_to_matrix_and_back():
         names_to_matrix([["happiness"]])
     with pytest.raises(ValueError):
         matrix_to_names(np.zeros((2, 5)))
+
+
+# ----------------------------------------------------- issue 14: odd digits, fuzzed labels
+@pytest.mark.parametrize(
+    ("label", "match"),
+    [
+        ("²", r"unknown label '²'"),  # str.isdigit() is True, int() refuses it
+        ("١٧", r"unknown label '١٧'"),  # Arabic-Indic 17: int() would read it as 17
+        ("１７", r"unknown label '１７'"),  # fullwidth 17
+        ("1" * 5000, r"label id 1{40}\.\.\. outside 0\.\.27$"),  # int() refuses 4,300+ digits
+        ("-" + "9" * 5000, r"label id -9{39}\.\.\. outside 0\.\.27$"),
+        ("x" * 5000, r"unknown label 'x{39}\.\.\.; expected one of"),
+        ("10**5000", r"label id \(an integer of over 38 digits\) outside 0\.\.27$"),
+        ("-10**50", r"label id \(an integer of over 38 digits\) outside"),
+    ],
+)
+def test_label_id_odd_digits_and_long_labels(label, match):
+    if "**" in label:  # a huge int (built here: pytest cannot show it as a test id)
+        base, exp = label.lstrip("-").split("**")
+        label = (-1 if label.startswith("-") else 1) * int(base) ** int(exp)
+    with pytest.raises(LabelError, match=match) as info:
+        label_id(label, what="label")
+    assert len(str(info.value)) < 400
+
+
+def test_label_id_ascii_ids_with_zeros():
+    assert label_id("0" * 5000 + "17") == 17 and label_id("-0") == 0 and label_id("027") == 27
+    with pytest.raises(LabelError, match="label id 028 outside"):
+        label_id("028")
+
+
+_label_like = (
+    st.text(max_size=6)
+    | st.sampled_from(
+        ["²", "١٧", "17", " 17 ", "-1", "28", "Joy", "neutral ", "1" * 5000, "0" * 99]
+    )
+    | st.integers()
+    | st.floats()
+    | st.booleans()
+    | st.none()
+    | st.binary(max_size=3)
+    | st.lists(st.integers(), max_size=2)
+    | st.dictionaries(st.text(max_size=2), st.integers(), max_size=1)
+)
+
+
+@pytest.mark.fuzz
+@given(label=_label_like)
+def test_label_id_fuzz(label):
+    """An id in 0..27 or one LabelError line; an ASCII id or a name reads as what it says."""
+    try:
+        j = label_id(label, "here", what="label")
+    except LabelError as exc:
+        msg = str(exc)
+        assert msg.startswith("here: ") and "\n" not in msg and len(msg) < 400
+        return
+    assert isinstance(j, int) and 0 <= j < NUM_LABELS
+    if isinstance(label, str):
+        key = label.strip().lower()
+        assert key == LABELS[j] or (key.isascii() and int(key) == j)
+    else:
+        assert not isinstance(label, bool) and label == j
+
+
+@pytest.mark.fuzz
+@given(labels=_label_like | st.lists(_label_like, max_size=4), sep=st.sampled_from([",", ";"]))
+def test_label_ids_fuzz(labels, sep):
+    try:
+        ids = label_ids(labels, "here", sep=sep, what="label")
+    except LabelError as exc:
+        assert str(exc).startswith("here: ") and "\n" not in str(exc)
+        return
+    assert ids == sorted(set(ids)) and all(0 <= j < NUM_LABELS for j in ids)
+    assert names_to_matrix([ids]).sum() == len(ids)

@@ -109,16 +109,28 @@ def label_id(
     prefix = f"{where}: " if where else ""
     if isinstance(label, numbers.Integral) and not isinstance(label, bool):
         j = int(label)
-    else:
-        key = label.strip().lower() if isinstance(label, str) else None
-        if key in LABEL_TO_ID:
-            return LABEL_TO_ID[key]
-        if key is None or not _ID_TEXT.fullmatch(key):
-            raise error(f"{prefix}unknown {what} {label!r}; expected one of {', '.join(LABELS)}")
-        j = int(key)
-    if not 0 <= j < NUM_LABELS:
-        raise error(f"{prefix}label id {j} outside 0..{NUM_LABELS - 1}")
+        if not 0 <= j < NUM_LABELS:
+            shown = str(j) if j.bit_length() <= 128 else "(an integer of over 38 digits)"
+            raise error(f"{prefix}label id {shown} outside 0..{NUM_LABELS - 1}")
+        return j
+    key = label.strip().lower() if isinstance(label, str) else None
+    if key in LABEL_TO_ID:
+        return LABEL_TO_ID[key]
+    # ASCII digits only (the pattern is [0-9], not \d nor str.isdigit, which take "²" or "١"
+    # that int() refuses or reads as another number)
+    if key is None or not _ID_TEXT.fullmatch(key):
+        raise error(f"{prefix}unknown {what} {_shown(label)}; expected one of {', '.join(LABELS)}")
+    digits = key.lstrip("-").lstrip("0") or "0"
+    j = int(digits) if len(digits) <= 2 else NUM_LABELS  # int() refuses over 4,300 digits
+    if j >= NUM_LABELS or (key.startswith("-") and j):
+        raise error(f"{prefix}label id {_shown(key, quote=False)} outside 0..{NUM_LABELS - 1}")
     return j
+
+
+def _shown(value: object, quote: bool = True, limit: int = 40) -> str:
+    """``repr(value)`` (or ``value`` itself), cut to about ``limit`` characters for a message."""
+    text = repr(value) if quote else str(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def label_ids(

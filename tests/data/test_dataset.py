@@ -559,3 +559,99 @@ def test_teacher_score_nan_survives_everything(tmp_path):
     assert math.isnan(back.teacher_score[0]) and back.teacher_score[1] == 0.25
     both = EmotionDataset.concat([back, back.subset([1])])
     assert np.isnan(both.teacher_score).tolist() == [True, False, False]
+
+
+# ------------------------------------------------- issue 14: Parquet labels in other forms
+def _labels_parquet(tmp_path, labels, **extra):
+    path = tmp_path / "labels.parquet"
+    pq.write_table(pa.table({"text": ["a", "b"], "labels": labels, **extra}), path)
+    return path
+
+
+def test_from_parquet_labels_as_names_strings_or_float_flags(tmp_path):
+    names = EmotionDataset.from_parquet(_labels_parquet(tmp_path, pa.array([["joy"], ["love"]])))
+    assert names.label_names() == [["joy"], ["love"]]
+    ids_as_text = _labels_parquet(tmp_path, pa.array([["17"], ["16", "Love"]]))
+    assert EmotionDataset.from_parquet(ids_as_text).label_names() == [["joy"], ["grief", "love"]]
+    comma = _labels_parquet(tmp_path, pa.array(["joy", "love,grief"]).dictionary_encode())
+    assert EmotionDataset.from_parquet(comma).label_names() == [["joy"], ["grief", "love"]]
+    none = _labels_parquet(tmp_path, pa.array([[], []], pa.list_(pa.string())))
+    assert EmotionDataset.from_parquet(none).label_names() == [[], []]
+    flags = _labels_parquet(tmp_path, pa.array([[0.0] * 27 + [1.0], [1.0] + [0.0] * 27]))
+    assert EmotionDataset.from_parquet(flags).label_names() == [["neutral"], ["admiration"]]
+
+
+@pytest.mark.parametrize(
+    ("labels", "match"),
+    [
+        (pa.array([[1, 2], [3]]), r"row 0: 'labels' holds 2 integers, not 28 0/1 flags"),
+        (pa.array([[0] * 28, [3]]), r"row 1: 'labels' holds 1 integers, not 28 0/1 flags"),
+        (pa.array([[0, 1], [1, 0]]), r"labels must have shape \(2, 28\), got \(2, 2\)"),
+        (pa.array([[2] * 28, [0] * 28]), r"row 0, label 'admiration' is 2"),
+        (pa.array([["0"] * 28, ["1"] * 28]), r"row 0: 'labels' holds 28 '0'/'1' strings"),
+        (pa.array([["joy"], ["²"]]), r"row 1: unknown label '²'"),
+        (pa.array(["joy", "x"]), r"row 1: unknown label 'x'"),
+        (pa.array(["joy", None]), r"row 1: 'labels' is null"),
+        (pa.array([1, 2]), r"column 'labels' has type int64; expected 28 0/1 flags"),
+        (pa.array([[[1]], [[0]]]), r"column 'labels' has type list<.*; expected"),
+        (pa.array([[0] * 28, [None] * 28], pa.list_(pa.int8())), r"'labels' holds null flags"),
+    ],
+)
+def test_from_parquet_bad_labels_name_the_file(tmp_path, labels, match):
+    path = _labels_parquet(tmp_path, labels)
+    with pytest.raises(DataError, match=match) as info:
+        EmotionDataset.from_parquet(path)
+    assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("meta", "match"),
+    [
+        (b"[", "'emobalance.labels' metadata is not a JSON list"),
+        (b"\xff", "'emobalance.labels' metadata is not a JSON list"),
+        (b"[" * 100_000, "'emobalance.labels' metadata is not a JSON list"),
+        (b"{}", "label order differs"),
+    ],
+)
+def test_from_parquet_bad_label_metadata(tmp_path, meta, match):
+    path = tmp_path / "meta.parquet"
+    table = EmotionDataset(["a"], onehot(["joy"])).to_arrow()
+    pq.write_table(table.replace_schema_metadata({b"emobalance.labels": meta}), path)
+    with pytest.raises(DataError, match=match) as info:
+        EmotionDataset.from_parquet(path)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        ({"weight": pa.array(["1", "2"])}, "column 'weight' has type string, expected numbers"),
+        ({"weight": pa.array([1.0, None])}, "column 'weight' has null rows"),
+        ({"teacher_score": pa.array([[1.0], [2.0]])}, "column 'teacher_score' has type list"),
+        ({"source": pa.array(["user", None])}, "row 1: column 'source' is not text"),
+        ({"id": pa.array([1, 2])}, "row 0: column 'id' is not text"),
+        ({"parent_id": pa.array([None, 3])}, "row 1: column 'parent_id' is not text"),
+    ],
+)
+def test_from_parquet_bad_columns_name_the_file(tmp_path, extra, match):
+    path = tmp_path / "cols.parquet"
+    pq.write_table(pa.table({"text": ["a", "b"], **extra}), path)
+    with pytest.raises(DataError, match=match) as info:
+        EmotionDataset.from_parquet(path)
+    assert str(info.value).startswith(f"{path}: ")
+    ok = EmotionDataset.from_parquet(_labels_parquet(tmp_path, pa.array([["joy"], []])))
+    assert ok.teacher_score is None and ok.weight is None
+
+
+def test_from_arrow_teacher_score_nulls_are_nan():
+    table = pa.table({"text": ["a", "b"], "teacher_score": pa.array([None, 0.5])})
+    d = EmotionDataset.from_arrow(table)
+    assert np.isnan(d.teacher_score[0]) and d.teacher_score[1] == 0.5
+
+
+@pytest.mark.parametrize("name", ["bad_superscript_label.csv", "bad_superscript_label.jsonl"])
+def test_superscript_label_is_an_unknown_label(fixtures_dir, name):
+    path = fixtures_dir / "datasets" / name
+    line = 3 if name.endswith(".csv") else 2
+    with pytest.raises(DataError, match=rf"^{path}: line {line}: unknown label '²'; expected"):
+        load_any(path)

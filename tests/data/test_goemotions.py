@@ -235,3 +235,37 @@ def test_real_splits(data_dir, monkeypatch, real_train):
     assert len(set(real_train.ids)) == len(real_train)
     test = goemotions.load("test", download=False)
     assert test.label_counts()["neutral"] == 1787 and test.label_counts()["grief"] == 6
+
+
+# ---------------------------------------------------------------- issue 14
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ("hi\t\u00b2\tid1\n", r"line 1: label id '\u00b2' is not an integer"),  # isdigit() is True
+        ("hi\t1,\u0661\tid1\n", r"line 1: label id '\u0661' is not an integer"),  # Arabic-Indic 1
+        ("hi\t" + "1" * 5000 + "\tid1\n", r"line 1: label id 1{40}\.\.\. outside 0\.\.27"),
+        ("hi\t" + "0" * 5000 + "27\tid1\n", None),  # leading zeros: still id 27
+    ],
+)
+def test_read_tsv_label_ids_are_ascii_digits(tmp_path, body, match):
+    path = tmp_path / "odd.tsv"
+    path.write_text(body, encoding="utf-8")
+    if match is None:
+        assert goemotions.read_tsv(path).label_names() == [["neutral"]]
+        return
+    with pytest.raises(DataError, match=match) as info:
+        goemotions.read_tsv(path)
+    assert str(info.value).startswith(f"{path}: ") and len(str(info.value)) < 300
+
+
+def test_read_tsv_superscript_fixture(fixtures_dir):
+    path = fixtures_dir / "goemotions_bad" / "superscript_label.tsv"
+    with pytest.raises(DataError, match=rf"^{path}: line 1: label id '²' is not an integer$"):
+        goemotions.read_tsv(path)
+
+
+def test_read_tsv_bom_and_crlf(tmp_path):
+    path = tmp_path / "bom.tsv"
+    path.write_bytes("\ufeffhello\t17\tid1\r\nbye\t25\tid2\r\n".encode())
+    d = goemotions.read_tsv(path)
+    assert d.texts == ["hello", "bye"] and d.ids == ["id1", "id2"]

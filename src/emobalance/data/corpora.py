@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import DataError
 from .dataset import EmotionDataset
-from .readers import read_lines, read_texts
+from .readers import csv_reader, read_lines, read_texts
 
 if TYPE_CHECKING:
     from ..config import DistillConfig
@@ -67,17 +67,20 @@ def _sentiment140_csv(path: Path) -> EmotionDataset:
     ids: list[str] = []
     polarity: list[int] = []
     with open(path, encoding="latin-1", newline="") as f:
-        reader = csv.reader(f)
-        for fields in reader:
-            where = f"{path}: line {reader.line_num}"
-            if len(fields) != 6:
-                raise DataError(f"{where}: expected 6 fields, got {len(fields)}")
-            pol, tid, _date, _query, _user, text = fields
-            if pol.strip() not in ("0", "2", "4"):
-                raise DataError(f"{where}: polarity must be 0, 2 or 4, got {pol!r}")
-            texts.append(text)
-            ids.append(f"s140-{tid}")
-            polarity.append(int(pol))
+        reader = csv_reader(f)
+        try:
+            for fields in reader:
+                where = f"{path}: line {reader.line_num}"
+                if len(fields) != 6:
+                    raise DataError(f"{where}: expected 6 fields, got {len(fields)}")
+                pol, tid, _date, _query, _user, text = fields
+                if pol.strip() not in ("0", "2", "4"):
+                    raise DataError(f"{where}: polarity must be 0, 2 or 4, got {pol[:40]!r}")
+                texts.append(text)
+                ids.append(f"s140-{tid}")
+                polarity.append(int(pol))
+        except csv.Error as exc:
+            raise DataError(f"{path}: line {reader.line_num}: {exc}") from None
     return EmotionDataset(texts, None, source="sentiment140", ids=ids, meta={"polarity": polarity})
 
 

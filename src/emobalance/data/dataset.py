@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -16,7 +15,17 @@ import pyarrow.parquet as pq
 from ..errors import DataError
 from ..io import atomic_path
 from ..labels import LABELS, NUM_LABELS, label_ids, names_to_matrix
-from .readers import csv_dict_reader, json_records, not_utf8_error
+from .readers import (
+    arrow_names,
+    arrow_texts,
+    arrow_values,
+    csv_dict_reader,
+    csv_header,
+    csv_records,
+    first_line,
+    json_records,
+    not_utf8_error,
+)
 
 SOURCES = ("goemotions", "sentiment140", "generated", "augmented", "oversampled", "user")
 # the constructor's parameters, each also the attribute holding that column
@@ -284,45 +293,65 @@ class EmotionDataset:
 
     @classmethod
     def from_arrow(cls, table: pa.Table, origin: str = "<arrow>") -> EmotionDataset:
-        """Build a dataset from an Arrow table written by :meth:`to_arrow`."""
-        names = table.column_names
+        """Build a dataset from an Arrow table written by :meth:`to_arrow` (or by pandas).
+
+        ``labels`` may be 28 0/1 flags per row (``fixed_size_list`` or ``list`` of integers
+        or booleans), a list of label names (or ids written as strings, ``["17"]``) per row,
+        or a comma-separated string of them, as in a CSV file.
+
+        Raises
+        ------
+        DataError
+            Naming ``origin`` (and the row) of a table that does not make a dataset: no
+            ``text`` column, a repeated column, bad ``emobalance.labels`` metadata, a value of
+            the wrong type, or labels that are none of the forms above.
+        """
+        names = arrow_names(table.schema, origin)
         if "text" not in names:
             raise DataError(f"{origin}: no 'text' column (columns: {', '.join(names)})")
-        stored = (table.schema.metadata or {}).get(b"emobalance.labels")
-        if stored is not None and json.loads(stored) != list(LABELS):
-            raise DataError(f"{origin}: label order differs from emobalance.LABELS")
-        texts = table.column("text").to_pylist()
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise DataError(f"{origin}: columns {twice} appear more than once")
+        _check_label_metadata(table.schema.metadata, origin)
+
+        def opt(name: str) -> list[Any] | None:
+            if name not in names:
+                return None
+            try:
+                return arrow_values(table.column(name), origin, name)
+            except (pa.ArrowException, ValueError, TypeError) as exc:
+                raise DataError(f"{origin}: cannot read column {name!r} ({exc})") from None
+
+        texts = opt("text") or []
         for i, t in enumerate(texts):
             if not isinstance(t, str):
                 raise DataError(f"{origin}: row {i}: text is {type(t).__name__}, expected str")
-        labels = None
-        if "labels" in names:
-            col = table.column("labels").combine_chunks()
-            if col.null_count:
-                raise DataError(f"{origin}: 'labels' has null rows")
-            if pa.types.is_fixed_size_list(col.type):
-                labels = (
-                    col.flatten().to_numpy(zero_copy_only=False).reshape(-1, col.type.list_size)
-                )
-            else:  # a plain list column, e.g. written by pandas
-                labels = np.array(col.to_pylist(), dtype=np.int64).reshape(len(col), -1)
 
-        def opt(name: str) -> list[Any] | None:
-            return table.column(name).to_pylist() if name in names else None
-
-        weight, tscore = opt("weight"), opt("teacher_score")
-        return cls(
-            texts=texts,
-            labels=labels,
-            source=opt("source") or "user",
-            ids=opt("id"),
-            weight=None if weight is None else np.array(weight, dtype=np.float32),
-            parent_id=opt("parent_id"),
-            teacher_score=None
-            if tscore is None
-            else np.array([np.nan if x is None else x for x in tscore], dtype=np.float32),
-            meta={k: table.column(k).to_pylist() for k in names if k not in _CORE},
-        )
+        source, ids, parent = opt("source"), opt("id"), opt("parent_id")
+        for name, col in (("source", source), ("id", ids)):
+            for i, v in enumerate(col or []):
+                if not isinstance(v, str):
+                    raise DataError(f"{origin}: row {i}: column {name!r} is not text")
+        for i, v in enumerate(parent or []):
+            if v is not None and not isinstance(v, str):
+                raise DataError(f"{origin}: row {i}: column 'parent_id' is not text")
+        weight = _float_column(table, "weight", origin, nulls=False)
+        tscore = _float_column(table, "teacher_score", origin, nulls=True)
+        labels = _arrow_labels(table.column("labels"), origin) if "labels" in names else None
+        meta = {k: opt(k) for k in names if k not in _CORE}
+        try:
+            return cls(
+                texts=texts,
+                labels=labels,
+                source=source or "user",
+                ids=ids,
+                weight=weight,
+                parent_id=parent,
+                teacher_score=tscore,
+                meta=meta,  # type: ignore[arg-type]
+            )
+        except DataError as exc:
+            raise DataError(f"{origin}: {exc}") from None
 
     @classmethod
     def from_parquet(cls, path: str | os.PathLike[str]) -> EmotionDataset:
@@ -332,8 +361,8 @@ class EmotionDataset:
             raise DataError(f"{path}: no such file")
         try:
             table = pq.read_table(path)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
         return cls.from_arrow(table, origin=str(path))
 
     # ------------------------------------------------------------- csv / jsonl
@@ -369,7 +398,7 @@ class EmotionDataset:
         try:
             with open(path, encoding="utf-8-sig", newline="") as f:
                 reader = csv_dict_reader(f, delimiter=delimiter)
-                header = reader.fieldnames or []
+                header = csv_header(reader, path)
                 if text_column not in header:
                     raise DataError(
                         f"{path}: line 1: no column {text_column!r} (columns: {', '.join(header)})"
@@ -379,27 +408,20 @@ class EmotionDataset:
                 )
                 has_labels = wide or (labels_column is not None and labels_column in header)
                 use_ids = id_column is not None and id_column in header
-                try:
-                    for row in reader:
-                        where = f"{path}: line {reader.line_num}"
-                        if None in row or any(v is None for v in row.values()):
-                            raise DataError(f"{where}: expected {len(header)} fields")
-                        texts.append(row[text_column])
-                        if use_ids:
-                            ids.append(row[id_column])  # type: ignore[index]
-                        if wide:
-                            label_rows.append(
-                                [
-                                    j
-                                    for j, name in enumerate(LABELS)
-                                    if _flag(row[name], where, name)
-                                ]
-                            )
-                        elif has_labels:
-                            cell = row[labels_column]  # type: ignore[index]
-                            label_rows.append(label_ids(cell, where, sep=label_sep, what="label"))
-                except csv.Error as exc:
-                    raise DataError(f"{path}: line {reader.line_num}: {exc}") from None
+                for line, row in csv_records(reader, path):
+                    where = f"{path}: line {line}"
+                    if None in row or any(v is None for v in row.values()):
+                        raise DataError(f"{where}: expected {len(header)} fields")
+                    texts.append(row[text_column])
+                    if use_ids:
+                        ids.append(row[id_column])  # type: ignore[index]
+                    if wide:
+                        label_rows.append(
+                            [j for j, name in enumerate(LABELS) if _flag(row[name], where, name)]
+                        )
+                    elif has_labels:
+                        cell = row[labels_column]  # type: ignore[index]
+                        label_rows.append(label_ids(cell, where, sep=label_sep, what="label"))
         except UnicodeDecodeError:
             raise not_utf8_error(path) from None
         return cls(
@@ -431,7 +453,7 @@ class EmotionDataset:
         ids: list[str | None] = []
         linenos: list[int] = []
         try:
-            with open(path, encoding="utf-8") as f:
+            with open(path, encoding="utf-8-sig") as f:
                 for lineno, obj in json_records(f, path):
                     where = f"{path}: line {lineno}"
                     if not isinstance(obj, dict):
@@ -493,3 +515,92 @@ def _flag(value: str | None, where: str, name: str) -> bool:
     if v in ("0", "1", ""):
         return v == "1"
     raise DataError(f"{where}: column {name!r} must be 0 or 1, got {v!r}")
+
+
+_LABEL_FORMS = (
+    "expected 28 0/1 flags per row (a list or fixed_size_list of integers), a list of label "
+    "names per row, or a comma-separated string of them"
+)
+
+
+def _check_label_metadata(metadata: dict[bytes, bytes] | None, origin: str) -> None:
+    """Refuse a table whose ``emobalance.labels`` metadata is not this label order."""
+    stored = (metadata or {}).get(b"emobalance.labels")
+    if stored is None:
+        return
+    try:
+        order = json.loads(stored)
+    except (ValueError, RecursionError):  # not UTF-8, not JSON
+        raise DataError(f"{origin}: 'emobalance.labels' metadata is not a JSON list") from None
+    if order != list(LABELS):
+        raise DataError(f"{origin}: label order differs from emobalance.LABELS")
+
+
+def _float_column(table: pa.Table, name: str, origin: str, nulls: bool) -> np.ndarray | None:
+    """A numeric column as float32 (nulls as NaN where ``nulls``), or ``None`` when absent."""
+    if name not in table.column_names:
+        return None
+    col = table.column(name)
+    if not (
+        pa.types.is_integer(col.type)
+        or pa.types.is_floating(col.type)
+        or pa.types.is_null(col.type)
+    ):
+        raise DataError(f"{origin}: column {name!r} has type {col.type}, expected numbers")
+    if col.null_count and not nulls:
+        raise DataError(f"{origin}: column {name!r} has null rows")
+    values = col.to_pylist()
+    return np.array([np.nan if x is None else x for x in values], dtype=np.float32)
+
+
+def _arrow_labels(col: pa.ChunkedArray, origin: str) -> np.ndarray:
+    """The ``(n, 28)`` matrix of an Arrow ``labels`` column in any of the accepted forms."""
+    n = len(col)
+    typ = col.type
+    if pa.types.is_dictionary(typ):
+        col = col.cast(typ.value_type)
+        typ = col.type
+    if col.null_count:
+        first = next(i for i, v in enumerate(col.is_null().to_pylist()) if v)
+        raise DataError(f"{origin}: row {first}: 'labels' is null")
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):  # "joy,love" as in CSV
+        cells = arrow_texts(col, origin, "labels")
+        return names_to_matrix(
+            [label_ids(c, f"{origin}: row {i}", what="label") for i, c in enumerate(cells)]
+        )
+    is_list = (
+        pa.types.is_list(typ) or pa.types.is_large_list(typ) or pa.types.is_fixed_size_list(typ)
+    )
+    if not is_list:
+        raise DataError(f"{origin}: column 'labels' has type {typ}; {_LABEL_FORMS}")
+    item = typ.value_type
+    if pa.types.is_dictionary(item):
+        item = item.value_type
+    if pa.types.is_string(item) or pa.types.is_large_string(item):  # names per row
+        rows = col.to_pylist()
+        for i, r in enumerate(rows):
+            if len(r) == NUM_LABELS and set(r) <= {"0", "1"}:  # not 28 label names
+                raise DataError(
+                    f"{origin}: row {i}: 'labels' holds 28 '0'/'1' strings; write 0/1 flags "
+                    "as integers, or the label names"
+                )
+        return names_to_matrix(
+            [label_ids(r, f"{origin}: row {i}", what="label") for i, r in enumerate(rows)]
+        )
+    if not (pa.types.is_integer(item) or pa.types.is_boolean(item) or pa.types.is_floating(item)):
+        raise DataError(f"{origin}: column 'labels' has type {typ}; {_LABEL_FORMS}")
+    if n == 0:
+        return np.zeros((0, NUM_LABELS), dtype=np.uint8)
+    flat = col.combine_chunks()
+    if flat.flatten().null_count:
+        raise DataError(f"{origin}: 'labels' holds null flags")
+    rows = flat.to_pylist()
+    sizes = {len(r) for r in rows}
+    if len(sizes) > 1:  # ragged: label ids, not flags (ids as integers would be ambiguous)
+        i = next(i for i, r in enumerate(rows) if len(r) != NUM_LABELS)
+        raise DataError(
+            f"{origin}: row {i}: 'labels' holds {len(rows[i])} integers, not 28 0/1 flags "
+            "(give label ids as names or strings: ['joy'] or ['17'])"
+        )
+    # one length for all rows: the constructor names the shape or the first flag not 0/1
+    return np.array(rows)

@@ -21,7 +21,7 @@ from ..io import atomic_path, sha256_file
 from ..labels import NUM_LABELS
 from ..log import progress
 from .dataset import EmotionDataset
-from .readers import not_utf8_error
+from .readers import csv_reader, not_utf8_error
 
 SPLITS = ("train", "dev", "test")
 BASE_URL = (
@@ -156,8 +156,8 @@ def read_tsv(path: str | os.PathLike[str], source: str = "goemotions") -> Emotio
     texts: list[str] = []
     ids: list[str] = []
     rows: list[list[int]] = []
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv_reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         try:
             for fields in reader:
                 where = f"{path}: line {reader.line_num}"
@@ -166,24 +166,31 @@ def read_tsv(path: str | os.PathLike[str], source: str = "goemotions") -> Emotio
                 text, label_field, row_id = fields
                 if not label_field.strip():
                     raise DataError(f"{where}: empty label field")
-                ids_here: list[int] = []
-                for item in label_field.split(","):
-                    item = item.strip()
-                    if not item.isdigit():
-                        raise DataError(f"{where}: label id {item!r} is not an integer")
-                    j = int(item)
-                    if j >= NUM_LABELS:
-                        raise DataError(f"{where}: label id {j} outside 0..{NUM_LABELS - 1}")
-                    ids_here.append(j)
                 texts.append(text)
-                rows.append(ids_here)
+                rows.append([_tsv_label_id(item.strip(), where) for item in label_field.split(",")])
                 ids.append(row_id)
         except UnicodeDecodeError:
             raise not_utf8_error(path) from None
+        except csv.Error as exc:
+            raise DataError(f"{path}: line {reader.line_num}: {exc}") from None
     labels = np.zeros((len(texts), NUM_LABELS), dtype=np.uint8)
     for i, r in enumerate(rows):
         labels[i, r] = 1
     return EmotionDataset(texts, labels=labels, source=source, ids=ids)
+
+
+def _tsv_label_id(item: str, where: str) -> int:
+    # ASCII digits only: str.isdigit() also accepts "²" or "١", which int() refuses or reads
+    if not (item.isascii() and item.isdigit()):
+        shown = item if len(item) <= 40 else item[:40] + "..."
+        raise DataError(f"{where}: label id {shown!r} is not an integer")
+    if len(item.lstrip("0")) > 2:  # no int() of a 5,000-digit id (Python refuses it)
+        shown = item if len(item) <= 40 else item[:40] + "..."
+        raise DataError(f"{where}: label id {shown} outside 0..{NUM_LABELS - 1}")
+    j = int(item.lstrip("0") or "0")
+    if j >= NUM_LABELS:
+        raise DataError(f"{where}: label id {j} outside 0..{NUM_LABELS - 1}")
+    return j
 
 
 def load(
