@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..data.dataset import EmotionDataset
+from ..data.readers import csv_dict_reader
 from ..errors import DataError
 from ..io import atomic_path
 from ..labels import LABELS, label_ids
@@ -120,8 +121,9 @@ def import_csv(paths: PathLike | Sequence[PathLike]) -> pd.DataFrame:
             text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as exc:
             raise DataError(f"{path}: not UTF-8 ({exc.reason})") from None
-        reader = csv.DictReader(
-            io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text, path)
+        # fields of any length (a long post), the annotators' quoting as the csv module reads it
+        reader = csv_dict_reader(
+            io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text, path), strict=False
         )
         header = [h.strip() for h in (reader.fieldnames or [])]
         reader.fieldnames = header
