@@ -61,7 +61,7 @@ BAD_THRESHOLDS = [
     (thresholds_with(joy=None), "'joy' must be a number in [0, 1], got null"),
     (thresholds_with(joy=True), "'joy' must be a number in [0, 1], got true"),
     (thresholds_with(joy=10**400), "'joy' must be a number in [0, 1], got 1000"),
-    (thresholds_with(happiness=0.5), "unknown label \"happiness\""),
+    (thresholds_with(happiness=0.5), 'unknown label "happiness"'),
     (lambda th: {k: v for k, v in th.items() if k != "relief"}, "no threshold for relief"),
     (lambda th: list(th.values()), "expected a JSON object {label: threshold}, got a list"),
     (lambda th: None, "got null"),

@@ -12,6 +12,8 @@ Prediction needs only ``onnxruntime`` (``pip install emobalance[onnx]``).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -164,13 +166,18 @@ class OnnxEmotionClassifier(EmotionModel):
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3  # shape-inference notices are not the user's business
+        # shape-inference notices, and the errors of a damaged file (raised below as one
+        # line), are not for the user's terminal
+        opts.log_severity_level = 4
         try:
-            session = ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own classes (InvalidProtobuf, Fail...)
+            # onnxruntime print()s an "EP Error" banner before raising: keep stdout clean
+            with contextlib.redirect_stdout(io.StringIO()):
+                session = ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"])
+            meta = session.get_modelmeta().custom_metadata_map
+        except Exception as exc:  # onnxruntime's own classes (InvalidProtobuf, Fail...), and
+            # UnicodeDecodeError from metadata that is not UTF-8
             msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise ModelError(f"{p}: not a readable ONNX model ({msg})") from None
-        meta = session.get_modelmeta().custom_metadata_map
         if meta.get(META + "format") != FORMAT:
             raise ModelError(f"{p}: not an emobalance ONNX export (no {META}format metadata)")
         origin = f"{p}: metadata"

@@ -174,14 +174,50 @@ def _load_encoder(src: str, saved: bool = False) -> tuple[Any, Any]:
     errors: tuple[type[BaseException], ...] = (Exception,) if saved else (OSError, ValueError)
     try:
         cfg = encoder_config(src)
+        if saved:
+            _check_encoder_weights(Path(src), cfg)
         tokenizer = tf.AutoTokenizer.from_pretrained(src)
-        encoder = tf.AutoModel.from_pretrained(src, config=cfg)
+        encoder, info = tf.AutoModel.from_pretrained(src, config=cfg, output_loading_info=True)
     except ModelError:
         raise
     except errors as exc:
         raise ModelError(f"{src}: cannot load the encoder ({_first_line(exc)})") from None
+    missing = list(info.get("missing_keys") or []) + list(info.get("mismatched_keys") or [])
+    if saved and missing:  # transformers would start them from random numbers
+        name = missing[0] if isinstance(missing[0], str) else missing[0][0]
+        raise ModelError(f"{Path(src) / 'model.safetensors'}: no weights for {name!r} "
+                         f"(and {len(missing) - 1} more) that config.json implies")  # fmt: skip
     # fp32 master weights whatever the checkpoint's dtype; autocast handles bf16/fp16
     return tokenizer, encoder.float()
+
+
+def _check_encoder_weights(folder: Path, cfg: Any) -> None:
+    """A saved encoder's ``config.json`` against its ``model.safetensors`` header, before
+    transformers builds the model: a damaged size (hidden_size, num_hidden_layers: 10**4...)
+    would otherwise allocate gigabytes or initialise missing layers at random."""
+    import math
+
+    weights = folder / "model.safetensors"
+    shapes = safetensors_shapes(weights)
+    for key, value in cfg.to_dict().items():
+        if "layers" in key and isinstance(value, int) and value > len(shapes):
+            raise ModelError(f"{folder / 'config.json'}: {key} is {value}, but "
+                             f"{weights.name} holds {len(shapes)} tensors")  # fmt: skip
+    with torch.device("meta"):  # names and shapes only: no memory, no random numbers
+        meta = _transformers().AutoModel.from_config(cfg)
+    expected = {k: tuple(v.shape) for k, v in meta.named_parameters()}
+    prefix = f"{getattr(meta, 'base_model_prefix', '')}."
+    saved = {k.removeprefix(prefix) if k.removeprefix(prefix) in expected else k: v
+             for k, v in shapes.items()}  # fmt: skip
+    for name, shape in saved.items():
+        if name in expected and expected[name] != shape:
+            raise ModelError(f"{weights}: tensor {name!r} has shape {list(shape)}, "
+                             f"config.json implies {list(expected[name])}")  # fmt: skip
+    n_expected = sum(math.prod(s) for s in expected.values())
+    n_saved = sum(math.prod(s) for s in saved.values())
+    if n_expected > n_saved:
+        raise ModelError(f"{weights}: holds {n_saved} weights, config.json implies "
+                         f"{n_expected}")  # fmt: skip
 
 
 def _first_line(exc: BaseException) -> str:
