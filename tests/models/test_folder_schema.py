@@ -312,3 +312,24 @@ def test_predict_and_serve_start_up_refuse_a_bad_folder_in_one_line(
         with pytest.raises(ModelError, match=f"^{d / name}: "):
             create_app(d)
         (d / name).write_text(good)
+
+
+def test_damage_that_shows_only_when_scoring_is_found_at_load(model_kind_paths, tmp_path):
+    """What the fuzz found: a pickled vectorizer with a renamed attribute, a tokenizer
+    without its vocabulary. Both loaded, then failed in predict; load refuses them now."""
+    import joblib
+
+    d = copy_kind(model_kind_paths, "tfidf", tmp_path)
+    state = joblib.load(d / "model.joblib")
+    word = dict(state["vectorizer"].transformer_list)["word"]
+    word.token_patterm = word.__dict__.pop("token_pattern")  # one flipped bit of the pickle
+    joblib.dump(state, d / "model.joblib")
+    refused(d, "model.joblib", "token_pattern")
+    del word.token_patterm
+    word.token_pattern, word.analyzer = r"(?u)\b\w\w+\b", "wprd"
+    joblib.dump(state, d / "model.joblib")
+    refused(d, "model.joblib: vectorizer 'word' has analyzer=\"wprd\"")
+
+    t = copy_kind(model_kind_paths, "transformer", tmp_path)
+    edit_json(t / "tokenizer.json", lambda tok: tok | {"model": tok["model"] | {"vocab": {}}})
+    refused(t, f"{t}: ")

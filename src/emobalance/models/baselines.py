@@ -39,7 +39,17 @@ from .base import (
     read_thresholds,
     thresholds_json,
 )
-from .schema import check_arrays, check_int, check_number, json_object, read_metrics, show
+from .schema import (
+    PROBE_TEXTS,
+    check_arrays,
+    check_int,
+    check_number,
+    check_probe,
+    json_object,
+    probe_failed,
+    read_metrics,
+    show,
+)
 from .storage import write_model_folder
 
 ARCHITECTURE = "tfidf_logreg"
@@ -388,7 +398,9 @@ class TfidfBaseline(EmotionModel):
         except Exception as exc:  # unpickling can fail in many ways
             msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise ModelError(f"{d / 'model.joblib'}: cannot be loaded ({msg})") from None
-        model.vectorizer_, model.classifier_ = _check_state(state, d / "model.joblib")
+        model.vectorizer_, model.classifier_ = _check_state(
+            state, d / "model.joblib", model._make_vectorizer()
+        )
         model.n_features_ = int(model.classifier_.coef_.shape[1])
         if n_features is not None and n_features != model.n_features_:
             raise ModelError(
@@ -442,9 +454,13 @@ def _check_params(params: Any, origin: str) -> dict[str, Any]:
     return out
 
 
-def _check_state(state: Any, path: Path) -> tuple[FeatureUnion, LinearOneVsRest]:
-    """The unpickled ``model.joblib``: a fitted word + char TF-IDF union and 28 finite
-    per-label models over exactly its features."""
+def _check_state(
+    state: Any, path: Path, described: FeatureUnion
+) -> tuple[FeatureUnion, LinearOneVsRest]:
+    """The unpickled ``model.joblib``: the word + char TF-IDF union that config.json's
+    params describe (``described``, unfitted), fitted, and 28 finite per-label models over
+    exactly its features; it scores :data:`PROBE_TEXTS` (a damaged pickle can hold objects
+    whose attributes are renamed or of the wrong type, which only scoring reveals)."""
     if not isinstance(state, dict) or not isinstance(state.get("classifier"), LinearOneVsRest):
         raise ModelError(f"{path}: not a TF-IDF model of emobalance (no fitted classifier)")
     vec, clf = state.get("vectorizer"), state["classifier"]
@@ -452,9 +468,18 @@ def _check_state(state: Any, path: Path) -> tuple[FeatureUnion, LinearOneVsRest]
         raise ModelError(f"{path}: not a TF-IDF model of emobalance (no fitted vectorizer)")
     try:
         n_features = 0
+        want = dict(described.transformer_list)
+        if [name for name, _ in vec.transformer_list] != list(want):
+            raise ModelError(f"{path}: the vectorizers are not {' + '.join(want)}")
         for name, tf in vec.transformer_list:
             if not isinstance(tf, TfidfVectorizer):
                 raise ModelError(f"{path}: vectorizer {name!r} is not a TfidfVectorizer")
+            for key, value in want[name].get_params().items():
+                if getattr(tf, key) != value:  # AttributeError for a renamed attribute
+                    raise ModelError(
+                        f"{path}: vectorizer {name!r} has {key}={show(getattr(tf, key))}, "
+                        f"config.json's params give {show(value)}"
+                    )
             vocab, idf = tf.vocabulary_, np.asarray(tf.idf_)
             ids = np.fromiter(vocab.values(), dtype=np.int64, count=len(vocab))
             if not all(isinstance(t, str) for t in vocab) or not np.array_equal(
@@ -483,4 +508,9 @@ def _check_state(state: Any, path: Path) -> tuple[FeatureUnion, LinearOneVsRest]
     fixed = const[~np.isnan(const)]
     if ((fixed < 0) | (fixed > 1)).any() or not np.isfinite(fixed).all():
         raise ModelError(f"{path}: classifier constant_ must be NaN or probabilities in [0, 1]")
+    try:
+        proba = clf.predict_proba(vec.transform(list(PROBE_TEXTS)))
+    except Exception as exc:  # whatever a damaged object makes scikit-learn raise
+        raise probe_failed(exc, str(path)) from None
+    check_probe(proba, str(path))
     return vec, clf

@@ -181,30 +181,7 @@ def load_model(
     k = _resolve(p, kind)
     given = {"device": device, "num_threads": num_threads}
     options = {o: v for o, v in given.items() if o in k.options and v is not None}
-    model = k.model_class().load(p, **options)
-    _probe(model, p)
-    return model
-
-
-PROBE_TEXTS = ("", "thank you so much, I love it!", "why would they do that?? 😡 so angry")
-"""What :func:`load_model` scores once before returning a model."""
-
-
-def _probe(model: EmotionModel, path: Path) -> None:
-    """The last check of a loaded model: it scores :data:`PROBE_TEXTS` into finite
-    probabilities in [0, 1] (each kind's ``load`` checked its files; this catches what a
-    schema cannot see, e.g. a damaged tokenizer or graph, before the model serves anyone)."""
-    import numpy as np
-
-    try:
-        proba = np.asarray(model.predict_proba(list(PROBE_TEXTS)))
-    except Exception as exc:  # a damaged model can fail in any library below it
-        msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise ModelError(f"{path}: the model fails on a probe text ({msg})") from None
-    if proba.shape != (len(PROBE_TEXTS), 28):
-        raise ModelError(f"{path}: the model gives probabilities of shape {list(proba.shape)}")
-    if not (np.isfinite(proba).all() and (proba >= 0).all() and (proba <= 1).all()):
-        raise ModelError(f"{path}: the model gives probabilities outside [0, 1] (or NaN)")
+    return k.model_class().load(p, **options)
 
 
 def model_files(path: str | os.PathLike[str], kind: str | None = None) -> dict[str, Path]:

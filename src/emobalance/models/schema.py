@@ -31,16 +31,19 @@ from ..errors import EmobalanceError, ModelError
 from ..labels import LABELS, NUM_LABELS
 
 __all__ = [
+    "PROBE_TEXTS",
     "WEIGHT_LIMIT",
     "check_arrays",
     "check_int",
     "check_labels",
     "check_number",
+    "check_probe",
     "check_shapes",
     "config_section",
     "json_object",
     "parse_threshold_list",
     "parse_thresholds",
+    "probe_failed",
     "read_json",
     "read_json_object",
     "read_metrics",
@@ -56,6 +59,10 @@ larger value is a damaged file (a flipped exponent bit), and below it no layer o
 here can overflow float32 to inf, whose differences would print NaN probabilities."""
 
 _LABEL_SET = frozenset(LABELS)
+
+PROBE_TEXTS = ("", "Thank you so much, I love it!", "why?? 😡 so ANGRY")
+"""Texts a kind's ``load`` scores once, below its public ``predict_proba``, where a damaged
+file can only show when it is used (a pickled object, a tokenizer, a graph)."""
 
 
 def show(value: Any, width: int = 40) -> str:
@@ -267,6 +274,20 @@ def check_shapes(
                 f"{origin}: tensor {name!r} has shape {list(shape)}, "
                 f"{source} implies {list(expected[name])}"
             )
+
+
+def check_probe(scores: Any, origin: str, logits: bool = False) -> None:
+    """Scores of :data:`PROBE_TEXTS`: shape (3, 28), finite (probabilities in [0, 1])."""
+    a = np.asarray(scores)
+    if a.shape != (len(PROBE_TEXTS), NUM_LABELS):
+        raise ModelError(f"{origin}: the model scores probe texts with shape {list(a.shape)}")
+    if not np.isfinite(a).all() or (not logits and ((a < 0) | (a > 1)).any()):
+        raise ModelError(f"{origin}: the model gives non-finite or out-of-range scores")
+
+
+def probe_failed(exc: BaseException, origin: str) -> ModelError:
+    """The ModelError of a model that raised on :data:`PROBE_TEXTS`."""
+    return ModelError(f"{origin}: the model fails on a probe text ({_first_line(exc)})")
 
 
 def check_arrays(arrays: Mapping[str, Any], origin: str, limit: float = WEIGHT_LIMIT) -> None:

@@ -38,9 +38,12 @@ from ..io import write_json_atomic
 from ..labels import LABELS, NUM_LABELS
 from .base import EmotionModel, check_texts, read_thresholds, thresholds_json
 from .schema import (
+    PROBE_TEXTS,
     check_arrays,
+    check_probe,
     check_shapes,
     config_section,
+    probe_failed,
     read_json,
     read_metrics,
     safetensors_shapes,
@@ -560,6 +563,11 @@ class TransformerClassifier(EmotionModel):
             net.head.weight = nn.Parameter(net.head.weight[cols].clone())
             net.head.bias = nn.Parameter(net.head.bias[cols].clone())
         clf.network_ = net.to(clf._device()).eval()
+        try:  # a damaged tokenizer shows only when it runs
+            logits = clf._logits(clf._tokenize(PROBE_TEXTS))
+        except Exception as exc:
+            raise probe_failed(exc, str(d)) from None
+        check_probe(logits, str(d), logits=True)
         clf.thresholds_ = thresholds
         clf.name = d.name
         clf.metrics_, clf.history_ = m.get("metrics", {}), m.get("history", [])
