@@ -22,7 +22,6 @@ import copy
 import io
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,8 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import __version__
-from .errors import EmobalanceError, ModelError
-from .io import atomic_path
+from .errors import DataError, EmobalanceError, ModelError
 from .labels import LABELS
 from .models.onnx import (
     DEFAULT_FILE,
@@ -42,6 +40,7 @@ from .models.onnx import (
     OnnxEmotionClassifier,
     require,
 )
+from .models.storage import temp_dir
 
 if TYPE_CHECKING:
     from .models.reference import EmotionClassifier
@@ -216,10 +215,24 @@ def export_onnx(
             opset_version=opset,
             do_constant_folding=True,
         )
-    proto = onnx.load_from_string(buf.getvalue())
+    if out.is_dir():
+        raise DataError(f"{out}: is a directory; give a file path")
+    # every temporary file lives in one folder beside ``out``, removed on exit; one left by a
+    # killed export (kill -9) is removed by the next export of ``out`` (storage.clean_stale)
+    with temp_dir(out) as work:
+        proto = onnx.load_from_string(buf.getvalue())
+        if quantize == "int8":
+            proto = _quantize_int8(proto, work)
+        _set_metadata(proto, clf, quantize)
+        tmp = work / out.name
+        onnx.save(proto, str(tmp))
+        os.replace(tmp, out)
+    return out
+
+
+def _set_metadata(proto: Any, clf: EmotionClassifier, quantize: str | None) -> None:
+    """The vocabulary, thresholds, config and dev metrics into ``metadata_props``."""
     dev = getattr(clf, "metrics_", {}).get("dev")  # a network built by hand has no metrics
-    if quantize == "int8":
-        proto = _quantize_int8(proto)
     meta = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -236,9 +249,6 @@ def export_onnx(
         entry = proto.metadata_props.add()
         entry.key, entry.value = META + key, value
     proto.producer_name, proto.producer_version = "emobalance", __version__
-    with atomic_path(out, suffix=".onnx") as tmp:
-        onnx.save(proto, str(tmp))
-    return out
 
 
 SAMPLE_TEXTS = (
@@ -287,21 +297,21 @@ def _load_reference(path: str | os.PathLike[str]) -> EmotionClassifier:
     return load_model(path)  # type: ignore[return-value]
 
 
-def _quantize_int8(proto: Any) -> Any:
-    """Dynamic int8 quantization of an in-memory model (onnxruntime writes files only)."""
+def _quantize_int8(proto: Any, work: Path) -> Any:
+    """Dynamic int8 quantization of an in-memory model (onnxruntime writes files only, here
+    into the folder ``work``)."""
     import logging
 
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with tempfile.TemporaryDirectory(prefix="emobalance-onnx-") as d:
-        q = Path(d) / "q.onnx"
-        # onnxruntime logs a pre-processing hint at WARNING level on every call
-        logger = logging.getLogger()
-        level = logger.level
-        logger.setLevel(logging.ERROR)
-        try:
-            quantize_dynamic(proto, q, weight_type=QuantType.QInt8)
-        finally:
-            logger.setLevel(level)
-        return onnx.load(str(q))
+    q = work / "quantized.onnx"
+    # onnxruntime logs a pre-processing hint at WARNING level on every call
+    logger = logging.getLogger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(proto, q, weight_type=QuantType.QInt8)
+    finally:
+        logger.setLevel(level)
+    return onnx.load(str(q))

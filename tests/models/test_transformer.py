@@ -154,7 +154,8 @@ def test_labels_not_covering_the_28_are_named(fitted, tmp_path):
     (bad / MARKER).write_text(json.dumps(meta | {"labels": json.loads(
         (out / MARKER).read_text())["labels"]}))  # fmt: skip
     (bad / "thresholds.json").write_text(json.dumps({"grief": "high"}))
-    with pytest.raises(ModelError, match="thresholds must be numbers"):
+    # (was "thresholds must be numbers": the schema now names the file and the label)
+    with pytest.raises(ModelError, match=r"thresholds\.json: 'grief' must be a number in \["):
         TransformerClassifier.load(bad)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import DataError, ModelError
 from ..labels import EKMAN, LABELS, collapse_probabilities, matrix_to_names
+from .schema import check_labels, parse_thresholds, read_json, read_json_object, show
 
 if TYPE_CHECKING:
     from ..data.dataset import EmotionDataset
@@ -69,17 +70,9 @@ def check_texts(texts: Any) -> list[str]:
     return texts
 
 
-def read_json(path: Path) -> Any:
-    """A model file's JSON; a one-line ModelError naming the file when it is not JSON."""
-    import json
-
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path}: not valid JSON ({exc})") from None
-
-
-def read_model_config(folder: Path, files: Sequence[str]) -> dict[str, Any]:
+def read_model_config(
+    folder: Path, files: Sequence[str], architecture: str | None = None
+) -> dict[str, Any]:
     """The ``config.json`` of a saved model folder, after checking the folder.
 
     Parameters
@@ -88,30 +81,34 @@ def read_model_config(folder: Path, files: Sequence[str]) -> dict[str, Any]:
         The folder :meth:`EmotionModel.save` wrote.
     files : sequence of str
         The names of the files the folder must hold (``config.json`` among them).
+    architecture : str, optional
+        The ``architecture`` the config must name.
 
     Raises
     ------
     ModelError
         When the folder or one of ``files`` is missing, or ``config.json`` is not a JSON
-        object listing :data:`~emobalance.labels.LABELS`.
+        object listing :data:`~emobalance.labels.LABELS` (and naming ``architecture``).
     """
     if not folder.is_dir():
         raise ModelError(f"{folder}: model directory not found")
     for name in files:
         if not (folder / name).is_file():
             raise ModelError(f"{folder / name}: missing model file")
-    cfg = read_json(folder / "config.json")
-    if not isinstance(cfg, dict) or cfg.get("labels") != list(LABELS):
-        raise ModelError(f"{folder / 'config.json'}: label list differs from emobalance.LABELS")
+    path = folder / "config.json"
+    cfg = read_json_object(path)
+    check_labels(cfg.get("labels"), str(path))
+    if architecture is not None and cfg.get("architecture") != architecture:
+        raise ModelError(
+            f"{path}: 'architecture' must be {architecture!r}, got {show(cfg.get('architecture'))}"
+        )
     return cfg
 
 
 def read_thresholds(path: Path) -> np.ndarray:
-    """``thresholds.json`` (``{label: threshold}`` for all 28) as ``float32[28]``."""
-    th = read_json(path)
-    if not isinstance(th, dict) or sorted(th) != sorted(LABELS):
-        raise ModelError(f"{path}: expected one threshold per label")
-    return np.array([float(th[lab]) for lab in LABELS], dtype=np.float32)
+    """``thresholds.json`` (``{label: threshold}`` for exactly the 28, each a finite number in
+    [0, 1]) as ``float32[28]``."""
+    return parse_thresholds(read_json(path), str(path))
 
 
 def thresholds_json(thresholds: np.ndarray) -> dict[str, float]:

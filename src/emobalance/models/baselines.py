@@ -29,18 +29,30 @@ from sklearn.pipeline import FeatureUnion
 
 from ..data.dataset import EmotionDataset
 from ..errors import DataError, ModelError
-from ..io import atomic_path, write_json_atomic
+from ..io import write_json_atomic
 from ..labels import LABELS, NUM_LABELS
 from ..metrics import evaluate
 from .base import (
     EmotionModel,
     check_texts,
-    read_json,
     read_model_config,
     read_thresholds,
     thresholds_json,
 )
+from .schema import (
+    PROBE_TEXTS,
+    check_arrays,
+    check_int,
+    check_number,
+    check_probe,
+    json_object,
+    probe_failed,
+    read_metrics,
+    show,
+)
+from .storage import write_model_folder
 
+ARCHITECTURE = "tfidf_logreg"
 MODEL_FILES = ("model.joblib", "thresholds.json", "config.json")
 """Files :meth:`TfidfBaseline.load` requires (``metrics.json`` is optional)."""
 
@@ -323,29 +335,33 @@ class TfidfBaseline(EmotionModel):
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the model directory (each file atomically); return its path."""
+        """Write the model directory whole (a temporary folder renamed into place: a failure
+        while saving leaves neither a partial folder nor temporary files); return its path."""
         from .. import __version__
 
         self._check_fitted()
-        out = Path(path)
-        out.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out / "model.joblib") as tmp:
-            joblib.dump({"vectorizer": self.vectorizer_, "classifier": self.classifier_}, tmp)
-        write_json_atomic(out / "thresholds.json", thresholds_json(self.thresholds_))
-        write_json_atomic(out / "metrics.json", {"metrics": self.metrics_})
-        write_json_atomic(
-            out / "config.json",
-            {
-                "emobalance_version": __version__,
-                "sklearn_version": sklearn.__version__,
-                "architecture": "tfidf_logreg",
-                "labels": list(LABELS),
-                "params": self.get_params(),
-                "n_features": self.n_features_,
-                "fit_seconds": getattr(self, "fit_seconds_", None),
-            },
-        )
-        return out
+
+        def write(tmp: Path) -> None:
+            joblib.dump(
+                {"vectorizer": self.vectorizer_, "classifier": self.classifier_},
+                tmp / "model.joblib",
+            )
+            write_json_atomic(tmp / "thresholds.json", thresholds_json(self.thresholds_))
+            write_json_atomic(tmp / "metrics.json", {"metrics": self.metrics_})
+            write_json_atomic(
+                tmp / "config.json",
+                {
+                    "emobalance_version": __version__,
+                    "sklearn_version": sklearn.__version__,
+                    "architecture": ARCHITECTURE,
+                    "labels": list(LABELS),
+                    "params": self.get_params(),
+                    "n_features": self.n_features_,
+                    "fit_seconds": getattr(self, "fit_seconds_", None),
+                },
+            )
+
+        return write_model_folder(path, write)
 
     @classmethod
     def saved_files(cls, path: str | os.PathLike[str]) -> dict[str, Path]:
@@ -364,30 +380,137 @@ class TfidfBaseline(EmotionModel):
             Naming the missing, unreadable or mismatched file.
         """
         d = Path(path)
-        cfg = read_model_config(d, MODEL_FILES)
-        params = cfg.get("params", {})
-        try:
-            model = cls(**params)
-        except TypeError as exc:
-            raise ModelError(f"{d / 'config.json'}: invalid params ({exc})") from None
+        cfg = read_model_config(d, MODEL_FILES, ARCHITECTURE)
+        origin = str(d / "config.json")
+        model = cls(**_check_params(cfg.get("params", {}), origin))
+        n_features = cfg.get("n_features")
+        if n_features is not None:
+            check_int(n_features, origin, "'n_features'")
+        fit_seconds = cfg.get("fit_seconds")
+        if fit_seconds is not None:
+            model.fit_seconds_ = check_number(fit_seconds, origin, "'fit_seconds'", lo=0.0)
+        model.thresholds_ = read_thresholds(d / "thresholds.json")
+        m = read_metrics(d / "metrics.json", required=False)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # sklearn InconsistentVersionWarning
                 state = joblib.load(d / "model.joblib")
-            model.vectorizer_ = state["vectorizer"]
-            model.classifier_ = state["classifier"]
         except Exception as exc:  # unpickling can fail in many ways
-            raise ModelError(f"{d / 'model.joblib'}: cannot be loaded ({exc})") from None
-        if model.classifier_.coef_.shape[0] != NUM_LABELS:
-            raise ModelError(f"{d / 'model.joblib'}: expected {NUM_LABELS} labels")
+            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise ModelError(f"{d / 'model.joblib'}: cannot be loaded ({msg})") from None
+        model.vectorizer_, model.classifier_ = _check_state(
+            state, d / "model.joblib", model._make_vectorizer()
+        )
         model.n_features_ = int(model.classifier_.coef_.shape[1])
-        model.thresholds_ = read_thresholds(d / "thresholds.json")
-        m = read_json(d / "metrics.json") if (d / "metrics.json").is_file() else {}
-        m = m if isinstance(m, dict) else {}
+        if n_features is not None and n_features != model.n_features_:
+            raise ModelError(
+                f"{origin}: 'n_features' is {n_features}, model.joblib has {model.n_features_}"
+            )
         # folders of emobalance <= 0.1 wrote {"dev": ...} only
         model.metrics_ = dict(m["metrics"]) if isinstance(m.get("metrics"), dict) else {}
         if "metrics" not in m and m.get("dev") is not None:
             model.metrics_["dev"] = m["dev"]
-        if cfg.get("fit_seconds") is not None:
-            model.fit_seconds_ = float(cfg["fit_seconds"])
         return model
+
+
+_PARAM_DEFAULTS = TfidfBaseline().get_params()
+
+
+def _check_params(params: Any, origin: str) -> dict[str, Any]:
+    """``config.json``'s ``params``: the constructor's arguments, each checked."""
+    params = json_object(params, f"{origin}: 'params'")
+    unknown = [k for k in params if k not in _PARAM_DEFAULTS]
+    if unknown:
+        raise ModelError(f"{origin}: 'params' has unknown key {show(unknown[0])}")
+    out = dict(params)
+    for key in ("word_ngram_range", "char_ngram_range"):
+        if key in params:
+            v = params[key]
+            if not (isinstance(v, list) and len(v) == 2):
+                raise ModelError(f"{origin}: 'params.{key}' must be [min, max], got {show(v)}")
+            lo = check_int(v[0], origin, f"'params.{key}'[0]", lo=1, hi=100)
+            check_int(v[1], origin, f"'params.{key}'[1]", lo=lo, hi=100)
+            out[key] = (v[0], v[1])
+    if "min_df" in params:
+        v = params["min_df"]
+        if isinstance(v, float):
+            check_number(v, origin, "'params.min_df'", 0.0, 1.0)
+        else:
+            check_int(v, origin, "'params.min_df'", lo=1)
+    if params.get("max_features") is not None:
+        check_int(params["max_features"], origin, "'params.max_features'", lo=1)
+    if "C" in params:
+        check_number(params["C"], origin, "'params.C'", what="a positive number")
+        if params["C"] <= 0:
+            raise ModelError(f"{origin}: 'params.C' must be a positive number, got {params['C']}")
+    if params.get("class_weight") not in (None, "balanced"):
+        raise ModelError(
+            f"{origin}: 'params.class_weight' must be null or \"balanced\", "
+            f"got {show(params['class_weight'])}"
+        )
+    for key in ("random_state", "n_jobs"):
+        if key in params:
+            check_int(params[key], origin, f"'params.{key}'", lo=-(2**31), hi=2**32 - 1)
+    return out
+
+
+def _check_state(
+    state: Any, path: Path, described: FeatureUnion
+) -> tuple[FeatureUnion, LinearOneVsRest]:
+    """The unpickled ``model.joblib``: the word + char TF-IDF union that config.json's
+    params describe (``described``, unfitted), fitted, and 28 finite per-label models over
+    exactly its features; it scores :data:`PROBE_TEXTS` (a damaged pickle can hold objects
+    whose attributes are renamed or of the wrong type, which only scoring reveals)."""
+    if not isinstance(state, dict) or not isinstance(state.get("classifier"), LinearOneVsRest):
+        raise ModelError(f"{path}: not a TF-IDF model of emobalance (no fitted classifier)")
+    vec, clf = state.get("vectorizer"), state["classifier"]
+    if not isinstance(vec, FeatureUnion):
+        raise ModelError(f"{path}: not a TF-IDF model of emobalance (no fitted vectorizer)")
+    try:
+        n_features = 0
+        want = dict(described.transformer_list)
+        if [name for name, _ in vec.transformer_list] != list(want):
+            raise ModelError(f"{path}: the vectorizers are not {' + '.join(want)}")
+        for name, tf in vec.transformer_list:
+            if not isinstance(tf, TfidfVectorizer):
+                raise ModelError(f"{path}: vectorizer {name!r} is not a TfidfVectorizer")
+            for key, value in want[name].get_params().items():
+                if getattr(tf, key) != value:  # AttributeError for a renamed attribute
+                    raise ModelError(
+                        f"{path}: vectorizer {name!r} has {key}={show(getattr(tf, key))}, "
+                        f"config.json's params give {show(value)}"
+                    )
+            vocab, idf = tf.vocabulary_, np.asarray(tf.idf_)
+            ids = np.fromiter(vocab.values(), dtype=np.int64, count=len(vocab))
+            if not all(isinstance(t, str) for t in vocab) or not np.array_equal(
+                np.sort(ids), np.arange(len(vocab))
+            ):
+                raise ModelError(f"{path}: vectorizer {name!r} has a damaged vocabulary")
+            if idf.shape != (len(vocab),):
+                raise ModelError(f"{path}: vectorizer {name!r}: {idf.size} idf weights for "
+                                 f"{len(vocab)} n-grams")  # fmt: skip
+            check_arrays({f"{name}.idf_": idf}, str(path))
+            lo, hi = tf.ngram_range
+            check_int(lo, str(path), f"vectorizer {name!r} ngram_range[0]", lo=1, hi=100)
+            check_int(hi, str(path), f"vectorizer {name!r} ngram_range[1]", lo=lo, hi=100)
+            n_features += len(vocab)
+        coef, intercept, const = clf.coef_, clf.intercept_, clf.constant_
+        arrays = {"coef_": coef, "intercept_": intercept, "constant_": const}
+        for key, arr in arrays.items():
+            want = (NUM_LABELS, n_features) if key == "coef_" else (NUM_LABELS,)
+            if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f" or arr.shape != want:
+                got = getattr(arr, "shape", type(arr).__name__)
+                raise ModelError(f"{path}: classifier {key} must be a float array of shape "
+                                 f"{list(want)}, got {got}")  # fmt: skip
+    except (AttributeError, TypeError, ValueError) as exc:  # a damaged pickle's odd objects
+        raise ModelError(f"{path}: not a fitted TF-IDF model ({exc})") from None
+    check_arrays({"coef_": coef, "intercept_": intercept}, str(path))
+    fixed = const[~np.isnan(const)]
+    if ((fixed < 0) | (fixed > 1)).any() or not np.isfinite(fixed).all():
+        raise ModelError(f"{path}: classifier constant_ must be NaN or probabilities in [0, 1]")
+    try:
+        proba = clf.predict_proba(vec.transform(list(PROBE_TEXTS)))
+    except Exception as exc:  # whatever a damaged object makes scikit-learn raise
+        raise probe_failed(exc, str(path)) from None
+    check_probe(proba, str(path))
+    return vec, clf

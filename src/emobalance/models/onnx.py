@@ -12,6 +12,8 @@ Prediction needs only ``onnxruntime`` (``pip install emobalance[onnx]``).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -22,12 +24,22 @@ from typing import Any
 
 import numpy as np
 
-from ..config import ModelConfig, validate
+from ..config import ModelConfig
 from ..errors import DataError, EmobalanceError, ModelError
 from ..io import atomic_path
-from ..labels import LABELS, NUM_LABELS
+from ..labels import NUM_LABELS
 from ..text import Vocab, tokenize
 from .base import EmotionModel, check_texts, explanation
+from .schema import (
+    check_arrays,
+    check_int,
+    check_labels,
+    config_section,
+    json_object,
+    parse_threshold_list,
+    show,
+    vocab_from,
+)
 
 FORMAT = "emobalance-onnx"
 FORMAT_VERSION = 1
@@ -154,37 +166,50 @@ class OnnxEmotionClassifier(EmotionModel):
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3  # shape-inference notices are not the user's business
+        # shape-inference notices, and the errors of a damaged file (raised below as one
+        # line), are not for the user's terminal
+        opts.log_severity_level = 4
         try:
-            session = ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own classes (InvalidProtobuf, Fail...)
+            # onnxruntime print()s an "EP Error" banner before raising: keep stdout clean
+            with contextlib.redirect_stdout(io.StringIO()):
+                session = ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"])
+            meta = session.get_modelmeta().custom_metadata_map
+        except Exception as exc:  # onnxruntime's own classes (InvalidProtobuf, Fail...), and
+            # UnicodeDecodeError from metadata that is not UTF-8
             msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise ModelError(f"{p}: not a readable ONNX model ({msg})") from None
-        meta = session.get_modelmeta().custom_metadata_map
         if meta.get(META + "format") != FORMAT:
             raise ModelError(f"{p}: not an emobalance ONNX export (no {META}format metadata)")
-        try:
-            version = int(meta[META + "format_version"])
-            labels = json.loads(meta[META + "labels"])
-            config = validate(ModelConfig, json.loads(meta[META + "model"]), "model")
-            vocab = Vocab.from_dict(json.loads(meta[META + "vocab"]), origin=str(p))
-            thresholds = np.array(json.loads(meta[META + "thresholds"]), dtype=np.float32)
-            metrics = json.loads(meta.get(META + "metrics", "{}"))
-        except (KeyError, ValueError, TypeError, EmobalanceError) as exc:
-            raise ModelError(f"{p}: invalid emobalance metadata ({exc})") from None
+        origin = f"{p}: metadata"
+
+        def field(key: str, default: str | None = None) -> Any:
+            raw = meta.get(META + key, default)
+            if raw is None:
+                raise ModelError(f"{origin} {META}{key} is missing")
+            try:
+                return json.loads(raw)
+            except (ValueError, RecursionError) as exc:
+                msg = str(exc).splitlines()[0][:200]
+                raise ModelError(f"{origin} {META}{key} is not valid JSON ({msg})") from None
+
+        version = check_int(field("format_version"), origin, f"{META}format_version", lo=1)
         if version > FORMAT_VERSION:
             raise ModelError(f"{p}: export format {version} is newer than {FORMAT_VERSION}")
-        if labels != list(LABELS):
-            raise ModelError(f"{p}: label list differs from emobalance.LABELS")
-        if thresholds.shape != (NUM_LABELS,):
-            raise ModelError(f"{p}: expected {NUM_LABELS} thresholds, got {thresholds.shape}")
+        check_labels(field("labels"), origin, f"{META}labels")
+        config = config_section(field("model"), ModelConfig, origin, f"{META}model")
+        vocab = vocab_from(field("vocab"), f"{origin} {META}vocab")
+        thresholds = parse_threshold_list(field("thresholds"), origin, f"{META}thresholds")
+        metrics = json_object(field("metrics", "{}"), f"{origin} {META}metrics")
+        quantize = meta.get(META + "quantize", "none")
+        if quantize not in ("none", "int8"):
+            raise ModelError(f"{origin} {META}quantize must be none or int8, got {show(quantize)}")
         names = {o.name for o in session.get_outputs()}
         if [i.name for i in session.get_inputs()] != ["ids"] or names != {"logits", "attention"}:
             raise ModelError(f"{p}: graph inputs/outputs are not ids -> logits, attention")
-        quantize = meta.get(META + "quantize", "none")
-        if not isinstance(metrics, dict):
-            raise ModelError(f"{p}: invalid emobalance metadata (metrics is not an object)")
-        return cls(session, vocab, config, thresholds, p, quantize, workers, metrics)
+        _check_initializers(p)
+        clf = cls(session, vocab, config, thresholds, p, quantize, workers, metrics)
+        _probe(clf, p)
+        return clf
 
     # ---------------------------------------------------------------- inference
     def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
@@ -259,6 +284,41 @@ class OnnxEmotionClassifier(EmotionModel):
 
     def __repr__(self) -> str:
         return f"OnnxEmotionClassifier({str(self.path_)!r}, quantize={self.quantize_!r})"
+
+
+def _check_initializers(path: Path) -> None:
+    """Every floating-point weight of the graph finite and bounded (needs the ``onnx``
+    package; a prediction-only install without it relies on :func:`_probe`)."""
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        return
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+        arrays = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+    except Exception as exc:  # onnxruntime read it, so this is rare: a damaged tensor
+        msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ModelError(f"{path}: unreadable graph weights ({msg})") from None
+    check_arrays(arrays, str(path))
+
+
+def _probe(clf: OnnxEmotionClassifier, path: Path) -> None:
+    """Run the graph once on the first and last ids of the vocabulary: a graph whose tables
+    do not cover the vocabulary, or whose shapes are damaged, fails here, not in predict."""
+    ids = np.array([[0, 1, len(clf.vocab_) - 1]], dtype=np.int64)
+    try:
+        logits, attention = clf.session_.run(["logits", "attention"], {"ids": ids})
+    except Exception as exc:  # onnxruntime's own classes
+        msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ModelError(f"{path}: the graph fails on the vocabulary's ids ({msg})") from None
+    if logits.shape != (1, NUM_LABELS) or attention.shape != ids.shape:
+        raise ModelError(
+            f"{path}: the graph gives logits {list(logits.shape)} and attention "
+            f"{list(attention.shape)}, expected [1, {NUM_LABELS}] and {list(ids.shape)}"
+        )
+    if not (np.isfinite(logits).all() and np.isfinite(attention).all()):
+        raise ModelError(f"{path}: the graph gives non-finite values (damaged weights)")
 
 
 def _available_cores() -> int:

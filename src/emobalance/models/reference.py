@@ -21,7 +21,7 @@ from .. import __version__
 from ..config import ModelConfig, TrainConfig, validate
 from ..data.dataset import EmotionDataset
 from ..errors import DataError, ModelError
-from ..io import atomic_path, write_json_atomic
+from ..io import write_json_atomic
 from ..labels import LABELS, NUM_LABELS
 from ..text import Vocab, tokenize
 from ..training import Trainer, TrainResult, predict_logits, resolve_device, set_seed, sigmoid
@@ -29,13 +29,23 @@ from .base import (
     EmotionModel,
     check_texts,
     explanation,
-    read_json,
     read_model_config,
     read_thresholds,
     thresholds_json,
 )
 from .cnn_bilstm_attention import CNNBiLSTMAttention, count_parameters
+from .schema import (
+    check_arrays,
+    check_int,
+    check_shapes,
+    config_section,
+    read_metrics,
+    read_vocab,
+    safetensors_shapes,
+)
+from .storage import write_model_folder
 
+ARCHITECTURE = "cnn_bilstm_attention"
 MODEL_FILES = ("config.json", "vocab.json", "model.safetensors", "thresholds.json", "metrics.json")
 
 
@@ -214,32 +224,33 @@ class EmotionClassifier(EmotionModel):
 
     # -------------------------------------------------------------- persistence
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the model directory (each file atomically)."""
+        """Write the model directory whole (a temporary folder renamed into place: a failure
+        while saving leaves neither a partial folder nor temporary files)."""
         from safetensors.torch import save_file
 
         self._check_fitted()
-        out = Path(path)
-        out.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.network_.state_dict().items()}
-        with atomic_path(out / "model.safetensors") as tmp:
-            save_file(state, str(tmp), metadata={"format": "pt"})
-        self.vocab_.save(out / "vocab.json")
-        write_json_atomic(out / "thresholds.json", thresholds_json(self.thresholds_))
-        write_json_atomic(
-            out / "metrics.json", {"metrics": self.metrics_, "history": self.history_}
-        )
-        write_json_atomic(
-            out / "config.json",
-            {
-                "emobalance_version": __version__,
-                "architecture": "cnn_bilstm_attention",
-                "labels": list(LABELS),
-                "vocab_size": len(self.vocab_),
-                "model": self.model_config.model_dump(mode="json"),
-                "train": self.train_config.model_dump(mode="json"),
-            },
-        )
-        return out
+
+        def write(tmp: Path) -> None:
+            save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+            self.vocab_.save(tmp / "vocab.json")
+            write_json_atomic(tmp / "thresholds.json", thresholds_json(self.thresholds_))
+            write_json_atomic(
+                tmp / "metrics.json", {"metrics": self.metrics_, "history": self.history_}
+            )
+            write_json_atomic(
+                tmp / "config.json",
+                {
+                    "emobalance_version": __version__,
+                    "architecture": ARCHITECTURE,
+                    "labels": list(LABELS),
+                    "vocab_size": len(self.vocab_),
+                    "model": self.model_config.model_dump(mode="json"),
+                    "train": self.train_config.model_dump(mode="json"),
+                },
+            )
+
+        return write_model_folder(path, write)
 
     @classmethod
     def saved_files(cls, path: str | os.PathLike[str]) -> dict[str, Path]:
@@ -260,34 +271,43 @@ class EmotionClassifier(EmotionModel):
         from safetensors.torch import load_file
 
         d = Path(path)
-        cfg = read_model_config(d, MODEL_FILES)
-        try:
-            clf = cls(model=cfg["model"], train=cfg["train"])
-        except (KeyError, Exception) as exc:
-            raise ModelError(f"{d / 'config.json'}: invalid config ({exc})") from None
-        try:
-            clf.vocab_ = Vocab.load(d / "vocab.json")
-        except DataError as exc:
-            raise ModelError(str(exc)) from None
-        if len(clf.vocab_) != cfg.get("vocab_size"):
+        cfg = read_model_config(d, MODEL_FILES, ARCHITECTURE)
+        cfg_path = str(d / "config.json")
+        clf = cls(
+            model=config_section(cfg.get("model"), ModelConfig, cfg_path, "model"),
+            train=config_section(cfg.get("train"), TrainConfig, cfg_path, "train"),
+        )
+        vocab_size = check_int(cfg.get("vocab_size"), cfg_path, "'vocab_size'", lo=2)
+        clf.vocab_ = read_vocab(d / "vocab.json")
+        if len(clf.vocab_) != vocab_size:
             raise ModelError(
-                f"{d / 'vocab.json'}: {len(clf.vocab_)} tokens, "
-                f"config.json says {cfg.get('vocab_size')}"
+                f"{d / 'vocab.json'}: {len(clf.vocab_)} tokens, config.json says {vocab_size}"
             )
         clf.thresholds_ = read_thresholds(d / "thresholds.json")
+        m = read_metrics(d / "metrics.json")
+        weights = d / "model.safetensors"
+        # the names and shapes the config implies, from a network on the meta device (no
+        # memory, no random numbers drawn), checked against the header before any tensor is
+        # read or a network of the config's size is built
+        with torch.device("meta"):
+            expected = CNNBiLSTMAttention(vocab_size, clf.model_config).state_dict()
+        check_shapes(safetensors_shapes(weights), {k: tuple(v.shape) for k, v in
+                                                   expected.items()}, str(weights))  # fmt: skip
+        try:
+            state = load_file(str(weights))
+        except (SafetensorError, OSError) as exc:
+            msg = str(exc).splitlines()[0][:200]
+            raise ModelError(f"{weights}: cannot be read ({msg})") from None
+        check_arrays({k: v.float().numpy() for k, v in state.items()}, str(weights))
         clf.network_ = CNNBiLSTMAttention(len(clf.vocab_), clf.model_config)
         try:
-            state = load_file(str(d / "model.safetensors"))
             clf.network_.load_state_dict(state)
-        except (SafetensorError, RuntimeError, OSError) as exc:
+        except RuntimeError as exc:
             msg = str(exc).splitlines()[0][:200]
-            raise ModelError(
-                f"{d / 'model.safetensors'}: does not match config.json ({msg})"
-            ) from None
+            raise ModelError(f"{weights}: does not match config.json ({msg})") from None
         dev = resolve_device(device)
         clf.network_.to(dev).eval()
-        m = read_json(d / "metrics.json")
-        clf.metrics_ = m.get("metrics", {}) if isinstance(m, dict) else {}
-        clf.history_ = m.get("history", []) if isinstance(m, dict) else []
+        clf.metrics_ = m.get("metrics", {})
+        clf.history_ = m.get("history", [])
         clf.device_ = dev
         return clf

