@@ -34,9 +34,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .config import EmobalanceConfig
+from .config import EmobalanceConfig, check_device
 from .data.dataset import EmotionDataset
-from .errors import EmobalanceError
+from .errors import ConfigError, EmobalanceError
 from .log import get_logger
 
 log = get_logger(__name__)
@@ -49,6 +49,7 @@ __all__ = [
     "evaluate_model",
     "is_main_process",
     "load_data",
+    "preflight",
     "run",
     "train_model",
     "train_teacher",
@@ -73,6 +74,31 @@ def load_data(data: DataLike, data_dir: str | os.PathLike[str] | None = None) ->
     if not path.exists():
         raise EmobalanceError(f"{data}: not a split (train, dev, test) nor an existing file")
     return load_any(path)
+
+
+def preflight(cfg: EmobalanceConfig, *sections: str) -> None:
+    """Check what a job needs from the machine before any data loads or any training starts.
+
+    Parameters
+    ----------
+    cfg : EmobalanceConfig
+    *sections : str
+        The sections the job uses: ``train`` (its device and, through ``model``, the vectors
+        file) and ``teacher`` (its device).
+
+    Raises
+    ------
+    ConfigError
+        A device this machine lacks (``train.device cuda: no CUDA device on this machine``),
+        or a ``model.vectors`` file that does not exist.
+    """
+    if "train" in sections:
+        check_device(cfg.train.device, "train.device")
+        vectors = cfg.model.resolve_vectors()
+        if vectors is not None and not Path(vectors).is_file():
+            raise ConfigError(f"model.vectors: {vectors}: no such file")
+    if "teacher" in sections:
+        check_device(cfg.teacher.device, "teacher.device")
 
 
 def is_main_process() -> bool:
@@ -112,6 +138,7 @@ def train_model(
     from .models.reference import EmotionClassifier
 
     cfg = config if config is not None else EmobalanceConfig()
+    preflight(cfg, "train")
     tc = cfg.train if progress is None else cfg.train.model_copy(update={"progress": progress})
     if distributed:
         from .distributed import init_distributed
@@ -159,6 +186,7 @@ def distill_model(
     from .teachers import build_teacher
 
     cfg = config if config is not None else EmobalanceConfig()
+    preflight(cfg, "train", "teacher")
     tc = cfg.train if progress is None else cfg.train.model_copy(update={"progress": progress})
     train_ds, dev_ds = load_data(train), load_data(dev)
     dc = cfg.distill
@@ -204,6 +232,7 @@ def train_teacher(
     from .models.transformer import TransformerClassifier, check_base
 
     cfg = config if config is not None else EmobalanceConfig()
+    preflight(cfg, "teacher")
     tc = cfg.teacher if progress is None else cfg.teacher.model_copy(update={"progress": progress})
     check_base(tc.base)
     train_ds, dev_ds = load_data(train), load_data(dev)
@@ -244,6 +273,8 @@ def balance(
     from .balance.build import run_balance
 
     cfg = config if config is not None else EmobalanceConfig()
+    if teacher is None:  # the teacher is built here: by the reference network or MiniLM
+        preflight(cfg, "train", "teacher")
     splits = {k: None if v is None else load_data(v) for k, v in
               {"train": train, "dev": dev, "test": test}.items()}  # fmt: skip
     return run_balance(cfg, out, teacher=teacher, progress=progress, **splits)
@@ -265,6 +296,7 @@ def run(
     from .pipeline import run_experiment
 
     cfg = config if config is not None else EmobalanceConfig()
+    preflight(cfg, "train", "teacher")
     return run_experiment(cfg, run_dir, resume=resume, progress=progress)
 
 
