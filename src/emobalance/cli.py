@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from . import __version__
@@ -727,14 +726,14 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with configured():  # INFO lines of the jobs reach stderr; results stay on stdout
             rv = app(args=argv, prog_name="emobalance", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:  # `emobalance`, `emobalance data`
-        help_text = exc.format_message()
-        if help_text.strip():  # typer's rich help printed itself already
-            print(help_text)
-        raise SystemExit(2) from None
     except BaseException as exc:
         if isinstance(exc, SystemExit):
             raise
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `emobalance`, `emobalance data`
+            help_text = exc.format_message()  # type: ignore[attr-defined]
+            if help_text.strip():  # typer's rich help has printed itself already
+                print(help_text)
+            raise SystemExit(2) from None
         known = user_error(exc, _IO)
         if known is None:  # a bug: its traceback is the report
             raise

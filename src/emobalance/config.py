@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import ConfigError
+from .errors import ConfigError, field_path
 
 DEFAULT_VECTORS = "vectors/explosion-fasttext-en-300d.corpus-vocab.vec.gz"
 
@@ -703,7 +703,10 @@ def apply_overrides(config: dict[str, Any], overrides: Iterable[str]) -> dict[st
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
     """One line for a YAML error: the problem and where (PyYAML's own text spans lines)."""
-    problem = getattr(exc, "problem", None) or getattr(exc, "reason", None)
+    if isinstance(exc, yaml.reader.ReaderError):  # a control character, a NUL byte
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character or " ")
+        return f"unacceptable character #x{char:04x} at position {exc.position}: {exc.reason}"
+    problem = getattr(exc, "problem", None)
     mark = getattr(exc, "problem_mark", None)
     if problem is None:
         return " ".join(str(exc).split())
@@ -766,7 +769,7 @@ def validate(model: type[BaseModel], data: dict[str, Any], origin: str = "config
         errors = exc.errors(include_url=False, include_input=False)
         parts = []
         for err in errors[:3]:
-            loc = ".".join(str(x) for x in err["loc"])
+            loc = field_path(err["loc"])
             parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
         raise ConfigError(f"{origin}: " + "; ".join(parts) + more) from None
@@ -789,7 +792,10 @@ def check_device(spec: str, field: str = "device") -> None:
     ConfigError
         ``device cuda: no CUDA device on this machine`` and the like.
     """
-    _device_spec(spec)
+    try:
+        _device_spec(spec)
+    except ValueError as exc:
+        raise ConfigError(f"{field}: {exc}") from None
     if spec in ("auto", "cpu"):
         return  # never imports torch
     import torch

@@ -4,7 +4,8 @@ one-line message and exit status of the CLI (no traceback)."""
 from __future__ import annotations
 
 import errno
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 
 
 class EmobalanceError(Exception):
@@ -37,6 +38,17 @@ _WRITE_ERRNOS = frozenset(
 )
 
 
+_UNION_TAG = re.compile(
+    r"(?:constrained-|function-|literal\[|list\[|dict\[|tagged-union)|^(?:int|float|str|bool|none)$"
+)
+
+
+def field_path(loc: Iterable[object]) -> str:
+    """A pydantic error location as a dotted field name (``train.epochs``), without the
+    tags pydantic adds for the members of a union (``target.constrained-int``)."""
+    return ".".join(str(x) for x in loc if not (isinstance(x, str) and _UNION_TAG.search(x)))
+
+
 def one_line(text: object) -> str:
     """``text`` with every run of whitespace (newlines included) made one space."""
     return " ".join(str(text).split())
@@ -60,16 +72,16 @@ def user_error(exc: BaseException, io: Mapping[str, str] | None = None) -> tuple
         :class:`EmobalanceError`, a click usage error, a config value pydantic refuses, an
         ``OSError``, a damaged Arrow/Parquet file), 130 for an interrupt, 1 for click's Abort.
     """
-    import click
     from pydantic import ValidationError
 
     io = io or {}
+    usage, abort = _click_classes()
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted", 130
-    if isinstance(exc, click.exceptions.Abort):
+    if isinstance(exc, abort):
         return "aborted", 1
-    if isinstance(exc, click.ClickException):  # a bad or missing option, an unknown command
-        msg = one_line(exc.format_message())
+    if isinstance(exc, usage):  # a bad or missing option, an unknown command
+        msg = one_line(exc.format_message()).rstrip(".")
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         return f"{msg[:1].lower()}{msg[1:]}{hint}", 2
@@ -77,8 +89,7 @@ def user_error(exc: BaseException, io: Mapping[str, str] | None = None) -> tuple
         return one_line(exc), 2
     if isinstance(exc, ValidationError):  # a named flag that the config models reject
         err = exc.errors(include_url=False, include_input=False)[0]
-        loc = ".".join(str(x) for x in err["loc"])
-        return one_line(f"invalid value for {loc or exc.title}: {err['msg']}"), 2
+        return one_line(f"invalid value for {field_path(err['loc']) or exc.title}: {err['msg']}"), 2
     if isinstance(exc, OSError):  # unwritable output, disk full, a port in use...
         what = exc.strerror or str(exc) or type(exc).__name__
         if exc.filename is not None:
@@ -90,6 +101,23 @@ def user_error(exc: BaseException, io: Mapping[str, str] | None = None) -> tuple
     if _is_arrow_error(exc):  # a damaged Parquet/Arrow file (ArrowInvalid is a ValueError)
         return one_line(_while(str(exc), io)), 2
     return None
+
+
+def _click_classes() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """(usage errors, aborts) of click: typer >= 0.2x vendors click (its ClickException is a
+    ``typer.TyperException``), older typers use click itself."""
+    import typer
+
+    usage: list[type] = [typer.TyperException]
+    abort: list[type] = [typer.Abort]
+    try:
+        import click
+    except ImportError:  # pragma: no cover - typer without click
+        pass
+    else:
+        usage.append(click.ClickException)
+        abort.append(click.exceptions.Abort)
+    return tuple(usage), tuple(abort)
 
 
 def _while(what: str, io: Mapping[str, str]) -> str:
