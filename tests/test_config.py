@@ -227,7 +227,7 @@ def test_valid_device_strings(spec):
 def test_check_device_against_the_machine(monkeypatch):
     import torch
 
-    from emobalance.config import check_device
+    from emobalance.jobs import check_device
 
     check_device("auto") and check_device("cpu")  # never needs torch
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

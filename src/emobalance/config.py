@@ -52,13 +52,14 @@ DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(?::\d{1,3})?")
 """The devices a config may name: ``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``."""
 
 
-def _device_spec(v: str) -> str:
+def device_spec(v: str) -> str:
+    """``v`` when it is a device string of :data:`DEVICE_PATTERN`, else a ValueError."""
     if not DEVICE_PATTERN.fullmatch(v):
         raise ValueError(f"expected auto, cpu, cuda, cuda:N or mps, got {v!r}")
     return v
 
 
-Device = Annotated[str, AfterValidator(_device_spec)]
+Device = Annotated[str, AfterValidator(device_spec)]
 DEFAULT_MIN_VECTOR_COVERAGE = 0.01
 """``model.min_vector_coverage``: a vectors file covering less of the vocabulary is refused."""
 
@@ -177,7 +178,7 @@ class TrainConfig(_Section):
         CPU, see docs/BENCHMARKS.md). ``bf16`` on CPU is available as an option.
     device : str
         ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``;
-        checked against the machine when a job starts (:func:`check_device`).
+        checked against the machine when a job starts (:func:`emobalance.jobs.check_device`).
     num_threads : int or None
         torch intra-op threads (None = torch default).
     eval_batch_size : int
@@ -775,41 +776,3 @@ def validate(model: type[BaseModel], data: dict[str, Any], origin: str = "config
         raise ConfigError(f"{origin}: " + "; ".join(parts) + more) from None
     except RecursionError:  # a YAML alias cycle or a mapping nested thousands deep
         raise ConfigError(f"{origin}: nested too deeply") from None
-
-
-def check_device(spec: str, field: str = "device") -> None:
-    """Refuse a device this machine does not have, before any work starts.
-
-    Parameters
-    ----------
-    spec : str
-        A validated device string (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``).
-    field : str
-        The config field, named in the message (e.g. ``train.device``).
-
-    Raises
-    ------
-    ConfigError
-        ``device cuda: no CUDA device on this machine`` and the like.
-    """
-    try:
-        _device_spec(spec)
-    except ValueError as exc:
-        raise ConfigError(f"{field}: {exc}") from None
-    if spec in ("auto", "cpu"):
-        return  # never imports torch
-    import torch
-
-    if spec == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise ConfigError(f"{field} mps: no MPS (Apple GPU) device on this machine")
-        return
-    if not torch.cuda.is_available():
-        raise ConfigError(f"{field} {spec}: no CUDA device on this machine")
-    index = int(spec.partition(":")[2] or 0)
-    count = torch.cuda.device_count()
-    if index >= count:
-        raise ConfigError(
-            f"{field} {spec}: this machine has {count} CUDA device(s) (cuda:0..cuda:{count - 1})"
-        )

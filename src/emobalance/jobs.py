@@ -34,7 +34,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .config import EmobalanceConfig, check_device
+from .config import EmobalanceConfig, device_spec
 from .data.dataset import EmotionDataset
 from .errors import ConfigError, EmobalanceError
 from .log import get_logger
@@ -45,6 +45,7 @@ DataLike = str | os.PathLike[str] | EmotionDataset
 
 __all__ = [
     "balance",
+    "check_device",
     "distill_model",
     "evaluate_model",
     "is_main_process",
@@ -74,6 +75,44 @@ def load_data(data: DataLike, data_dir: str | os.PathLike[str] | None = None) ->
     if not path.exists():
         raise EmobalanceError(f"{data}: not a split (train, dev, test) nor an existing file")
     return load_any(path)
+
+
+def check_device(spec: str, field: str = "device") -> None:
+    """Refuse a device this machine does not have, before any work starts.
+
+    Parameters
+    ----------
+    spec : str
+        A validated device string (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``).
+    field : str
+        The config field, named in the message (e.g. ``train.device``).
+
+    Raises
+    ------
+    ConfigError
+        ``device cuda: no CUDA device on this machine`` and the like.
+    """
+    try:
+        device_spec(spec)
+    except ValueError as exc:
+        raise ConfigError(f"{field}: {exc}") from None
+    if spec in ("auto", "cpu"):
+        return  # never imports torch
+    import torch
+
+    if spec == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ConfigError(f"{field} mps: no MPS (Apple GPU) device on this machine")
+        return
+    if not torch.cuda.is_available():
+        raise ConfigError(f"{field} {spec}: no CUDA device on this machine")
+    index = int(spec.partition(":")[2] or 0)
+    count = torch.cuda.device_count()
+    if index >= count:
+        raise ConfigError(
+            f"{field} {spec}: this machine has {count} CUDA device(s) (cuda:0..cuda:{count - 1})"
+        )
 
 
 def preflight(cfg: EmobalanceConfig, *sections: str) -> None:
