@@ -275,3 +275,133 @@ def test_distill_model_job_logs_through_the_emobalance_logger(
     dist = clf.metrics_["distillation"]
     assert dist["alpha"] == 0.3 and dist["external_rows"] == 0 and dist["teacher"] == "tfidf"
     assert (tmp_path / "s" / "model.safetensors").is_file()
+
+
+# ------------------------------------------ issue 14: the API and the CLI boundary
+def test_predict_proba_refuses_a_bad_batch_size_in_every_kind(model_kind_paths):
+    # -5 used to read uninitialised memory (garbage probabilities) and -1 gave NaN, exit 0
+    from emobalance.errors import ConfigError
+    from emobalance.models.registry import load_model
+
+    for kind, path in model_kind_paths.items():
+        clf = load_model(path)
+        for bad in (0, -1, -5, 2.5, True, "8"):
+            with pytest.raises(ConfigError, match=r"^batch_size: expected an int >= 1") as info:
+                clf.predict_proba(["thanks so much"], batch_size=bad)
+            assert "\n" not in str(info.value), kind
+        proba = clf.predict_proba(["thanks so much", "so furious"], batch_size=np.int64(1))
+        assert proba.shape == (2, 28) and np.isfinite(proba).all(), kind
+        np.testing.assert_allclose(proba, clf.predict_proba(["thanks so much", "so furious"]),
+                                   atol=1e-5, err_msg=kind)  # fmt: skip
+
+
+def _cli(args, tmp_path, **kw):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "EMOBALANCE_CACHE": str(tmp_path / "cache")}
+    return subprocess.Popen([sys.executable, "-m", "emobalance.cli", *args], env=env,
+                            stderr=subprocess.PIPE, text=True, **kw)  # fmt: skip
+
+
+def test_sigint_during_training_is_one_line_exit_130(model_dir, tmp_path):
+    import signal
+
+    d = model_dir
+    cfg = yaml.safe_load((d / "tiny.yaml").read_text())
+    cfg["train"].update(epochs=5000, patience=5000, num_threads=1)
+    (tmp_path / "long.yaml").write_text(yaml.safe_dump(cfg))
+    proc = _cli(["train", "--train", str(d / "train.parquet"), "--dev", str(d / "dev.jsonl"),
+                 "--config", str(tmp_path / "long.yaml"), "--out", str(tmp_path / "m")],
+                tmp_path)  # fmt: skip
+    try:
+        for line in proc.stderr:
+            if "epoch 2:" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stderr.read()
+        assert proc.wait(60) == 130
+    finally:
+        proc.kill()
+    assert rest.splitlines()[-1] == "error: interrupted" and "Traceback" not in rest
+    assert not (tmp_path / "m").exists()
+
+
+def test_sigint_during_scoring_is_one_line_exit_130(model_dir, tmp_path):
+    import signal
+    import time
+
+    src, out = tmp_path / "in.txt", tmp_path / "out.csv"
+    src.write_text("thanks so much\nso furious\n" * 10_000)
+    proc = _cli(["predict", str(model_dir / "model"), "--input", str(src), "--output", str(out),
+                 "--chunk-size", "500", "--batch-size", "1"], tmp_path)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".out.csv.parts/part-*")) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        err = proc.stderr.read()
+        assert proc.wait(60) == 130, err
+    finally:
+        proc.kill()
+    assert err.splitlines()[-1] == "error: interrupted" and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_an_oserror_without_a_file_names_the_output(model_dir, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from emobalance import jobs, scoring
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")  # a buffered write: no name
+
+    monkeypatch.setattr(scoring, "predict_file", full)
+    monkeypatch.setattr(jobs, "train_model", full)
+    src = tmp_path / "in.txt"
+    src.write_text("thanks\n")
+    for args, target in (
+        (["predict", str(model_dir / "model"), "--input", str(src), "--output",
+          str(tmp_path / "o.csv")], tmp_path / "o.csv"),
+        (["train", "--out", str(tmp_path / "m")], tmp_path / "m"),
+    ):  # fmt: skip
+        code, _, err = run(args, capsys)
+        assert code == 2 and err == f"error: {target}: No space left on device\n"
+    # an error that is no write error names what the command was reading and writing
+    monkeypatch.setattr(scoring, "predict_file", lambda *a, **k: (_ for _ in ()).throw(
+        OSError("Couldn't deserialize thrift: TProtocolException: Invalid data")))  # fmt: skip
+    code, _, err = run(["predict", str(model_dir / "model"), "--input", str(src), "--output",
+                        str(tmp_path / "o.csv")], capsys)  # fmt: skip
+    assert code == 2 and err.count("\n") == 1
+    assert f"Invalid data (while reading {src}, writing {tmp_path / 'o.csv'})" in err
+
+
+def test_a_corrupt_parquet_input_is_one_line(model_dir, tmp_path, capsys):
+    bad = tmp_path / "bad.parquet"
+    raw = bytearray((model_dir / "test.parquet").read_bytes())
+    raw[len(raw) // 3 : len(raw) // 3 + 64] = b"\xff" * 64  # damaged pages, intact footer
+    bad.write_bytes(bytes(raw))
+    code, _, err = run(["predict", str(model_dir / "model"), "--input", str(bad), "--output",
+                        str(tmp_path / "o.csv")], capsys)  # fmt: skip
+    assert code == 2, err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert "bad.parquet" in err
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_train_refuses_vectors_that_cover_nothing_and_conflicting_options(model_dir, capsys,
+                                                                         tmp_path):  # fmt: skip
+    d = model_dir
+    base = ["train", "--train", str(d / "train.parquet"), "--dev", str(d / "dev.jsonl"),
+            "--config", str(d / "tiny.yaml"), "--out", str(tmp_path / "m")]  # fmt: skip
+    vec = tmp_path / "other.vec"
+    vec.write_text("2 16\n" + "".join(f"w{i} " + " ".join(["0.1"] * 16) + "\n" for i in range(2)))
+    code, _, err = run([*base, "--vectors", str(vec)], capsys)
+    assert code == 2 and "vectors for only 0 of the" in err and "min_vector_coverage" in err
+    code, _, err = run([*base, "--vectors", str(vec), "--set", "model.min_vector_coverage=0"],
+                       capsys)  # fmt: skip
+    assert code == 0, err  # the threshold is a setting: 0 trains as before
+    code, _, err = run([*base, "--vectors", str(vec), "--set", "model.pretrained=false"], capsys)
+    assert code == 2 and "--vectors conflicts with model.pretrained=false" in err

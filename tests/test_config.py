@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,143 @@ def test_balance_defaults_live_in_one_place():
     assert PRESETS["quick"]["balance"] == {"target": 1000, "teacher": "ensemble"}
     assert "balance" not in PRESETS["paper"]
     assert load_config(preset="paper").balance == bc
+
+
+# ------------------------------------------- issue 14: validated before any work starts
+CLI_FIXTURES = Path(__file__).parent / "fixtures" / "cli"
+
+
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [
+        ("config_utf16.yaml", r"config_utf16\.yaml: not a UTF-8 text file \(byte 0xff at"),
+        ("config_binary.yaml", r"config_binary\.yaml: not a UTF-8 text file \(byte 0x89"),
+        ("config_control_chars.yaml", r"config_control_chars\.yaml: invalid YAML \(unacceptable "
+                                      r"character #x0000 at position 17"),
+        ("config_inf_lr.yaml", r"config_inf_lr\.yaml: train\.lr: Input should be a finite number"),
+        ("config_nan_alpha.yaml", r"distill\.alpha: Input should be a finite number"),
+        ("config_bad_device.yaml", r"train\.device: .*expected auto, cpu, cuda, cuda:N or mps"),
+        ("config_huge_dim.yaml", r"model\.embedding_dim: Input should be less than or equal to 40"),
+        ("config_list.yaml", r"config_list\.yaml: expected a mapping of sections"),
+    ],
+)  # fmt: skip
+def test_bad_config_files_are_one_line_naming_the_file(name, needle):
+    with pytest.raises(ConfigError, match=needle) as info:
+        load_config(CLI_FIXTURES / name)
+    assert "\n" not in str(info.value) and str(CLI_FIXTURES / name) in str(info.value)
+
+
+def test_a_folder_or_a_deeply_nested_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path)
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("train: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=r"deep\.yaml: invalid YAML \(nested too deeply\)"):
+        load_config(deep)
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_config(overrides=["train.epochs=" + "[" * 5000 + "]" * 5000])
+
+
+@pytest.mark.parametrize(
+    "item",
+    ["train.lr=.inf", "train.lr=.nan", "teacher.head_lr=-.inf", "distill.temperature=.inf",
+     "balance.pseudo_label.thresholds={grief: .nan}", "balance.pseudo_label.threshold=.nan",
+     "balance.generation.llm.timeout_s=.inf", "run.balanced_holdout=.nan"],
+)  # fmt: skip
+def test_every_float_is_finite(item):
+    with pytest.raises(ConfigError, match="finite number"):
+        load_config(overrides=[item])
+
+
+@pytest.mark.parametrize(
+    ("item", "needle"),
+    [
+        ("model.embedding_dim=1000000000", "less than or equal to 4096"),
+        ("model.lstm_layers=100", "less than or equal to 16"),
+        ("model.conv_kernel_sizes=[3, 1000]", "1 to 16 ints in 1..64"),
+        ("train.batch_size=100000000", "less than or equal to 1048576"),
+        ("train.epochs=1000000", "less than or equal to 10000"),
+        ("train.lr=1000", "less than or equal to 10"),
+        ("train.seed=-1", "greater than or equal to 0"),
+        ("train.seed=99999999999", "less than or equal to 4294967295"),
+        ("run.seeds=[0, -3]", "run.seeds.1: Input should be greater than or equal to 0"),
+        ("balance.target=0", "balance.target: Input should be greater than or equal to 1"),
+        ("balance.pseudo_label.thresholds={grief: 7.5}", "less than or equal to 1"),
+        ("balance.generation.llm.min_chars=500", "min_chars (500) exceeds max_chars (300)"),
+        ("model.min_vector_coverage=2", "less than or equal to 1"),
+        ("teacher.device=cuda:x", "expected auto, cpu, cuda, cuda:N or mps"),
+        ("train.device=CUDA", "expected auto, cpu, cuda, cuda:N or mps"),
+    ],
+)
+def test_sizes_have_upper_bounds_and_seeds_are_not_negative(item, needle):
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        load_config(overrides=[item])
+
+
+def test_a_config_error_names_at_most_three_fields():
+    items = [f"train.{k}=-1" for k in ("epochs", "batch_size", "lr", "patience", "seed")]
+    with pytest.raises(ConfigError, match=r"\(and 2 more\)$"):
+        load_config(overrides=items)
+
+
+@pytest.mark.parametrize("spec", ["auto", "cpu", "cuda", "cuda:0", "cuda:12", "mps"])
+def test_valid_device_strings(spec):
+    assert load_config(overrides=[f"train.device={spec}"]).train.device == spec
+
+
+def test_check_device_against_the_machine(monkeypatch):
+    import torch
+
+    from emobalance.jobs import check_device
+
+    check_device("auto") and check_device("cpu")  # never needs torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"^train\.device cuda: no CUDA device on this machine$"):
+        check_device("cuda", "train.device")
+    with pytest.raises(ConfigError, match="cuda:1: no CUDA device"):
+        check_device("cuda:1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    check_device("cuda:1")
+    with pytest.raises(ConfigError, match=r"cuda:2: this machine has 2 CUDA device\(s\)"):
+        check_device("cuda:2")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="mps: no MPS"):
+        check_device("mps")
+    with pytest.raises(ConfigError, match="expected auto"):
+        check_device("quantum:7")
+
+
+def test_jobs_check_the_device_before_reading_any_data(monkeypatch):
+    import torch
+
+    from emobalance import jobs
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+    def no_data(*a, **k):
+        raise AssertionError("data was loaded before the device was checked")
+
+    monkeypatch.setattr(jobs, "load_data", no_data)
+    cfg = load_config(overrides=["train.device=cuda"])
+    for job in (jobs.train_model, jobs.distill_model, jobs.train_teacher):
+        name = "teacher.device" if job is jobs.train_teacher else "train.device"
+        c = load_config(overrides=[f"{name}=cuda"])
+        with pytest.raises(ConfigError, match=f"{name} cuda: no CUDA device"):
+            job(c, "train", "dev")
+    with pytest.raises(ConfigError, match=r"train\.device cuda"):
+        jobs.run(cfg, "nowhere")
+    with pytest.raises(ConfigError, match=r"train\.device cuda"):
+        jobs.balance(cfg, "nowhere")
+    with pytest.raises(ConfigError, match=r"model\.vectors: nope\.vec: no such file"):
+        jobs.train_model(load_config(overrides=["model.vectors=nope.vec"]), "train", "dev")
+
+
+def test_min_vector_coverage_at_its_default_is_not_dumped():
+    # saved models' config.json, the teachers' and balanced sets' cache keys and the frozen
+    # presets stay byte for byte what they were before the field existed
+    assert "min_vector_coverage" not in ModelConfig().model_dump()
+    assert "min_vector_coverage" not in EmobalanceConfig().to_yaml()
+    cfg = load_config(overrides=["model.min_vector_coverage=0.2"])
+    assert cfg.model.model_dump()["min_vector_coverage"] == 0.2
+    assert ModelConfig.model_validate(cfg.model.model_dump()) == cfg.model

@@ -252,3 +252,70 @@ def test_matrix_trained_on_corpus() -> None:
     assert not em.matrix[0].any()
     # every word gets a vector; "rareword" (not in the corpus) from its n-grams
     assert em.n_found == em.n_total and em.n_subword == 1
+
+
+# ------------------------------------------------- issue 14: files that are not vectors
+CLI_FIXTURES = FIXTURES / "cli"
+
+
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [
+        ("vectors_empty.vec", r"vectors_empty\.vec: no vectors found \(the file has no lines\)"),
+        ("vectors_header_only.vec", r"vectors_header_only\.vec: no vectors found .*header"),
+        ("vectors_passwd.txt", r"vectors_passwd\.txt: line 1: not a vectors line"),
+        ("vectors_prose.txt", r"vectors_prose\.txt: line 1: word 'The' has 8 values, expected 4"),
+    ],
+)
+@pytest.mark.parametrize("words", [None, ["happy", "sad"]])
+def test_a_file_that_is_not_vectors_is_refused(name, needle, words) -> None:
+    # with a vocabulary (the training path) the lines of other words used to be skipped
+    # unparsed: an empty file or /etc/passwd gave 0 vectors and trained with 0% coverage
+    with pytest.raises(DataError, match=needle) as info:
+        load_vectors(CLI_FIXTURES / name, words=words, expected_dim=4)
+    assert "\n" not in str(info.value)
+
+
+def test_a_line_without_values_is_refused_even_for_an_unwanted_word(tmp_path: Path) -> None:
+    f = tmp_path / "v.vec"
+    f.write_text("the 0.1 0.2\nlonely\nhappy 0.3 0.4\n")
+    with pytest.raises(DataError, match=r"v\.vec: line 2: not a vectors line"):
+        load_vectors(f, words=["happy"])
+
+
+def test_vectors_covering_almost_nothing_are_refused() -> None:
+    vocab = Vocab.build([["happy", "sad", "the"]] * 2)
+    unrelated = CLI_FIXTURES / "vectors_unrelated.vec"
+    with pytest.raises(
+        DataError,
+        match=r"vectors_unrelated\.vec: vectors for only 0 of the 3 "
+        r"vocabulary words \(0\.00%\), below model\.min_vector_coverage=0\.01",
+    ):
+        build_embedding_matrix(vocab, path=unrelated, min_coverage=0.01)
+    # the threshold is a setting: 0 accepts it (the old behaviour), and the default of the
+    # function (0.0) keeps the library call as it was
+    assert build_embedding_matrix(vocab, path=unrelated, min_coverage=0.0).n_found == 0
+    assert build_embedding_matrix(vocab, path=unrelated).coverage == 0.0
+    # a file that covers 3 of 4 words passes any threshold up to 75%
+    vocab4 = Vocab.build([["happy", "sad", "the", "zzz"]])
+    assert build_embedding_matrix(vocab4, path=SMALL, min_coverage=0.75).n_found == 3
+    with pytest.raises(DataError, match=r"min_vector_coverage=0\.8"):
+        build_embedding_matrix(vocab4, path=SMALL, min_coverage=0.8)
+
+
+@pytest.mark.data
+def test_the_real_vectors_pass_the_default_coverage(real_train) -> None:
+    # `make run` trains on these: 96.6% of the full train vocabulary (13,585 words) has a
+    # vector, and even the 999-word wiki-news head covers 6.3%, far above the 1% default
+    from emobalance.config import DEFAULT_MIN_VECTOR_COVERAGE
+    from emobalance.text import tokenize
+
+    vocab = Vocab.build([tokenize(t) for t in real_train.texts[:4000]], min_freq=2)
+    for rel, least in (
+        ("vectors/explosion-fasttext-en-300d.corpus-vocab.vec.gz", 0.95),
+        ("fasttext_wiki_news_1k/wiki-news-300d-1M.head999.vec", 0.05),
+    ):
+        em = build_embedding_matrix(
+            vocab, path=_data_file(rel), dim=300, min_coverage=DEFAULT_MIN_VECTOR_COVERAGE
+        )
+        assert em.coverage > least, rel

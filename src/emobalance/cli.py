@@ -1,22 +1,44 @@
 """The ``emobalance`` command line (typer).
 
-User errors (:class:`~emobalance.errors.EmobalanceError`) print one line ``error: ...`` on
-stderr and exit with status 2, without a traceback.
+User errors, click's usage errors included (click runs with ``standalone_mode=False``),
+print one line ``error: ...`` on stderr and exit 2 (:func:`emobalance.errors.user_error`);
+an interrupt exits 130. Numeric options that mirror a config field (``--epochs``, ``--seed``,
+``--alpha``...) take its bounds; the others have ``min``/``max`` here (floats: no NaN).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from . import __version__
-from .errors import EmobalanceError
+from .errors import ConfigError, EmobalanceError
+
+# what the running command reads and writes, to name an OSError that carries no file name
+# (ENOSPC from a buffered write, pyarrow's errors): {"reading": path, "writing": path}
+_IO: dict[str, str] = {}
+
+MAX_BATCH = 2**20  # = config.MAX_BATCH (config is not imported before a command runs)
+MAX_THREADS = 1024
+
+
+def _io(reading: object = None, writing: object = None) -> None:
+    """Record the input and output of the running command (see :func:`main`)."""
+    _IO.update({k: str(v) for k, v in (("reading", reading), ("writing", writing)) if v})
+
+
+def _finite(value: float | None) -> float | None:
+    """A float option's callback: click's ranges let NaN through (every comparison is False)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"expected a finite number, got {value}")
+    return value
+
 
 app = typer.Typer(
     name="emobalance",
@@ -76,8 +98,10 @@ def data_stats(
 ) -> None:
     """Label counts and imbalance measures (IRLbl, MeanIR, MaxIR, CVIR, SCUMBLE, cardinality)."""
     from .balance.stats import imbalance_stats, plot_label_counts
+    from .cli_tables import print_stats_table
     from .jobs import load_data
 
+    _io(reading=split, writing=plot)
     ds = load_data(split, data_dir)
     stats = imbalance_stats(ds)
     if plot is not None:
@@ -85,43 +109,9 @@ def data_stats(
     if as_json:
         typer.echo(json.dumps(stats.to_dict(), ensure_ascii=False))
         return
-    _print_stats_table(stats, split)
+    print_stats_table(stats, split)
     if plot is not None:
         typer.echo(f"plot written to {plot}")
-
-
-def _print_stats_table(stats, title: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    table = Table(title=f"{title}: {stats.n:,} examples", show_lines=False)
-    table.add_column("label")
-    table.add_column("count", justify="right")
-    table.add_column("share", justify="right")
-    table.add_column("IRLbl", justify="right")
-    table.add_column("", min_width=20)
-    top = max(stats.label_counts.values()) or 1
-    for name, count in sorted(stats.label_counts.items(), key=lambda kv: -kv[1]):
-        ir = stats.irlbl.get(name)
-        bar = "█" * max(1 if count else 0, round(20 * count / top))
-        table.add_row(
-            name,
-            f"{count:,}",
-            f"{stats.label_share[name]:.2%}",
-            "-" if ir is None else f"{ir:.1f}",
-            bar,
-        )
-    console.print(table)
-    console.print(
-        f"MeanIR {stats.mean_ir:.2f} (without neutral {stats.mean_ir_without_neutral:.2f})  "
-        f"MaxIR {stats.max_ir:.1f}  CVIR {stats.cvir:.2f}  SCUMBLE {stats.scumble:.4f}  "
-        f"cardinality {stats.cardinality:.3f}  density {stats.density:.4f}"
-    )
-    hist = ", ".join(f"{k}: {v:,}" for k, v in stats.labels_per_example.items())
-    console.print(f"labels per example: {hist}")
-    if stats.absent_labels:
-        console.print(f"labels with no example: {', '.join(stats.absent_labels)}")
 
 
 # options that several commands share
@@ -241,6 +231,11 @@ def train_cmd(
          "distill.temperature": temperature, "distill.corpus": None if no_corpus else corpus},
         extra=["distill.corpus=null"] if no_corpus else None,
     )  # fmt: skip
+    if vectors is not None and not cfg.model.pretrained:
+        raise ConfigError(
+            "--vectors conflicts with model.pretrained=false (a random embedding): drop one of them"
+        )
+    _io(writing=out)
     if distill_from is not None:
         clf = jobs.distill_model(cfg, train, dev, out=out)
     else:
@@ -283,6 +278,7 @@ def teacher_train_cmd(
     cfg = _config(
         config, sets, {"teacher.base": base, "teacher.epochs": epochs, "teacher.seed": seed}
     )
+    _io(writing=out)
     clf = jobs.train_teacher(cfg, train, dev, out=out)
     dev_m = clf.metrics_.get("dev", {})
     typer.echo(
@@ -312,30 +308,15 @@ def evaluate_cmd(
     ] = False,
 ) -> None:
     """Evaluate a model with its dev-tuned thresholds (default: the original test split)."""
-    from rich.console import Console
-    from rich.table import Table
-
+    from .cli_tables import print_metrics
     from .jobs import evaluate_model
 
+    _io(reading=split)
     m = evaluate_model(model_dir, split)
     if as_json:
         typer.echo(json.dumps(m, ensure_ascii=False))
         return
-    console = Console()
-    t = Table(title=f"{model_dir} on {split} (n={m['n']:,})")
-    t.add_column("metric")
-    t.add_column("value", justify="right")
-    for k, v in {**_summary(m), "macro_f1_at_0_5": m["macro_f1_at_0_5"]}.items():
-        t.add_row(k, f"{v:,}" if isinstance(v, int) else f"{v:.4f}")
-    console.print(t)
-    pl = Table(title="per label")
-    for c in ("label", "precision", "recall", "f1", "support"):
-        pl.add_column(c, justify="right" if c != "label" else "left")
-    for name, r in m["per_label"].items():
-        pl.add_row(
-            name, f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}", str(r["support"])
-        )
-    console.print(pl)
+    print_metrics(m, f"{model_dir} on {split} (n={m['n']:,})", _summary(m))
 
 
 @app.command("predict")
@@ -361,11 +342,16 @@ def predict_cmd(
     text_column: Annotated[
         str, typer.Option("--text-column", help="Text column of --input.")
     ] = "text",
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Texts per forward pass.")] = 256,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, max=MAX_BATCH, help="Texts per forward pass.")
+    ] = 256,
     chunk_size: Annotated[
         int,
         typer.Option(
-            "--chunk-size", min=1, help="Texts of --input read (and held) at a time: one part each."
+            "--chunk-size",
+            min=1,
+            max=10**8,
+            help="Texts of --input read (and held) at a time: one part each.",
         ),
     ] = 10_000,
     engine: Annotated[
@@ -393,11 +379,17 @@ def predict_cmd(
     workers: Annotated[
         int | None,
         typer.Option(
-            "--workers", min=1, help="--engine ray: actors in the pool (default: one per CPU)."
+            "--workers",
+            min=1,
+            max=4096,
+            help="--engine ray: actors in the pool (default: one per CPU).",
         ),
     ] = None,
     threads_per_worker: Annotated[
-        int, typer.Option("--threads-per-worker", min=1, help="--engine ray: CPUs per actor.")
+        int,
+        typer.Option(
+            "--threads-per-worker", min=1, max=MAX_THREADS, help="--engine ray: CPUs per actor."
+        ),
     ] = 1,
     output_format: Annotated[
         str, typer.Option("--output-format", help="--engine ray: parquet, csv or jsonl.")
@@ -409,7 +401,11 @@ def predict_cmd(
     connect_timeout: Annotated[
         float,
         typer.Option(
-            "--connect-timeout", min=0.1, help="--engine ray: seconds to reach --address."
+            "--connect-timeout",
+            min=0.1,
+            max=86_400,
+            callback=_finite,
+            help="--engine ray: seconds to reach --address.",
         ),
     ] = 15.0,
 ) -> None:
@@ -422,6 +418,7 @@ def predict_cmd(
         raise EmobalanceError("--input needs --output")
     if resume and input is None:
         raise EmobalanceError("--resume needs --input and --output")
+    _io(reading=input, writing=output)
     if engine == "ray":
         if input is None or output is None:
             raise EmobalanceError("--engine ray scores files: give --input and --output")
@@ -526,6 +523,7 @@ def export_cmd(
         raise EmobalanceError(f"--format: only onnx is supported, got {format!r}")
     if quantize not in (None, "int8"):
         raise EmobalanceError(f"--quantize: only int8 is supported, got {quantize!r}")
+    _io(reading=model_dir, writing=out or model_dir)
     path = export_onnx(model_dir, out, quantize=quantize)
     diff = check_export(model_dir, path)
     typer.echo(
@@ -545,9 +543,7 @@ def explain_cmd(
     The reference network shows its attention weights; other kinds show how much the
     predicted labels' probability drops when the token is left out.
     """
-    from rich.console import Console
-    from rich.text import Text
-
+    from .cli_tables import print_explanation
     from .models.registry import load_model
 
     clf = load_model(model_dir)
@@ -555,22 +551,7 @@ def explain_cmd(
     if as_json:
         typer.echo(json.dumps(ex, ensure_ascii=False))
         return
-    console = Console()
-    top = max(ex["attention"], default=0.0) or 1.0
-    line = Text()
-    for tok, w in zip(ex["tokens"], ex["attention"], strict=True):
-        shade = int(255 - 180 * (w / top))
-        line.append(tok, style=f"on rgb(255,{shade},{shade})")
-        line.append(" ")
-    console.print(line)
-    for tok, w in sorted(zip(ex["tokens"], ex["attention"], strict=True), key=lambda kv: -kv[1])[
-        :5
-    ]:
-        console.print(f"  {tok:<15} {w:.3f}")
-    console.print("labels: " + (", ".join(ex["labels"]) or "(none above threshold)"))
-    for item in ex["top"]:
-        console.print(f"  {item['label']:<15} {item['probability']:.3f}")
-    console.print(f"Ekman group: {ex['ekman']}")
+    print_explanation(ex)
 
 
 @app.command("balance")
@@ -596,11 +577,13 @@ def balance_cmd(
     """
     from . import jobs
 
-    target_value = int(target) if target is not None and target.isdigit() else target
+    # isascii: "²".isdigit() is True but int("²") fails
+    target_value = int(target) if target and target.isascii() and target.isdigit() else target
     cfg = _config(
         config, sets,
         {"balance.teacher": teacher, "balance.target": target_value, "balance.seed": seed},
     )  # fmt: skip
+    _io(writing=out)
     _, report = jobs.balance(cfg, out)
     typer.echo(
         f"balanced train: {report['n_after']:,} rows (from {report['n_before']:,}); MeanIR "
@@ -650,6 +633,7 @@ def run_cmd(
             ) from None
     cfg = _config(config, sets, {"run.seeds": seed_list}, preset=preset)
     run_dir = out or Path("runs") / (preset or Path(str(config)).stem)
+    _io(writing=run_dir)
     entries = jobs.run(cfg, run_dir, resume=resume)
     for e in entries:
         typer.echo(
@@ -664,16 +648,18 @@ def serve_cmd(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.", min=0, max=65535)] = 8000,
     max_texts: Annotated[
-        int, typer.Option("--max-texts", min=1, help="Most texts per /v1/predict request.")
+        int,
+        typer.Option("--max-texts", min=1, max=100_000, help="Most texts per /v1/predict request."),
     ] = 64,
     max_chars: Annotated[
-        int, typer.Option("--max-chars", min=1, help="Most characters per text.")
+        int, typer.Option("--max-chars", min=1, max=10**7, help="Most characters per text.")
     ] = 5000,
     max_body_bytes: Annotated[
         int | None,
         typer.Option(
             "--max-body-bytes",
             min=1,
+            max=2**31,
             help="Most bytes per request body. Default: max-texts * (12 * max-chars + 64) + "
             "4096, so that any request within the text limits fits even \\u-escaped.",
         ),
@@ -682,7 +668,10 @@ def serve_cmd(
         bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
     ] = True,
     threads: Annotated[
-        int, typer.Option("--threads", min=1, help="torch threads per inference (see below).")
+        int,
+        typer.Option(
+            "--threads", min=1, max=MAX_THREADS, help="torch threads per inference (see below)."
+        ),
     ] = 1,
 ) -> None:
     """Serve the model over HTTP: /v1/predict, /v1/explain, /docs, /metrics and a web page at /.
@@ -742,28 +731,34 @@ def _check_bindable(host: str, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point: runs the typer app and turns every user error into one
+    line ``error: ...`` on stderr (see :func:`emobalance.errors.user_error`)."""
+    from .errors import user_error
     from .log import configured
 
+    _IO.clear()
     try:
         with configured():  # INFO lines of the jobs reach stderr; results stay on stdout
-            app(args=argv, prog_name="emobalance")
-    except EmobalanceError as exc:
-        msg = " ".join(str(exc).split())  # one line, always
-        print(f"error: {msg}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except ValidationError as exc:  # a CLI override that the config models reject
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"])
-        print(f"error: invalid value for {loc or exc.title}: {err['msg']}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except OSError as exc:  # unwritable output, disk full, a port in use...
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except KeyboardInterrupt:
+            rv = app(args=argv, prog_name="emobalance", standalone_mode=False)
+    except BaseException as exc:
+        if isinstance(exc, SystemExit):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `emobalance`, `emobalance data`
+            help_text = exc.format_message()  # type: ignore[attr-defined]
+            if help_text.strip():  # typer's rich help has printed itself already
+                print(help_text)
+            raise SystemExit(2) from None
+        known = user_error(exc, _IO)
+        if known is None:  # a bug: its traceback is the report
+            raise
+        print(f"error: {known[0]}", file=sys.stderr)
+        raise SystemExit(known[1]) from None
+    # standalone_mode=False: click returns the code of an Exit instead of exiting, and
+    # typer turns a KeyboardInterrupt inside a command into Exit(130)
+    if rv == 130:
         print("error: interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
+        raise SystemExit(130)
+    raise SystemExit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":

@@ -8,30 +8,67 @@ name the field, so a typo never passes silently.
 from __future__ import annotations
 
 import os
+import re
 import string
 import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     SerializationInfo,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_serializer,
     field_validator,
+    model_serializer,
+    model_validator,
 )
 
-from .errors import ConfigError
+from .errors import ConfigError, field_path
 
 DEFAULT_VECTORS = "vectors/explosion-fasttext-en-300d.corpus-vocab.vec.gz"
 
+# Upper bounds of the sizes: far above any sensible value, low enough that a typo (an extra
+# zero, 1e9) fails at validation instead of as an allocation error after the data loaded.
+MAX_WIDTH = 4096
+"""Widest embedding, convolution, LSTM or attention layer."""
+MAX_BATCH = 2**20
+"""Largest batch size (training, evaluation, teacher scoring)."""
+MAX_EPOCHS = 10_000
+MAX_ROWS = 10**9
+"""Most rows of a corpus (``max_rows``, targets)."""
+MAX_SEED = 2**32 - 1
+"""Seeds are 0 .. 2**32 - 1 (NumPy's range; torch takes them all)."""
+MAX_THREADS = 1024
+
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(?::\d{1,3})?")
+"""The devices a config may name: ``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``."""
+
+
+def device_spec(v: str) -> str:
+    """``v`` when it is a device string of :data:`DEVICE_PATTERN`, else a ValueError."""
+    if not DEVICE_PATTERN.fullmatch(v):
+        raise ValueError(f"expected auto, cpu, cuda, cuda:N or mps, got {v!r}")
+    return v
+
+
+Device = Annotated[str, AfterValidator(device_spec)]
+DEFAULT_MIN_VECTOR_COVERAGE = 0.01
+"""``model.min_vector_coverage``: a vectors file covering less of the vocabulary is refused."""
+
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+    # allow_inf_nan=False: `lr: .inf` or `nan` fails here, not as a NaN loss after training
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, protected_namespaces=(), allow_inf_nan=False
+    )
 
 
 class ModelConfig(_Section):
@@ -63,32 +100,47 @@ class ModelConfig(_Section):
         Tokens kept per text (longer texts are truncated).
     min_freq, max_vocab
         Vocabulary: minimum training frequency, maximum size.
+    min_vector_coverage : float
+        A vectors file must hold vectors for at least this share of the vocabulary (default
+        1%; the GoEmotions vectors cover about 97%), else training stops with a DataError: a
+        file that covers (almost) nothing is the wrong file, not a pre-trained embedding.
     """
 
     vectors: str | None = "auto"
     pretrained: bool = True
-    embedding_dim: int = Field(300, ge=1)
+    embedding_dim: int = Field(300, ge=1, le=MAX_WIDTH)
     freeze_embeddings: bool = False
     use_conv: bool = True
     conv_kernel_sizes: list[int] = Field(default_factory=lambda: [1, 3])
-    conv_channels: int = Field(64, ge=1)
-    lstm_hidden: int = Field(96, ge=1)
-    lstm_layers: int = Field(1, ge=1)
+    conv_channels: int = Field(64, ge=1, le=MAX_WIDTH)
+    lstm_hidden: int = Field(96, ge=1, le=MAX_WIDTH)
+    lstm_layers: int = Field(1, ge=1, le=16)
     use_attention: bool = True
-    attention_dim: int = Field(128, ge=1)
+    attention_dim: int = Field(128, ge=1, le=MAX_WIDTH)
     attention_max_pool: bool = True
     dropout: float = Field(0.3, ge=0.0, lt=1.0)
     embedding_dropout: float = Field(0.2, ge=0.0, lt=1.0)
-    max_len: int = Field(64, ge=1)
-    min_freq: int = Field(2, ge=1)
-    max_vocab: int | None = Field(50_000, ge=2)
+    max_len: int = Field(64, ge=1, le=4096)
+    min_freq: int = Field(2, ge=1, le=MAX_ROWS)
+    max_vocab: int | None = Field(50_000, ge=2, le=MAX_ROWS)
+    min_vector_coverage: float = Field(DEFAULT_MIN_VECTOR_COVERAGE, ge=0.0, le=1.0)
 
     @field_validator("conv_kernel_sizes")
     @classmethod
     def _kernels(cls, v: list[int]) -> list[int]:
-        if not v or any(k < 1 for k in v):
-            raise ValueError("conv_kernel_sizes must be a non-empty list of positive ints")
+        if not v or len(v) > 16 or any(not 1 <= k <= 64 for k in v):
+            raise ValueError("conv_kernel_sizes must be a list of 1 to 16 ints in 1..64")
         return v
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # min_vector_coverage is left out at its default, so that the config.json of a saved
+        # model, the cache keys of teachers and balanced sets, and the resolved presets stay
+        # what they were before the field existed
+        out = handler(self)
+        if out.get("min_vector_coverage") == DEFAULT_MIN_VECTOR_COVERAGE:
+            out.pop("min_vector_coverage")
+        return out
 
     def resolve_vectors(self) -> str | None:
         """The vectors file to use, or ``None`` to train fastText on the corpus."""
@@ -125,7 +177,8 @@ class TrainConfig(_Section):
         ``auto``: fp16 autocast + GradScaler on CUDA, fp32 on CPU (bf16 measured slower on
         CPU, see docs/BENCHMARKS.md). ``bf16`` on CPU is available as an option.
     device : str
-        ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda``, ``cuda:1``...
+        ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``;
+        checked against the machine when a job starts (:func:`emobalance.jobs.check_device`).
     num_threads : int or None
         torch intra-op threads (None = torch default).
     eval_batch_size : int
@@ -134,25 +187,25 @@ class TrainConfig(_Section):
         tqdm bars; None = only on a TTY.
     """
 
-    epochs: int = Field(12, ge=1)
-    batch_size: int = Field(128, ge=1)
-    lr: float = Field(4e-3, gt=0)
-    weight_decay: float = Field(1e-4, ge=0)
+    epochs: int = Field(12, ge=1, le=MAX_EPOCHS)
+    batch_size: int = Field(128, ge=1, le=MAX_BATCH)
+    lr: float = Field(4e-3, gt=0, le=10)
+    weight_decay: float = Field(1e-4, ge=0, le=10)
     lr_schedule: Literal["constant", "linear", "cosine"] = "linear"
     warmup_ratio: float = Field(0.05, ge=0, lt=1)
     loss: Literal["bce", "bce_pos_weight", "focal", "asl"] = "asl"
-    pos_weight_cap: float = Field(30.0, gt=0)
-    focal_gamma: float = Field(2.0, ge=0)
-    asl_gamma_neg: float = Field(4.0, ge=0)
-    asl_gamma_pos: float = Field(0.0, ge=0)
+    pos_weight_cap: float = Field(30.0, gt=0, le=1e6)
+    focal_gamma: float = Field(2.0, ge=0, le=100)
+    asl_gamma_neg: float = Field(4.0, ge=0, le=100)
+    asl_gamma_pos: float = Field(0.0, ge=0, le=100)
     asl_clip: float = Field(0.05, ge=0, lt=1)
-    grad_clip: float = Field(1.0, ge=0)
-    patience: int = Field(3, ge=0)
-    seed: int = 0
+    grad_clip: float = Field(1.0, ge=0, le=1e6)
+    patience: int = Field(3, ge=0, le=MAX_EPOCHS)
+    seed: Seed = 0
     mixed_precision: Literal["auto", "off", "fp16", "bf16"] = "auto"
-    device: str = "auto"
-    num_threads: int | None = Field(None, ge=1)
-    eval_batch_size: int = Field(512, ge=1)
+    device: Device = "auto"
+    num_threads: int | None = Field(None, ge=1, le=MAX_THREADS)
+    eval_batch_size: int = Field(512, ge=1, le=MAX_BATCH)
     progress: bool | None = None
 
 
@@ -182,19 +235,19 @@ class TransformerConfig(_Section):
 
     base: str = "minilm"
     max_length: int = Field(64, ge=8, le=512)
-    epochs: int = Field(2, ge=1)
-    batch_size: int = Field(32, ge=1)
-    lr: float = Field(1e-4, gt=0)
-    head_lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(0.01, ge=0)
+    epochs: int = Field(2, ge=1, le=MAX_EPOCHS)
+    batch_size: int = Field(32, ge=1, le=MAX_BATCH)
+    lr: float = Field(1e-4, gt=0, le=10)
+    head_lr: float = Field(1e-3, gt=0, le=10)
+    weight_decay: float = Field(0.01, ge=0, le=10)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     dropout: float = Field(0.1, ge=0, lt=1)
-    patience: int = Field(1, ge=0)
+    patience: int = Field(1, ge=0, le=MAX_EPOCHS)
     mixed_precision: Literal["auto", "off", "bf16", "fp16"] = "auto"
-    seed: int = 0
-    device: str = "auto"
-    num_threads: int | None = Field(None, ge=1)
-    eval_batch_size: int = Field(128, ge=1)
+    seed: Seed = 0
+    device: Device = "auto"
+    num_threads: int | None = Field(None, ge=1, le=MAX_THREADS)
+    eval_batch_size: int = Field(128, ge=1, le=MAX_BATCH)
     progress: bool | None = None
 
 
@@ -226,10 +279,10 @@ class DistillConfig(_Section):
 
     teacher: str = "auto"
     alpha: float = Field(0.5, ge=0, le=1)
-    temperature: float = Field(1.0, gt=0)
+    temperature: float = Field(1.0, gt=0, le=100)
     corpus: str | None = "sentiment140"
-    max_rows: int | None = Field(None, ge=1)
-    external_weight: float = Field(1.0, gt=0)
+    max_rows: int | None = Field(None, ge=1, le=MAX_ROWS)
+    external_weight: float = Field(1.0, gt=0, le=1e6)
     vocab: Literal["labelled", "all"] = "labelled"
 
 
@@ -260,10 +313,10 @@ class PseudoLabelConfig(_Section):
     corpus: str = "sentiment140"
     text_column: str = "text"
     threshold: float = Field(0.7, gt=0, le=1)
-    thresholds: dict[str, float] = Field(default_factory=dict)
-    max_rows: int | None = Field(None, ge=1)
-    batch_size: int = Field(2048, ge=1)
-    part_rows: int = Field(20_000, ge=1)
+    thresholds: dict[str, Annotated[float, Field(gt=0, le=1)]] = Field(default_factory=dict)
+    max_rows: int | None = Field(None, ge=1, le=MAX_ROWS)
+    batch_size: int = Field(2048, ge=1, le=MAX_BATCH)
+    part_rows: int = Field(20_000, ge=1, le=MAX_ROWS)
     engine: Literal["local", "ray"] = "local"
 
 
@@ -350,22 +403,28 @@ class GenerationConfig(_Section):
     api_key_env: str = "OPENAI_API_KEY"
     per_request: int = Field(10, ge=1, le=200)
     temperature: float = Field(1.0, ge=0.0, le=2.0)
-    max_tokens: int = Field(1024, ge=1)
+    max_tokens: int = Field(1024, ge=1, le=1_000_000)
     concurrency: int = Field(4, ge=1, le=256)
-    timeout_s: float = Field(30.0, gt=0.0)
-    max_retries: int = Field(5, ge=0)
-    backoff_base_s: float = Field(1.0, ge=0.0)
-    backoff_max_s: float = Field(60.0, ge=0.0)
-    retry_after_max_s: float = Field(120.0, ge=0.0)
+    timeout_s: float = Field(30.0, gt=0.0, le=86_400)
+    max_retries: int = Field(5, ge=0, le=100)
+    backoff_base_s: float = Field(1.0, ge=0.0, le=86_400)
+    backoff_max_s: float = Field(60.0, ge=0.0, le=86_400)
+    retry_after_max_s: float = Field(120.0, ge=0.0, le=86_400)
     cache_dir: Path | None = None
-    examples_per_prompt: int = Field(5, ge=0)
-    max_rounds: int = Field(4, ge=1)
-    min_chars: int = Field(10, ge=1)
-    max_chars: int = Field(300, ge=1)
+    examples_per_prompt: int = Field(5, ge=0, le=100)
+    max_rounds: int = Field(4, ge=1, le=1000)
+    min_chars: int = Field(10, ge=1, le=1_000_000)
+    max_chars: int = Field(300, ge=1, le=1_000_000)
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     prompt_template: str = DEFAULT_PROMPT_TEMPLATE
     send_seed: bool = True
-    seed: int = 0
+    seed: Seed = 0
+
+    @model_validator(mode="after")
+    def _ranges(self) -> GenerationConfig:
+        if self.min_chars > self.max_chars:
+            raise ValueError(f"min_chars ({self.min_chars}) exceeds max_chars ({self.max_chars})")
+        return self
 
     @field_validator("base_url")
     @classmethod
@@ -421,7 +480,7 @@ class GenerationSection(_Section):
     enabled: bool = False
     llm: GenerationConfig = Field(default_factory=GenerationConfig)
     teacher_threshold: float = Field(0.7, gt=0, le=1)
-    margin: float = Field(2.0, ge=1)
+    margin: float = Field(2.0, ge=1, le=1000)
     review: list[str] = Field(default_factory=list)
 
     @field_serializer("llm")
@@ -480,16 +539,18 @@ class BalanceConfig(_Section):
     """
 
     strategy: Literal["even", "mean_ir"] = "even"
-    target: int | Literal["median", "mean", "max_non_neutral"] = "median"
-    mean_ir_target: float = Field(1.5, ge=1)
-    tolerance: float = Field(0.1, ge=0)
+    target: (
+        Annotated[int, Field(ge=1, le=MAX_ROWS)] | Literal["median", "mean", "max_non_neutral"]
+    ) = "median"
+    mean_ir_target: float = Field(1.5, ge=1, le=1e6)
+    tolerance: float = Field(0.1, ge=0, le=100)
     undersample: Literal["above_target", "none"] | list[str] = "none"
     sources: list[Literal["pseudo_label", "generated", "augment", "oversample"]] = Field(
         default_factory=lambda: ["pseudo_label"]
     )
-    max_copies: int = Field(5, ge=1)
+    max_copies: int = Field(5, ge=1, le=10_000)
     teacher: str = "auto"
-    seed: int = 0
+    seed: Seed = 0
     pseudo_label: PseudoLabelConfig = Field(default_factory=PseudoLabelConfig)
     generation: GenerationSection = Field(default_factory=GenerationSection)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
@@ -521,11 +582,11 @@ class RunConfig(_Section):
         the test set (0 disables it).
     """
 
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1, max_length=1000)
     variants: list[Literal[VARIANTS]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: ["imbalanced", "balanced", "tfidf"]
     )
-    bootstrap: int = Field(1000, ge=0)
+    bootstrap: int = Field(1000, ge=0, le=1_000_000)
     balanced_holdout: float = Field(0.0, ge=0, lt=0.5)
 
 
@@ -633,21 +694,56 @@ def apply_overrides(config: dict[str, Any], overrides: Iterable[str]) -> dict[st
         except yaml.YAMLError as exc:
             why = getattr(exc, "problem", None) or " ".join(str(exc).split())
             raise ConfigError(f"--set {key.strip()}: invalid YAML value {raw!r} ({why})") from None
+        except RecursionError:
+            raise ConfigError(f"--set {key.strip()}: YAML value nested too deeply") from None
         for part in reversed(parts):
             value = {part: value}
         out = deep_merge(out, value)
     return out
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line for a YAML error: the problem and where (PyYAML's own text spans lines)."""
+    if isinstance(exc, yaml.reader.ReaderError):  # a control character, a NUL byte
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character or " ")
+        return f"unacceptable character #x{char:04x} at position {exc.position}: {exc.reason}"
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem is None:
+        return " ".join(str(exc).split())
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{problem}"
+
+
 def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A YAML file holding a mapping, with clear errors."""
+    """A YAML file holding a mapping, with clear errors.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file: missing, unreadable, not UTF-8 (a UTF-16 or binary file),
+        not YAML, nested too deeply, or not a mapping at the top level.
+    """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at offset "
+            f"{exc.start}); save the config as UTF-8 YAML"
+        ) from None
+    except OSError as exc:  # a folder, no permission...
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+        raise ConfigError(f"{path}: invalid YAML ({_yaml_problem(exc)})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid YAML (nested too deeply)") from None
+    if raw is None:
+        return {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     return raw
@@ -664,12 +760,19 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def validate(model: type[BaseModel], data: dict[str, Any], origin: str = "config") -> Any:
-    """Validate ``data`` against a pydantic model, turning errors into one ConfigError."""
+    """Validate ``data`` against a pydantic model, turning errors into one ConfigError.
+
+    The message names up to three fields (``origin: loc: msg; ...``) and counts the rest.
+    """
     try:
         return model.model_validate(data)
     except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
         parts = []
-        for err in exc.errors():
-            loc = ".".join(str(x) for x in err["loc"])
-            parts.append(f"{loc}: {err['msg']}")
-        raise ConfigError(f"{origin}: " + "; ".join(parts)) from None
+        for err in errors[:3]:
+            loc = field_path(err["loc"])
+            parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        raise ConfigError(f"{origin}: " + "; ".join(parts) + more) from None
+    except RecursionError:  # a YAML alias cycle or a mapping nested thousands deep
+        raise ConfigError(f"{origin}: nested too deeply") from None

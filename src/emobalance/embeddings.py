@@ -203,6 +203,10 @@ def _parse_values(path: Path, lineno: int, word: str, rest: str, dim: int | None
     return vec
 
 
+def _preview(line: str, width: int = 40) -> str:
+    return repr(line if len(line) <= width else line[:width] + "...")
+
+
 def _is_float(s: str) -> bool:
     try:
         float(s)
@@ -219,6 +223,7 @@ def _load_text(
     seen: set[str] = set()
     dim = expected_dim
     declared: int | None = None
+    n_lines = 0  # lines of vectors (the header and blank lines excluded)
     for lineno, line in _iter_text_lines(path):
         if lineno == 1:
             header = _header(line)
@@ -232,7 +237,17 @@ def _load_text(
                 continue
         if not line.strip():
             continue
-        word, _, rest = line.partition(" ")
+        n_lines += 1
+        word, sep, rest = line.partition(" ")
+        if not sep or not rest.strip():  # cheap enough for every line: `word` alone
+            raise DataError(
+                f"{path}: line {lineno}: not a vectors line (a word, then its values): "
+                f"{_preview(line)}"
+            )
+        if n_lines == 1 and wanted is not None and word not in wanted:
+            # the first line is parsed whatever the word: a file that is not vectors at all
+            # (a text, /etc/passwd) is refused here, not read as vectors of no wanted word
+            dim = _parse_values(path, lineno, word, rest, dim).shape[0]
         if wanted is not None and word not in wanted:
             continue
         if word in seen:  # keep the first vector of a repeated word
@@ -246,6 +261,9 @@ def _load_text(
             break
         if wanted is not None and len(words) == len(wanted):
             break
+    if n_lines == 0:
+        what = "only a header line" if declared is not None else "no lines"
+        raise DataError(f"{path}: no vectors found (the file has {what})")
     if dim is None:
         raise DataError(f"{path}: no vectors found")
     if declared is not None and wanted is None and limit is None and len(words) > declared:
@@ -394,6 +412,7 @@ def build_embedding_matrix(
     epochs: int = 10,
     min_count: int = 2,
     workers: int = 1,
+    min_coverage: float = 0.0,
 ) -> EmbeddingMatrix:
     """An embedding matrix for ``vocab`` from a vectors file, or from fastText trained here.
 
@@ -413,6 +432,9 @@ def build_embedding_matrix(
         Seed of the random rows (and of fastText training).
     epochs, min_count, workers : int
         fastText training settings (see :func:`train_fasttext`).
+    min_coverage : float, default=0.0
+        With a file: the least share of the vocabulary it must cover
+        (``model.min_vector_coverage``); a file below it is the wrong file.
 
     Returns
     -------
@@ -421,7 +443,8 @@ def build_embedding_matrix(
     Raises
     ------
     DataError
-        If the file cannot be read or its width differs from ``dim``.
+        If the file cannot be read, its width differs from ``dim``, or it covers less than
+        ``min_coverage`` of the vocabulary.
     ValueError
         If neither ``path`` nor ``corpus_tokens`` is given.
     """
@@ -468,6 +491,12 @@ def build_embedding_matrix(
 
     n_total = len(words)
     coverage = n_found / n_total if n_total else 0.0
+    if path is not None and n_total and coverage < min_coverage:
+        raise DataError(
+            f"{path}: vectors for only {n_found:,} of the {n_total:,} vocabulary words "
+            f"({coverage:.2%}), below model.min_vector_coverage={min_coverage:g}: "
+            "not the vectors of this language or corpus?"
+        )
     token_coverage: float | None = None
     if vocab.counts is not None:
         weights = np.array([vocab.counts.get(w, 0) for w in words], dtype=np.float64)

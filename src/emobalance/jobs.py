@@ -34,9 +34,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .config import EmobalanceConfig
+from .config import EmobalanceConfig, device_spec
 from .data.dataset import EmotionDataset
-from .errors import EmobalanceError
+from .errors import ConfigError, EmobalanceError
 from .log import get_logger
 
 log = get_logger(__name__)
@@ -45,10 +45,12 @@ DataLike = str | os.PathLike[str] | EmotionDataset
 
 __all__ = [
     "balance",
+    "check_device",
     "distill_model",
     "evaluate_model",
     "is_main_process",
     "load_data",
+    "preflight",
     "run",
     "train_model",
     "train_teacher",
@@ -73,6 +75,69 @@ def load_data(data: DataLike, data_dir: str | os.PathLike[str] | None = None) ->
     if not path.exists():
         raise EmobalanceError(f"{data}: not a split (train, dev, test) nor an existing file")
     return load_any(path)
+
+
+def check_device(spec: str, field: str = "device") -> None:
+    """Refuse a device this machine does not have, before any work starts.
+
+    Parameters
+    ----------
+    spec : str
+        A validated device string (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``).
+    field : str
+        The config field, named in the message (e.g. ``train.device``).
+
+    Raises
+    ------
+    ConfigError
+        ``device cuda: no CUDA device on this machine`` and the like.
+    """
+    try:
+        device_spec(spec)
+    except ValueError as exc:
+        raise ConfigError(f"{field}: {exc}") from None
+    if spec in ("auto", "cpu"):
+        return  # never imports torch
+    import torch
+
+    if spec == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ConfigError(f"{field} mps: no MPS (Apple GPU) device on this machine")
+        return
+    if not torch.cuda.is_available():
+        raise ConfigError(f"{field} {spec}: no CUDA device on this machine")
+    index = int(spec.partition(":")[2] or 0)
+    count = torch.cuda.device_count()
+    if index >= count:
+        raise ConfigError(
+            f"{field} {spec}: this machine has {count} CUDA device(s) (cuda:0..cuda:{count - 1})"
+        )
+
+
+def preflight(cfg: EmobalanceConfig, *sections: str) -> None:
+    """Check what a job needs from the machine before any data loads or any training starts.
+
+    Parameters
+    ----------
+    cfg : EmobalanceConfig
+    *sections : str
+        The sections the job uses: ``train`` (its device and, through ``model``, the vectors
+        file) and ``teacher`` (its device).
+
+    Raises
+    ------
+    ConfigError
+        A device this machine lacks (``train.device cuda: no CUDA device on this machine``),
+        or a ``model.vectors`` file that does not exist.
+    """
+    if "train" in sections:
+        check_device(cfg.train.device, "train.device")
+        vectors = cfg.model.resolve_vectors()
+        if vectors is not None and not Path(vectors).is_file():
+            raise ConfigError(f"model.vectors: {vectors}: no such file")
+    if "teacher" in sections:
+        check_device(cfg.teacher.device, "teacher.device")
 
 
 def is_main_process() -> bool:
@@ -112,6 +177,7 @@ def train_model(
     from .models.reference import EmotionClassifier
 
     cfg = config if config is not None else EmobalanceConfig()
+    preflight(cfg, "train")
     tc = cfg.train if progress is None else cfg.train.model_copy(update={"progress": progress})
     if distributed:
         from .distributed import init_distributed
@@ -159,6 +225,7 @@ def distill_model(
     from .teachers import build_teacher
 
     cfg = config if config is not None else EmobalanceConfig()
+    preflight(cfg, "train", "teacher")
     tc = cfg.train if progress is None else cfg.train.model_copy(update={"progress": progress})
     train_ds, dev_ds = load_data(train), load_data(dev)
     dc = cfg.distill
@@ -204,6 +271,7 @@ def train_teacher(
     from .models.transformer import TransformerClassifier, check_base
 
     cfg = config if config is not None else EmobalanceConfig()
+    preflight(cfg, "teacher")
     tc = cfg.teacher if progress is None else cfg.teacher.model_copy(update={"progress": progress})
     check_base(tc.base)
     train_ds, dev_ds = load_data(train), load_data(dev)
@@ -244,6 +312,8 @@ def balance(
     from .balance.build import run_balance
 
     cfg = config if config is not None else EmobalanceConfig()
+    if teacher is None:  # the teacher is built here: by the reference network or MiniLM
+        preflight(cfg, "train", "teacher")
     splits = {k: None if v is None else load_data(v) for k, v in
               {"train": train, "dev": dev, "test": test}.items()}  # fmt: skip
     return run_balance(cfg, out, teacher=teacher, progress=progress, **splits)
@@ -265,6 +335,7 @@ def run(
     from .pipeline import run_experiment
 
     cfg = config if config is not None else EmobalanceConfig()
+    preflight(cfg, "train", "teacher")
     return run_experiment(cfg, run_dir, resume=resume, progress=progress)
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ..errors import DataError, ModelError
+from ..errors import ConfigError, DataError, ModelError
 from ..labels import EKMAN, LABELS, collapse_probabilities, matrix_to_names
 from .schema import check_labels, parse_thresholds, read_json, read_json_object, show
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EmotionModel",
+    "check_batch_size",
     "check_texts",
     "explanation",
     "read_json",
@@ -68,6 +69,24 @@ def check_texts(texts: Any) -> list[str]:
         if not isinstance(t, str):
             raise DataError(f"text {i} is {type(t).__name__}, expected str")
     return texts
+
+
+def check_batch_size(batch_size: Any) -> int | None:
+    """``batch_size`` of a ``predict_*`` call: None (the model's default) or an int >= 1.
+
+    Raises
+    ------
+    ConfigError
+        For 0, a negative number, a bool or a non-integer: torch and onnxruntime would
+        otherwise read uninitialised memory (-5) or return NaN (-1) without a word.
+    """
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        raise ConfigError(f"batch_size: expected an int >= 1, got {type(batch_size).__name__}")
+    if batch_size < 1:
+        raise ConfigError(f"batch_size: expected an int >= 1, got {batch_size}")
+    return int(batch_size)
 
 
 def read_model_config(

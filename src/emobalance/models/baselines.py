@@ -34,6 +34,7 @@ from ..labels import LABELS, NUM_LABELS
 from ..metrics import evaluate
 from .base import (
     EmotionModel,
+    check_batch_size,
     check_texts,
     read_model_config,
     read_thresholds,
@@ -329,6 +330,7 @@ class TfidfBaseline(EmotionModel):
         """
         self._check_fitted()
         texts = check_texts(texts)
+        check_batch_size(batch_size)  # unused, but refused as every kind refuses it
         if not texts:
             return np.zeros((0, NUM_LABELS), dtype=np.float32)
         return self.classifier_.predict_proba(self.vectorizer_.transform(texts))

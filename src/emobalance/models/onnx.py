@@ -29,7 +29,7 @@ from ..errors import DataError, EmobalanceError, ModelError
 from ..io import atomic_path
 from ..labels import NUM_LABELS
 from ..text import Vocab, tokenize
-from .base import EmotionModel, check_texts, explanation
+from .base import EmotionModel, check_batch_size, check_texts, explanation
 from .schema import (
     check_arrays,
     check_int,
@@ -219,12 +219,12 @@ class OnnxEmotionClassifier(EmotionModel):
     def predict_logits(self, texts: Sequence[str], batch_size: int | None = 256) -> np.ndarray:
         """Logits ``float32[n, 28]`` in input order."""
         texts = check_texts(texts)
+        bs = check_batch_size(batch_size) or 256
         seqs = self.encode(texts)
         n = len(seqs)
         out = np.empty((n, NUM_LABELS), dtype=np.float32)
         if n == 0:
             return out
-        bs = max(int(batch_size or 256), 1)
         lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=n)
         order = np.argsort(lengths, kind="stable")
         sorted_lengths = lengths[order]

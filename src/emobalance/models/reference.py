@@ -27,6 +27,7 @@ from ..text import Vocab, tokenize
 from ..training import Trainer, TrainResult, predict_logits, resolve_device, set_seed, sigmoid
 from .base import (
     EmotionModel,
+    check_batch_size,
     check_texts,
     explanation,
     read_model_config,
@@ -137,8 +138,9 @@ class EmotionClassifier(EmotionModel):
         emb = None
         if mc.pretrained:
             emb = build_embedding_matrix(
-                self.vocab_, vectors, corpus_tokens=tokens, dim=mc.embedding_dim, seed=tc.seed
-            )
+                self.vocab_, vectors, corpus_tokens=tokens, dim=mc.embedding_dim, seed=tc.seed,
+                min_coverage=mc.min_vector_coverage,
+            )  # fmt: skip
             self.embedding_info_ = {
                 "source": emb.source,
                 "coverage": emb.coverage,
@@ -187,8 +189,8 @@ class EmotionClassifier(EmotionModel):
         """Probabilities ``float32[n, 28]`` in :data:`LABELS` order."""
         self._check_fitted()
         texts = check_texts(texts)
+        bs = check_batch_size(batch_size) or self.train_config.eval_batch_size
         seqs = self.encode(texts)
-        bs = batch_size or self.train_config.eval_batch_size
         logits = predict_logits(self.network_, seqs, bs, self._device())
         return sigmoid(logits)
 

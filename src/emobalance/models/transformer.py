@@ -36,7 +36,7 @@ from ..data.dataset import EmotionDataset
 from ..errors import DataError, ModelError
 from ..io import write_json_atomic
 from ..labels import LABELS, NUM_LABELS
-from .base import EmotionModel, check_texts, read_thresholds, thresholds_json
+from .base import EmotionModel, check_batch_size, check_texts, read_thresholds, thresholds_json
 from .schema import (
     PROBE_TEXTS,
     check_arrays,
@@ -444,6 +444,7 @@ class TransformerClassifier(EmotionModel):
 
         self._check_fitted()
         texts = check_texts(texts)
+        batch_size = check_batch_size(batch_size)
         if not texts:
             return np.zeros((0, NUM_LABELS), dtype=np.float32)
         return sigmoid(self._logits(self._tokenize(texts), batch_size))
