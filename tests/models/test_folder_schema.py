@@ -98,9 +98,9 @@ REFERENCE_CONFIGS = [
     (lambda c: c | {"train": None}, "'train': expected a JSON object, got null"),
     (lambda c: c | {"model": c["model"] | {"lstm_hidden": "x"}}, "'model': lstm_hidden"),
     (lambda c: c | {"train": c["train"] | {"lr": -1}}, "'train': lr"),
-    # a size that would need gigabytes is refused from the header, before any allocation
+    # a size that would need gigabytes is refused before any allocation (by the config's bound)
     (lambda c: c | {"model": c["model"] | {"embedding_dim": 10**9}},
-     "1000000000"),
+     "'model': embedding_dim"),
 ]  # fmt: skip
 
 
