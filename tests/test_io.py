@@ -203,3 +203,14 @@ def test_a_killed_holders_lock_is_taken_over(tmp_path):
     with output_lock(out):  # the kernel dropped the dead holder's flock
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_temp_name_with_a_huge_pid_is_left_alone(tmp_path):
+    # a name of this form with a pid too large for os.kill (hand-made, another system):
+    # neither removed nor an OverflowError out of the next write of the target
+    from emobalance.io import HOST_TAG
+
+    huge = tmp_path / f".out.txt.tmp-{HOST_TAG}-{10**30}-ab.tmp"
+    huge.write_text("x")
+    write_text_atomic(tmp_path / "out.txt", "ok")
+    assert huge.exists() and (tmp_path / "out.txt").read_text() == "ok"

@@ -42,7 +42,7 @@ def pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:  # EPERM: someone else's live process; others: do not guess
+    except (OSError, OverflowError):  # EPERM: someone else's live process; others: do not guess
         return True
     return True
 

@@ -45,7 +45,7 @@ def test_read_texts_errors(fixtures_dir, tmp_path):
     cases += [
         (tmp_path / "nulls.parquet", "body", "row 1: column 'body' is not text"),
         (tmp_path / "ints.parquet", "body", "row 0: column 'body' is not text"),
-        (tmp_path / "ints.parquet", "text", "cannot read column 'text'"),
+        (tmp_path / "ints.parquet", "text", r"no column 'text' \(columns: body\)"),
     ]
     for path, column, match in cases:
         with pytest.raises(DataError, match=match) as info:
@@ -229,3 +229,22 @@ def test_parquet_repeated_text_column(tmp_path):
     for read in (load_any, read_texts, _chunked):
         with pytest.raises(DataError, match=r"more than once|Multiple matches for .*text"):
             read(path)
+
+
+def test_parquet_column_errors_same_in_both_readers(tmp_path):
+    # read_texts and iter_text_chunks share one schema check (readers._parquet_file)
+    pq.write_table(pa.table({"body": ["a"]}), tmp_path / "body.parquet")
+    dup = pa.Table.from_arrays([pa.array(["a"]), pa.array(["b"])], names=["text", "text"])
+    pq.write_table(dup, tmp_path / "dup.parquet")
+    (tmp_path / "junk.parquet").write_bytes(b"not parquet at all")
+    cases = [
+        ("body.parquet", r"no column 'text' \(columns: body\)"),
+        ("dup.parquet", "column 'text' appears more than once"),
+        ("junk.parquet", "not a readable Parquet file"),
+    ]
+    for name, match in cases:
+        path = tmp_path / name
+        for read in (read_texts, lambda p, c: list(iter_text_chunks(p, c))):
+            with pytest.raises(DataError, match=match) as info:
+                read(path, "text")
+            assert str(info.value).startswith(f"{path}: "), info.value

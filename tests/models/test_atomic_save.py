@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from emobalance.io import HOST_TAG
 from emobalance.models.registry import load_model
 from emobalance.models.storage import clean_stale, temp_dir
 
@@ -186,19 +187,25 @@ def test_temp_files_of_live_writers_are_left_alone(tmp_path):
     target = tmp_path / "m"
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        live = tmp_path / f".m.tmp-{sleeper.pid}-abcd"
+        live = tmp_path / f".m.tmp-{HOST_TAG}-{sleeper.pid}-abcd"
         live.mkdir()
         dead_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                                   capture_output=True, text=True).stdout.strip()  # fmt: skip
-        dead = tmp_path / f".m.tmp-{dead_pid}-abcd"
+        dead = tmp_path / f".m.tmp-{HOST_TAG}-{dead_pid}-abcd"
         dead.mkdir()
         (dead / "model.safetensors").write_bytes(b"x")
-        other = tmp_path / f".other.tmp-{dead_pid}-abcd"  # another target's: not ours
+        other = tmp_path / f".other.tmp-{HOST_TAG}-{dead_pid}-abcd"  # another target's: not ours
         other.write_text("x")
+        # a dead pid's folder of another host sharing this folder: not ours to judge
+        far = tmp_path / f".m.tmp-{'0' * 8 if HOST_TAG != '0' * 8 else '1' * 8}-{dead_pid}-ab"
+        far.mkdir()
+        old = tmp_path / f".m.tmp-{dead_pid}-abcd"  # no host tag: not a name of temp_name
+        old.mkdir()
         assert clean_stale(target) == [dead]
         assert live.exists() and other.exists() and not dead.exists()
+        assert far.exists() and old.exists()
         with temp_dir(target) as tmp:
-            assert tmp.name.startswith(f".m.tmp-{os.getpid()}-")
+            assert tmp.name.startswith(f".m.tmp-{HOST_TAG}-{os.getpid()}-")
         assert not tmp.exists()
     finally:
         sleeper.kill()

@@ -333,3 +333,26 @@ def test_damage_that_shows_only_when_scoring_is_found_at_load(model_kind_paths, 
     t = copy_kind(model_kind_paths, "transformer", tmp_path)
     edit_json(t / "tokenizer.json", lambda tok: tok | {"model": tok["model"] | {"vocab": {}}})
     refused(t, f"{t}: ")
+
+
+def test_training_only_values_of_older_versions_still_load(model_kind_paths, tmp_path):
+    # a negative seed or a huge patience was valid before issue 14's bounds: such a folder
+    # loads (the values never run at inference); a bound of a field inference uses still holds
+    d = copy_kind(model_kind_paths, "reference", tmp_path)
+
+    def old(cfg):
+        cfg["train"].update(seed=-1, patience=10**6, epochs=20_000)
+        return cfg
+
+    edit_json(d / "config.json", old)
+    model = load_model(d)
+    assert (model.train_config.seed, model.train_config.patience) == (-1, 10**6)
+    assert model.predict_proba(["I love it"]).shape == (1, len(LABELS))
+
+    def huge_batch(cfg):
+        cfg["train"]["eval_batch_size"] = 10**9
+        return cfg
+
+    edit_json(d / "config.json", huge_batch)
+    with pytest.raises(ModelError, match="eval_batch_size"):
+        load_model(d)

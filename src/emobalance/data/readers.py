@@ -311,6 +311,27 @@ def _csv_message(exc: csv.Error) -> str:
     return msg
 
 
+def _parquet_file(path: Path, column: str) -> pq.ParquetFile:
+    """The Parquet file at ``path``, its whole schema read and ``column`` in it exactly once.
+
+    Raises
+    ------
+    DataError
+        The file is not Parquet (or its schema is damaged), or ``column`` is missing (the
+        message lists the columns) or appears more than once.
+    """
+    try:
+        pf = pq.ParquetFile(path)
+        names = arrow_names(pf.schema_arrow, path)
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
+    if column not in names:
+        raise DataError(f"{path}: no column {column!r} (columns: {', '.join(names)})")
+    if names.count(column) != 1:
+        raise DataError(f"{path}: column {column!r} appears more than once")
+    return pf
+
+
 def read_texts(path: str | os.PathLike[str], column: str = "text") -> list[str]:
     """Read the texts of a file: CSV, TSV, JSONL, Parquet (``column``) or TXT (one per line).
 
@@ -350,16 +371,9 @@ def read_texts(path: str | os.PathLike[str], column: str = "text") -> list[str]:
             raise not_utf8_error(path) from None
         return out
     if suffix in (".parquet", ".pq"):
-        try:  # the whole schema, as predict's iter_text_chunks checks it
-            names = arrow_names(pq.read_schema(path), path)
-        except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
-        if column not in names:
-            raise DataError(f"{path}: cannot read column {column!r} (columns: {', '.join(names)})")
-        if names.count(column) != 1:
-            raise DataError(f"{path}: column {column!r} appears more than once")
+        pf = _parquet_file(path, column)
         try:
-            table = pq.read_table(path, columns=[column])
+            table = pf.read(columns=[column])
         except (pa.ArrowException, KeyError, OSError, UnicodeDecodeError) as exc:
             raise DataError(f"{path}: cannot read column {column!r} ({first_line(exc)})") from None
         return arrow_texts(table.column(column), path, column)
@@ -387,15 +401,7 @@ def iter_text_chunks(
         )
     buf: list[str] = []
     if suffix in (".parquet", ".pq"):
-        try:
-            pf = pq.ParquetFile(path)
-            names = arrow_names(pf.schema_arrow, path)
-        except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
-        if text_column not in names:
-            raise DataError(f"{path}: no column {text_column!r}")
-        if names.count(text_column) != 1:
-            raise DataError(f"{path}: column {text_column!r} appears more than once")
+        pf = _parquet_file(path, text_column)
         row = 0
         batches = pf.iter_batches(batch_size=chunk_size, columns=[text_column])
         while True:

@@ -219,15 +219,51 @@ def read_metrics(path: Path, required: bool = True) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- config sections
+TRAINING_ONLY = frozenset(
+    {"seed", "epochs", "patience", "batch_size", "lr", "head_lr", "weight_decay", "grad_clip",
+     "pos_weight_cap", "focal_gamma", "asl_gamma_neg", "asl_gamma_pos"}
+)  # fmt: skip
+"""Config fields a saved model used only while it trained: :func:`config_section` keeps a
+saved value beyond the bounds issue 14 added (their upper bounds, the seed's range), as older
+versions allowed it; the bounds older versions had still hold."""
+_NEW_BOUNDS = frozenset({(f, "less_than_equal") for f in TRAINING_ONLY}) | {
+    ("seed", "greater_than_equal")
+}
+
+
 def config_section(value: Any, model: type, origin: str, field: str, **override: Any) -> Any:
     """A config section (``model``, ``train``...) validated by its pydantic ``model``.
 
     ``override`` replaces keys before validation (e.g. the device a model is loaded on).
     """
+    from pydantic import ValidationError
+
     from ..config import validate
 
     section = dict(json_object(value, f"{origin}: '{field}'"))
     section.update(override)
+    try:
+        return model.model_validate(section)
+    except ValidationError as exc:
+        # a value out of the range of a training-only field (a negative seed, a patience of
+        # 10**6) was valid for the version that saved the folder: keep it, it never runs here
+        errors = exc.errors(include_url=False)
+        kept = {
+            e["loc"][0]: e["input"]
+            for e in errors
+            if len(e["loc"]) == 1 and (e["loc"][0], e["type"]) in _NEW_BOUNDS
+        }
+        # without them: the section as it loads, or the errors that remain (named below)
+        section = {k: v for k, v in section.items() if k not in kept}
+        if len(kept) == len(errors):
+            try:
+                rest = model.model_validate(section)
+            except ValidationError:
+                pass
+            else:
+                return model.model_construct(**{**dict(rest), **kept})
+    except RecursionError:
+        pass  # validate below names it
     try:
         return validate(model, section, f"{origin}: '{field}'")
     except EmobalanceError as exc:

@@ -5,42 +5,25 @@ and renames it into place at the end, so a failure while saving (a full disk, an
 a kill) never leaves a half-written folder; :func:`temp_dir` is the temporary folder of one
 write (:func:`emobalance.export.export_onnx` writes its file in one too).
 
-Temporary names are ``.<target name>.tmp-<pid>-<random>``: a write killed by ``kill -9``
-cannot remove its own, so the next write of the same target removes those whose process is
-gone (:func:`clean_stale`) and leaves those of live writers alone.
+Temporary names are those of :func:`emobalance.io.temp_name`
+(``.<target name>.tmp-<host>-<pid>-<random>``): a write killed by ``kill -9`` cannot remove
+its own, so the next write of the same target removes those whose process, on this host, is
+gone (:func:`clean_stale`, :func:`emobalance.io.remove_stale_temps`) and leaves those of live
+writers, and of other hosts sharing the folder, alone.
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
-import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import ModelError
+from ..io import remove_stale_temps, temp_name
 
 __all__ = ["clean_stale", "temp_dir", "write_model_folder"]
-
-_TAG = ".tmp-"
-
-
-def _prefix(target: Path) -> str:
-    return f".{target.name}{_TAG}"
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, OSError):
-        return True  # another user's process, or no way to tell: leave its files alone
-    return True
 
 
 def clean_stale(target: str | os.PathLike[str]) -> list[Path]:
@@ -51,20 +34,7 @@ def clean_stale(target: str | os.PathLike[str]) -> list[Path]:
     list of Path
         What was removed.
     """
-    target = Path(target)
-    prefix = _prefix(target)
-    removed = []
-    for p in target.parent.glob(glob.escape(prefix) + "*"):
-        pid = p.name[len(prefix) :].split("-", 1)[0]
-        if not (pid.isascii() and pid.isdigit()) or _alive(int(pid)):
-            continue
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                p.unlink()
-        removed.append(p)
-    return removed
+    return remove_stale_temps(target)
 
 
 @contextlib.contextmanager
@@ -79,7 +49,7 @@ def temp_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(target)
     while True:
-        tmp = target.parent / f"{_prefix(target)}{os.getpid()}-{secrets.token_hex(4)}"
+        tmp = target.parent / temp_name(target.name, suffix="")
         try:
             tmp.mkdir(mode=0o777)
             break
