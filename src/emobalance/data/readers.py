@@ -399,7 +399,6 @@ def iter_text_chunks(
             f"{path}: unsupported input type {suffix or '(none)'}; "
             "use .csv, .tsv, .jsonl/.json (one object per line), .parquet or .txt"
         )
-    buf: list[str] = []
     if suffix in (".parquet", ".pq"):
         pf = _parquet_file(path, text_column)
         row = 0
@@ -416,26 +415,21 @@ def iter_text_chunks(
             values = arrow_texts(batch.column(0), path, text_column, first=row)
             row += len(values)
             yield values
+    buf: list[str] = []
     with open(path, encoding="utf-8-sig", newline="" if suffix in (".csv", ".tsv") else None) as f:
+        texts: Iterable[str]
+        if suffix in (".csv", ".tsv"):
+            texts = _csv_texts(f, path, text_column)
+        elif suffix in (".jsonl", ".ndjson", ".json"):
+            texts = (value for _, _, value in json_lines(f, path, text_column))
+        else:
+            texts = (line.rstrip("\r\n") for line in f)
         try:
-            if suffix in (".csv", ".tsv"):
-                for value in _csv_texts(f, path, text_column):
-                    buf.append(value)
-                    if len(buf) >= chunk_size:
-                        yield buf
-                        buf = []
-            elif suffix in (".jsonl", ".ndjson", ".json"):
-                for _, _, value in json_lines(f, path, text_column):
-                    buf.append(value)
-                    if len(buf) >= chunk_size:
-                        yield buf
-                        buf = []
-            else:
-                for line in f:
-                    buf.append(line.rstrip("\r\n"))
-                    if len(buf) >= chunk_size:
-                        yield buf
-                        buf = []
+            for text in texts:
+                buf.append(text)
+                if len(buf) >= chunk_size:
+                    yield buf
+                    buf = []
         except UnicodeDecodeError:
             raise not_utf8_error(path) from None
     if buf:
