@@ -420,9 +420,25 @@ def _trusted_parts(parts: Path, state: dict[str, Any], fmt: str) -> dict[str, An
     The first part that fails and every part after it are removed and re-scored, and so is
     every file the record does not count (an uncounted part, a killed writer's temporary).
     """
-    entries = state["parts"]
-    if _is_count(entries):
-        entries = _legacy_entries(parts, entries, fmt)
+    if _is_count(state["parts"]):  # checked and checksummed just now: nothing to verify
+        trusted = _legacy_entries(parts, state["parts"], fmt)
+    else:
+        trusted = _intact_prefix(parts, state["parts"])
+    keep = {"progress.json", *(e["file"] for e in trusted)}
+    for p in parts.iterdir():
+        if p.name not in keep:
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+    state = {**state, "version": PROGRESS_VERSION, "rows": sum(e["rows"] for e in trusted),
+             "parts": trusted}  # fmt: skip
+    write_json_atomic(parts / "progress.json", state)
+    return state
+
+
+def _intact_prefix(parts: Path, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The leading ``entries`` whose part file exists with its recorded sha256."""
     trusted: list[dict[str, Any]] = []
     for e in entries:
         p = parts / e["file"]
@@ -436,17 +452,7 @@ def _trusted_parts(parts: Path, state: dict[str, Any], fmt: str) -> dict[str, An
             _log.warning("%s %s: scoring again from row %d", p, why, start)
             break
         trusted.append(e)
-    keep = {"progress.json", *(e["file"] for e in trusted)}
-    for p in parts.iterdir():
-        if p.name not in keep:
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                p.unlink(missing_ok=True)
-    state = {**state, "version": PROGRESS_VERSION, "rows": sum(e["rows"] for e in trusted),
-             "parts": trusted}  # fmt: skip
-    write_json_atomic(parts / "progress.json", state)
-    return state
+    return trusted
 
 
 def _legacy_entries(parts: Path, n_parts: int, fmt: str) -> list[dict[str, Any]]:
