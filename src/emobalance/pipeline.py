@@ -139,7 +139,8 @@ class Experiment:
         from .teachers import ClassifierTeacher, build_teacher, resolve_teacher_spec
 
         cfg = self.config
-        parts = resolve_teacher_spec(spec).split("+")
+        resolved = resolve_teacher_spec(spec)
+        parts = resolved.split("+")
         provided = {}
         if "reference" in parts:
             provided["reference"] = ClassifierTeacher(
@@ -147,7 +148,7 @@ class Experiment:
             )
         if "tfidf" in parts:
             provided["tfidf"] = ClassifierTeacher(self._get_model("tfidf", seed), name="tfidf")
-        log.info(f"teacher: {resolve_teacher_spec(spec)}")
+        log.info(f"teacher: {resolved}")
         return build_teacher(
             spec, self.train, self.dev, cfg.model, cfg.train, teacher_cfg=cfg.teacher,
             provided=provided, progress=self.progress,

@@ -494,7 +494,9 @@ def build_teacher(
     parts = resolve_teacher_spec(spec).split("+")
     if len(parts) == 1:
         return one(parts[0])
-    built = [one(p) for p in parts]
+    # a repeated part (it counts twice in the mean) is built once
+    once = {p: one(p) for p in dict.fromkeys(parts)}
+    built = [once[p] for p in parts]
     ens = EnsembleTeacher([t for t, _ in built])
     ens.name = "ensemble(" + ", ".join(n for _, n in built) + ")"
     return ens, ens.name

@@ -92,30 +92,20 @@ def test_csv_malformed(tmp_path, candidates):
     bad.write_text("\n".join(text) + "\n")
     with pytest.raises(DataError, match=r"eve\.csv: line 3: column 'joy' must be 0/1"):
         import_csv(bad)
-    f = tmp_path / "noid.csv"
-    f.write_text("text,joy\nx,1\n")
-    with pytest.raises(DataError, match=r"noid\.csv: line 1: no 'id' column"):
-        import_csv(f)
-    f = tmp_path / "nolabels.csv"
-    f.write_text("id,text\ng1,x\n")
-    with pytest.raises(DataError, match="no label columns and no 'accept' column"):
-        import_csv(f)
-    f = tmp_path / "rep.csv"
-    f.write_text("id,joy,joy\ng1,1,0\n")
-    with pytest.raises(DataError, match=r"rep\.csv: line 1: repeated columns \['joy'\]"):
-        import_csv(f)
-    f = tmp_path / "short.csv"
-    f.write_text("id,text,joy\ng1,x,1\ng2,y\n")
-    with pytest.raises(DataError, match=r"short\.csv: line 3: expected 3 fields"):
-        import_csv(f)
-    f = tmp_path / "twice.csv"
-    f.write_text("id,joy\ng1,1\ng2,0\ng1,0\n")
-    with pytest.raises(DataError, match=r"twice\.csv: line 4: annotator 'twice' already voted"):
-        import_csv(f)
-    f = tmp_path / "badprop.csv"
-    f.write_text("id,proposed_labels,accept\ng1,grief,1\ng2,happyness,1\n")
-    with pytest.raises(DataError, match=r"badprop\.csv: line 3: proposed_labels: unknown label"):
-        import_csv(f)
+    for name, content, message in [
+        ("noid", "text,joy\nx,1\n", r"noid\.csv: line 1: no 'id' column"),
+        ("nolabels", "id,text\ng1,x\n", "no label columns and no 'accept' column"),
+        ("rep", "id,joy,joy\ng1,1,0\n", r"rep\.csv: line 1: repeated columns \['joy'\]"),
+        ("short", "id,text,joy\ng1,x,1\ng2,y\n", r"short\.csv: line 3: expected 3 fields"),
+        ("twice", "id,joy\ng1,1\ng2,0\ng1,0\n",
+         r"twice\.csv: line 4: annotator 'twice' already voted"),
+        ("badprop", "id,proposed_labels,accept\ng1,grief,1\ng2,happyness,1\n",
+         r"badprop\.csv: line 3: proposed_labels: unknown label"),
+    ]:  # fmt: skip
+        f = tmp_path / f"{name}.csv"
+        f.write_text(content)
+        with pytest.raises(DataError, match=message):
+            import_csv(f)
     # two files, same stem: the second repeats the first annotator's votes
     (tmp_path / "x").mkdir()
     a = fill(exported, tmp_path / "alice.csv", {})
