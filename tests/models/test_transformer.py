@@ -46,26 +46,13 @@ def make_data(n: int, seed: int) -> EmotionDataset:
 
 
 @pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory, fixtures_dir):
-    """A 1-layer BERT encoder with random weights over the fixture WordPiece vocabulary."""
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+def tiny_base(tiny_bert_dir):
+    """The shared 1-layer random BERT (``tiny_bert_dir``), its vocabulary checked here."""
+    from transformers import AutoTokenizer
 
-    out = tmp_path_factory.mktemp("tiny_bert")
-    vocab = fixtures_dir / "tiny_bert" / "vocab.txt"
-    n_vocab = len(vocab.read_text().splitlines())
-    tok = BertTokenizerFast(vocab=str(vocab))  # transformers >= 5
-    if len(tok) != n_vocab:  # transformers 4 names the argument vocab_file
-        tok = BertTokenizerFast(vocab_file=str(vocab))
+    tok = AutoTokenizer.from_pretrained(tiny_bert_dir)
     assert tok.tokenize("thanks glad") == ["thanks", "glad"]  # real word pieces, not [UNK]
-    cfg = BertConfig(
-        vocab_size=n_vocab, hidden_size=16, num_hidden_layers=1,
-        num_attention_heads=2, intermediate_size=32, max_position_embeddings=32,
-    )  # fmt: skip
-    torch.manual_seed(0)
-    BertModel(cfg).save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+    return tiny_bert_dir
 
 
 @pytest.fixture(scope="module")

@@ -46,6 +46,7 @@ from .schema import (
     check_int,
     check_number,
     check_probe,
+    first_line,
     json_object,
     probe_failed,
     read_metrics,
@@ -398,7 +399,7 @@ class TfidfBaseline(EmotionModel):
                 warnings.simplefilter("ignore")  # sklearn InconsistentVersionWarning
                 state = joblib.load(d / "model.joblib")
         except Exception as exc:  # unpickling can fail in many ways
-            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            msg = first_line(exc)
             raise ModelError(f"{d / 'model.joblib'}: cannot be loaded ({msg})") from None
         model.vectorizer_, model.classifier_ = _check_state(
             state, d / "model.joblib", model._make_vectorizer()

@@ -35,6 +35,7 @@ from .schema import (
     check_int,
     check_labels,
     config_section,
+    first_line,
     json_object,
     parse_threshold_list,
     show,
@@ -176,7 +177,7 @@ class OnnxEmotionClassifier(EmotionModel):
             meta = session.get_modelmeta().custom_metadata_map
         except Exception as exc:  # onnxruntime's own classes (InvalidProtobuf, Fail...), and
             # UnicodeDecodeError from metadata that is not UTF-8
-            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            msg = first_line(exc)
             raise ModelError(f"{p}: not a readable ONNX model ({msg})") from None
         if meta.get(META + "format") != FORMAT:
             raise ModelError(f"{p}: not an emobalance ONNX export (no {META}format metadata)")
@@ -298,7 +299,7 @@ def _check_initializers(path: Path) -> None:
         proto = onnx.load(str(path), load_external_data=False)
         arrays = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
     except Exception as exc:  # onnxruntime read it, so this is rare: a damaged tensor
-        msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        msg = first_line(exc)
         raise ModelError(f"{path}: unreadable graph weights ({msg})") from None
     check_arrays(arrays, str(path))
 
@@ -310,7 +311,7 @@ def _probe(clf: OnnxEmotionClassifier, path: Path) -> None:
     try:
         logits, attention = clf.session_.run(["logits", "attention"], {"ids": ids})
     except Exception as exc:  # onnxruntime's own classes
-        msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        msg = first_line(exc)
         raise ModelError(f"{path}: the graph fails on the vocabulary's ids ({msg})") from None
     if logits.shape != (1, NUM_LABELS) or attention.shape != ids.shape:
         raise ModelError(

@@ -84,7 +84,8 @@ def _kind(value: Any) -> str:
     return "a number" if isinstance(value, (int, float)) else type(value).__name__
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (at most 200 characters), or its type."""
     text = str(exc).strip()
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
@@ -100,11 +101,11 @@ def read_json(path: Path) -> Any:
     except UnicodeDecodeError:
         raise ModelError(f"{path}: not valid JSON (not UTF-8 text)") from None
     except OSError as exc:
-        raise ModelError(f"{path}: cannot read ({exc.strerror or _first_line(exc)})") from None
+        raise ModelError(f"{path}: cannot read ({exc.strerror or first_line(exc)})") from None
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, huge ints, deep nesting
-        raise ModelError(f"{path}: not valid JSON ({_first_line(exc)})") from None
+        raise ModelError(f"{path}: not valid JSON ({first_line(exc)})") from None
 
 
 def json_object(value: Any, origin: str) -> dict[str, Any]:
@@ -289,7 +290,7 @@ def safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
             names = list(f.keys())
             return {k: tuple(int(d) for d in f.get_slice(k).get_shape()) for k in names}
     except Exception as exc:  # SafetensorError, or whatever a damaged header makes it raise
-        raise ModelError(f"{path}: not a readable safetensors file ({_first_line(exc)})") from None
+        raise ModelError(f"{path}: not a readable safetensors file ({first_line(exc)})") from None
 
 
 def check_shapes(
@@ -323,7 +324,7 @@ def check_probe(scores: Any, origin: str, logits: bool = False) -> None:
 
 def probe_failed(exc: BaseException, origin: str) -> ModelError:
     """The ModelError of a model that raised on :data:`PROBE_TEXTS`."""
-    return ModelError(f"{origin}: the model fails on a probe text ({_first_line(exc)})")
+    return ModelError(f"{origin}: the model fails on a probe text ({first_line(exc)})")
 
 
 def check_arrays(arrays: Mapping[str, Any], origin: str, limit: float = WEIGHT_LIMIT) -> None:

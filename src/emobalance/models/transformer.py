@@ -43,6 +43,7 @@ from .schema import (
     check_probe,
     check_shapes,
     config_section,
+    first_line,
     probe_failed,
     read_json,
     read_metrics,
@@ -145,7 +146,7 @@ def encoder_config(src: str) -> Any:
     try:
         cfg = tf.AutoConfig.from_pretrained(src)
     except (OSError, ValueError) as exc:
-        raise ModelError(f"{src}: cannot load a model config ({_first_line(exc)})") from None
+        raise ModelError(f"{src}: cannot load a model config ({first_line(exc)})") from None
     from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
     # encoders (BERT, RoBERTa, MiniLM, DeBERTa...) are the masked-LM families that are not
@@ -184,7 +185,7 @@ def _load_encoder(src: str, saved: bool = False) -> tuple[Any, Any]:
     except ModelError:
         raise
     except errors as exc:
-        raise ModelError(f"{src}: cannot load the encoder ({_first_line(exc)})") from None
+        raise ModelError(f"{src}: cannot load the encoder ({first_line(exc)})") from None
     missing = list(info.get("missing_keys") or []) + list(info.get("mismatched_keys") or [])
     if saved and missing:  # transformers would start them from random numbers
         name = missing[0] if isinstance(missing[0], str) else missing[0][0]
@@ -221,11 +222,6 @@ def _check_encoder_weights(folder: Path, cfg: Any) -> None:
     if n_expected > n_saved:
         raise ModelError(f"{weights}: holds {n_saved} weights, config.json implies "
                          f"{n_expected}")  # fmt: skip
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 class MeanPoolClassifier(nn.Module):
@@ -557,7 +553,7 @@ class TransformerClassifier(EmotionModel):
             check_arrays({k: v.float().numpy() for k, v in head.items()}, str(head_path))
             net.head.load_state_dict(head)
         except (FileNotFoundError, SafetensorError, RuntimeError) as exc:
-            raise ModelError(f"{head_path}: {_first_line(exc)}") from None
+            raise ModelError(f"{head_path}: {first_line(exc)}") from None
         # keep our label order whatever order the folder's labels are in
         cols = [labels.index(lab) for lab in LABELS]
         with torch.no_grad():
