@@ -243,3 +243,22 @@ def test_reseed_off_keeps_the_callers_random_stream():
         return torch.rand(1).item()
 
     assert first_draw(True) != first_draw(False)
+
+
+def test_equal_length_batches_cover_rows_once_with_the_same_number_of_steps():
+    from emobalance.training import batch_groups
+
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(1, 40, size=5000)
+    plain = batch_groups(lengths, 32, seed=4)
+    equal = batch_groups(lengths, 32, seed=4, equal_length=True)
+    assert len(equal) == len(plain)  # the LR schedule's step count is unchanged
+    flat = np.concatenate([g[0] for g in equal])
+    assert sorted(flat.tolist()) == list(range(5000))
+    sizes = [len(g[0]) for g in equal]
+    assert sum(s < 32 for s in sizes) <= -(-5000 // (32 * 50))  # one short batch per bucket
+    one_length = [g[0] for g in equal if len(set(lengths[g[0]])) == 1]
+    plain_one = [g[0] for g in plain if len(set(lengths[g[0]])) == 1]
+    assert len(one_length) > len(equal) / 2 > len(plain_one)
+    again = batch_groups(lengths, 32, seed=4, equal_length=True)
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(equal, again, strict=True))

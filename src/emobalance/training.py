@@ -89,6 +89,7 @@ def batch_groups(
     shuffle: bool = True,
     seed: int = 0,
     bucket_batches: int = 50,
+    equal_length: bool = False,
 ) -> list[list[np.ndarray]]:
     """The steps of an epoch over length-bucketed batches: groups of ``world_size`` batches.
 
@@ -115,6 +116,13 @@ def batch_groups(
         Seed of the shuffles (the trainer passes one per epoch).
     bucket_batches : int, default 50
         Batches per length-sorted bucket (per rank).
+    equal_length : bool, default False
+        Cut each bucket so that as many batches as possible hold rows of one length (the
+        rows of a length that do not fill a whole batch are cut, still in length order,
+        into batches with a little padding). A batch without padding runs the LSTM in one
+        fused bidirectional call, the reference network's fastest path. Every batch but the
+        last of a bucket still holds ``batch_size`` rows, so an epoch has the same number of
+        steps.
 
     Returns
     -------
@@ -135,7 +143,10 @@ def batch_groups(
     for start in range(0, n, bucket):
         chunk = order[start : start + bucket]
         chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+        if equal_length:
+            batches.extend(_equal_length_batches(chunk, lengths[chunk], batch_size))
+        else:
+            batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
     groups = [batches[i : i + world_size] for i in range(0, len(batches), world_size)]
     groups = [g for g in groups if len(g) == world_size]  # equal steps on every rank
     if not groups and len(batches):
@@ -146,6 +157,23 @@ def batch_groups(
     if shuffle:
         rng.shuffle(groups)  # type: ignore[arg-type]
     return groups
+
+
+def _equal_length_batches(
+    rows: np.ndarray, sorted_lengths: np.ndarray, batch_size: int
+) -> list[np.ndarray]:
+    """``rows`` (sorted by length) cut into full batches of one length each, then the rest
+    (each length's remainder, in length order) into full mixed batches and one last batch."""
+    out: list[np.ndarray] = []
+    rest: list[np.ndarray] = []
+    bounds = np.flatnonzero(np.diff(sorted_lengths)) + 1
+    for run in np.split(rows, bounds):
+        full = len(run) - len(run) % batch_size
+        out.extend(run[i : i + batch_size] for i in range(0, full, batch_size))
+        rest.append(run[full:])
+    left = np.concatenate(rest) if rest else rows[:0]
+    out.extend(left[i : i + batch_size] for i in range(0, len(left), batch_size))
+    return out
 
 
 def length_bucketed_batches(
@@ -397,6 +425,10 @@ class Trainer:
         Seed Python, NumPy and torch from ``config.seed`` when :meth:`fit` starts. A caller
         that seeded before building its network can pass ``False`` to keep the stream
         (dropout masks) going from there.
+    equal_length : bool, default True
+        Cut the epoch's buckets into batches of one length where the rows allow
+        (``batch_groups(equal_length=True)``): the reference network then runs most batches
+        without padding, through its fastest LSTM path.
     desc : str, default "epoch"
         Prefix of the progress bar and of the epoch log lines.
 
@@ -424,6 +456,7 @@ class Trainer:
         score_dev: ScoreDev | None = None,
         epoch_seed: Callable[[int], int] | None = None,
         reseed: bool = True,
+        equal_length: bool = True,
         desc: str = "epoch",
     ) -> None:
         self.config = config or TrainConfig()
@@ -435,6 +468,7 @@ class Trainer:
         self.score_dev = score_dev or self._score_dev
         self.epoch_seed = epoch_seed or (lambda epoch: self.config.seed + epoch)
         self.reseed = reseed
+        self.equal_length = equal_length
         self.desc = desc
         self.amp_dtype = (
             precision(self.device)
@@ -466,7 +500,8 @@ class Trainer:
     def epoch_groups(self, lengths: np.ndarray, epoch: int) -> list[list[np.ndarray]]:
         """The steps of an epoch, each a list of one index batch per rank."""
         seed = self.epoch_seed(epoch)
-        return batch_groups(lengths, self.config.batch_size, self.world_size, seed=seed)
+        return batch_groups(lengths, self.config.batch_size, self.world_size, seed=seed,
+                            equal_length=self.equal_length)  # fmt: skip
 
     # -------------------------------------------------------------------- collectives
     def _all_sum(self, values: list[float]) -> list[float]:

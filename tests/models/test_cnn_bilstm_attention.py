@@ -71,3 +71,58 @@ def test_freeze_embeddings_and_pretrained_init():
     np.testing.assert_allclose(model.embedding.weight.detach().numpy(), emb)
     with pytest.raises(ValueError, match="shape"):
         CNNBiLSTMAttention(49, ModelConfig(**TINY), emb)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_padded_bilstm_equals_packed_outputs_and_gradients(layers):
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from emobalance.models.cnn_bilstm_attention import padded_bilstm
+
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(6, 5, num_layers=layers, bidirectional=True, batch_first=True).eval()
+    x = torch.randn(4, 7, 6, requires_grad=True)
+    lens = torch.tensor([7, 3, 5, 1])
+    mask = (torch.arange(7)[None, :] < lens[:, None]).unsqueeze(-1)
+    packed = pack_padded_sequence(x, lens, batch_first=True, enforce_sorted=False)
+    ref, _ = pad_packed_sequence(lstm(packed)[0], batch_first=True, total_length=7)
+    out = padded_bilstm(lstm, x, lens)
+    torch.testing.assert_close(out * mask, ref * mask, atol=1e-5, rtol=1e-5)
+    weights = torch.randn(4, 7, 10)  # a loss that weighs every real state differently
+    inputs = [x, *lstm.parameters()]
+    g_ref = torch.autograd.grad((ref * mask * weights).sum(), inputs)
+    g_out = torch.autograd.grad((out * mask * weights).sum(), inputs)
+    for a, b in zip(g_out, g_ref, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_reverse_within_length_reverses_real_steps_only():
+    from emobalance.models.cnn_bilstm_attention import reverse_within_length
+
+    x = torch.arange(8.0).reshape(2, 4, 1)
+    out = reverse_within_length(x, torch.tensor([4, 2]))
+    assert out[..., 0].tolist() == [[3.0, 2.0, 1.0, 0.0], [5.0, 4.0, 6.0, 7.0]]
+    torch.testing.assert_close(reverse_within_length(out, torch.tensor([4, 2])), x)
+
+
+def test_equal_length_batch_equals_the_same_rows_padded_in_a_mixed_batch():
+    """The fused bidirectional call (rows of one length) and the padded path (a mixed batch)
+    give the same logits and parameter gradients for the same rows."""
+    model = make(lstm_layers=1).train()  # dropout 0 in TINY: train mode is deterministic
+    ids = torch.randint(2, 50, (3, 5))
+    longer = torch.randint(2, 50, (1, 8))
+    mixed = torch.cat([torch.cat([ids, torch.zeros(3, 3, dtype=ids.dtype)], 1), longer])
+    lens_mixed = torch.tensor([5, 5, 5, 8])
+
+    def grads(logits):
+        model.zero_grad()
+        logits.sum().backward()
+        return [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    alone = model(ids, torch.full((3,), 5))
+    g_alone = grads(alone)
+    in_mixed = model(mixed, lens_mixed)[:3]
+    g_mixed = grads(in_mixed)
+    torch.testing.assert_close(alone, in_mixed, atol=1e-5, rtol=1e-5)
+    for a, b in zip(g_alone, g_mixed, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

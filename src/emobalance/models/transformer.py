@@ -37,6 +37,7 @@ from ..errors import DataError, ModelError
 from ..io import write_json_atomic
 from ..labels import LABELS, NUM_LABELS
 from .base import EmotionModel, check_batch_size, check_texts, read_thresholds, thresholds_json
+from .layers import UniformDropout, use_uniform_dropout
 from .schema import (
     PROBE_TEXTS,
     check_arrays,
@@ -230,7 +231,8 @@ class MeanPoolClassifier(nn.Module):
     def __init__(self, encoder: nn.Module, n_labels: int = NUM_LABELS, dropout: float = 0.1):
         super().__init__()
         self.encoder = encoder
-        self.dropout = nn.Dropout(dropout)
+        use_uniform_dropout(encoder)
+        self.dropout = UniformDropout(dropout)
         self.head = nn.Linear(encoder.config.hidden_size, n_labels)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -407,11 +409,11 @@ class TransformerClassifier(EmotionModel):
             distributed=False,  # one process: the teacher is not trained under torchrun
             collate=lambda ids, idx, device: tuple(t.to(device) for t in self._pad(ids, idx)),
             param_groups=_param_groups(cfg),
-            optimizer=torch.optim.AdamW,  # not fused, as before: fused AdamW rounds differently
             precision=lambda device: self._autocast(device)[1],
             score_dev=lambda net, ids: sigmoid(self._logits(ids)),
             epoch_seed=_epoch_seeds(cfg),
             reseed=False,  # seeded above, before the head was initialised
+            equal_length=False,  # the fine-tune's batches stay as they were
             desc="teacher epoch",
         )
         prep_s = time.perf_counter() - t0

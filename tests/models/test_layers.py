@@ -1,0 +1,45 @@
+import pytest
+import torch
+from torch import nn
+
+from emobalance.models.layers import UniformDropout, use_uniform_dropout
+
+
+def test_uniform_dropout_is_the_identity_in_eval_mode_and_at_p_zero():
+    x = torch.randn(10, 7)
+    assert UniformDropout(0.3).eval()(x) is x
+    assert UniformDropout(0.0).train()(x) is x
+    assert torch.all(UniformDropout(1.0).train()(x) == 0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_uniform_dropout_drops_share_p_and_keeps_the_mean(dtype):
+    torch.manual_seed(0)
+    x = torch.ones(400_000, dtype=dtype)
+    out = UniformDropout(0.1).train()(x)
+    dropped = (out == 0).float().mean().item()
+    assert abs(dropped - 0.1) < 0.003  # 400k draws: the standard error is 0.0005
+    kept = out[out != 0].float()
+    torch.testing.assert_close(kept, torch.full_like(kept, 1 / 0.9), rtol=1e-2, atol=0)
+    assert out.dtype == dtype
+
+
+def test_uniform_dropout_is_seeded_and_passes_gradients_through_the_kept_units():
+    x = torch.randn(50, 20, requires_grad=True)
+    torch.manual_seed(3)
+    a = UniformDropout(0.5).train()(x)
+    torch.manual_seed(3)
+    b = UniformDropout(0.5).train()(x)
+    assert torch.equal(a, b)
+    a.sum().backward()
+    torch.testing.assert_close(x.grad, (a != 0).float() * 2.0)
+
+
+def test_use_uniform_dropout_replaces_every_plain_dropout_module():
+    net = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.2),
+                        nn.Sequential(nn.Dropout(0.4), nn.ReLU()))  # fmt: skip
+    assert use_uniform_dropout(net) == 2
+    drops = [m for m in net.modules() if isinstance(m, nn.Dropout)]
+    assert [type(m) for m in drops] == [UniformDropout, UniformDropout]
+    assert [m.p for m in drops] == [0.2, 0.4]
+    assert use_uniform_dropout(net) == 0  # already replaced
