@@ -63,7 +63,8 @@ def print_metrics(m: dict[str, Any], title: str, summary: dict[str, Any]) -> Non
 def print_external(m: dict[str, Any], title: str) -> None:
     """The summary, per-target and confusion tables of ``emobalance evaluate --data``."""
     console = Console()
-    t = Table(title=title)
+    console.print(title, markup=False, highlight=False)  # a long path would wrap a table title
+    t = Table()
     t.add_column("metric")
     t.add_column("value", justify="right")
     second = "micro_f1" if m["mode"] == "multi_label" else "accuracy"

@@ -224,7 +224,7 @@ def plot_confusion(result: dict[str, Any], path: str | os.PathLike[str]) -> Path
     cm = result["confusion_matrix"]
     labels, m = cm["labels"], np.asarray(cm["matrix"] or np.zeros((0, 0)), dtype=np.int64)
     side = max(3.0, 0.6 * len(labels) + 1.5)
-    fig, ax = plt.subplots(figsize=(side + 1, side))
+    fig, ax = plt.subplots(figsize=(side + 1.5, side + 0.5))
     ax.imshow(m if m.size else np.zeros((len(labels), len(labels))), cmap="Blues")
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)), labels)
@@ -235,8 +235,11 @@ def plot_confusion(result: dict[str, Any], path: str | os.PathLike[str]) -> Path
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold")
     f1 = result.get("macro_f1")
-    ax.set_title(f"{Path(result['dataset']).name} via {Path(result['label_map']).name}"
-                 + (f" (macro-F1 {f1:.3f})" if f1 is not None else ""), fontsize=9)  # fmt: skip
+    ax.set_title(
+        f"{Path(result['dataset']).name}\nvia {Path(result['label_map']).name}"
+        + (f", macro-F1 {f1:.3f}" if f1 is not None else ""),
+        fontsize=9,
+    )
     fig.tight_layout()
     path = Path(path)
     with atomic_path(path, suffix=".png") as tmp:
