@@ -123,10 +123,16 @@ def test_presets_resolve_exactly_as_before_the_redesign(preset):
     # The frozen files are the presets resolved on the commit before the balancing defaults
     # moved into BalanceConfig. balance.generation.llm is left out: it becomes a typed
     # section (its defaults dumped) and generation is off in both presets anyway.
+    # run.external (issue 16) is new and changes no trained model: the guard is inference only
     frozen = json.loads((FROZEN / f"{preset}_resolved.json").read_text())
     got = load_config(preset=preset).model_dump(mode="json")
     assert frozen["balance"]["generation"].pop("llm") == {}
     got["balance"]["generation"].pop("llm")
+    assert got["run"].pop("external") == [{
+        "name": "sentiment140_polarity_guard", "path": "sentiment140_polarity_guard",
+        "label_map": "polarity", "text_column": "text", "label_column": "label",
+        "multi_label": False, "label_sep": ",", "abstain": None,
+    }]  # fmt: skip
     assert got == frozen
     assert got["balance"]["generation"]["enabled"] is False
 
@@ -280,3 +286,24 @@ def test_min_vector_coverage_at_its_default_is_not_dumped():
     cfg = load_config(overrides=["model.min_vector_coverage=0.2"])
     assert cfg.model.model_dump()["min_vector_coverage"] == 0.2
     assert ModelConfig.model_validate(cfg.model.model_dump()) == cfg.model
+
+
+# ------------------------------------------------- run.external (issue 16)
+def test_run_external_entries():
+    cfg = load_config(overrides=[
+        "run.external=[{name: tweets, path: t.csv, label_map: ekman, multi_label: true}]"
+    ])  # fmt: skip
+    (e,) = cfg.run.external
+    assert (e.name, e.path, e.label_map, e.multi_label, e.label_sep) == (
+        "tweets", "t.csv", "ekman", True, ",",
+    )  # fmt: skip
+    assert load_config().run.external == []  # only the presets carry the guard
+    for bad, needle in (
+        ("[{name: a, path: x.csv}]", "run.external.0.label_map: Field required"),
+        ("[{name: a, path: x.csv, label_map: ekman, sep: ';'}]", "run.external.0.sep"),
+        ("[{name: 'a b', path: x.csv, label_map: ekman}]", "run.external.0.name"),
+        ("[{name: a, path: x, label_map: ekman}, {name: a, path: y, label_map: ekman}]",
+         "external names must be unique; repeated: a"),
+    ):  # fmt: skip
+        with pytest.raises(ConfigError, match=re.escape(needle)):
+            load_config(overrides=[f"run.external={bad}"])

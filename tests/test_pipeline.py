@@ -115,12 +115,50 @@ def test_pipeline_distilled_variants(tiny_data, tmp_path):
     assert set(by) == {"imbalanced", "tfidf", "distilled", "distilled_balanced"}
     d = by["distilled"]["distillation"]
     assert d["teacher"] == "ensemble(reference, tfidf)" and d["train_rows"] == 240
-    # the 80 tweets of the fixture corpus are scored and added with soft labels
-    assert d["external_rows"] == 80 and by["distilled"]["n_train"] == 320
+    # the 80 tweets of the fixture corpus less the 8 of the polarity guard (10% of each
+    # polarity) are scored and added with soft labels
+    assert d["external_rows"] == 72 and by["distilled"]["n_train"] == 312
     assert by["distilled_balanced"]["distillation"]["train_rows"] >= 240
     md = (run_dir / "report.md").read_text()
     assert "distilled: the reference network distilled from ensemble(reference, tfidf)" in md
     assert re.search(r"^\| distilled \| 1 \|", md, re.M)
+
+
+def test_pipeline_external_sets_and_the_polarity_guard(tiny_data, tmp_path):
+    from emobalance.data.corpora import guard_keys, polarity_guard
+    from emobalance.data.dataset import EmotionDataset
+    from emobalance.text.normalize import normalize
+
+    ext = tmp_path / "dialogue.csv"
+    ext.write_text("utterance,emotion\nthanks so much,joy\nI am furious,anger\n"
+                   "so sad today,sadness\nwhat a table,neutral\nhmm,boredom\n")  # fmt: skip
+    cfg = load_config(tiny_data, preset="quick", overrides=[
+        "run.seeds=[0]", "run.bootstrap=0", "run.variants=[imbalanced, balanced, tfidf]",
+        "run.external=[{name: sentiment140_polarity_guard, path: sentiment140_polarity_guard, "
+        f"label_map: polarity}}, {{name: dialogue, path: '{ext}', label_map: ekman, "
+        "text_column: utterance, label_column: emotion}]",
+    ])  # fmt: skip
+    run_dir = tmp_path / "run"
+    entries = run_experiment(cfg, run_dir, progress=False)
+    assert {e["variant"] for e in entries} == {"imbalanced", "balanced", "tfidf"}
+    for e in entries:  # every trained model on every external set
+        guard, dialogue = e["external"]["sentiment140_polarity_guard"], e["external"]["dialogue"]
+        assert guard["label_map"] == "polarity" and guard["n_scored"] == 8
+        assert sum(guard["per_target"][t]["support"] for t in ("positive", "negative")) == 8
+        assert 0 <= guard["macro_f1"] <= 1 and 0 <= guard["accuracy"] <= 1
+        assert dialogue["n_scored"] == 4 and dialogue["gold_outside_map"] == {"boredom": 1}
+    md = (run_dir / "report.md").read_text()
+    assert "## External datasets" in md and "**dialogue**" in md
+    for v in ("imbalanced", "balanced", "tfidf"):
+        f1 = next(e for e in entries if e["variant"] == v)["external"]["dialogue"]["macro_f1"]
+        assert re.search(rf"^\| {v} \| 1 \| {f1:.4f} \|", md, re.M)
+    # neither the guard's tweets nor the external texts became training rows
+    balanced = EmotionDataset.from_parquet(
+        next((tmp_path / "cache" / "balanced").rglob("balanced_train.parquet"))
+    )
+    assert len(polarity_guard()) == 8
+    assert not guard_keys() & {normalize(t) for t in balanced.texts}
+    assert not {"thanks so much", "so sad today"} & set(balanced.texts)
 
 
 def test_auto_teacher_resolution(monkeypatch):

@@ -70,3 +70,58 @@ def test_run_notes():
     assert "seeds [0, 1]" in notes[0]
     assert any("distilled from tfidf" in n and "1,200 labelled rows" in n for n in notes)
     assert notes[-1].startswith("NOT COMPARABLE: seed 1 balanced model")
+
+
+# --------------------------------------------------- external sets (run.external, issue 16)
+def _ext(macro_f1, accuracy, mode="single_label"):
+    second = "micro_f1" if mode == "multi_label" else "accuracy"
+    return {"dataset": "guard", "path": "sentiment140_polarity_guard", "label_map": "polarity",
+            "mode": mode, "macro_f1": macro_f1, second: accuracy, "n_rows": 10, "n_scored": 9,
+            "scored_labels": ["positive", "negative"], "gold_outside_map": {"mixed": 1},
+            "gold_unmapped": {}}  # fmt: skip
+
+
+def external_entries():
+    # mean macro-F1 on "guard": imbalanced 0.70, balanced 0.68 (-0.02: flagged), tfidf 0.695
+    f1 = {("imbalanced", 0): 0.71, ("imbalanced", 1): 0.69, ("balanced", 0): 0.69,
+          ("balanced", 1): 0.67, ("tfidf", 0): 0.695}  # fmt: skip
+    return [{"variant": v, "seed": s, "external": {"guard": _ext(f, f + 0.1)}}
+            for (v, s), f in f1.items()]  # fmt: skip
+
+
+def test_external_table_flags_a_loss_over_the_bar():
+    from emobalance.report import EXTERNAL_LOSS_FLAG, external_table
+
+    rows, flagged = external_table(external_entries(), ["imbalanced", "balanced", "tfidf"],
+                                   "guard")  # fmt: skip
+    assert EXTERNAL_LOSS_FLAG == 0.01 and flagged == ["balanced"]
+    by = {r[0]: r for r in rows}
+    assert by["imbalanced"][2] == f"0.7000 ± {np.std([0.71, 0.69], ddof=1):.4f}"
+    assert by["imbalanced"][4] == "-" and by["balanced"][4] == "-0.0200"
+    assert by["tfidf"][4] == "-0.0050" and by["tfidf"][6] == ""
+    assert by["balanced"][6] == "LOSS > 0.01" and by["balanced"][5] == "9 / 10"
+    assert by["tfidf"][3] == "0.7950"  # accuracy, one seed
+
+
+def test_external_section_in_the_written_report(tmp_path):
+    from emobalance.report import write_report
+
+    es = external_entries()
+    for e in es:
+        e["test"] = {"per_label_f1": dict.fromkeys(LABELS, 0.5)}
+    md_path, html_path = write_report(
+        tmp_path, es, variants=["imbalanced", "balanced", "tfidf"], balance_report=None,
+        rare=list(LABELS[:6]), bootstrap=None, figures={"per_label_f1": PNG}, efficiency=[],
+        external=["guard"],
+    )  # fmt: skip
+    md = md_path.read_text()
+    assert "## External datasets" in md
+    assert "**guard** (sentiment140_polarity_guard, map polarity, single-label" in md
+    assert "FLAGGED: balanced lose more than 0.01 macro-F1 to imbalanced on guard." in md
+    assert "Gold labels not scored (outside the map or unmapped): mixed (1)." in md
+    assert "<h2>External datasets</h2>" in html_path.read_text()
+    none = write_report(
+        tmp_path / "b", es, variants=["imbalanced"], balance_report=None,
+        rare=list(LABELS[:6]), bootstrap=None, figures={"per_label_f1": PNG}, efficiency=[],
+    )[0].read_text()  # fmt: skip
+    assert "External datasets" not in none

@@ -16,20 +16,25 @@ __all__ = [
     "EmotionClassifier",
     "EmotionDataset",
     "EmotionModel",
+    "LabelMap",
     "ModelError",
     "TfidfBaseline",
     "TransformerClassifier",
     "__version__",
     "collapse_labels",
     "collapse_probabilities",
+    "evaluate_external",
     "load_model",
 ]
 
-_LAZY = {  # these pull in torch or scikit-learn: import them on first use so the CLI starts fast
+# these pull in torch, scikit-learn or matplotlib: import them on first use so the CLI starts fast
+_LAZY = {
     "EmotionClassifier": "emobalance.models.reference",
     "EmotionModel": "emobalance.models.base",
+    "LabelMap": "emobalance.evaluation.label_maps",
     "TfidfBaseline": "emobalance.models.baselines",
     "TransformerClassifier": "emobalance.models.transformer",
+    "evaluate_external": "emobalance.evaluation.external",
     "load_model": "emobalance.models.registry",
 }
 

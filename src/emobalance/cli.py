@@ -301,13 +301,86 @@ def _summary(m: dict) -> dict:
 def evaluate_cmd(
     model_dir: ModelPath,
     split: Annotated[
-        str, typer.Option("--split", help="test, dev, train, or a dataset file.")
-    ] = "test",
+        str | None,
+        typer.Option("--split", help="test (default), dev, train, or a 28-label dataset file."),
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data",
+            help="An external dataset in its own labels (CSV/TSV/JSONL/Parquet, or "
+            "sentiment140_polarity_guard), scored through --label-map.",
+        ),
+    ] = None,
+    label_map: Annotated[
+        str | None,
+        typer.Option(
+            "--label-map",
+            help="With --data: ekman, ekman6, sentiment, polarity, plutchik, or a YAML file "
+            "mapping each target label to a list of GoEmotions labels.",
+        ),
+    ] = None,
+    text_column: Annotated[
+        str, typer.Option("--text-column", help="With --data: the text column.")
+    ] = "text",
+    label_column: Annotated[
+        str, typer.Option("--label-column", help="With --data: the gold label column.")
+    ] = "label",
+    multi_label: Annotated[
+        bool,
+        typer.Option("--multi-label", help="With --data: several labels per row (thresholded)."),
+    ] = False,
+    label_sep: Annotated[
+        str, typer.Option("--label-sep", help="With --data: separator of several labels.")
+    ] = ",",
+    abstain: Annotated[
+        str | None,
+        typer.Option(
+            "--abstain",
+            help="With --data: predict this label (e.g. neutral) where no target is on.",
+        ),
+    ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="With --data: write the confusion matrix as a PNG here."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print all metrics as one JSON object.")
     ] = False,
 ) -> None:
-    """Evaluate a model with its dev-tuned thresholds (default: the original test split)."""
+    """Evaluate a model with its dev-tuned thresholds: on a 28-label split or file (default:
+    the original test split), or on an external dataset through a label map (--data)."""
+    if data is None:
+        given = {"--label-map": label_map, "--abstain": abstain, "--plot": plot,
+                 "--multi-label": multi_label or None}  # fmt: skip
+        extra = [flag for flag, v in given.items() if v is not None]
+        if extra:
+            raise EmobalanceError(f"{', '.join(extra)}: only with --data (an external dataset)")
+        _evaluate_split(model_dir, split or "test", as_json)
+        return
+    if split is not None:
+        raise EmobalanceError("--split and --data cannot be combined: choose one dataset")
+    if label_map is None:
+        raise EmobalanceError("--data needs --label-map (a built-in name or a YAML file)")
+    from .cli_tables import print_external
+    from .evaluation import evaluate_external, plot_confusion
+
+    _io(reading=data, writing=plot)
+    m = evaluate_external(
+        model_dir, data, label_map, abstain=abstain, text_column=text_column,
+        label_column=label_column, multi_label=multi_label, label_sep=label_sep,
+    )  # fmt: skip
+    if plot is not None:
+        plot_confusion(m, plot)
+    if as_json:
+        typer.echo(json.dumps(m, ensure_ascii=False))
+        return
+    print_external(m, f"{model_dir} on {data} via {m['label_map']}")
+    if plot is not None:
+        typer.echo(f"confusion matrix written to {plot}")
+
+
+def _evaluate_split(model_dir: Path, split: str, as_json: bool) -> None:
     from .cli_tables import print_metrics
     from .jobs import evaluate_model
 

@@ -60,6 +60,47 @@ def print_metrics(m: dict[str, Any], title: str, summary: dict[str, Any]) -> Non
     console.print(pl)
 
 
+def print_external(m: dict[str, Any], title: str) -> None:
+    """The summary, per-target and confusion tables of ``emobalance evaluate --data``."""
+    console = Console()
+    console.print(title, markup=False, highlight=False)  # a long path would wrap a table title
+    t = Table()
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    second = "micro_f1" if m["mode"] == "multi_label" else "accuracy"
+    for k in ("macro_f1", second):
+        t.add_row(k, "-" if m[k] is None else f"{m[k]:.4f}")
+    for k in ("n_rows", "n_scored", "n_skipped"):
+        t.add_row(k, f"{m[k]:,}")
+    console.print(t)
+    if m["per_target"]:
+        pt = Table(title=f"per target ({m['mode'].replace('_', '-')})")
+        for c in ("target", "precision", "recall", "f1", "support"):
+            pt.add_column(c, justify="left" if c == "target" else "right")
+        for name, r in m["per_target"].items():
+            scored = name in m["scored_labels"]
+            pt.add_row(name if scored else f"{name} (no support)", f"{r['precision']:.3f}",
+                       f"{r['recall']:.3f}", f"{r['f1']:.3f}", str(r["support"]))  # fmt: skip
+        console.print(pt)
+        cm = m["confusion_matrix"]
+        what = "rows with gold i and predicted j" if m["mode"] == "multi_label" else "counts"
+        ct = Table(title=f"confusion matrix (rows gold, columns predicted; {what})")
+        ct.add_column("gold / predicted")
+        for lab in cm["labels"]:
+            ct.add_column(lab, justify="right")
+        for lab, row in zip(cm["labels"], cm["matrix"], strict=True):
+            ct.add_row(lab, *(str(v) for v in row))
+        console.print(ct)
+    if m["unmapped_targets"]:
+        console.print(f"unmapped targets (no GoEmotions counterpart): "
+                      f"{', '.join(m['unmapped_targets'])}")  # fmt: skip
+    for key, what in (("gold_unmapped", "gold labels of unmapped targets"),
+                      ("gold_outside_map", "gold labels outside the map")):  # fmt: skip
+        if m[key]:
+            shown = ", ".join(f"{k}: {v:,}" for k, v in list(m[key].items())[:10])
+            console.print(f"{what} (not scored): {shown}")
+
+
 def print_explanation(ex: dict[str, Any]) -> None:
     """Tokens shaded by weight, the top tokens and labels of ``emobalance explain``."""
     console = Console()

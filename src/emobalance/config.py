@@ -562,6 +562,46 @@ VARIANTS = (
 )  # fmt: skip
 
 
+POLARITY_GUARD_ENTRY: dict[str, Any] = {
+    "name": "sentiment140_polarity_guard",
+    "path": "sentiment140_polarity_guard",
+    "label_map": "polarity",
+}
+"""The Sentiment140 polarity guard as a ``run.external`` entry (both presets have it)."""
+
+
+class ExternalConfig(_Section):
+    """One external dataset that ``emobalance run`` scores every trained model on.
+
+    Attributes
+    ----------
+    name : str
+        The key of the results (``metrics.json`` ``external.<name>``, the report section).
+    path : str
+        A CSV/TSV/JSONL/Parquet file, or ``sentiment140_polarity_guard`` (the held-out slice of
+        the Sentiment140 sample, :func:`emobalance.data.corpora.polarity_guard`).
+    label_map : str
+        A built-in map (``ekman``, ``ekman6``, ``sentiment``, ``polarity``, ``plutchik``) or a
+        YAML file of ``target: [goemotions labels]``.
+    text_column, label_column : str
+    multi_label : bool
+        Several labels per row (thresholded predictions) instead of one (argmax).
+    label_sep : str
+        The separator of several labels in one text cell.
+    abstain : str or None
+        A label predicted where no other target is on (e.g. ``neutral``).
+    """
+
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")
+    path: str = Field(min_length=1)
+    label_map: str = Field(min_length=1)
+    text_column: str = "text"
+    label_column: str = "label"
+    multi_label: bool = False
+    label_sep: str = ","
+    abstain: str | None = None
+
+
 class RunConfig(_Section):
     """The experiment of ``emobalance run``.
 
@@ -580,6 +620,11 @@ class RunConfig(_Section):
     balanced_holdout : float
         Share of the balanced set held out for an extra evaluation that is NOT comparable to
         the test set (0 disables it).
+    external : list of ExternalConfig
+        External datasets scored through a label map for every trained model (results in
+        ``metrics.json`` under ``external``, a report section flagging any variant that loses
+        more than 0.01 macro-F1 to ``imbalanced``). Both presets hold the Sentiment140 polarity
+        guard (:data:`POLARITY_GUARD_ENTRY`).
     """
 
     seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1, max_length=1000)
@@ -588,6 +633,16 @@ class RunConfig(_Section):
     )
     bootstrap: int = Field(1000, ge=0, le=1_000_000)
     balanced_holdout: float = Field(0.0, ge=0, lt=0.5)
+    external: list[ExternalConfig] = Field(default_factory=list, max_length=100)
+
+    @field_validator("external")
+    @classmethod
+    def _unique_names(cls, v: list[ExternalConfig]) -> list[ExternalConfig]:
+        names = [e.name for e in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"external names must be unique; repeated: {', '.join(dup)}")
+        return v
 
 
 class EmobalanceConfig(_Section):
@@ -615,7 +670,9 @@ class EmobalanceConfig(_Section):
 PRESETS: dict[str, dict[str, Any]] = {
     # what `make run` runs: one seed, fewer epochs, a smaller balanced target (<= 15 min)
     "quick": {
-        "run": {"seeds": [0], "variants": ["imbalanced", "balanced", "tfidf"], "bootstrap": 500},
+        "run": {"seeds": [0], "variants": ["imbalanced", "balanced", "tfidf"], "bootstrap": 500,
+                # inference only: 5,000 held-out tweets per model, a few seconds each
+                "external": [POLARITY_GUARD_ENTRY]},
         "train": {"epochs": 8},
         # the in-run teacher (this run's reference + TF-IDF): fine-tuning MiniLM would not fit
         "balance": {"target": 1000, "teacher": "ensemble"},
@@ -627,6 +684,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "variants": ["imbalanced", "balanced", "no_attention", "no_conv", "no_pretrained",
                          "tfidf", "distilled"],
             "bootstrap": 1000,
+            "external": [POLARITY_GUARD_ENTRY],
         },
     },
 }  # fmt: skip

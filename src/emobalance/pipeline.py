@@ -1,9 +1,11 @@
 """`emobalance run`: the whole experiment from one config.
 
 Loads the data, builds (or reuses) the balanced training set, trains every variant for every
-seed, evaluates each on the ORIGINAL GoEmotions test set with thresholds tuned on dev, and
-writes ``metrics.json``, ``report.md`` and ``report.html`` into the run directory together
-with the resolved config, data hashes, package versions and every model.
+seed, evaluates each on the ORIGINAL GoEmotions test set with thresholds tuned on dev and on
+every external set of ``run.external`` through its label map, and writes ``metrics.json``,
+``report.md`` and ``report.html`` into the run directory together with the resolved config,
+data hashes, package versions and every model. External sets only measure: their texts are
+kept out of the balanced set and the distillation corpus like dev and test.
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ class Experiment:
              "seeds": cfg.run.seeds, "variants": cfg.run.variants},
         )  # fmt: skip
         self.train, self.dev, self.test = (goemotions.load(s) for s in goemotions.SPLITS)
+        self._load_external()  # a bad external file or map fails before any training
         if self.resume and (self.run_dir / "metrics.json").is_file():
             self.entries = json.loads((self.run_dir / "metrics.json").read_text())
         seeds, variants = cfg.run.seeds, cfg.run.variants
@@ -129,6 +132,37 @@ class Experiment:
                 self._variant(variant, seed)
         self._report(time.perf_counter() - t0)
         return self.entries
+
+    def _load_external(self) -> None:
+        """Read every ``run.external`` dataset and label map once."""
+        from .evaluation import get_label_map, load_external
+
+        self.external = {
+            e.name: (
+                load_external(e.path, text_column=e.text_column, label_column=e.label_column,
+                              multi_label=e.multi_label, label_sep=e.label_sep),
+                get_label_map(e.label_map),
+                e,
+            )
+            for e in self.config.run.external
+        }  # fmt: skip
+
+    def _external_texts(self) -> list[str]:
+        """The texts of the external sets that are files (the polarity guard is removed from
+        every corpus where corpora are loaded): never training rows."""
+        from .data.corpora import POLARITY_GUARD
+
+        return [t for ds, _, e in self.external.values() if e.path != POLARITY_GUARD
+                for t in ds.texts]  # fmt: skip
+
+    def _evaluate_external(self, model: Any) -> dict[str, Any]:
+        from .evaluation import evaluate_external
+
+        out = {}
+        for name, (ds, lm, e) in self.external.items():
+            out[name] = evaluate_external(model, ds, lm, abstain=e.abstain)
+            out[name]["path"] = e.path
+        return out
 
     def _done(self, variant: str, seed: int) -> bool:
         return any(e["variant"] == variant and e["seed"] == seed for e in self.entries)
@@ -156,12 +190,16 @@ class Experiment:
 
     def _build_balanced(self, seed: int) -> None:
         from .balance.build import run_balance
+        from .data.corpora import GUARD_VERSION
         from .teachers import resolve_teacher_spec
 
         cfg = self.config
+        external = self._external_texts()
+        # the guard's version: a set cached before the guard existed may hold its tweets
         key = _hash([cfg.balance.model_dump(), cfg.model.model_dump(), cfg.train.model_dump(),
                      resolve_teacher_spec(cfg.balance.teacher), cfg.teacher.model_dump(),
-                     data_hashes()])  # fmt: skip
+                     data_hashes(), {"polarity_guard": GUARD_VERSION},
+                     _hash(sorted(external)) if external else None])  # fmt: skip
         bdir = goemotions.cache_dir() / "balanced" / key
         out = self.run_dir / "balance"
         parquet, rep_path = bdir / "balanced_train.parquet", bdir / "balance_report.json"
@@ -172,7 +210,8 @@ class Experiment:
             teacher.name = name
             log.info("building the balanced training set")
             run_balance(cfg, bdir, train=self.train, dev=self.dev, test=self.test,
-                        teacher=teacher, progress=self.progress)  # fmt: skip
+                        teacher=teacher, progress=self.progress,
+                        exclude_texts=external)  # fmt: skip
         self.balanced = EmotionDataset.from_parquet(parquet)
         self.balance_report = json.loads(rep_path.read_text())
         out.mkdir(parents=True, exist_ok=True)
@@ -196,7 +235,8 @@ class Experiment:
         teacher, name = self._distill_teacher
         tc = cfg.train.model_copy(update={"seed": seed, "progress": self.progress})
         # a balanced hold-out's tweets must not come back as corpus rows either
-        exclude = [*self.dev.texts, *self.test.texts, *(holdout.texts if holdout else [])]
+        exclude = [*self.dev.texts, *self.test.texts, *(holdout.texts if holdout else []),
+                   *self._external_texts()]  # fmt: skip
         return fit_distilled(
             base, self.dev, teacher, self._distill_corpus, model=cfg.model, train_config=tc,
             distill=dc, exclude_texts=exclude, teacher_name=name,
@@ -276,6 +316,8 @@ class Experiment:
         }  # fmt: skip
         if variant.startswith("distilled"):
             entry["distillation"] = model.metrics_["distillation"]
+        if self.external:
+            entry["external"] = self._evaluate_external(model)
         if holdout is not None and len(holdout):
             hp = model.predict_proba(holdout.texts)
             entry["balanced_holdout_not_comparable"] = {
@@ -334,6 +376,7 @@ class Experiment:
                if e["seed"] == seed0]  # fmt: skip
         write_report(
             self.run_dir, self.entries, variants=cfg.run.variants,
+            external=[e.name for e in cfg.run.external],
             balance_report=self.balance_report,
             rare=rare, bootstrap=boots[0] if boots else None, figures=figures, efficiency=eff,
             notes=run_notes(self.entries, seconds=seconds, seeds=cfg.run.seeds),

@@ -2,6 +2,11 @@
 
 Every number in the report is read from the run's ``metrics.json`` (and the balancing report),
 so the report and the metrics file cannot disagree.
+
+The external-datasets section (``run.external``) compares each variant with ``imbalanced`` on
+every external set and flags a variant whose mean macro-F1 there is more than
+:data:`EXTERNAL_LOSS_FLAG` below ``imbalanced``'s: balancing that helps in domain and hurts
+across domains is what this section is for.
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ import numpy as np
 from .io import write_text_atomic
 from .labels import LABELS, label_id
 from .metrics import f1_per_label
+
+EXTERNAL_LOSS_FLAG = 0.01
+"""A variant whose mean macro-F1 on an external set is more than this below ``imbalanced``'s
+is flagged in the report."""
 
 SUMMARY_KEYS = (
     ("exact_match", "exact match"),
@@ -108,6 +117,86 @@ def paired_bootstrap(
         "p_value": float((np.sum(diffs <= 0) + 1) / (n_boot + 1)),
         "n_boot": n_boot,
     }
+
+
+def external_table(
+    entries: list[dict[str, Any]], variants: Sequence[str], name: str
+) -> tuple[list[list[str]], list[str]]:
+    """The rows of one external set's table and the variants it flags.
+
+    Rows: ``[variant, seeds, macro-F1, accuracy or micro-F1, Δ macro-F1 vs imbalanced,
+    scored rows, flag]`` (mean ± std over seeds). A variant is flagged when its mean macro-F1
+    is more than :data:`EXTERNAL_LOSS_FLAG` below the mean of ``imbalanced``.
+
+    Returns
+    -------
+    (rows, flagged)
+    """
+
+    def results(v: str) -> list[dict[str, Any]]:
+        return [e["external"][name] for e in entries
+                if e["variant"] == v and name in e.get("external", {})]  # fmt: skip
+
+    def mean_f1(rs: list[dict[str, Any]]) -> float | None:
+        vals = [r["macro_f1"] for r in rs if r.get("macro_f1") is not None]
+        return float(np.mean(vals)) if vals else None
+
+    base = mean_f1(results("imbalanced"))
+    rows, flagged = [], []
+    for v in variants:
+        rs = results(v)
+        if not rs:
+            continue
+        second = "micro_f1" if rs[0]["mode"] == "multi_label" else "accuracy"
+        m = mean_f1(rs)
+        delta = None if base is None or m is None or v == "imbalanced" else m - base
+        flag = delta is not None and delta < -EXTERNAL_LOSS_FLAG
+        if flag:
+            flagged.append(v)
+        rows.append([
+            v, str(len(rs)),
+            fmt_ms([r["macro_f1"] for r in rs]) if m is not None else "-",
+            fmt_ms([r[second] for r in rs]) if m is not None else "-",
+            "-" if delta is None else f"{delta:+.4f}",
+            f"{rs[0]['n_scored']:,} / {rs[0]['n_rows']:,}",
+            f"LOSS > {EXTERNAL_LOSS_FLAG}" if flag else "",
+        ])  # fmt: skip
+    return rows, flagged
+
+
+def external_section(
+    entries: list[dict[str, Any]], variants: Sequence[str], names: Sequence[str]
+) -> str | None:
+    """The Markdown body of the external-datasets section (None without external sets)."""
+    parts = []
+    for name in names:
+        rows, flagged = external_table(entries, variants, name)
+        if not rows:
+            continue
+        first = next(e["external"][name] for e in entries if name in e.get("external", {}))
+        second = "micro F1" if first["mode"] == "multi_label" else "accuracy"
+        header = ["variant", "seeds", "macro F1", second, "Δ macro F1 vs imbalanced",
+                  "scored rows", "flag"]  # fmt: skip
+        lines = [
+            f"**{name}** ({first.get('path', first['dataset'])}, map {first['label_map']}, "
+            f"{first['mode'].replace('_', '-')}; scored over "
+            f"{', '.join(first['scored_labels']) or '-'}).",
+            "",
+            _md_table(header, rows),
+        ]
+        skipped = {**first["gold_outside_map"], **first["gold_unmapped"]}
+        if skipped:
+            shown = ", ".join(f"{k} ({v:,})" for k, v in list(skipped.items())[:8])
+            lines += ["", f"Gold labels not scored (outside the map or unmapped): {shown}."]
+        if flagged:
+            lines += ["", f"FLAGGED: {', '.join(flagged)} lose more than {EXTERNAL_LOSS_FLAG} "
+                      f"macro-F1 to imbalanced on {name}."]  # fmt: skip
+        parts.append("\n".join(lines))
+    if not parts:
+        return None
+    head = ("Every model scored on each external set through its label map, with its own "
+            "dev-tuned thresholds; macro-F1 over the targets the set has.")  # fmt: skip
+    return head + "\n\n" + "\n\n".join(parts)
 
 
 # ----------------------------------------------------------------------------- figures
@@ -322,8 +411,13 @@ def write_report(
     efficiency: list[dict[str, Any]],
     notes: Sequence[str] = (),
     title: str = "emobalance run",
+    external: Sequence[str] = (),
 ) -> tuple[Path, Path]:
-    """Write ``report.md`` (figures as PNG files beside it) and ``report.html`` (embedded)."""
+    """Write ``report.md`` (figures as PNG files beside it) and ``report.html`` (embedded).
+
+    ``external`` names the ``run.external`` sets, whose results the entries hold under
+    ``external`` (see :func:`external_section`).
+    """
     run_dir = Path(run_dir)
     fig_dir = run_dir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -361,6 +455,9 @@ def write_report(
     )
     sections.append(("Results", main, None))
     sections.append(("Per-label F1", "Imbalanced vs balanced training.", "per_label_f1"))
+    ext_body = external_section(entries, variants, external)
+    if ext_body is not None:
+        sections.append(("External datasets", ext_body, None))
     if bootstrap:
         bs = bootstrap
         sections.append((

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ def run_balance(
     test: EmotionDataset | None = None,
     teacher: Teacher | None = None,
     progress: bool | None = None,
+    exclude_texts: Sequence[str] = (),
 ) -> tuple[EmotionDataset, dict[str, Any]]:
     """Run the balancing job; return the balanced train set and the report.
 
@@ -50,6 +52,9 @@ def run_balance(
         its texts never enter the output.
     teacher : Teacher, optional
         Use this teacher instead of building the one named in ``balance.teacher``.
+    exclude_texts : sequence of str, optional
+        More texts kept out of the output like dev and test (the external evaluation sets
+        of a run).
     """
     t0 = time.perf_counter()
     bc = config.balance
@@ -118,7 +123,7 @@ def run_balance(
     if "augment" in bc.sources and bc.augment.enabled:
         augmenter = _augmenter(config, train)
     balanced = planner.fit_resample(
-        train, pools, augmenter=augmenter, exclude_texts=[*dev.texts, *test.texts]
+        train, pools, augmenter=augmenter, exclude_texts=[*dev.texts, *test.texts, *exclude_texts]
     )
     seconds = time.perf_counter() - t0
     report = {**planner.report(balanced, seconds), **report}

@@ -1,9 +1,17 @@
 """Unlabelled corpora: Sentiment140, generic text files (CSV/TSV/JSONL/Parquet/TXT), and the
-resolution of a corpus spec (``sentiment140`` or a path) used by balancing and distillation."""
+resolution of a corpus spec (``sentiment140`` or a path) used by balancing and distillation.
+
+The Sentiment140 polarity guard (:func:`polarity_guard`) is a fixed slice of the Sentiment140
+sample kept for measuring only: :func:`resolve_corpus` (and so :func:`load_corpus`) removes its
+tweets from every corpus it returns, so no pseudo-labelling, distillation or other training set
+ever sees them.
+"""
 
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import DataError
+from ..log import get_logger
 from .dataset import EmotionDataset
 from .readers import csv_reader, read_lines, read_texts
 
@@ -18,18 +27,37 @@ if TYPE_CHECKING:
     from ..config import DistillConfig
 
 __all__ = [
+    "GUARD_MAX_SHARE",
+    "GUARD_PER_CLASS",
+    "GUARD_VERSION",
+    "POLARITY_GUARD",
     "SENTIMENT140_DIR",
+    "guard_keys",
     "load_any",
     "load_corpus",
+    "polarity_guard",
     "read_corpus",
     "resolve_corpus",
     "sentiment140",
+    "without_guard",
 ]
+
+log = get_logger(__name__)
 
 SENTIMENT140_DIR = "sentiment140_sample_100k"
 """The Sentiment140 sample's folder under ``$EMOBALANCE_DATA``."""
 
 _POLARITY_BY_NAME = {"negative": 0, "positive": 4}
+
+POLARITY_GUARD = "sentiment140_polarity_guard"
+"""The name of the guard, as an external dataset (``run.external``, ``evaluate --data``)."""
+GUARD_PER_CLASS = 2500
+"""Tweets of each polarity (negative, positive) in the guard."""
+GUARD_MAX_SHARE = 0.1
+"""The guard takes at most this share of each polarity's distinct tweets (a small corpus,
+such as a test fixture, keeps most of its tweets); the sample has about 49,000 per class."""
+GUARD_VERSION = 1
+"""Changes whenever the guard's selection rule does (part of the balanced-set cache key)."""
 
 
 def sentiment140(path: str | os.PathLike[str]) -> EmotionDataset:
@@ -122,8 +150,99 @@ def load_any(path: str | os.PathLike[str], text_column: str = "text") -> Emotion
     raise DataError(f"{path}: unsupported file type {suffix!r} (tsv, parquet, csv, jsonl)")
 
 
+def _sample_dir() -> Path | None:
+    root = os.environ.get("EMOBALANCE_DATA")
+    path = Path(root) / SENTIMENT140_DIR if root else None
+    return path if path is not None and path.is_dir() else None
+
+
+def _guard_key(text: str) -> str:
+    """The identity of a tweet for the guard: its normalised text (as the leakage guards of
+    balancing and distillation compare texts), so copies differing in mentions, URLs, case or
+    elongations count as the same tweet."""
+    from ..text.normalize import normalize
+
+    return normalize(text)
+
+
+@functools.lru_cache(maxsize=4)
+def _guard(
+    folder: str, stamp: tuple[tuple[str, int, int], ...]
+) -> tuple[EmotionDataset, frozenset[str]]:
+    # ``stamp`` (name, size, mtime of each file) makes a changed sample a new cache entry
+    corpus = sentiment140(folder)
+    keys = [_guard_key(t) for t in corpus.texts]
+    classes: dict[str, set[int]] = {}
+    for k, pol in zip(keys, corpus.meta["polarity"], strict=True):
+        if k and pol in (0, 4):
+            classes.setdefault(k, set()).add(pol)
+    first: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        first.setdefault(k, i)
+    rows: list[int] = []
+    for pol in (0, 4):
+        # a normalised text found under both polarities has no gold label: never in the guard
+        pool = [k for k, pols in classes.items() if pols == {pol}]
+        take = min(GUARD_PER_CLASS, int(len(pool) * GUARD_MAX_SHARE))
+        chosen = sorted(pool, key=lambda k: hashlib.sha256(k.encode("utf-8")).digest())
+        rows += sorted(first[k] for k in chosen[:take])
+    guard = corpus.subset(np.array(rows, dtype=np.int64))
+    return guard, frozenset(keys[i] for i in rows)
+
+
+def _guard_of(folder: Path) -> tuple[EmotionDataset, frozenset[str]]:
+    files = [p for n in ("negative.txt", "positive.txt") if (p := folder / n).is_file()]
+    files += sorted(folder.glob("*.csv"))
+    stamp = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    return _guard(str(folder.resolve()), stamp)
+
+
+def polarity_guard() -> EmotionDataset:
+    """The Sentiment140 polarity guard: a fixed, reproducible held-out slice of the sample.
+
+    Per polarity (negative, then positive), the distinct tweets (by normalised text; a text
+    found under both polarities is left out) with the smallest sha256 of their normalised
+    text: :data:`GUARD_PER_CLASS` of each, at most :data:`GUARD_MAX_SHARE` of the class. The
+    selection depends only on the sample's content. :func:`resolve_corpus` removes these
+    tweets (every copy of them) from every corpus.
+
+    Returns
+    -------
+    EmotionDataset
+        Unlabelled, ``meta["polarity"]`` 0 (negative) or 4 (positive), negatives first.
+
+    Raises
+    ------
+    DataError
+        If ``$EMOBALANCE_DATA`` has no ``sentiment140_sample_100k/`` folder.
+    """
+    folder = _sample_dir()
+    if folder is None:
+        raise DataError(f"{POLARITY_GUARD} needs EMOBALANCE_DATA with {SENTIMENT140_DIR}/ inside")
+    return _guard_of(folder)[0]
+
+
+def guard_keys() -> frozenset[str]:
+    """The normalised texts of the polarity guard (empty when the sample is not there: no
+    guard then exists to protect)."""
+    folder = _sample_dir()
+    return _guard_of(folder)[1] if folder is not None else frozenset()
+
+
+def without_guard(corpus: EmotionDataset) -> EmotionDataset:
+    """``corpus`` without the tweets of the polarity guard (compared after normalisation)."""
+    keys = guard_keys()
+    if not keys or not len(corpus):
+        return corpus
+    keep = [i for i, t in enumerate(corpus.texts) if _guard_key(t) not in keys]
+    if len(keep) == len(corpus):
+        return corpus
+    log.info(f"corpus: {len(corpus) - len(keep):,} tweets of the {POLARITY_GUARD} held out")
+    return corpus.subset(np.array(keep, dtype=np.int64))
+
+
 def resolve_corpus(spec: str, text_column: str = "text") -> EmotionDataset:
-    """The unlabelled corpus named by ``spec``.
+    """The unlabelled corpus named by ``spec``, without the polarity guard's tweets.
 
     Parameters
     ----------
@@ -137,7 +256,8 @@ def resolve_corpus(spec: str, text_column: str = "text") -> EmotionDataset:
     Returns
     -------
     EmotionDataset
-        Unlabelled.
+        Unlabelled; every row whose normalised text is a tweet of :func:`polarity_guard`
+        removed (whatever the corpus: the sample, another copy of it, any text file).
 
     Raises
     ------
@@ -145,20 +265,19 @@ def resolve_corpus(spec: str, text_column: str = "text") -> EmotionDataset:
         If the corpus is not found (``sentiment140`` needs ``$EMOBALANCE_DATA``).
     """
     if spec == "sentiment140":
-        root = os.environ.get("EMOBALANCE_DATA")
-        path = Path(root) / SENTIMENT140_DIR if root else None
-        if path is None or not path.is_dir():
+        path = _sample_dir()
+        if path is None:
             raise DataError(
                 "the sentiment140 corpus needs EMOBALANCE_DATA with "
                 f"{SENTIMENT140_DIR}/ inside, or a path in balance.pseudo_label.corpus"
             )
-        return sentiment140(path)
+        return without_guard(sentiment140(path))
     path = Path(spec)
     if not path.exists():
         raise DataError(f"{path}: corpus not found")
     if path.is_dir() or path.name.lower() in ("negative.txt", "positive.txt"):
-        return sentiment140(path)
-    return read_corpus(path, column=text_column, source="user")
+        return without_guard(sentiment140(path))
+    return without_guard(read_corpus(path, column=text_column, source="user"))
 
 
 def load_corpus(dc: DistillConfig) -> EmotionDataset | None:
