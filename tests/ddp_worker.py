@@ -42,7 +42,8 @@ class OneProcessTrainer(Trainer):
     """One process stepping on the union of each DDP group (the reference of the test)."""
 
     def epoch_groups(self, lengths, epoch):
-        groups = batch_groups(lengths, self.config.batch_size, WORLD, seed=self.config.seed + epoch)
+        groups = batch_groups(lengths, self.config.batch_size, WORLD, seed=self.config.seed + epoch,
+                              equal_length=self.equal_length)  # fmt: skip
         return [[np.concatenate(g)] for g in groups]
 
 

@@ -28,6 +28,7 @@ from .config import TrainConfig
 from .errors import ConfigError
 from .log import get_logger, progress, progress_enabled
 from .metrics import apply_thresholds, macro_f1, tune_thresholds
+from .text.encoded import EncodedTexts
 
 _log = get_logger(__name__)
 
@@ -198,13 +199,25 @@ def length_bucketed_batches(
 
 
 def pad_batch(seqs: Sequence[np.ndarray], idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pad the sequences at ``idx`` to the longest of them: ``(ids (B, T), lengths (B,))``."""
+    """Pad the sequences at ``idx`` to the longest of them: ``(ids (B, T), lengths (B,))``.
+
+    An :class:`~emobalance.text.encoded.EncodedTexts` is sliced (its rows are padded once).
+    """
+    if isinstance(seqs, EncodedTexts):
+        return seqs.batch(idx)
     lens = np.fromiter((len(seqs[i]) for i in idx), dtype=np.int64, count=len(idx))
     out = np.zeros((len(idx), max(int(lens.max(initial=1)), 1)), dtype=np.int64)
     for row, i in enumerate(idx):
         s = seqs[i]
         out[row, : len(s)] = s
     return torch.from_numpy(out), torch.from_numpy(lens)
+
+
+def input_lengths(inputs: Sequence[Any]) -> np.ndarray:
+    """``len`` of every input row (an :class:`~emobalance.text.encoded.EncodedTexts` knows)."""
+    if isinstance(inputs, EncodedTexts):
+        return inputs.lengths
+    return np.fromiter((len(s) for s in inputs), dtype=np.int64, count=len(inputs))
 
 
 def collate_padded(
@@ -330,7 +343,7 @@ def predict_logits(
     n = len(seqs)
     if n == 0:
         return np.zeros((0, model.classifier.out_features), dtype=np.float32)
-    lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=n)
+    lengths = input_lengths(seqs)
     order = np.argsort(lengths, kind="stable")
     out = np.empty((n, model.classifier.out_features), dtype=np.float32)
     for idx in inference_batches(lengths[order], batch_size):
@@ -587,7 +600,7 @@ class Trainer:
         opt = self.optimizer_ = self._make_optimizer(model)
         scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         n = len(train_inputs)
-        lengths = np.fromiter((len(s) for s in train_inputs), dtype=np.int64, count=n)
+        lengths = input_lengths(train_inputs)
         steps_per_epoch = -(-n // (cfg.batch_size * world))
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lr_lambda(cfg.lr_schedule, cfg.warmup_ratio, steps_per_epoch * cfg.epochs)

@@ -43,3 +43,30 @@ def test_use_uniform_dropout_replaces_every_plain_dropout_module():
     assert [type(m) for m in drops] == [UniformDropout, UniformDropout]
     assert [m.p for m in drops] == [0.2, 0.4]
     assert use_uniform_dropout(net) == 0  # already replaced
+
+
+def test_teacher_attention_is_sdpa_in_eval_and_the_same_math_in_training():
+    pytest.importorskip("transformers")
+    from transformers import AttentionInterface
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    from emobalance.models.layers import register_teacher_attention
+
+    name = register_teacher_attention()
+    assert register_teacher_attention() == name  # idempotent
+    attention = AttentionInterface()[name]
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 5, 4) for _ in range(3))
+    mask = torch.ones(2, 1, 5, 5, dtype=torch.bool)
+    mask[1, ..., 3:] = False  # the second row's last two keys are padding
+    module = nn.Module()
+    module.is_causal = False
+    want, _ = sdpa_attention_forward(module.eval(), q, k, v, mask, dropout=0.0)
+    got, _ = attention(module.eval(), q, k, v, mask, dropout=0.0)  # transformers: 0 in eval
+    torch.testing.assert_close(got, want)
+    # training with a dropout that keeps every weight: the math path equals SDPA
+    train_out, _ = attention(module.train(), q, k, v, mask, dropout=1e-12)
+    torch.testing.assert_close(train_out, want, atol=1e-5, rtol=1e-5)
+    torch.manual_seed(1)
+    dropped, _ = attention(module.train(), q, k, v, mask, dropout=0.5)
+    assert not torch.allclose(dropped, want)  # dropout acts in training

@@ -22,8 +22,10 @@ class UniformDropout(nn.Dropout):
             return x
         if self.p == 1.0:
             return torch.zeros_like(x)
-        keep = torch.rand(x.shape, device=x.device) >= self.p
-        return x * keep * (1.0 / (1.0 - self.p))
+        # one buffer: uniform numbers -> 0/1 -> 0 or 1/(1-p), in place
+        scale = torch.rand(x.shape, device=x.device)
+        scale.ge_(self.p).mul_(1.0 / (1.0 - self.p))
+        return x * scale.to(x.dtype)
 
 
 def use_uniform_dropout(module: nn.Module) -> int:
@@ -41,3 +43,49 @@ def use_uniform_dropout(module: nn.Module) -> int:
                 setattr(parent, name, UniformDropout(child.p))
                 n += 1
     return n
+
+
+TEACHER_ATTENTION = "emobalance_sdpa"
+"""The attention implementation the teacher's encoder runs (registered with transformers)."""
+_teacher_attention_registered = False
+
+
+def register_teacher_attention() -> str:
+    """Register :data:`TEACHER_ATTENTION` with transformers (idempotent); return its name.
+
+    In eval mode it is transformers' own SDPA attention. In training, where SDPA on CPU
+    falls back to its math path and draws the attention-probability dropout with
+    ``bernoulli_`` (measured 4% of a fine-tune step), it computes the same math with the
+    mask drawn as :class:`UniformDropout` draws it. Masks come in SDPA's form (boolean,
+    True where a key may be attended to, or None without padding).
+    """
+    from transformers import AttentionInterface, AttentionMaskInterface
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+    from transformers.masking_utils import sdpa_mask
+
+    global _teacher_attention_registered
+    if _teacher_attention_registered:
+        return TEACHER_ATTENTION
+
+    def attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None,
+                  **kwargs):  # fmt: skip
+        if not module.training or dropout == 0.0 or getattr(module, "is_causal", False):
+            return sdpa_attention_forward(module, query, key, value, attention_mask,
+                                          dropout=dropout, scaling=scaling, **kwargs)  # fmt: skip
+        scaling = query.shape[-1] ** -0.5 if scaling is None else scaling
+        scores = torch.matmul(query, key.transpose(2, 3)) * scaling
+        if attention_mask is not None:
+            if attention_mask.dtype == torch.bool:
+                scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
+            else:
+                scores = scores + attention_mask
+        weights = torch.softmax(scores, dim=-1)
+        keep = torch.rand(weights.shape, device=weights.device)
+        keep.ge_(dropout).mul_(1.0 / (1.0 - dropout))
+        out = torch.matmul(weights * keep.to(weights.dtype), value)
+        return out.transpose(1, 2).contiguous(), None
+
+    AttentionInterface.register(TEACHER_ATTENTION, attention)
+    AttentionMaskInterface.register(TEACHER_ATTENTION, sdpa_mask)
+    _teacher_attention_registered = True
+    return TEACHER_ATTENTION

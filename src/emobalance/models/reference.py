@@ -24,6 +24,7 @@ from ..errors import DataError, ModelError
 from ..io import write_json_atomic
 from ..labels import LABELS, NUM_LABELS
 from ..text import Vocab, tokenize
+from ..text.encoded import encode_cached
 from ..training import Trainer, TrainResult, predict_logits, resolve_device, set_seed, sigmoid
 from .base import (
     EmotionModel,
@@ -155,9 +156,10 @@ class EmotionClassifier(EmotionModel):
             len(self.vocab_), mc, None if emb is None else emb.matrix
         )
         prep_s = time.perf_counter() - t0
-        seqs = self.vocab_.encode_texts(train.texts, mc.max_len)
+        # one padded matrix each, reused by every epoch (and by later fits on the same texts)
+        seqs = encode_cached(self.vocab_, train.texts, mc.max_len)
         y = train.labels if targets is None else np.asarray(targets, dtype=np.float32)
-        dev_seqs = None if dev is None else self.vocab_.encode_texts(dev.texts, mc.max_len)
+        dev_seqs = None if dev is None else encode_cached(self.vocab_, dev.texts, mc.max_len)
         trainer = Trainer(self.network_, tc)
         result: TrainResult = trainer.fit(
             seqs,

@@ -37,7 +37,7 @@ from ..errors import DataError, ModelError
 from ..io import write_json_atomic
 from ..labels import LABELS, NUM_LABELS
 from .base import EmotionModel, check_batch_size, check_texts, read_thresholds, thresholds_json
-from .layers import UniformDropout, use_uniform_dropout
+from .layers import UniformDropout, register_teacher_attention, use_uniform_dropout
 from .schema import (
     PROBE_TEXTS,
     check_arrays,
@@ -192,6 +192,10 @@ def _load_encoder(src: str, saved: bool = False) -> tuple[Any, Any]:
         name = missing[0] if isinstance(missing[0], str) else missing[0][0]
         raise ModelError(f"{Path(src) / 'model.safetensors'}: no weights for {name!r} "
                          f"(and {len(missing) - 1} more) that config.json implies")  # fmt: skip
+    # the same attention, with a faster training dropout (models.layers); an encoder whose
+    # attention is not pluggable keeps its own
+    with contextlib.suppress(ValueError, ImportError, AttributeError):
+        encoder.set_attn_implementation(register_teacher_attention())
     # fp32 master weights whatever the checkpoint's dtype; autocast handles bf16/fp16
     return tokenizer, encoder.float()
 
