@@ -262,3 +262,24 @@ def test_equal_length_batches_cover_rows_once_with_the_same_number_of_steps():
     assert len(one_length) > len(equal) / 2 > len(plain_one)
     again = batch_groups(lengths, 32, seed=4, equal_length=True)
     assert all(np.array_equal(a[0], b[0]) for a, b in zip(equal, again, strict=True))
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3, float("inf"), float("nan")])
+def test_clip_gradients_is_bit_identical_to_clip_grad_norm(scale):
+    import torch
+
+    from emobalance.training import clip_gradients
+
+    torch.manual_seed(0)
+    grads = [torch.randn(40, 7) * 0.01, torch.randn(5)]
+    grads[1][0] = scale
+    a = [torch.nn.Parameter(torch.zeros_like(g)) for g in grads]
+    b = [torch.nn.Parameter(torch.zeros_like(g)) for g in grads]
+    for p, q, g in zip(a, b, grads, strict=True):
+        p.grad, q.grad = g.clone(), g.clone()
+    want = torch.nn.utils.clip_grad_norm_(a, 1.0)
+    got = clip_gradients(b, 1.0)
+    torch.testing.assert_close(got, want, equal_nan=True, rtol=0, atol=0)
+    for p, q in zip(a, b, strict=True):
+        assert torch.equal(p.grad.nan_to_num(), q.grad.nan_to_num())
+        assert torch.equal(p.grad.isnan(), q.grad.isnan())
