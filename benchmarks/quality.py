@@ -95,9 +95,12 @@ def run_one(name: str, save_dir: str | None, overrides: dict) -> dict:
             extra = {"teacher": teacher_name}
         else:
             from emobalance.data.corpora import resolve_corpus
+            from emobalance.data.goemotions import cache_dir
             from emobalance.distill import fit_distilled
 
-            teacher, teacher_name = build_teacher("minilm+tfidf", train, dev, cfg.model, cfg.train)
+            # as `emobalance distill` builds it: the TF-IDF part and its scores cached too
+            teacher, teacher_name = build_teacher("minilm+tfidf", train, dev, cfg.model, cfg.train,
+                                                  cache_dir=cache_dir() / "teachers")  # fmt: skip
 
             clf = fit_distilled(
                 train, dev, teacher, resolve_corpus("sentiment140"),

@@ -157,3 +157,26 @@ def test_unknown_teacher_spec():
     dev = EmotionDataset(["dev text"], np.eye(NUM_LABELS, dtype=np.uint8)[[1]])
     with pytest.raises(ConfigError, match=r"teacher: .oracle. is not"):
         build_teacher("oracle", train, dev, ModelConfig(), TrainConfig())
+
+
+def test_a_cached_tfidf_teacher_keeps_its_scores_beside_minilm_s(tmp_path, monkeypatch):
+    from emobalance.config import ModelConfig, TrainConfig
+    from emobalance.teachers import CachedTeacher, build_teacher
+
+    monkeypatch.setenv("EMOBALANCE_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    words = ["happy", "sad", "angry", "thanks", "wow", "sorry", "love", "ugh"]
+    texts = [" ".join(rng.choice(words, 4)) for _ in range(60)]
+    labels = np.zeros((60, 28), np.uint8)
+    for i, t in enumerate(texts):
+        labels[i, LABELS.index("joy") if "happy" in t else LABELS.index("sadness")] = 1
+    data = EmotionDataset(texts, labels=labels)
+    first, _ = build_teacher("tfidf", data, data, ModelConfig(), TrainConfig(), cache_dir=tmp_path)
+    assert isinstance(first, CachedTeacher)
+    want = first.predict_proba(["happy wow", "sad ugh"])
+    assert first.path.is_file()  # the scores are on disk
+    again, _ = build_teacher("tfidf", data, data, ModelConfig(), TrainConfig(), cache_dir=tmp_path)
+    assert again.path == first.path
+    np.testing.assert_array_equal(again.predict_proba(["happy wow", "sad ugh"]), want)
+    plain, _ = build_teacher("tfidf", data, data, ModelConfig(), TrainConfig())
+    assert not isinstance(plain, CachedTeacher)  # no cache folder: nothing kept

@@ -461,7 +461,13 @@ def build_teacher(
             model = TfidfBaseline().fit(train, dev)
             if d is not None:
                 model.save(d)
-        return ClassifierTeacher(model, name="tfidf")
+        teacher = ClassifierTeacher(model, name="tfidf")
+        if d is None:
+            return teacher
+        # with a cache, its scores are kept like the MiniLM teacher's (the folder's key is
+        # the model's: the same data always fits the same TF-IDF model)
+        scores = goemotions.cache_dir() / "teacher_scores"
+        return CachedTeacher(teacher, f"tfidf-{data_key()}", scores)
 
     def one(part: str) -> tuple[Teacher, str]:
         if part in provided:
