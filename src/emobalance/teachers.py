@@ -391,6 +391,10 @@ def teacher_id(folder: Path) -> str:
         return ""
 
 
+MINILM_RECIPE = 2
+"""Changes whenever the fine-tune's code changes its weights (part of the cache key)."""
+
+
 def minilm_cache_dir(
     train: EmotionDataset, dev: EmotionDataset, teacher_cfg: TransformerConfig | None = None
 ) -> tuple[Path, str]:
@@ -407,6 +411,8 @@ def minilm_cache_dir(
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
+    # the recipe's code changes the weights too (2: fused AdamW and uniform-draw dropout)
+    versions["recipe"] = MINILM_RECIPE
     key = "minilm-" + _config_hash(fixed, versions, dataset_hash(train), dataset_hash(dev))
     return goemotions.cache_dir() / "teachers" / key, key
 
@@ -466,8 +472,13 @@ def build_teacher(
             return teacher
         # with a cache, its scores are kept like the MiniLM teacher's (the folder's key is
         # the model's: the same data always fits the same TF-IDF model)
+        from importlib import metadata
+
+        from . import __version__
+
         scores = goemotions.cache_dir() / "teacher_scores"
-        return CachedTeacher(teacher, f"tfidf-{data_key()}", scores)
+        key = _config_hash(data_key(), metadata.version("scikit-learn"), __version__)
+        return CachedTeacher(teacher, f"tfidf-{key}", scores)
 
     def one(part: str) -> tuple[Teacher, str]:
         if part in provided:

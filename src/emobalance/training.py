@@ -385,8 +385,8 @@ def clip_gradients(params: Sequence[torch.Tensor], max_norm: float) -> torch.Ten
     them) is skipped then. The result is bit-identical. Returns the total norm.
     """
     grads = [p.grad for p in params if p.grad is not None]
-    if not grads or grads[0].device.type != "cpu":
-        return nn.utils.clip_grad_norm_(params, max_norm)
+    if not grads or grads[0].device.type != "cpu" or not hasattr(nn.utils, "get_total_norm"):
+        return nn.utils.clip_grad_norm_(params, max_norm)  # (get_total_norm: torch >= 2.6)
     norm = nn.utils.get_total_norm(grads)
     coef = max_norm / (norm + 1e-6)  # clip_grad_norm_'s coefficient, before its clamp at 1
     if not float(coef) >= 1.0:  # below 1, or NaN: scale as clip_grad_norm_ does
