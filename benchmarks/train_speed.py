@@ -246,19 +246,20 @@ def profiled_trainer(base, tl: Timeline, kind: str, record: dict[str, Any]):
             collate, score_dev = self.collate, self.score_dev
             segments = self.segments
 
-            def timed_collate(inputs, idx, device):
-                if tl.marks:  # the previous step's marks: close it
+            def close_previous_step() -> None:
+                if tl.marks:
                     tl.mark("next.start")
                     tl.close_step([*segments, ("other", "opt.end", "next.start")])
+
+            def timed_collate(inputs, idx, device):
+                close_previous_step()
                 tl.mark("collate.start")
                 out = collate(inputs, idx, device)
                 tl.mark("collate.end")
                 return out
 
             def timed_score_dev(model, inputs):
-                if tl.marks:
-                    tl.mark("next.start")
-                    tl.close_step([*segments, ("other", "opt.end", "next.start")])
+                close_previous_step()
                 t0 = time.perf_counter()
                 out = score_dev(model, inputs)
                 record["dev_eval_seconds"] = time.perf_counter() - t0

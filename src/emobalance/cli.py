@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,27 +17,20 @@ from typing import Annotated
 import typer
 
 from . import __version__
+from .cli_options import (
+    IO_RECORD,
+    MAX_BATCH,
+    MAX_THREADS,
+    ConfigFile,
+    DevData,
+    ModelPath,
+    SetOption,
+    TrainData,
+    finite,
+    record_io,
+)
+from .cli_serve import serve_cmd
 from .errors import ConfigError, EmobalanceError
-
-# what the running command reads and writes, to name an OSError that carries no file name
-# (ENOSPC from a buffered write, pyarrow's errors): {"reading": path, "writing": path}
-_IO: dict[str, str] = {}
-
-MAX_BATCH = 2**20  # = config.MAX_BATCH (config is not imported before a command runs)
-MAX_THREADS = 1024
-
-
-def _io(reading: object = None, writing: object = None) -> None:
-    """Record the input and output of the running command (see :func:`main`)."""
-    _IO.update({k: str(v) for k, v in (("reading", reading), ("writing", writing)) if v})
-
-
-def _finite(value: float | None) -> float | None:
-    """A float option's callback: click's ranges let NaN through (every comparison is False)."""
-    if value is not None and not math.isfinite(value):
-        raise typer.BadParameter(f"expected a finite number, got {value}")
-    return value
-
 
 app = typer.Typer(
     name="emobalance",
@@ -56,6 +48,7 @@ teacher_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(teacher_app, name="teacher")
+app.command("serve")(serve_cmd)
 
 
 def _version(value: bool) -> None:
@@ -101,7 +94,7 @@ def data_stats(
     from .cli_tables import print_stats_table
     from .jobs import load_data
 
-    _io(reading=split, writing=plot)
+    record_io(reading=split, writing=plot)
     ds = load_data(split, data_dir)
     stats = imbalance_stats(ds)
     if plot is not None:
@@ -112,35 +105,6 @@ def data_stats(
     print_stats_table(stats, split)
     if plot is not None:
         typer.echo(f"plot written to {plot}")
-
-
-# options that several commands share
-TrainData = Annotated[
-    str, typer.Option("--train", help="Training data: a split name or a dataset file.")
-]
-DevData = Annotated[str, typer.Option("--dev", help="Dev data for early stopping and thresholds.")]
-ConfigFile = Annotated[
-    Path | None,
-    typer.Option("--config", help="YAML config (sections model, train, teacher, distill, ...)."),
-]
-ModelPath = Annotated[
-    Path,
-    typer.Argument(
-        help="Any saved model: a folder of `train` (reference or distilled), of `teacher "
-        "train` or of the TF-IDF baseline, or a .onnx file of `export`."
-    ),
-]
-
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set",
-        metavar="SECTION.KEY=VALUE",
-        help="Override one config key (repeatable; the value is YAML), e.g. --set "
-        "train.lr=0.002 --set model.conv_kernel_sizes=[1,3,5]. Applied after --config; "
-        "named flags such as --epochs win.",
-    ),
-]
 
 
 def _config(
@@ -235,7 +199,7 @@ def train_cmd(
         raise ConfigError(
             "--vectors conflicts with model.pretrained=false (a random embedding): drop one of them"
         )
-    _io(writing=out)
+    record_io(writing=out)
     if distill_from is not None:
         clf = jobs.distill_model(cfg, train, dev, out=out)
     else:
@@ -278,7 +242,7 @@ def teacher_train_cmd(
     cfg = _config(
         config, sets, {"teacher.base": base, "teacher.epochs": epochs, "teacher.seed": seed}
     )
-    _io(writing=out)
+    record_io(writing=out)
     clf = jobs.train_teacher(cfg, train, dev, out=out)
     dev_m = clf.metrics_.get("dev", {})
     typer.echo(
@@ -365,7 +329,7 @@ def evaluate_cmd(
     from .cli_tables import print_external
     from .evaluation import evaluate_external, plot_confusion
 
-    _io(reading=data, writing=plot)
+    record_io(reading=data, writing=plot)
     m = evaluate_external(
         model_dir, data, label_map, abstain=abstain, text_column=text_column,
         label_column=label_column, multi_label=multi_label, label_sep=label_sep,
@@ -384,7 +348,7 @@ def _evaluate_split(model_dir: Path, split: str, as_json: bool) -> None:
     from .cli_tables import print_metrics
     from .jobs import evaluate_model
 
-    _io(reading=split)
+    record_io(reading=split)
     m = evaluate_model(model_dir, split)
     if as_json:
         typer.echo(json.dumps(m, ensure_ascii=False))
@@ -477,7 +441,7 @@ def predict_cmd(
             "--connect-timeout",
             min=0.1,
             max=86_400,
-            callback=_finite,
+            callback=finite,
             help="--engine ray: seconds to reach --address.",
         ),
     ] = 15.0,
@@ -491,7 +455,7 @@ def predict_cmd(
         raise EmobalanceError("--input needs --output")
     if resume and input is None:
         raise EmobalanceError("--resume needs --input and --output")
-    _io(reading=input, writing=output)
+    record_io(reading=input, writing=output)
     if engine == "ray":
         if input is None or output is None:
             raise EmobalanceError("--engine ray scores files: give --input and --output")
@@ -596,7 +560,7 @@ def export_cmd(
         raise EmobalanceError(f"--format: only onnx is supported, got {format!r}")
     if quantize not in (None, "int8"):
         raise EmobalanceError(f"--quantize: only int8 is supported, got {quantize!r}")
-    _io(reading=model_dir, writing=out or model_dir)
+    record_io(reading=model_dir, writing=out or model_dir)
     path = export_onnx(model_dir, out, quantize=quantize)
     diff = check_export(model_dir, path)
     typer.echo(
@@ -656,7 +620,7 @@ def balance_cmd(
         config, sets,
         {"balance.teacher": teacher, "balance.target": target_value, "balance.seed": seed},
     )  # fmt: skip
-    _io(writing=out)
+    record_io(writing=out)
     _, report = jobs.balance(cfg, out)
     typer.echo(
         f"balanced train: {report['n_after']:,} rows (from {report['n_before']:,}); MeanIR "
@@ -706,7 +670,7 @@ def run_cmd(
             ) from None
     cfg = _config(config, sets, {"run.seeds": seed_list}, preset=preset)
     run_dir = out or Path("runs") / (preset or Path(str(config)).stem)
-    _io(writing=run_dir)
+    record_io(writing=run_dir)
     entries = jobs.run(cfg, run_dir, resume=resume)
     for e in entries:
         typer.echo(
@@ -715,101 +679,13 @@ def run_cmd(
     typer.echo(f"report: {run_dir / 'report.md'} and {run_dir / 'report.html'}")
 
 
-@app.command("serve")
-def serve_cmd(
-    model_dir: ModelPath,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port.", min=0, max=65535)] = 8000,
-    max_texts: Annotated[
-        int,
-        typer.Option("--max-texts", min=1, max=100_000, help="Most texts per /v1/predict request."),
-    ] = 64,
-    max_chars: Annotated[
-        int, typer.Option("--max-chars", min=1, max=10**7, help="Most characters per text.")
-    ] = 5000,
-    max_body_bytes: Annotated[
-        int | None,
-        typer.Option(
-            "--max-body-bytes",
-            min=1,
-            max=2**31,
-            help="Most bytes per request body. Default: max-texts * (12 * max-chars + 64) + "
-            "4096, so that any request within the text limits fits even \\u-escaped.",
-        ),
-    ] = None,
-    access_log: Annotated[
-        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
-    ] = True,
-    threads: Annotated[
-        int,
-        typer.Option(
-            "--threads", min=1, max=MAX_THREADS, help="torch threads per inference (see below)."
-        ),
-    ] = 1,
-) -> None:
-    """Serve the model over HTTP: /v1/predict, /v1/explain, /docs, /metrics and a web page at /.
-
-    Requests run one at a time on the model; --threads 1 (the default) keeps single-text latency
-    low and steady, since intra-op threads gain little on small batches and, on a busy machine,
-    waiting for a descheduled sibling thread cost 10x in median and 30x in p99 latency.
-    """
-    import gc
-
-    try:
-        import torch
-        import uvicorn
-
-        from .serve import create_app, http_protocol
-    except ImportError as exc:
-        raise EmobalanceError(
-            f"serving needs the `serve` extra (pip install 'emobalance[serve]'): {exc}"
-        ) from None
-    torch.set_num_threads(threads)
-    _check_bindable(host, port)
-    # The model loads here, so a bad directory fails before uvicorn binds the port.
-    application = create_app(
-        model_dir, max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes
-    )
-    # Move the ~300k start-up objects (torch, pydantic, the model) out of the collector's
-    # reach: otherwise each full collection walks them all, a 150-500 ms pause every ~15 s
-    # at 100 req/s that alone broke the p99 latency bar.
-    gc.collect()
-    gc.freeze()
-    uvicorn.run(
-        application,
-        host=host,
-        port=port,
-        access_log=access_log,
-        log_level="info",
-        http=http_protocol(),  # the HTTP parser's 400s in the service's JSON format
-    )
-
-
-def _check_bindable(host: str, port: int) -> None:
-    """One-line error for a port in use or a host that does not resolve (uvicorn would log
-    and exit 3 after the model loaded)."""
-    import socket
-
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise EmobalanceError(f"--host {host}: cannot resolve ({exc.strerror})") from None
-    family, _, _, _, addr = infos[0]
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(addr)
-        except OSError as exc:
-            raise EmobalanceError(f"{host}:{port}: cannot listen ({exc.strerror})") from None
-
-
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: runs the typer app and turns every user error into one
     line ``error: ...`` on stderr (see :func:`emobalance.errors.user_error`)."""
     from .errors import user_error
     from .log import configured
 
-    _IO.clear()
+    IO_RECORD.clear()
     try:
         with configured():  # INFO lines of the jobs reach stderr; results stay on stdout
             rv = app(args=argv, prog_name="emobalance", standalone_mode=False)
@@ -821,7 +697,7 @@ def main(argv: list[str] | None = None) -> None:
             if help_text.strip():  # typer's rich help has printed itself already
                 print(help_text)
             raise SystemExit(2) from None
-        known = user_error(exc, _IO)
+        known = user_error(exc, IO_RECORD)
         if known is None:  # a bug: its traceback is the report
             raise
         print(f"error: {known[0]}", file=sys.stderr)

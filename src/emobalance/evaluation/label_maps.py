@@ -193,9 +193,9 @@ def read_label_map(path: str | os.PathLike[str]) -> LabelMap:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)  # nodes keep their line numbers
     except yaml.YAMLError as exc:
-        from ..config import _yaml_problem
+        from ..config_files import yaml_problem
 
-        raise ConfigError(f"{path}: invalid YAML ({_yaml_problem(exc)})") from None
+        raise ConfigError(f"{path}: invalid YAML ({yaml_problem(exc)})") from None
     if root is None:
         raise ConfigError(f"{path}: empty label map (expected target: [goemotions labels])")
     if not isinstance(root, yaml.MappingNode):

@@ -6,6 +6,15 @@ import torch
 from torch import nn
 
 
+def dropout_scale(x: torch.Tensor, p: float) -> torch.Tensor:
+    """The factor of inverted dropout for ``x``: 0 with probability ``p``, else
+    ``1 / (1 - p)``; drawn with ``uniform_`` in float32, then cast to ``x``'s dtype."""
+    # one buffer: uniform numbers -> 0/1 -> 0 or 1/(1-p), in place
+    scale = torch.rand(x.shape, device=x.device)
+    scale.ge_(p).mul_(1.0 / (1.0 - p))
+    return scale.to(x.dtype)
+
+
 class UniformDropout(nn.Dropout):
     """Inverted dropout whose mask comes from ``rand_like(x) >= p``.
 
@@ -22,10 +31,7 @@ class UniformDropout(nn.Dropout):
             return x
         if self.p == 1.0:
             return torch.zeros_like(x)
-        # one buffer: uniform numbers -> 0/1 -> 0 or 1/(1-p), in place
-        scale = torch.rand(x.shape, device=x.device)
-        scale.ge_(self.p).mul_(1.0 / (1.0 - self.p))
-        return x * scale.to(x.dtype)
+        return x * dropout_scale(x, self.p)
 
 
 def use_uniform_dropout(module: nn.Module) -> int:
@@ -80,9 +86,7 @@ def register_teacher_attention() -> str:
             else:
                 scores = scores + attention_mask
         weights = torch.softmax(scores, dim=-1)
-        keep = torch.rand(weights.shape, device=weights.device)
-        keep.ge_(dropout).mul_(1.0 / (1.0 - dropout))
-        out = torch.matmul(weights * keep.to(weights.dtype), value)
+        out = torch.matmul(weights * dropout_scale(weights, dropout), value)
         return out.transpose(1, 2).contiguous(), None
 
     AttentionInterface.register(TEACHER_ATTENTION, attention)

@@ -1,0 +1,59 @@
+"""What the command line's modules share: the record of the running command's input and
+output (named in one-line errors of OSErrors that carry no file name), number checks and the
+option types several commands take."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+# what the running command reads and writes, to name an OSError that carries no file name
+# (ENOSPC from a buffered write, pyarrow's errors): {"reading": path, "writing": path}
+IO_RECORD: dict[str, str] = {}
+
+MAX_BATCH = 2**20  # = config.MAX_BATCH (config is not imported before a command runs)
+MAX_THREADS = 1024
+
+
+def record_io(reading: object = None, writing: object = None) -> None:
+    """Record the input and output of the running command (see :func:`main`)."""
+    IO_RECORD.update({k: str(v) for k, v in (("reading", reading), ("writing", writing)) if v})
+
+
+def finite(value: float | None) -> float | None:
+    """A float option's callback: click's ranges let NaN through (every comparison is False)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"expected a finite number, got {value}")
+    return value
+
+
+# options that several commands share
+TrainData = Annotated[
+    str, typer.Option("--train", help="Training data: a split name or a dataset file.")
+]
+DevData = Annotated[str, typer.Option("--dev", help="Dev data for early stopping and thresholds.")]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config", help="YAML config (sections model, train, teacher, distill, ...)."),
+]
+ModelPath = Annotated[
+    Path,
+    typer.Argument(
+        help="Any saved model: a folder of `train` (reference or distilled), of `teacher "
+        "train` or of the TF-IDF baseline, or a .onnx file of `export`."
+    ),
+]
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="SECTION.KEY=VALUE",
+        help="Override one config key (repeatable; the value is YAML), e.g. --set "
+        "train.lr=0.002 --set model.conv_kernel_sizes=[1,3,5]. Applied after --config; "
+        "named flags such as --epochs win.",
+    ),
+]
