@@ -205,12 +205,8 @@ def pad_batch(seqs: Sequence[np.ndarray], idx: np.ndarray) -> tuple[torch.Tensor
     """
     if isinstance(seqs, EncodedTexts):
         return seqs.batch(idx)
-    lens = np.fromiter((len(seqs[i]) for i in idx), dtype=np.int64, count=len(idx))
-    out = np.zeros((len(idx), max(int(lens.max(initial=1)), 1)), dtype=np.int64)
-    for row, i in enumerate(idx):
-        s = seqs[i]
-        out[row, : len(s)] = s
-    return torch.from_numpy(out), torch.from_numpy(lens)
+    rows = EncodedTexts.from_sequences([seqs[i] for i in idx])
+    return rows.batch(np.arange(len(idx)))
 
 
 def input_lengths(inputs: Sequence[Any]) -> np.ndarray:

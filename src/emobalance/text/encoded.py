@@ -116,12 +116,12 @@ def encode_cached(vocab: Vocab, texts: Sequence[str], max_len: int) -> EncodedTe
     text that is not a ``str``), before anything is cached.
     """
     texts = list(texts)
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            from ..errors import DataError
-
-            raise DataError(f"text {i} is {type(t).__name__}, expected str")
-    key = (vocab_digest(vocab), int(max_len), texts_digest(texts))
+    try:
+        digest = texts_digest(texts)
+    except TypeError:  # a text that is not a str: encode_texts raises the error naming it
+        vocab.encode_texts(texts, max_len)
+        raise
+    key = (vocab_digest(vocab), int(max_len), digest)
     with _lock:
         hit = _cache.get(key)
         if hit is not None:
