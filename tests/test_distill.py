@@ -163,3 +163,25 @@ def test_default_student_keeps_the_labelled_vocabulary():
     assert "happy" not in clf.vocab_.stoi and "thanks" in clf.vocab_.stoi
     assert clf.metrics_["distillation"]["vocab"] == "labelled"
     assert clf.metrics_["distillation"]["external_rows"] == 2
+
+
+def test_soft_label_balancing_keeps_only_rows_that_fill_the_rare_labels():
+    from emobalance.distill import balance_targets
+    from emobalance.config import BalanceConfig
+
+    train = toy(["thanks a lot", "so angry", "thanks again", "thanks!"],
+                ["gratitude", "anger", "gratitude", "gratitude"])  # fmt: skip
+    corpus = EmotionDataset(["happy day", "angry again", "the bus", "happy x", "thanks mate"],
+                            source="sentiment140")  # fmt: skip
+    targets = np.zeros(28)
+    targets[LABEL_TO_ID["joy"]] = 1.5  # joy needs two rows at 0.9; anger and gratitude none
+    info = {}
+    data, t = distill_data(train, KeywordTeacher(), corpus, corpus_targets=targets,
+                           selection_info=info)  # fmt: skip
+    assert data.texts[4:] == ["happy day", "happy x"]  # in corpus order
+    assert info["kept_rows"] == 2 and info["corpus_rows"] == 5
+    assert info["per_label"]["joy"]["rows"] == 2 and info["per_label"]["joy"]["reached"]
+    np.testing.assert_array_equal(t[4:, 56], [0, 0])
+    # the balance section's targets: the median label count of train by default
+    got = balance_targets(BalanceConfig(target=3), train)
+    assert got.tolist() == [3] * 28

@@ -276,6 +276,13 @@ class DistillConfig(_Section):
     vocab : {"labelled", "all"}
         Build the student's vocabulary from the labelled training texts only (the plain
         model's vocabulary: same size and speed) or from all rows, corpus included.
+    corpus_selection : {"all", "balance"}
+        ``all``: every corpus row. ``balance``: soft-label balancing, only the rows that
+        fill the rare labels' soft mass toward the balance targets (``balance.strategy`` /
+        ``balance.target``), ranked per label by the teacher's probability
+        (:func:`emobalance.balance.selection.select_soft_mass`).
+    min_proba : float
+        ``balance`` selection: the lowest probability of a label a row is kept for.
     """
 
     teacher: str = "auto"
@@ -285,6 +292,8 @@ class DistillConfig(_Section):
     max_rows: int | None = Field(None, ge=1, le=MAX_ROWS)
     external_weight: float = Field(1.0, gt=0, le=1e6)
     vocab: Literal["labelled", "all"] = "labelled"
+    corpus_selection: Literal["all", "balance"] = "all"
+    min_proba: float = Field(0.05, ge=0, lt=1)
 
 
 class PseudoLabelConfig(_Section):
@@ -297,10 +306,21 @@ class PseudoLabelConfig(_Section):
         ``sentiment140`` (``$EMOBALANCE_DATA/sentiment140_sample_100k``) or a file/folder of
         texts (CSV/JSONL/Parquet/TXT, or a Sentiment140 CSV).
     text_column : str
+    selection : {"threshold", "precision"}
+        ``threshold``: keep label ``j`` when ``p_j >= threshold`` (one value for all labels,
+        0.7 as in the reference). ``precision``: per label, the lowest threshold whose
+        teacher precision on GoEmotions dev reaches ``target_precision`` (searched in
+        ``[min_threshold, 0.95]``); the report gives each label's threshold and its
+        cross-fitted precision estimate. Candidates are ranked per label by the teacher's
+        probability for that label.
     threshold : float
-        Keep label ``j`` when the teacher's ``p_j >= threshold`` (0.7 as in the reference).
+        The one threshold of ``selection: threshold``.
     thresholds : dict of str to float
-        Per-label overrides.
+        Per-label overrides (both selections).
+    target_precision, min_threshold : float
+        The ``precision`` selection's target and the lowest threshold it may choose.
+    weight : {"one", "confidence"}
+        Loss weight of a kept row: 1, or the teacher's probability of its surest label.
     max_rows : int or None
         Use only the first rows of the corpus.
     batch_size, part_rows : int
@@ -313,8 +333,12 @@ class PseudoLabelConfig(_Section):
     enabled: bool = True
     corpus: str = "sentiment140"
     text_column: str = "text"
+    selection: Literal["threshold", "precision"] = "threshold"
     threshold: float = Field(0.7, gt=0, le=1)
     thresholds: dict[str, Annotated[float, Field(gt=0, le=1)]] = Field(default_factory=dict)
+    target_precision: float = Field(0.6, gt=0, le=1)
+    min_threshold: float = Field(0.2, gt=0, lt=1)
+    weight: Literal["one", "confidence"] = "one"
     max_rows: int | None = Field(None, ge=1, le=MAX_ROWS)
     batch_size: int = Field(2048, ge=1, le=MAX_BATCH)
     part_rows: int = Field(20_000, ge=1, le=MAX_ROWS)
@@ -492,9 +516,15 @@ class GenerationSection(_Section):
 
 
 class AugmentConfig(_Section):
-    """The offline EDA augmenter (synonyms from nearest neighbours in the word vectors)."""
+    """The offline EDA augmenter (synonyms from nearest neighbours in the word vectors).
+
+    ``teacher_check``: keep an augmented row only if the teacher still gives each of its
+    intended labels at least that label's threshold (the teacher's dev-tuned F1 threshold)
+    and gives no other emotion that much.
+    """
 
     enabled: bool = True
+    teacher_check: bool = False
     vectors: str | None = "auto"
     alpha_sr: float = Field(0.1, ge=0, le=1)
     alpha_ri: float = Field(0.1, ge=0, le=1)

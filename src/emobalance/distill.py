@@ -107,12 +107,18 @@ def distill_data(
     temperature: float = 1.0,
     external_weight: float = 1.0,
     exclude_texts: Any = (),
+    corpus_targets: np.ndarray | None = None,
+    min_proba: float = 0.05,
+    selection_info: dict[str, Any] | None = None,
 ) -> tuple[EmotionDataset, np.ndarray]:
     """The student's training rows and packed targets.
 
     ``train`` (labelled) keeps its gold labels; every ``corpus`` row gets the teacher's soft
     labels and zero gold labels flagged as absent. Corpus rows equal (after normalisation)
-    to a text of ``exclude_texts`` (dev and test) or of ``train`` are dropped.
+    to a text of ``exclude_texts`` (dev and test) or of ``train`` are dropped. With
+    ``corpus_targets`` (per-label targets, soft-label balancing) only the corpus rows that
+    :func:`~emobalance.balance.selection.select_soft_mass` keeps for the labels under their
+    target are used; ``selection_info``, when given, receives its per-label report.
 
     Returns
     -------
@@ -143,9 +149,20 @@ def distill_data(
         # the corpus' own labels, weights and scores do not take part: the teacher's do
         ext = ext.replace(labels=np.zeros((n, NUM_LABELS), np.uint8), weight=None,
                           parent_id=None, teacher_score=None, meta={})  # fmt: skip
+        ext_soft = teacher_proba(teacher, ext.texts)
+        if corpus_targets is not None:
+            from .balance.selection import select_soft_mass
+
+            rows, info = select_soft_mass(
+                ext_soft, train.labels.sum(0), corpus_targets, min_proba=min_proba
+            )
+            rows = np.sort(rows)  # corpus order: the row order does not depend on the labels
+            ext, ext_soft, n = ext.subset(rows), ext_soft[rows], len(rows)
+            if selection_info is not None:
+                selection_info.update({"corpus_rows": len(keep), "kept_rows": n, "per_label": info})
         parts.append(ext)
         gold.append(np.zeros((n, NUM_LABELS), np.float32))
-        soft.append(teacher_proba(teacher, ext.texts))
+        soft.append(ext_soft)
         flags.append(np.zeros(n, np.float32))
         weights.append(np.full(n, external_weight, np.float32))
     data = EmotionDataset.concat(parts).replace(weight=np.concatenate(weights))
@@ -165,18 +182,27 @@ def fit_distilled(
     distill: DistillConfig | None = None,
     exclude_texts: Any = (),
     teacher_name: str | None = None,
+    corpus_targets: np.ndarray | None = None,
 ) -> Any:
     """Train the reference network on ``train`` (+ ``corpus``) distilled from ``teacher``.
 
-    Returns a fitted :class:`~emobalance.models.reference.EmotionClassifier` whose ``metrics_``
-    records the distillation settings and teacher.
+    ``corpus_targets`` (per-label targets, see :func:`balance_targets`) are required when
+    ``distill.corpus_selection`` is ``balance``: only the corpus rows that fill the labels
+    under their target are kept. Returns a fitted
+    :class:`~emobalance.models.reference.EmotionClassifier` whose ``metrics_`` records the
+    distillation settings, the teacher and, with selection, the per-label report.
     """
     from .models.reference import EmotionClassifier
 
     dc = distill or DistillConfig()
+    if dc.corpus_selection == "balance" and corpus_targets is None and corpus is not None:
+        raise DataError("distill.corpus_selection 'balance' needs per-label corpus_targets")
+    info: dict[str, Any] = {}
     data, targets = distill_data(
         train, teacher, corpus, temperature=dc.temperature,
         external_weight=dc.external_weight, exclude_texts=exclude_texts,
+        corpus_targets=corpus_targets if dc.corpus_selection == "balance" else None,
+        min_proba=dc.min_proba, selection_info=info,
     )  # fmt: skip
     clf = EmotionClassifier(model=model, train=train_config)
     vocab_texts = train.texts if dc.vocab == "labelled" else None
@@ -189,5 +215,20 @@ def fit_distilled(
         "external_weight": dc.external_weight,
         "vocab": dc.vocab,
         "train_rows": len(train),
+        "corpus_selection": dc.corpus_selection,
     }
+    if info:
+        clf.metrics_["distillation"]["selection"] = info
     return clf
+
+
+def balance_targets(balance: Any, train: EmotionDataset) -> np.ndarray:
+    """The per-label targets of the ``balance`` section (a :class:`BalanceConfig`) for
+    ``train``: what soft-label balancing fills toward."""
+    from .balance.planner import BalancePlanner
+
+    planner = BalancePlanner(
+        strategy=balance.strategy, target=balance.target,
+        mean_ir_target=balance.mean_ir_target, tolerance=balance.tolerance, undersample=None,
+    )  # fmt: skip
+    return planner.compute_targets(train.labels.sum(0))

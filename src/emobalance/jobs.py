@@ -221,7 +221,7 @@ def distill_model(
     """
     from .data import goemotions
     from .data.corpora import load_corpus
-    from .distill import fit_distilled
+    from .distill import balance_targets, fit_distilled
     from .teachers import build_teacher
 
     cfg = config if config is not None else EmobalanceConfig()
@@ -244,6 +244,7 @@ def distill_model(
     clf = fit_distilled(
         train_ds, dev_ds, teacher, ext, model=cfg.model, train_config=tc,
         distill=dc, exclude_texts=exclude, teacher_name=name,
+        corpus_targets=balance_targets(cfg.balance, train_ds),
     )  # fmt: skip
     if out is not None:
         clf.save(out)

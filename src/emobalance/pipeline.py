@@ -221,11 +221,19 @@ class Experiment:
         (out / "balanced_set.txt").write_text(f"{bdir}\n")
 
     def _distilled(
-        self, base: EmotionDataset, seed: int, holdout: EmotionDataset | None = None
+        self,
+        base: EmotionDataset,
+        seed: int,
+        holdout: EmotionDataset | None = None,
+        balance: bool = False,
     ) -> Any:
-        """The reference network distilled from ``distill.teacher`` (built once per run)."""
+        """The reference network distilled from ``distill.teacher`` (built once per run).
+
+        ``balance`` (the ``distilled_balanced`` variant): soft-label balancing, only the corpus
+        rows that fill each label's soft mass toward the balance targets.
+        """
         from .data.corpora import load_corpus
-        from .distill import fit_distilled
+        from .distill import balance_targets, fit_distilled
 
         cfg = self.config
         dc = cfg.distill
@@ -233,6 +241,8 @@ class Experiment:
             self._distill_teacher = self._teacher(dc.teacher, cfg.run.seeds[0])
             self._distill_corpus = load_corpus(dc)
         teacher, name = self._distill_teacher
+        if balance:
+            dc = dc.model_copy(update={"corpus_selection": "balance"})
         tc = cfg.train.model_copy(update={"seed": seed, "progress": self.progress})
         # a balanced hold-out's tweets must not come back as corpus rows either
         exclude = [*self.dev.texts, *self.test.texts, *(holdout.texts if holdout else []),
@@ -240,6 +250,7 @@ class Experiment:
         return fit_distilled(
             base, self.dev, teacher, self._distill_corpus, model=cfg.model, train_config=tc,
             distill=dc, exclude_texts=exclude, teacher_name=name,
+            corpus_targets=balance_targets(cfg.balance, self.train),
         )  # fmt: skip
 
     def _get_model(self, variant: str, seed: int) -> Any:
@@ -283,7 +294,7 @@ class Experiment:
                 assert self.balanced is not None
                 train, holdout = self._split_holdout(self.balanced, seed)
             if variant.startswith("distilled"):
-                model = self._distilled(train, seed, holdout)
+                model = self._distilled(train, seed, holdout, variant == "distilled_balanced")
             else:
                 model = EmotionClassifier(model=mc, train=tc).fit(train, self.dev)
         train_s = time.perf_counter() - t0

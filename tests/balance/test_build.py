@@ -109,3 +109,68 @@ def test_llm_section_is_validated_when_the_config_is_loaded(tmp_path):
     assert EmobalanceConfig().balance.model_dump()["generation"]["llm"] == {}
     again = EmobalanceConfig.model_validate(yaml.safe_load(cfg.to_yaml()))
     assert again.balance.generation.llm.model_fields_set == {"model", "per_request"}
+
+
+def _tweets(tmp_path):
+    corpus_dir = tmp_path / "tweets"
+    corpus_dir.mkdir()
+    (corpus_dir / "negative.txt").write_text(
+        "".join(f"so sad and scared tonight {i}\n" for i in range(30))
+    )
+    (corpus_dir / "positive.txt").write_text(
+        "".join(f"relieved and happy, love it {i}\n" for i in range(30))
+    )
+    return corpus_dir
+
+
+def test_precision_selection_reports_thresholds_estimates_and_rows_per_label(tmp_path):
+    train, _, test = splits()
+    # dev: the keyword teacher is right on sadness and relief, wrong on love
+    texts, labs = [], []
+    for i in range(12):
+        texts += [f"sad dev {i}", f"relieved dev {i}", f"love dev {i}"]
+        labs += ["sadness", "relief", "anger"]
+    y = np.zeros((len(texts), NUM_LABELS), np.uint8)
+    y[np.arange(len(texts)), [LABEL_TO_ID[lab] for lab in labs]] = 1
+    dev = EmotionDataset(texts, y)
+    cfg = EmobalanceConfig.model_validate({
+        "balance": {"target": 40, "sources": ["pseudo_label"],
+                    "pseudo_label": {"corpus": str(_tweets(tmp_path)), "selection": "precision",
+                                     "target_precision": 0.9, "weight": "confidence"}},
+    })  # fmt: skip
+    out, rep = run_balance(cfg, tmp_path / "out", train=train, dev=dev, test=test,
+                           teacher=KeywordTeacher(), progress=False)  # fmt: skip
+    per = rep["pseudo_label"]["per_label"]
+    assert per["sadness"]["threshold"] == pytest.approx(0.2)  # min_threshold: 0.05 < 0.2 < 0.9
+    assert per["sadness"]["estimated_precision"] == 1.0
+    assert per["relief"]["threshold"] is not None and per["love"]["threshold"] is None
+    assert per["love"]["candidates"] == 0  # the teacher's love is never right on dev
+    assert per["relief"]["candidates"] == 30 and per["relief"]["added"] > 0
+    assert per["love"]["added"] == 0 and per["grief"]["added"] == 0
+    assert "grief" in rep["shortfall"]  # no source has grief: said, not hidden
+    tweets = np.array(out.source) == "sentiment140"
+    np.testing.assert_allclose(out.weight[tweets], out.teacher_score[tweets])
+
+
+def test_teacher_checked_augmentation_drops_rows_the_teacher_reads_otherwise(tmp_path):
+    from emobalance.balance.build import AugmentChecker
+
+    class Teacher(KeywordTeacher):
+        def predict_proba(self, texts):
+            out = super().predict_proba(texts)
+            for i, t in enumerate(texts):
+                if "bad" in t:  # an augmentation that changed the emotion
+                    out[i, LABEL_TO_ID["anger"]] = 0.9
+            return out
+
+    th = np.full(NUM_LABELS, 0.5, np.float32)
+    checker = AugmentChecker(Teacher(), th)
+    y = np.zeros((4, NUM_LABELS), np.uint8)
+    y[:, LABEL_TO_ID["sadness"]] = 1
+    y[3, LABEL_TO_ID["fear"]] = 1
+    rows = EmotionDataset(["so sad", "so sad bad", "not it", "sad and scared"], y)
+    kept = checker(rows)
+    # kept: intended labels above threshold, no new label; "not it" lost its sadness
+    assert kept.texts == ["so sad", "sad and scared"]
+    assert checker.counts == {"checked": 4, "kept": 2}
+    assert len(checker(rows.subset([]))) == 0

@@ -120,3 +120,31 @@ def test_bad_config():
     with pytest.raises(ConfigError, match="unknown labels"):
         BalancePlanner(undersample=["happiness"]).fit_resample(
             dataset(np.random.default_rng(0), 10, "goemotions", "t"))  # fmt: skip
+
+
+def test_pool_proba_ranks_each_label_by_its_own_probability_and_shortfall_is_reported():
+    from emobalance.labels import LABELS
+
+    grief, joy = LABEL_TO_ID["grief"], LABEL_TO_ID["joy"]
+    y = np.zeros((40, NUM_LABELS), np.uint8)
+    y[:, LABEL_TO_ID["neutral"]] = 1
+    y[:2, grief] = 1
+    y[2:6, joy] = 1
+    train = EmotionDataset([f"t{i}" for i in range(40)], y, source="goemotions")
+    py = np.zeros((4, NUM_LABELS), np.uint8)
+    py[:, grief] = 1
+    pool = EmotionDataset([f"p{i}" for i in range(4)], py, source="sentiment140",
+                          teacher_score=np.array([0.9, 0.8, 0.7, 0.6], np.float32))  # fmt: skip
+    proba = np.zeros((4, NUM_LABELS), np.float32)
+    proba[:, grief] = [0.2, 0.3, 0.9, 0.4]  # the grief ranking differs from teacher_score
+    planner = BalancePlanner(target=4, undersample=None, sources=["pseudo_label"])
+    out = planner.fit_resample(train, {"pseudo_label": pool}, pool_proba={"pseudo_label": proba})
+    assert out.texts[40:] == ["p2", "p3"]
+    plain = BalancePlanner(target=4, undersample=None, sources=["pseudo_label"])
+    assert plain.fit_resample(train, {"pseudo_label": pool}).texts[40:] == ["p0", "p1"]
+    rep = planner.report(out)
+    # every label but grief, joy and neutral has no rows and no source could fill it
+    assert rep["shortfall"]["pride"] == 4 and "grief" not in rep["shortfall"]
+    assert set(rep["shortfall"]) == set(LABELS) - {"grief", "joy", "neutral"}
+    with pytest.raises(Exception, match="pool_proba"):
+        planner.fit_resample(train, {"pseudo_label": pool}, pool_proba={"pseudo_label": proba[:2]})

@@ -22,9 +22,11 @@ from ..data.corpora import resolve_corpus
 from ..data.dataset import EmotionDataset
 from ..io import write_json_atomic, write_text_atomic
 from ..labels import LABELS
-from ..teachers import Teacher, build_teacher
+from ..metrics import tune_thresholds
+from ..teachers import Teacher, build_teacher, teacher_proba
 from .planner import BalancePlanner
-from .pseudo_label import pseudo_label
+from .pseudo_label import assign_labels, score_corpus, thresholds_vector
+from .selection import precision_thresholds
 from .stats import plot_balance
 
 
@@ -88,45 +90,74 @@ def run_balance(
         )  # fmt: skip
         report["teacher"] = teacher_name
         report["teacher_seconds"] = time.perf_counter() - t1
+    pool_proba: dict[str, np.ndarray] = {}
+    dev_proba: np.ndarray | None = None
     if teacher is not None and "pseudo_label" in bc.sources and bc.pseudo_label.enabled:
         pc = bc.pseudo_label
         t1 = time.perf_counter()
         corpus = resolve_corpus(pc.corpus, pc.text_column)
         if pc.max_rows is not None:
             corpus = corpus.subset(np.arange(min(pc.max_rows, len(corpus))))
-        pool = pseudo_label(
-            corpus,
-            teacher,
-            out / "pseudo_label",
-            threshold=pc.threshold,
-            thresholds=pc.thresholds,
-            batch_size=pc.batch_size,
-            part_rows=pc.part_rows,
-            teacher_name=report["teacher"],
-            progress=progress,
+        th = thresholds_vector(pc.threshold)
+        info: dict[str, Any] = {}
+        if pc.selection == "precision":
+            dev_proba = teacher_proba(teacher, dev.texts)
+            th, info = precision_thresholds(
+                dev.labels, dev_proba, target_precision=pc.target_precision,
+                min_threshold=pc.min_threshold, random_state=bc.seed,
+            )  # fmt: skip
+        th = thresholds_vector(th, pc.thresholds)
+        proba = score_corpus(
+            corpus, teacher, out / "pseudo_label", batch_size=pc.batch_size,
+            part_rows=pc.part_rows, teacher_name=report["teacher"], progress=progress,
             engine=pc.engine,
-        )
+        )  # fmt: skip
+        pool, keep = assign_labels(corpus, proba, thresholds=th, return_index=True)
+        if pc.weight == "confidence":
+            pool = pool.replace(weight=pool.teacher_score)
         pools["pseudo_label"] = pool
+        if pc.selection == "precision":
+            pool_proba["pseudo_label"] = proba[keep]  # ranked per label by its own probability
+        candidates = pool.label_counts() if len(pool) else {}
         report["pseudo_label"] = {
             "corpus": pc.corpus,
             "corpus_rows": len(corpus),
             "kept_rows": len(pool),
+            "selection": pc.selection,
             "threshold": pc.threshold,
-            "label_counts": pool.label_counts() if len(pool) else {},
+            "label_counts": candidates,
+            "per_label": {
+                lab: {"threshold": None if not np.isfinite(th[j]) else round(float(th[j]), 2),
+                      "candidates": int(candidates.get(lab, 0)),
+                      **({k: v for k, v in info[lab].items() if k != "threshold"}
+                         if lab in info else {})}
+                for j, lab in enumerate(LABELS)
+            },
             "seconds": time.perf_counter() - t1,
-        }
+        }  # fmt: skip
     if teacher is not None and "generated" in bc.sources and bc.generation.enabled:
         pools["generated"], report["generation"] = _generated_pool(
             bc, planner, train, pools.get("pseudo_label"), teacher, out
         )
     augmenter = None
     if "augment" in bc.sources and bc.augment.enabled:
-        augmenter = _augmenter(config, train)
+        checker = None
+        if bc.augment.teacher_check and teacher is not None:
+            if dev_proba is None:
+                dev_proba = teacher_proba(teacher, dev.texts)
+            checker = AugmentChecker(teacher, tune_thresholds(dev.labels, dev_proba))
+            report["augment_check"] = checker.counts
+        augmenter = _augmenter(config, train, checker)
     balanced = planner.fit_resample(
-        train, pools, augmenter=augmenter, exclude_texts=[*dev.texts, *test.texts, *exclude_texts]
-    )
+        train, pools, augmenter=augmenter, exclude_texts=[*dev.texts, *test.texts, *exclude_texts],
+        pool_proba=pool_proba,
+    )  # fmt: skip
     seconds = time.perf_counter() - t0
     report = {**planner.report(balanced, seconds), **report}
+    if "pseudo_label" in report:
+        added = next((f.per_label for f in planner.fills_ if f.source == "pseudo_label"), {})
+        for lab, row in report["pseudo_label"]["per_label"].items():
+            row["added"] = int(added.get(lab, 0))
     balanced.to_parquet(out / "balanced_train.parquet")
     plot_balance(report["label_counts_before"], balanced, out / "balance_counts.png")
     write_json_atomic(out / "balance_report.json", report)
@@ -134,7 +165,36 @@ def run_balance(
     return balanced, report
 
 
-def _augmenter(config: EmobalanceConfig, train: EmotionDataset):
+class AugmentChecker:
+    """Keeps an augmented row only if the teacher still gives its intended labels.
+
+    A row passes when the teacher's probability of each of its labels is at least that
+    label's threshold and no other label except neutral reaches its threshold. ``counts``
+    records how many rows were checked and kept.
+    """
+
+    def __init__(self, teacher: Teacher, thresholds: np.ndarray) -> None:
+        self.teacher = teacher
+        self.thresholds = np.asarray(thresholds, dtype=np.float32)
+        self.counts = {"checked": 0, "kept": 0}
+
+    def __call__(self, rows: EmotionDataset) -> EmotionDataset:
+        if len(rows) == 0:
+            return rows
+        p = teacher_proba(self.teacher, rows.texts)
+        on = p >= self.thresholds
+        y = rows.labels.astype(bool)
+        other = on & ~y
+        other[:, LABELS.index("neutral")] = False
+        ok = np.all(on | ~y, axis=1) & ~other.any(axis=1)
+        self.counts["checked"] += len(rows)
+        self.counts["kept"] += int(ok.sum())
+        return rows.subset(np.flatnonzero(ok))
+
+
+def _augmenter(
+    config: EmobalanceConfig, train: EmotionDataset, checker: AugmentChecker | None = None
+):
     from ..embeddings import load_vectors
     from ..text import tokenize
     from .augment import EDAAugmenter
@@ -153,7 +213,9 @@ def _augmenter(config: EmobalanceConfig, train: EmotionDataset):
         vectors=vectors,
         random_state=config.balance.seed,
     )
-    return lambda parents, need: aug.augment(parents, need)
+    if checker is None:
+        return lambda parents, need: aug.augment(parents, need)
+    return lambda parents, need: checker(aug.augment(parents, need))
 
 
 def _generated_pool(

@@ -161,6 +161,7 @@ class BalancePlanner:
         pools: Mapping[str, EmotionDataset] | None = None,
         augmenter: Callable[[EmotionDataset, dict[str, int]], EmotionDataset] | None = None,
         exclude_texts: Iterable[str] = (),
+        pool_proba: Mapping[str, np.ndarray] | None = None,
     ) -> EmotionDataset:
         """Return the balanced training set.
 
@@ -176,6 +177,9 @@ class BalancePlanner:
             ``EDAAugmenter(...).augment``), asked for the deficits left after the pools.
         exclude_texts : iterable of str
             Dev and test texts: never in the output (compared after normalisation).
+        pool_proba : mapping of source name to ndarray of shape (len(pool), 28), optional
+            The teacher's probabilities of a pool's rows: each label is then filled from
+            the rows ranked by their probability of that label (not by ``teacher_score``).
         """
         if not train.is_labelled:
             raise DataError("the training set to balance is unlabelled")
@@ -213,9 +217,14 @@ class BalancePlanner:
                 if not pool.is_labelled:
                     raise DataError(f"the {source!r} pool is unlabelled")
                 score = pool.teacher_score
-                order_key = (
-                    np.nan_to_num(score, nan=0.0) if score is not None else rng.random(len(pool))
-                )
+                if pool_proba and source in pool_proba:
+                    order_key = np.asarray(pool_proba[source], dtype=np.float64)
+                    if order_key.shape != (len(pool), NUM_LABELS):
+                        raise DataError(f"pool_proba[{source!r}] must be (len(pool), 28)")
+                elif score is not None:
+                    order_key = np.nan_to_num(score, nan=0.0)
+                else:
+                    order_key = rng.random(len(pool))
                 picked = self._fill(pool, order_key, counts, targets, seen, forbidden, rng)
                 added = pool.subset(picked)
             elif source == "augment":
@@ -290,7 +299,11 @@ class BalancePlanner:
         forbidden: set[str],
         rng: np.random.Generator,
     ) -> list[int]:
-        """Greedy selection from a labelled pool, rarest label first; updates ``counts``."""
+        """Greedy selection from a labelled pool, rarest label first; updates ``counts``.
+
+        ``order_key`` ranks the rows (highest first): one score per row, or one per row and
+        label (label ``j`` is then filled by column ``j``).
+        """
         y = pool.labels.astype(bool)
         ceiling = np.floor(targets * (1 + self.tolerance)).astype(np.int64)
         used = np.zeros(len(pool), dtype=bool)
@@ -303,7 +316,8 @@ class BalancePlanner:
             if cand.size == 0:
                 continue
             # best first; random tie-break keeps it unbiased among equal scores
-            cand = cand[np.lexsort((rng.random(cand.size), -order_key[cand]))]
+            key = order_key[cand, j] if order_key.ndim == 2 else order_key[cand]
+            cand = cand[np.lexsort((rng.random(cand.size), -key))]
             for i in cand:
                 if counts[j] >= targets[j]:
                     break
@@ -335,6 +349,12 @@ class BalancePlanner:
             "targets": dict(zip(LABELS, map(int, self.targets_), strict=True)),
             "target_reached": reached,
             "all_targets_reached": all(reached.values()),
+            # what each label still lacks: a target no source could meet is stated, not hidden
+            "shortfall": {
+                LABELS[j]: int(self.targets_[j] - self.counts_after_[j])
+                for j in range(NUM_LABELS)
+                if self.counts_after_[j] < self.targets_[j]
+            },
             "counts_by_source": out.counts_by_source(),
             "fills": [vars(f) for f in self.fills_],
             "removed_dev_test_overlap": self.removed_overlap_,

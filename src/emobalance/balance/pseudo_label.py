@@ -32,10 +32,10 @@ MANIFEST = "manifest.json"
 
 
 def thresholds_vector(
-    threshold: float = 0.7, overrides: Mapping[str, float] | None = None
+    threshold: float | np.ndarray = 0.7, overrides: Mapping[str, float] | None = None
 ) -> np.ndarray:
-    """Per-label thresholds: ``threshold`` everywhere, ``overrides`` by label name."""
-    th = np.full(NUM_LABELS, float(threshold), dtype=np.float32)
+    """Per-label thresholds: ``threshold`` (one value or 28), ``overrides`` by label name."""
+    th = np.broadcast_to(np.asarray(threshold, dtype=np.float32), (NUM_LABELS,)).copy()
     for name, value in (overrides or {}).items():
         th[label_id(name, "threshold override", what="label")] = float(value)
     return th
@@ -226,16 +226,26 @@ def assign_labels(
     proba: np.ndarray,
     *,
     threshold: float = 0.7,
-    thresholds: Mapping[str, float] | None = None,
+    thresholds: Mapping[str, float] | np.ndarray | None = None,
     exclude: tuple[str, ...] = ("neutral",),
-) -> EmotionDataset:
-    """Apply per-label thresholds to teacher probabilities; keep rows with any label."""
-    th = thresholds_vector(threshold, thresholds)
+    return_index: bool = False,
+) -> Any:
+    """Apply per-label thresholds to teacher probabilities; keep rows with any label.
+
+    ``thresholds`` is a mapping of overrides of ``threshold`` by label name, or a whole
+    vector of 28 (``inf`` = never). With ``return_index`` the kept rows' indices into
+    ``corpus`` come back too: ``(dataset, index)``.
+    """
+    if isinstance(thresholds, np.ndarray):
+        th = thresholds_vector(thresholds)
+    else:
+        th = thresholds_vector(threshold, thresholds)
     labels = (proba >= th).astype(np.uint8)
     labels[:, label_ids(exclude, "exclude", what="label")] = 0
     keep = np.flatnonzero(labels.any(axis=1))
     score = np.where(labels[keep] > 0, proba[keep], 0.0).max(axis=1)
-    return corpus.subset(keep).replace(labels=labels[keep], teacher_score=score.astype(np.float32))
+    out = corpus.subset(keep).replace(labels=labels[keep], teacher_score=score.astype(np.float32))
+    return (out, keep) if return_index else out
 
 
 def summary(dataset: EmotionDataset) -> dict[str, Any]:
