@@ -197,3 +197,47 @@ def test_cli_balance_uses_the_balance_config_defaults(tiny_data, tmp_path, capsy
     assert rep["n_after"] >= rep["n_before"] == 240
     assert "goemotions" in rep["counts_by_source"]
     assert set(rep["counts_by_source"]) <= {"goemotions", "sentiment140"}
+
+
+def test_resume_adds_seeds_and_variants_and_refuses_other_changes(tiny_data, tmp_path):
+    import emobalance.models.reference as clf_mod
+    from emobalance.errors import ConfigError
+
+    small = ["run.seeds=[0]", "run.variants=[imbalanced, tfidf]", "run.bootstrap=0"]
+    run_dir = tmp_path / "run"
+    first = run_experiment(load_config(tiny_data, preset="quick", overrides=small), run_dir,
+                           progress=False)  # fmt: skip
+    # config.yaml as an older version wrote it: without a field the code has since added
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    del saved["run"]["balanced_holdout"]
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
+
+    more = load_config(tiny_data, preset="quick", overrides=[
+        "run.seeds=[0, 1]", "run.variants=[imbalanced, tfidf, no_conv]", "run.bootstrap=0",
+    ])  # fmt: skip
+    real, fits = clf_mod.EmotionClassifier.fit, []
+
+    def fit(self, train, dev=None, **kw):
+        fits.append(self.model_config.use_conv)
+        return real(self, train, dev, **kw)
+
+    clf_mod.EmotionClassifier.fit = fit
+    try:
+        entries = run_experiment(more, run_dir, resume=True, progress=False)
+    finally:
+        clf_mod.EmotionClassifier.fit = real
+    assert entries[:2] == first  # the finished models kept, not retrained
+    assert {(e["variant"], e["seed"]) for e in entries} == {
+        (v, s) for v in ("imbalanced", "tfidf", "no_conv") for s in (0, 1)
+    }
+    assert sorted(fits) == [False, False, True]  # no_conv x 2, imbalanced seed 1
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["run"]["seeds"] == [0, 1]
+
+    for change, key in (("balance.target=50", "balance.target"),
+                        ("train.epochs=4", "train.epochs"),
+                        ("run.bootstrap=10", "run.bootstrap")):  # fmt: skip
+        other = load_config(tiny_data, preset="quick", overrides=[*small, change])
+        with pytest.raises(ConfigError) as info:
+            run_experiment(other, run_dir, resume=True, progress=False)
+        msg = str(info.value)
+        assert f"({key} differs;" in msg and "\n" not in msg, msg

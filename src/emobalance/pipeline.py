@@ -102,11 +102,23 @@ class Experiment:
         t0 = time.perf_counter()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         old_cfg = self.run_dir / "config.yaml"
-        if self.resume and old_cfg.is_file() and old_cfg.read_text() != cfg.to_yaml():
-            raise ConfigError(
-                f"{old_cfg}: the run directory was made with another config; "
-                "use a new --out or the same config"
-            )
+        if self.resume and old_cfg.is_file():
+            # resuming may add seeds or variants; any other change would mix two experiments.
+            # The old file is validated by this code, so a field added since (at its default)
+            # is no change
+            from .config import validate
+            from .config_files import first_difference, read_yaml
+
+            old = validate(EmobalanceConfig, read_yaml(old_cfg), origin=str(old_cfg))
+            free = {"run": {"seeds", "variants"}}
+            key = first_difference(old.model_dump(mode="json", exclude=free),
+                                   cfg.model_dump(mode="json", exclude=free))  # fmt: skip
+            if key is not None:
+                raise ConfigError(
+                    f"{old_cfg}: the run directory was made with another config ({key} "
+                    "differs; only run.seeds and run.variants may change on --resume); use a "
+                    "new --out or the same config"
+                )
         write_text_atomic(old_cfg, cfg.to_yaml())
         write_json_atomic(
             self.run_dir / "run_info.json",
