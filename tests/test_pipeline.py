@@ -88,6 +88,21 @@ def test_pipeline_end_to_end_and_resume(tiny_data, tmp_path, capsys):
         assert f"{m:.4f} ± {s:.4f}" in row
     boot = json.loads((run_dir / "bootstrap.json").read_text())
     assert f"{boot[0]['p_value']:.4f}" in md
+    assert [(b["variant"], b["seed"]) for b in boot] == [("balanced", 0), ("balanced", 1)]
+    # the comparison over seeds: every variant against imbalanced, paired by seed
+    sig = json.loads((run_dir / "significance.json").read_text())
+    assert sig["baseline"] == "imbalanced" and len(sig["rare"]) == 6
+    assert [r["variant"] for r in sig["rows"]] == ["balanced", "no_attention", "tfidf"]
+    bal = sig["rows"][0]
+    assert bal["seeds"] == [0, 1] and bal["metrics"]["test_macro_f1"]["n"] == 2
+    diff = np.mean([e["test"]["macro_f1"] for e in metrics if e["variant"] == "balanced"]) - (
+        np.mean([e["test"]["macro_f1"] for e in metrics if e["variant"] == "imbalanced"])
+    )
+    assert bal["metrics"]["test_macro_f1"]["mean_diff"] == pytest.approx(diff)
+    assert "external_accuracy" in bal["metrics"]  # the quick preset holds the polarity guard
+    assert sig["selected_by_dev"] in ("balanced", "no_attention", "tfidf")
+    assert "## Comparison over seeds" in md and f"{diff:+.4f}" in md
+    assert f"among the variants other than imbalanced: {sig['selected_by_dev']}" in md
 
     # --resume: nothing is trained again
     import emobalance.models.reference as clf_mod
@@ -122,6 +137,11 @@ def test_pipeline_distilled_variants(tiny_data, tmp_path):
     md = (run_dir / "report.md").read_text()
     assert "distilled: the reference network distilled from ensemble(reference, tfidf)" in md
     assert re.search(r"^\| distilled \| 1 \|", md, re.M)
+    # distilled_balanced's bootstrap vs imbalanced (no balanced variant here); one seed
+    boot = json.loads((run_dir / "bootstrap.json").read_text())
+    assert [(b["variant"], b["seed"]) for b in boot] == [("distilled_balanced", 0)]
+    assert f"macro-F1(distilled_balanced) − macro-F1(imbalanced) = {boot[0]['diff']:+.4f}" in md
+    assert "A paired test needs at least 2 seeds" in md
 
 
 def test_pipeline_external_sets_and_the_polarity_guard(tiny_data, tmp_path):
@@ -232,6 +252,9 @@ def test_resume_adds_seeds_and_variants_and_refuses_other_changes(tiny_data, tmp
     }
     assert sorted(fits) == [False, False, True]  # no_conv x 2, imbalanced seed 1
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["run"]["seeds"] == [0, 1]
+    sig = json.loads((run_dir / "significance.json").read_text())
+    assert [(r["variant"], r["seeds"]) for r in sig["rows"]] == [("tfidf", [0, 1]),
+                                                                  ("no_conv", [0, 1])]  # fmt: skip
 
     for change, key in (("balance.target=50", "balance.target"),
                         ("train.epochs=4", "train.epochs"),
