@@ -307,3 +307,15 @@ def test_run_external_entries():
     ):  # fmt: skip
         with pytest.raises(ConfigError, match=re.escape(needle)):
             load_config(overrides=[f"run.external={bad}"])
+
+
+def test_first_difference_names_the_first_differing_key():
+    from emobalance.config_files import first_difference
+
+    a = EmobalanceConfig().model_dump(mode="json")
+    assert first_difference(a, EmobalanceConfig().model_dump(mode="json")) is None
+    b = EmobalanceConfig.model_validate({"balance": {"target": 50}, "run": {"bootstrap": 3}})
+    assert first_difference(a, b.model_dump(mode="json")) == "balance.target"  # model order
+    assert first_difference({"x": {"y": [1, 2]}}, {"x": {"y": [1, 3]}}) == "x.y"  # lists whole
+    assert first_difference({"x": 1}, {"x": 1, "z": 2}) == "z"  # a key only one side has
+    assert first_difference({"x": {"y": 1}}, {"x": 2}) == "x"

@@ -88,6 +88,21 @@ def test_pipeline_end_to_end_and_resume(tiny_data, tmp_path, capsys):
         assert f"{m:.4f} ± {s:.4f}" in row
     boot = json.loads((run_dir / "bootstrap.json").read_text())
     assert f"{boot[0]['p_value']:.4f}" in md
+    assert [(b["variant"], b["seed"]) for b in boot] == [("balanced", 0), ("balanced", 1)]
+    # the comparison over seeds: every variant against imbalanced, paired by seed
+    sig = json.loads((run_dir / "significance.json").read_text())
+    assert sig["baseline"] == "imbalanced" and len(sig["rare"]) == 6
+    assert [r["variant"] for r in sig["rows"]] == ["balanced", "no_attention", "tfidf"]
+    bal = sig["rows"][0]
+    assert bal["seeds"] == [0, 1] and bal["metrics"]["test_macro_f1"]["n"] == 2
+    diff = np.mean([e["test"]["macro_f1"] for e in metrics if e["variant"] == "balanced"]) - (
+        np.mean([e["test"]["macro_f1"] for e in metrics if e["variant"] == "imbalanced"])
+    )
+    assert bal["metrics"]["test_macro_f1"]["mean_diff"] == pytest.approx(diff)
+    assert "external_accuracy" in bal["metrics"]  # the quick preset holds the polarity guard
+    assert sig["selected_by_dev"] in ("balanced", "no_attention", "tfidf")
+    assert "## Comparison over seeds" in md and f"{diff:+.4f}" in md
+    assert f"among the variants other than imbalanced: {sig['selected_by_dev']}" in md
 
     # --resume: nothing is trained again
     import emobalance.models.reference as clf_mod
@@ -122,6 +137,11 @@ def test_pipeline_distilled_variants(tiny_data, tmp_path):
     md = (run_dir / "report.md").read_text()
     assert "distilled: the reference network distilled from ensemble(reference, tfidf)" in md
     assert re.search(r"^\| distilled \| 1 \|", md, re.M)
+    # distilled_balanced's bootstrap vs imbalanced (no balanced variant here); one seed
+    boot = json.loads((run_dir / "bootstrap.json").read_text())
+    assert [(b["variant"], b["seed"]) for b in boot] == [("distilled_balanced", 0)]
+    assert f"macro-F1(distilled_balanced) − macro-F1(imbalanced) = {boot[0]['diff']:+.4f}" in md
+    assert "A paired test needs at least 2 seeds" in md
 
 
 def test_pipeline_external_sets_and_the_polarity_guard(tiny_data, tmp_path):
@@ -197,3 +217,50 @@ def test_cli_balance_uses_the_balance_config_defaults(tiny_data, tmp_path, capsy
     assert rep["n_after"] >= rep["n_before"] == 240
     assert "goemotions" in rep["counts_by_source"]
     assert set(rep["counts_by_source"]) <= {"goemotions", "sentiment140"}
+
+
+def test_resume_adds_seeds_and_variants_and_refuses_other_changes(tiny_data, tmp_path):
+    import emobalance.models.reference as clf_mod
+    from emobalance.errors import ConfigError
+
+    small = ["run.seeds=[0]", "run.variants=[imbalanced, tfidf]", "run.bootstrap=0"]
+    run_dir = tmp_path / "run"
+    first = run_experiment(load_config(tiny_data, preset="quick", overrides=small), run_dir,
+                           progress=False)  # fmt: skip
+    # config.yaml as an older version wrote it: without a field the code has since added
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    del saved["run"]["balanced_holdout"]
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
+
+    more = load_config(tiny_data, preset="quick", overrides=[
+        "run.seeds=[0, 1]", "run.variants=[imbalanced, tfidf, no_conv]", "run.bootstrap=0",
+    ])  # fmt: skip
+    real, fits = clf_mod.EmotionClassifier.fit, []
+
+    def fit(self, train, dev=None, **kw):
+        fits.append(self.model_config.use_conv)
+        return real(self, train, dev, **kw)
+
+    clf_mod.EmotionClassifier.fit = fit
+    try:
+        entries = run_experiment(more, run_dir, resume=True, progress=False)
+    finally:
+        clf_mod.EmotionClassifier.fit = real
+    assert entries[:2] == first  # the finished models kept, not retrained
+    assert {(e["variant"], e["seed"]) for e in entries} == {
+        (v, s) for v in ("imbalanced", "tfidf", "no_conv") for s in (0, 1)
+    }
+    assert sorted(fits) == [False, False, True]  # no_conv x 2, imbalanced seed 1
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["run"]["seeds"] == [0, 1]
+    sig = json.loads((run_dir / "significance.json").read_text())
+    assert [(r["variant"], r["seeds"]) for r in sig["rows"]] == [("tfidf", [0, 1]),
+                                                                  ("no_conv", [0, 1])]  # fmt: skip
+
+    for change, key in (("balance.target=50", "balance.target"),
+                        ("train.epochs=4", "train.epochs"),
+                        ("run.bootstrap=10", "run.bootstrap")):  # fmt: skip
+        other = load_config(tiny_data, preset="quick", overrides=[*small, change])
+        with pytest.raises(ConfigError) as info:
+            run_experiment(other, run_dir, resume=True, progress=False)
+        msg = str(info.value)
+        assert f"({key} differs;" in msg and "\n" not in msg, msg

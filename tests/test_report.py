@@ -125,3 +125,98 @@ def test_external_section_in_the_written_report(tmp_path):
         rare=list(LABELS[:6]), bootstrap=None, figures={"per_label_f1": PNG}, efficiency=[],
     )[0].read_text()  # fmt: skip
     assert "External datasets" not in none
+
+
+# ------------------------------------------------------------- comparison over seeds
+def seed_entries(seeds):
+    """imbalanced, balanced and tfidf over ``seeds``: balanced +0.02 test macro-F1 a seed
+    (plus the seed's thousandths), +0.1 on the rare labels, -0.01 on the guard's accuracy."""
+    out = []
+    for v, gain, dev in (
+        ("imbalanced", 0.0, 0.40),
+        ("balanced", 0.02, 0.41),
+        ("tfidf", -0.1, 0.30),
+    ):
+        for s in seeds:
+            g = gain + (s / 1000 if v == "balanced" else 0)
+            rare = 0.2 + (0.1 if v == "balanced" else 0)
+            out.append({
+                "variant": v, "seed": s, "dev_macro_f1": dev + s / 100,
+                "test": {"macro_f1": 0.45 + s / 100 + g,
+                         "per_label_f1": dict.fromkeys(LABELS, rare)},
+                "external": {"sentiment140_polarity_guard": {
+                    "accuracy": 0.80 - (0.01 if v == "balanced" else 0)}},
+            })  # fmt: skip
+    return out
+
+
+def comparison_of(es):
+    from emobalance.evaluation import compare_variants, select_by_dev
+
+    variants = ["imbalanced", "balanced", "tfidf"]
+    return {"baseline": "imbalanced",
+            "rows": compare_variants(es, "imbalanced", list(LABELS[:6]), variants=variants),
+            "selected_by_dev": select_by_dev(es, variants[1:])}  # fmt: skip
+
+
+def written(tmp_path, es, **kwargs):
+    from emobalance.report import write_report
+
+    md_path, html_path = write_report(
+        tmp_path, es, variants=["imbalanced", "balanced", "tfidf"], balance_report=None,
+        rare=list(LABELS[:6]), figures={"per_label_f1": PNG}, efficiency=[],
+        **{"bootstrap": None} | kwargs,
+    )  # fmt: skip
+    return md_path.read_text(), html_path.read_text()
+
+
+def test_comparison_section_with_three_seeds(tmp_path):
+    from emobalance.evaluation import paired_seed_test
+
+    es = seed_entries([0, 1, 2])
+    md, html = written(tmp_path, es, comparison=comparison_of(es))
+    assert "## Comparison over seeds" in md and "<h2>Comparison over seeds</h2>" in html
+    t = paired_seed_test([0.45, 0.46, 0.47], [0.47, 0.481, 0.492])
+    ci = f"{t['ci_low']:+.4f} … {t['ci_high']:+.4f}"
+    row = (f"| balanced | test macro F1 | 3 | +0.0210 | {ci} | {t['p_t']:.4f} "
+           f"({t['p_t_one_sided']:.4f}) | 0.2500 (0.1250) | 3/3 |")  # fmt: skip
+    assert row in md
+    assert "| balanced | rare-6 mean F1 | 3 | +0.1000 |" in md
+    assert "| balanced | polarity guard accuracy | 3 | -0.0100 |" in md
+    assert "| tfidf | test macro F1 | 3 | -0.1000 |" in md
+    assert "Selected by dev mean macro-F1 among the variants other than imbalanced: balanced" in md
+    assert "(dev mean macro-F1 0.4200)" in md and "The selection used dev only" in md
+    assert "needs at least 2 seeds" not in md
+    assert "<td>polarity guard accuracy</td>" in html
+
+
+def test_comparison_section_with_one_seed(tmp_path):
+    es = seed_entries([0])
+    md, _ = written(tmp_path, es, comparison=comparison_of(es))
+    assert "| balanced | test macro F1 | 1 | +0.0200 | - | - | - | 1/1 |" in md
+    assert "A paired test needs at least 2 seeds" in md
+    assert "Selected by dev mean macro-F1 among the variants other than imbalanced: balanced" in md
+    # nothing to compare: no section
+    only = [e for e in es if e["variant"] == "imbalanced"]
+    md, _ = written(tmp_path / "b", only, comparison=comparison_of(only))
+    assert "Comparison over seeds" not in md
+
+
+def test_bootstrap_of_distilled_balanced_beside_balanced(tmp_path):
+    y, probas = data()
+    a, b = (probas["imbalanced"] > 0.5), (probas["tfidf"] > 0.5)
+    got = bootstrap_pairs(y, [(0, a, b)], n_boot=20, variant="distilled_balanced")
+    assert got == [paired_bootstrap(y, a, b, n_boot=20, random_state=0)
+                   | {"seed": 0, "variant": "distilled_balanced"}]  # fmt: skip
+    bal = bootstrap_pairs(y, [(0, b, a)], n_boot=20, variant="balanced")[0]
+    md, _ = written(tmp_path, seed_entries([0]), bootstrap=bal, extra_bootstrap=got)
+    lines = md.split("## Significance\n\n")[1].split("\n")
+    assert lines[0].startswith(
+        "Paired bootstrap on the test set (20 resamples, seed 0): "
+        f"macro-F1(balanced) − macro-F1(imbalanced) = {bal['diff']:+.4f}"
+    )
+    assert (
+        f"macro-F1(distilled_balanced) − macro-F1(imbalanced) = {got[0]['diff']:+.4f}" in lines[1]
+    )
+    md, _ = written(tmp_path / "b", seed_entries([0]), extra_bootstrap=got)
+    assert "macro-F1(balanced)" not in md and "macro-F1(distilled_balanced)" in md

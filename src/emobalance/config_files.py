@@ -1,6 +1,7 @@
 """Config files and ``--set`` items as plain mappings, before validation: YAML read with
 one-line errors, ``section.key=value`` overrides, and the nested merge of the two
-(:func:`emobalance.config.load_config` validates the result)."""
+(:func:`emobalance.config.load_config` validates the result); :func:`first_difference` names
+the first key two mappings disagree on."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import yaml
 
 from .errors import ConfigError
 
-__all__ = ["apply_overrides", "deep_merge", "read_yaml", "yaml_problem"]
+__all__ = ["apply_overrides", "deep_merge", "first_difference", "read_yaml", "yaml_problem"]
 
 
 def apply_overrides(config: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
@@ -104,3 +105,29 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
             deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
         )
     return out
+
+
+def first_difference(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> str | None:
+    """The dotted key of the first value ``a`` and ``b`` disagree on (None when equal).
+
+    Keys are visited in ``a``'s order, then those only ``b`` has; nested dicts are walked,
+    any other value (a list too) is compared whole.
+
+    Examples
+    --------
+    >>> first_difference({"run": {"seeds": [0]}, "balance": {"target": 40}},
+    ...                  {"run": {"seeds": [0]}, "balance": {"target": 50}})
+    'balance.target'
+    """
+    for key in [*a, *(k for k in b if k not in a)]:
+        name = f"{prefix}{key}"
+        if key not in a or key not in b:
+            return name
+        va, vb = a[key], b[key]
+        if isinstance(va, dict) and isinstance(vb, dict):
+            inner = first_difference(va, vb, prefix=f"{name}.")
+            if inner is not None:
+                return inner
+        elif va != vb:
+            return name
+    return None

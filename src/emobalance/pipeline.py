@@ -102,11 +102,23 @@ class Experiment:
         t0 = time.perf_counter()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         old_cfg = self.run_dir / "config.yaml"
-        if self.resume and old_cfg.is_file() and old_cfg.read_text() != cfg.to_yaml():
-            raise ConfigError(
-                f"{old_cfg}: the run directory was made with another config; "
-                "use a new --out or the same config"
-            )
+        if self.resume and old_cfg.is_file():
+            # resuming may add seeds or variants; any other change would mix two experiments.
+            # The old file is validated by this code, so a field added since (at its default)
+            # is no change
+            from .config import validate
+            from .config_files import first_difference, read_yaml
+
+            old = validate(EmobalanceConfig, read_yaml(old_cfg), origin=str(old_cfg))
+            free = {"run": {"seeds", "variants"}}
+            key = first_difference(old.model_dump(mode="json", exclude=free),
+                                   cfg.model_dump(mode="json", exclude=free))  # fmt: skip
+            if key is not None:
+                raise ConfigError(
+                    f"{old_cfg}: the run directory was made with another config ({key} "
+                    "differs; only run.seeds and run.variants may change on --resume); use a "
+                    "new --out or the same config"
+                )
         write_text_atomic(old_cfg, cfg.to_yaml())
         write_json_atomic(
             self.run_dir / "run_info.json",
@@ -357,6 +369,8 @@ class Experiment:
     # ------------------------------------------------------------- the report
     def _report(self, seconds: float) -> None:
         """Gather the run's files for :mod:`emobalance.report`, which builds the figures."""
+        from .data.corpora import POLARITY_GUARD
+        from .evaluation.significance import compare_variants, select_by_dev
         from .report import bootstrap_pairs, run_figures, run_notes, write_report
 
         cfg = self.config
@@ -375,21 +389,44 @@ class Experiment:
             self.entries, y, rare, probas=probas, histories=histories,
             balance_png=bal_png.read_bytes() if bal_png.is_file() else None,
         )  # fmt: skip
-        pairs = []
+        # balanced's bootstrap as before, and distilled_balanced's on the same resamples
+        pairs: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {
+            "balanced": [], "distilled_balanced": []
+        }  # fmt: skip
         for s in cfg.run.seeds if cfg.run.bootstrap else ():
-            a, b = self.model_dir("imbalanced", s), self.model_dir("balanced", s)
-            if (a / "test_proba.npy").is_file() and (b / "test_proba.npy").is_file():
-                pairs.append((s, _test_predictions(a), _test_predictions(b)))
-        boots = bootstrap_pairs(y, pairs, n_boot=cfg.run.bootstrap)
+            a = self.model_dir("imbalanced", s)
+            if not (a / "test_proba.npy").is_file():
+                continue
+            pred_a = None
+            for v, found in pairs.items():
+                b = self.model_dir(v, s)
+                if (b / "test_proba.npy").is_file():
+                    pred_a = _test_predictions(a) if pred_a is None else pred_a
+                    found.append((s, pred_a, _test_predictions(b)))
+        boots = [bs for v, found in pairs.items()
+                 for bs in bootstrap_pairs(y, found, cfg.run.bootstrap, variant=v)]  # fmt: skip
         if boots:
             write_json_atomic(self.run_dir / "bootstrap.json", boots)
+        first = {v: next((bs for bs in boots if bs["variant"] == v), None) for v in pairs}
+        comparison = {
+            "baseline": "imbalanced", "rare": rare, "external": POLARITY_GUARD,
+            "rows": compare_variants(self.entries, "imbalanced", rare, POLARITY_GUARD,
+                                     variants=cfg.run.variants),
+            # the variant one would pick without test: dev's mean macro-F1 over seeds
+            "selected_by_dev": select_by_dev(
+                self.entries, [v for v in cfg.run.variants if v != "imbalanced"]
+            ),
+        }  # fmt: skip
+        write_json_atomic(self.run_dir / "significance.json", comparison)
         eff = [{"name": e["variant"], **e["efficiency"]} for e in self.entries
                if e["seed"] == seed0]  # fmt: skip
         write_report(
             self.run_dir, self.entries, variants=cfg.run.variants,
             external=[e.name for e in cfg.run.external],
             balance_report=self.balance_report,
-            rare=rare, bootstrap=boots[0] if boots else None, figures=figures, efficiency=eff,
+            rare=rare, bootstrap=first["balanced"], figures=figures, efficiency=eff,
+            extra_bootstrap=[bs for v, bs in first.items() if v != "balanced" and bs],
+            comparison=comparison,
             notes=run_notes(self.entries, seconds=seconds, seeds=cfg.run.seeds),
             title=f"emobalance run: {self.run_dir.name}",
         )  # fmt: skip

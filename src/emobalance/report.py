@@ -7,6 +7,11 @@ The external-datasets section (``run.external``) compares each variant with ``im
 every external set and flags a variant whose mean macro-F1 there is more than
 :data:`EXTERNAL_LOSS_FLAG` below ``imbalanced``'s: balancing that helps in domain and hurts
 across domains is what this section is for.
+
+The comparison over seeds (``significance.json``, built by
+:mod:`emobalance.evaluation.significance`) pairs every variant with ``imbalanced`` by seed:
+mean differences with their 95% t-intervals, paired t-test and Wilcoxon p-values, and the
+variant that the dev split alone selects.
 """
 
 from __future__ import annotations
@@ -344,19 +349,94 @@ def run_figures(
 
 
 def bootstrap_pairs(
-    y: np.ndarray, pairs: Sequence[tuple[int, np.ndarray, np.ndarray]], n_boot: int
+    y: np.ndarray,
+    pairs: Sequence[tuple[int, np.ndarray, np.ndarray]],
+    n_boot: int,
+    variant: str | None = None,
 ) -> list[dict[str, Any]]:
-    """:func:`paired_bootstrap` of balanced vs imbalanced 0/1 test predictions, per seed.
+    """:func:`paired_bootstrap` of a variant vs imbalanced 0/1 test predictions, per seed.
 
-    ``pairs`` holds ``(seed, pred_imbalanced, pred_balanced)``; each seed resamples with its
-    own generator (``random_state=seed``). Empty when ``n_boot`` is 0.
+    ``pairs`` holds ``(seed, pred_imbalanced, pred_variant)`` (the variant: balanced, or
+    ``variant``); each seed resamples with its own generator (``random_state=seed``), so two
+    variants of one seed are tested on the same resamples. With ``variant`` every result
+    also holds ``"variant": variant``. Empty when ``n_boot`` is 0.
     """
     if not n_boot:
         return []
+    tag = {} if variant is None else {"variant": variant}
     return [
-        paired_bootstrap(y, a, b, n_boot=n_boot, random_state=seed) | {"seed": seed}
+        paired_bootstrap(y, a, b, n_boot=n_boot, random_state=seed) | {"seed": seed} | tag
         for seed, a, b in pairs
     ]
+
+
+COMPARED = (
+    ("test_macro_f1", "test macro F1"),
+    ("rare_mean_f1", "rare-6 mean F1"),
+    ("external_accuracy", "polarity guard accuracy"),
+)
+"""The metrics of the "Comparison over seeds" table (keys of
+:func:`~emobalance.evaluation.significance.compare_variants`' rows) and their names."""
+
+
+def _p(v: float | None) -> str:
+    return "-" if v is None else f"{v:.4f}" if v >= 1e-4 else f"{v:.1e}"
+
+
+def _two_one(two: float | None, one: float | None) -> str:
+    """``two-sided (one-sided)``; ``-`` when untested."""
+    return "-" if two is None and one is None else f"{_p(two)} ({_p(one)})"
+
+
+def comparison_section(comparison: dict[str, Any] | None) -> str | None:
+    """The Markdown body of "Comparison over seeds" (None without a compared variant).
+
+    Parameters
+    ----------
+    comparison : dict or None
+        The content of ``significance.json``: ``baseline``, ``rows`` from
+        :func:`~emobalance.evaluation.significance.compare_variants` and ``selected_by_dev``
+        from :func:`~emobalance.evaluation.significance.select_by_dev`.
+    """
+    if not comparison or not comparison.get("rows"):
+        return None
+    base = comparison["baseline"]
+    header = ["variant", "metric", "seeds", f"Δ mean vs {base}", "95% CI", "t-test p",
+              "Wilcoxon p", f"wins over {base}"]  # fmt: skip
+    rows, single = [], False
+    for row in comparison["rows"]:
+        for key, name in COMPARED:
+            t = row["metrics"].get(key)
+            if t is None:
+                continue
+            single = single or t["n"] < 2
+            ci = "-" if t["ci_low"] is None else f"{t['ci_low']:+.4f} … {t['ci_high']:+.4f}"
+            rows.append([row["variant"], name, str(t["n"]), f"{t['mean_diff']:+.4f}", ci,
+                         _two_one(t["p_t"], t["p_t_one_sided"]),
+                         _two_one(t["p_wilcoxon"], t["p_wilcoxon_one_sided"]),
+                         f"{t['wins']}/{t['n']}"])  # fmt: skip
+    lines = [
+        f"Each variant against {base}, paired by seed over the seeds both have: the mean "
+        f"difference (variant − {base}) with its 95% t-interval, the paired t-test p and the "
+        f"Wilcoxon signed-rank p (exact for small n), two-sided (one-sided, H1: variant > "
+        f"{base}, in parentheses). With 5 seeds the two-sided Wilcoxon p cannot fall below "
+        "0.0625 (one-sided 0.03125), so only the t-test can reach p < 0.05 there.",
+        "",
+        _md_table(header, rows),
+    ]
+    if single:
+        lines += ["", "A paired test needs at least 2 seeds: where a comparison has one seed, "
+                  "only its difference is shown."]  # fmt: skip
+    chosen = comparison.get("selected_by_dev")
+    if chosen is None:
+        lines += ["", f"No variant other than {base} has a dev macro-F1 to select by."]
+    else:
+        dev = next((r["dev_mean"] for r in comparison["rows"] if r["variant"] == chosen), None)
+        shown = "" if dev is None else f" (dev mean macro-F1 {dev:.4f})"
+        lines += ["", f"Selected by dev mean macro-F1 among the variants other than {base}: "
+                  f"{chosen}{shown}. The selection used dev only; no test number took part "
+                  "in it."]  # fmt: skip
+    return "\n".join(lines)
 
 
 def run_notes(entries: list[dict[str, Any]], *, seconds: float, seeds: Sequence[int]) -> list[str]:
@@ -412,11 +492,16 @@ def write_report(
     notes: Sequence[str] = (),
     title: str = "emobalance run",
     external: Sequence[str] = (),
+    comparison: dict[str, Any] | None = None,
+    extra_bootstrap: Sequence[dict[str, Any]] = (),
 ) -> tuple[Path, Path]:
     """Write ``report.md`` (figures as PNG files beside it) and ``report.html`` (embedded).
 
     ``external`` names the ``run.external`` sets, whose results the entries hold under
-    ``external`` (see :func:`external_section`).
+    ``external`` (see :func:`external_section`). ``comparison`` (the content of
+    ``significance.json``) makes the "Comparison over seeds" section (see
+    :func:`comparison_section`). ``bootstrap`` is balanced's paired bootstrap result;
+    ``extra_bootstrap`` those of other variants (each with its ``variant``), shown beside it.
     """
     run_dir = Path(run_dir)
     fig_dir = run_dir / "figures"
@@ -458,14 +543,22 @@ def write_report(
     ext_body = external_section(entries, variants, external)
     if ext_body is not None:
         sections.append(("External datasets", ext_body, None))
-    if bootstrap:
-        bs = bootstrap
+    cmp_body = comparison_section(comparison)
+    if cmp_body is not None:
+        sections.append(("Comparison over seeds", cmp_body, None))
+    boots = ([(bootstrap, "balanced")] if bootstrap else []) + [
+        (bs, bs["variant"]) for bs in extra_bootstrap
+    ]
+    if boots:
         sections.append((
             "Significance",
-            f"Paired bootstrap on the test set ({bs['n_boot']} resamples, seed "
-            f"{bs.get('seed', 0)}): macro-F1(balanced) − macro-F1(imbalanced) = "
-            f"{bs['diff']:+.4f} (95% CI {bs['ci_low']:+.4f} … {bs['ci_high']:+.4f}), one-sided "
-            f"p = {bs['p_value']:.4f}.",
+            "\n".join(
+                f"Paired bootstrap on the test set ({bs['n_boot']} resamples, seed "
+                f"{bs.get('seed', 0)}): macro-F1({v}) − macro-F1(imbalanced) = "
+                f"{bs['diff']:+.4f} (95% CI {bs['ci_low']:+.4f} … {bs['ci_high']:+.4f}), "
+                f"one-sided p = {bs['p_value']:.4f}."
+                for bs, v in boots
+            ),
             None,
         ))  # fmt: skip
     if "roc" in figures:
