@@ -166,8 +166,8 @@ def test_default_student_keeps_the_labelled_vocabulary():
 
 
 def test_soft_label_balancing_keeps_only_rows_that_fill_the_rare_labels():
-    from emobalance.distill import balance_targets
     from emobalance.config import BalanceConfig
+    from emobalance.distill import balance_targets
 
     train = toy(["thanks a lot", "so angry", "thanks again", "thanks!"],
                 ["gratitude", "anger", "gratitude", "gratitude"])  # fmt: skip

@@ -44,8 +44,17 @@ def test_tables_and_plot_multi_label(scripted_dir, external_dir, tmp_path, capsy
 
 
 def test_single_label_table(scripted_dir, external_dir, capsys):
-    code, out, _ = run(["evaluate", str(scripted_dir), "--data",
-                        str(external_dir / "single.csv"), "--label-map", "ekman6"], capsys)
+    code, out, _ = run(
+        [
+            "evaluate",
+            str(scripted_dir),
+            "--data",
+            str(external_dir / "single.csv"),
+            "--label-map",
+            "ekman6",
+        ],
+        capsys,
+    )
     assert code == 0
     assert "0.8000" in out and f"{7 / 9:.4f}" in out and "love: 1" in out
 

@@ -56,7 +56,8 @@ def test_single_label_abstain_and_thresholds(external_dir):
                           abstain="neutral")  # fmt: skip
     assert m["labels"] == ["positive", "negative", "neutral"] and m["abstain"] == "neutral"
     assert m["per_target"]["positive"] == pytest.approx(
-        {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2})
+        {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2}
+    )
     assert m["per_target"]["negative"]["f1"] == pytest.approx(2 / 3)
     assert m["per_target"]["neutral"]["f1"] == 1.0
     assert m["macro_f1"] == pytest.approx(7 / 9) and m["accuracy"] == pytest.approx(0.8)
