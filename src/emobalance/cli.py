@@ -604,6 +604,14 @@ def balance_cmd(
         typer.Option("--target", help="Per-label target: an int, median, mean, max_non_neutral."),
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Override balance.seed.")] = None,
+    even: Annotated[
+        bool,
+        typer.Option(
+            "--even",
+            help="The evenly distributed shape (MeanIR <= 1.5: undersampling + every source) "
+            "instead of the default recipe; it scored lower on dev.",
+        ),
+    ] = False,
     sets: SetOption = None,
 ) -> None:
     """Build a balanced training set with provenance; dev and test texts never enter it.
@@ -616,8 +624,11 @@ def balance_cmd(
 
     # isascii: "²".isdigit() is True but int("²") fails
     target_value = int(target) if target and target.isascii() and target.isdigit() else target
+    from .config import EVEN_BALANCE
+
+    shape = [f"balance.{k}={json.dumps(v)}" for k, v in EVEN_BALANCE.items()] if even else []
     cfg = _config(
-        config, sets,
+        config, [*shape, *(sets or [])],
         {"balance.teacher": teacher, "balance.target": target_value, "balance.seed": seed},
     )  # fmt: skip
     record_io(writing=out)
