@@ -180,3 +180,28 @@ def test_set_is_offered_by_the_config_commands(capsys):
     for cmd in (["train"], ["teacher", "train"], ["balance"], ["run"]):
         code, out, _ = run_main([*cmd, "--help"], capsys)
         assert code == 0 and "--set" in out and "SECTION.KEY=VALUE" in out, cmd
+
+
+def test_balance_even_sets_the_evenly_distributed_shape_under_user_sets(monkeypatch, tmp_path,
+                                                                         capsys):  # fmt: skip
+    from emobalance import jobs
+    from emobalance.config import EVEN_BALANCE
+
+    seen = {}
+
+    def fake_balance(cfg, out):
+        seen["balance"] = cfg.balance
+        raise SystemExit(0)
+
+    monkeypatch.setattr(jobs, "balance", fake_balance)
+    with pytest.raises(SystemExit):
+        main(["balance", "--out", str(tmp_path / "b"), "--even",
+              "--set", "balance.mean_ir_target=2"])  # fmt: skip
+    b = seen["balance"]
+    assert (b.strategy, b.undersample, b.sources) == (
+        EVEN_BALANCE["strategy"], EVEN_BALANCE["undersample"], EVEN_BALANCE["sources"]
+    )
+    assert b.mean_ir_target == 2  # a --set item wins over the shape
+    with pytest.raises(SystemExit):
+        main(["balance", "--out", str(tmp_path / "b")])
+    assert seen["balance"].strategy == "even" and seen["balance"].undersample == "none"

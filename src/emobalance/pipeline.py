@@ -253,8 +253,6 @@ class Experiment:
             self._distill_teacher = self._teacher(dc.teacher, cfg.run.seeds[0])
             self._distill_corpus = load_corpus(dc)
         teacher, name = self._distill_teacher
-        if balance:
-            dc = dc.model_copy(update={"corpus_selection": "balance"})
         tc = cfg.train.model_copy(update={"seed": seed, "progress": self.progress})
         # a balanced hold-out's tweets must not come back as corpus rows either
         exclude = [*self.dev.texts, *self.test.texts, *(holdout.texts if holdout else []),
@@ -306,7 +304,7 @@ class Experiment:
                 assert self.balanced is not None
                 train, holdout = self._split_holdout(self.balanced, seed)
             if variant.startswith("distilled"):
-                model = self._distilled(train, seed, holdout, variant == "distilled_balanced")
+                model = self._distilled(train, seed, holdout)
             else:
                 model = EmotionClassifier(model=mc, train=tc).fit(train, self.dev)
         train_s = time.perf_counter() - t0
