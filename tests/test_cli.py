@@ -199,7 +199,9 @@ def test_balance_even_sets_the_evenly_distributed_shape_under_user_sets(monkeypa
               "--set", "balance.mean_ir_target=2"])  # fmt: skip
     b = seen["balance"]
     assert (b.strategy, b.undersample, b.sources) == (
-        EVEN_BALANCE["strategy"], EVEN_BALANCE["undersample"], EVEN_BALANCE["sources"]
+        EVEN_BALANCE["strategy"],
+        EVEN_BALANCE["undersample"],
+        EVEN_BALANCE["sources"],
     )
     assert b.mean_ir_target == 2  # a --set item wins over the shape
     with pytest.raises(SystemExit):

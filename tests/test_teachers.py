@@ -117,6 +117,40 @@ def test_hf_teacher_missing_labels(tmp_path):
         HFTeacher(path)
     with pytest.raises(TeacherError, match="cannot load"):
         HFTeacher(tmp_path / "nope")
+    # balancing accepts it: the labels it lacks score 0 everywhere and are named
+    t = HFTeacher(path, allow_missing_labels=True)
+    assert t.missing_labels == ["surprise", "neutral"]
+    p = t.predict_proba(["i am so happy !", "sad"])
+    assert p.shape == (2, 28) and (p[:, 26:] == 0).all() and (p[:, :26] > 0).all()
+
+
+def test_balancing_with_a_partial_teacher_and_an_empty_corpus_reports_the_shortfall(tmp_path):
+    from emobalance.balance.build import run_balance
+    from emobalance.config import EmobalanceConfig
+
+    path, _, _ = _tiny_hf(tmp_path, [lab for lab in LABELS if lab != "grief"])
+    y = np.zeros((30, 28), np.uint8)
+    y[np.arange(30), np.arange(30) % 28] = 1
+    train = EmotionDataset([f"i am happy {i}" for i in range(30)], y, source="goemotions")
+    dev = EmotionDataset(["sad"], np.eye(28, dtype=np.uint8)[[25]])
+    tweets = tmp_path / "tweets.txt"
+    tweets.write_text("".join(f"i am so sad ! {i}\n" for i in range(20)))
+    cfg = EmobalanceConfig.model_validate({"balance": {
+        "teacher": str(path), "target": 2, "pseudo_label": {"corpus": str(tweets),
+                                                             "threshold": 0.01}}})  # fmt: skip
+    _, rep = run_balance(cfg, tmp_path / "out", train=train, dev=dev, test=dev, progress=False)
+    assert rep["pseudo_label"]["teacher_uncovered_labels"] == ["grief"]
+    assert (
+        rep["shortfall"]["grief"] == 1 and rep["pseudo_label"]["per_label"]["grief"]["added"] == 0
+    )
+    # a corpus with no usable rows: the job finishes and says so
+    (tmp_path / "blank.txt").write_text("\n  \n")
+    cfg.balance.pseudo_label.corpus = str(tmp_path / "blank.txt")
+    _, rep = run_balance(cfg, tmp_path / "out2", train=train, dev=dev, test=dev, progress=False)
+    assert (
+        rep["pseudo_label"]["kept_rows"] == 0 and "no usable rows" in rep["pseudo_label"]["status"]
+    )
+    assert rep["n_after"] == 30 and rep["shortfall"]
 
 
 def test_cached_teacher_scores_each_text_once(tmp_path):

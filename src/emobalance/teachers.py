@@ -162,12 +162,17 @@ class HFTeacher:
     batch_size : int, default=128
     max_length : int, default=128
     device : str, default="auto"
+    allow_missing_labels : bool, default=False
+        Accept a model that lacks some of the 28 labels: their probabilities are 0 (never
+        above a threshold) and ``missing_labels`` names them. Balancing uses this (the
+        report states each label's shortfall); distillation needs every label.
 
     Raises
     ------
     TeacherError
-        If ``transformers`` is missing, the model cannot be loaded, or its labels do not
-        cover the 28 emotions (the missing names are listed).
+        If ``transformers`` is missing, the model cannot be loaded, or (without
+        ``allow_missing_labels``) its labels do not cover the 28 emotions (the missing
+        names are listed).
     """
 
     def __init__(
@@ -176,7 +181,9 @@ class HFTeacher:
         batch_size: int = 128,
         max_length: int = 128,
         device: str = "auto",
+        allow_missing_labels: bool = False,
     ) -> None:
+        self.missing_labels: list[str] = []
         try:
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
         except ImportError:
@@ -210,9 +217,13 @@ class HFTeacher:
         id2label = {int(k): str(v).strip().lower() for k, v in self.model.config.id2label.items()}
         by_name = {v: k for k, v in id2label.items()}
         missing = [lab for lab in LABELS if lab not in by_name]
-        if missing:
+        if missing and not allow_missing_labels:
             raise TeacherError(f"{src}: the model's labels lack {', '.join(missing)}")
-        self.columns = np.array([by_name[lab] for lab in LABELS])
+        if len(missing) == len(LABELS):
+            raise TeacherError(f"{src}: none of the model's labels is a GoEmotions label")
+        self.missing_labels = missing
+        self.covered = np.array([lab in by_name for lab in LABELS])
+        self.columns = np.array([by_name.get(lab, 0) for lab in LABELS])
         self.device = torch.device(
             ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         )
@@ -241,6 +252,7 @@ class HFTeacher:
                 ).to(self.device)
                 logits = self.model(**enc).logits.float()
                 out[idx] = torch.sigmoid(logits).cpu().numpy()[:, self.columns]
+        out[:, ~self.covered] = 0.0  # never above a threshold: no candidate for these labels
         return out
 
     def __repr__(self) -> str:
@@ -427,8 +439,12 @@ def build_teacher(
     teacher_cfg: TransformerConfig | None = None,
     provided: dict[str, Teacher] | None = None,
     progress: bool | None = None,
+    allow_missing_labels: bool = False,
 ) -> tuple[Teacher, str]:
     """Build the teacher named by ``spec`` (training and caching it when needed).
+
+    ``allow_missing_labels`` lets a Hugging Face model that lacks some labels teach the
+    others (see :class:`HFTeacher`); balancing allows it and reports the labels it lacks.
 
     ``reference`` / ``tfidf`` train on ``train`` with thresholds from ``dev`` and are cached
     under ``cache_dir`` keyed by their config; ``minilm`` fine-tunes the transformer teacher
@@ -493,14 +509,14 @@ def build_teacher(
             # scores are keyed by this very fine-tune (its id), never by its config alone
             return CachedTeacher(HFTeacher(d), f"{key}-{teacher_id(d)}", scores), "minilm"
         if part.startswith("hf:"):
-            t = HFTeacher(part[3:])
+            t = HFTeacher(part[3:], allow_missing_labels=allow_missing_labels)
             return t, t.name
         path = Path(part)
         if path.is_dir():
             from .models.registry import find_kind, load_model
 
             if find_kind(path) in (None, "transformer"):  # a Hugging Face folder, or our fine-tune
-                t = HFTeacher(path)
+                t = HFTeacher(path, allow_missing_labels=allow_missing_labels)
                 return t, t.name
             return ClassifierTeacher(load_model(path), name=path.name), path.name
         raise ConfigError(

@@ -22,12 +22,15 @@ from ..data.corpora import resolve_corpus
 from ..data.dataset import EmotionDataset
 from ..io import write_json_atomic, write_text_atomic
 from ..labels import LABELS
+from ..log import get_logger
 from ..metrics import tune_thresholds
 from ..teachers import Teacher, build_teacher, teacher_proba
 from .planner import BalancePlanner
 from .pseudo_label import assign_labels, score_corpus, thresholds_vector
 from .selection import precision_thresholds
 from .stats import plot_balance
+
+log = get_logger(__name__)
 
 
 def run_balance(
@@ -86,55 +89,20 @@ def run_balance(
         t1 = time.perf_counter()
         teacher, teacher_name = build_teacher(
             bc.teacher, train, dev, config.model, config.train, out / "teachers",
-            teacher_cfg=config.teacher, progress=progress,
+            teacher_cfg=config.teacher, progress=progress, allow_missing_labels=True,
         )  # fmt: skip
         report["teacher"] = teacher_name
         report["teacher_seconds"] = time.perf_counter() - t1
     pool_proba: dict[str, np.ndarray] = {}
     dev_proba: np.ndarray | None = None
     if teacher is not None and "pseudo_label" in bc.sources and bc.pseudo_label.enabled:
-        pc = bc.pseudo_label
-        t1 = time.perf_counter()
-        corpus = resolve_corpus(pc.corpus, pc.text_column)
-        if pc.max_rows is not None:
-            corpus = corpus.subset(np.arange(min(pc.max_rows, len(corpus))))
-        th = thresholds_vector(pc.threshold)
-        info: dict[str, Any] = {}
-        if pc.selection == "precision":
-            dev_proba = teacher_proba(teacher, dev.texts)
-            th, info = precision_thresholds(
-                dev.labels, dev_proba, target_precision=pc.target_precision,
-                min_threshold=pc.min_threshold, random_state=bc.seed,
-            )  # fmt: skip
-        th = thresholds_vector(th, pc.thresholds)
-        proba = score_corpus(
-            corpus, teacher, out / "pseudo_label", batch_size=pc.batch_size,
-            part_rows=pc.part_rows, teacher_name=report["teacher"], progress=progress,
-            engine=pc.engine,
-        )  # fmt: skip
-        pool, keep = assign_labels(corpus, proba, thresholds=th, return_index=True)
-        if pc.weight == "confidence":
-            pool = pool.replace(weight=pool.teacher_score)
-        pools["pseudo_label"] = pool
-        if pc.selection == "precision":
-            pool_proba["pseudo_label"] = proba[keep]  # ranked per label by its own probability
-        candidates = pool.label_counts() if len(pool) else {}
-        report["pseudo_label"] = {
-            "corpus": pc.corpus,
-            "corpus_rows": len(corpus),
-            "kept_rows": len(pool),
-            "selection": pc.selection,
-            "threshold": pc.threshold,
-            "label_counts": candidates,
-            "per_label": {
-                lab: {"threshold": None if not np.isfinite(th[j]) else round(float(th[j]), 2),
-                      "candidates": int(candidates.get(lab, 0)),
-                      **({k: v for k, v in info[lab].items() if k != "threshold"}
-                         if lab in info else {})}
-                for j, lab in enumerate(LABELS)
-            },
-            "seconds": time.perf_counter() - t1,
-        }  # fmt: skip
+        pool, proba, dev_proba, report["pseudo_label"] = _pseudo_label_pool(
+            bc, teacher, report["teacher"], dev, out, progress
+        )
+        if pool is not None:
+            pools["pseudo_label"] = pool
+        if proba is not None:
+            pool_proba["pseudo_label"] = proba  # each label ranked by its own probability
     if teacher is not None and "generated" in bc.sources and bc.generation.enabled:
         pools["generated"], report["generation"] = _generated_pool(
             bc, planner, train, pools.get("pseudo_label"), teacher, out
@@ -154,7 +122,7 @@ def run_balance(
     )  # fmt: skip
     seconds = time.perf_counter() - t0
     report = {**planner.report(balanced, seconds), **report}
-    if "pseudo_label" in report:
+    if "per_label" in report.get("pseudo_label", {}):
         added = next((f.per_label for f in planner.fills_ if f.source == "pseudo_label"), {})
         for lab, row in report["pseudo_label"]["per_label"].items():
             row["added"] = int(added.get(lab, 0))
@@ -163,6 +131,69 @@ def run_balance(
     write_json_atomic(out / "balance_report.json", report)
     write_text_atomic(out / "config.yaml", config.to_yaml())
     return balanced, report
+
+
+def _pseudo_label_pool(
+    bc: Any,
+    teacher: Teacher,
+    teacher_name: str,
+    dev: EmotionDataset,
+    out: Path,
+    progress: bool | None,
+) -> tuple[EmotionDataset | None, np.ndarray | None, np.ndarray | None, dict[str, Any]]:
+    """The teacher-labelled corpus rows: (pool, their probabilities when ranked per label,
+    the dev probabilities when computed, the report section)."""
+    pc = bc.pseudo_label
+    t1 = time.perf_counter()
+    corpus = resolve_corpus(pc.corpus, pc.text_column)
+    if pc.max_rows is not None:
+        corpus = corpus.subset(np.arange(min(pc.max_rows, len(corpus))))
+    if len(corpus) == 0:
+        # nothing to label: the job goes on with the other sources and says so
+        msg = f"the corpus {pc.corpus!r} has no usable rows: no pseudo-labelled rows"
+        log.warning(msg)
+        return None, None, None, {"corpus": pc.corpus, "corpus_rows": 0, "kept_rows": 0,
+                                  "status": msg}  # fmt: skip
+    th, info, dev_proba = thresholds_vector(pc.threshold), {}, None
+    if pc.selection == "precision":
+        dev_proba = teacher_proba(teacher, dev.texts)
+        th, info = precision_thresholds(
+            dev.labels, dev_proba, target_precision=pc.target_precision,
+            min_threshold=pc.min_threshold, random_state=bc.seed,
+        )  # fmt: skip
+    th = thresholds_vector(th, pc.thresholds)
+    proba = score_corpus(
+        corpus, teacher, out / "pseudo_label", batch_size=pc.batch_size,
+        part_rows=pc.part_rows, teacher_name=teacher_name, progress=progress, engine=pc.engine,
+    )  # fmt: skip
+    pool, keep = assign_labels(corpus, proba, thresholds=th, return_index=True)
+    if pc.weight == "confidence":
+        pool = pool.replace(weight=pool.teacher_score)
+    candidates = pool.label_counts() if len(pool) else {}
+    # a label the teacher never scores (NaN or 0 on every row) can get no candidate
+    col_max = np.nan_to_num(proba, nan=0.0).max(axis=0) if len(proba) else np.zeros(len(LABELS))
+    uncovered = [lab for j, lab in enumerate(LABELS) if col_max[j] <= 0 and lab != "neutral"]
+    if uncovered:
+        log.warning(f"the teacher gives no probability to {', '.join(uncovered)} on the corpus")
+    section = {
+        "corpus": pc.corpus,
+        "corpus_rows": len(corpus),
+        "kept_rows": len(pool),
+        "selection": pc.selection,
+        "threshold": pc.threshold,
+        "label_counts": candidates,
+        "teacher_uncovered_labels": uncovered,
+        "per_label": {
+            lab: {"threshold": None if not np.isfinite(th[j]) else round(float(th[j]), 2),
+                  "candidates": int(candidates.get(lab, 0)),
+                  **({k: v for k, v in info[lab].items() if k != "threshold"}
+                     if lab in info else {})}
+            for j, lab in enumerate(LABELS)
+        },
+        "seconds": time.perf_counter() - t1,
+    }  # fmt: skip
+    ranked = proba[keep] if pc.selection == "precision" else None
+    return pool, ranked, dev_proba, section
 
 
 class AugmentChecker:
