@@ -5,7 +5,8 @@ under the name ``NAME``. The first argument is the baseline. Prints one JSON obj
 the seeds, mean ± std of dev macro-F1, test macro-F1, rare-6 mean F1 and the polarity guard's
 accuracy, and against the baseline the paired t-test / Wilcoxon of
 :func:`emobalance.evaluation.compare_variants`; ``selected_by_dev`` is the non-baseline name
-with the highest mean dev macro-F1 (test is never used to choose).
+with the highest mean dev macro-F1 (test is never used to choose). ``--figure F.png`` draws
+the per-label test F1 of every name (mean over seeds), the six rarest labels marked.
 
     python benchmarks/compare_runs.py imbalanced=runs/study5:imbalanced \\
         paper_recipe=runs/study5:balanced chosen=runs/screen/os2:balanced
@@ -31,6 +32,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("specs", nargs="+", help="NAME=RUN_DIR:VARIANT (the first is the baseline)")
     ap.add_argument("--seeds", default=None, help="only these seeds, e.g. 0,1,2,3,4")
+    ap.add_argument("--figure", default=None, help="write the per-label F1 figure (PNG) here")
     args = ap.parse_args()
 
     from emobalance.data import goemotions
@@ -80,6 +82,10 @@ def main() -> None:
         for n in names
     }
     rows = compare_variants(entries, baseline=names[0], rare=rare, variants=names)
+    if args.figure:
+        from emobalance.report import fig_per_label_f1
+
+        Path(args.figure).write_bytes(fig_per_label_f1(entries, rare, variants=names))
     emit({
         "baseline": names[0],
         "rare": rare,

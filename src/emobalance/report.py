@@ -216,21 +216,27 @@ def _fig_to_png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def fig_per_label_f1(entries: list[dict[str, Any]], rare: Sequence[str]) -> bytes:
-    """Grouped bars: per-label test F1, imbalanced vs balanced (mean over seeds)."""
+def fig_per_label_f1(
+    entries: list[dict[str, Any]],
+    rare: Sequence[str],
+    variants: Sequence[str] = ("imbalanced", "balanced"),
+) -> bytes:
+    """Grouped bars: per-label test F1 of ``variants`` (mean over seeds), rare labels marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    colors = ("#4C72B0", "#DD8452", "#55A868", "#8172B3", "#937860", "#DA8BC3")
+    present = [v for v in variants if any(e["variant"] == v for e in entries)]
     fig, ax = plt.subplots(figsize=(13, 4.8))
     x = np.arange(len(LABELS))
-    for k, (variant, color) in enumerate((("imbalanced", "#4C72B0"), ("balanced", "#DD8452"))):
+    width = 0.8 / max(len(present), 1)
+    for k, variant in enumerate(present):
         es = [e for e in entries if e["variant"] == variant]
-        if not es:
-            continue
         vals = [np.mean([e["test"]["per_label_f1"][lab] for e in es]) for lab in LABELS]
-        ax.bar(x + (k - 0.5) * 0.4, vals, 0.4, label=variant, color=color)
+        offset = (k - (len(present) - 1) / 2) * width
+        ax.bar(x + offset, vals, width, label=variant, color=colors[k % len(colors)])
     labels = [f"{lab} *" if lab in rare else lab for lab in LABELS]
     ax.set_xticks(x, labels, rotation=75)
     for tick, lab in zip(ax.get_xticklabels(), LABELS, strict=True):
