@@ -264,3 +264,25 @@ def test_resume_adds_seeds_and_variants_and_refuses_other_changes(tiny_data, tmp
             run_experiment(other, run_dir, resume=True, progress=False)
         msg = str(info.value)
         assert f"({key} differs;" in msg and "\n" not in msg, msg
+
+
+def test_soft_label_balancing_variants(tiny_data, tmp_path):
+    cfg = load_config(tiny_data, preset="quick")
+    cfg.run.seeds = [0]
+    cfg.run.variants = ["imbalanced", "tfidf", "balanced", "distilled_balanced"]
+    cfg.distill.teacher = "ensemble"
+    cfg.balance.soft_labels = True  # balanced learns the teacher's probabilities too
+    cfg.balance.sources = ["oversample"]
+    cfg.balance.max_copies = 2
+    cfg.distill.corpus_selection = "balance"
+    entries = run_experiment(cfg, tmp_path / "run", progress=False)
+    by = {e["variant"]: e for e in entries}
+    bal = by["balanced"]["distillation"]
+    assert bal["corpus_selection"] == "balance" and bal["train_rows"] > 240  # + copies
+    sel = bal["selection"]
+    # only the tweets that fill the labels under the target of 40 are kept
+    assert sel["corpus_rows"] == 72 and 0 < sel["kept_rows"] == bal["external_rows"] <= 72
+    assert sel["per_label"]["neutral"]["rows"] == 0
+    assert by["balanced"]["n_train"] == bal["train_rows"] + bal["external_rows"]
+    # the same balanced set and settings: distilled_balanced is the same model
+    assert by["distilled_balanced"]["test"]["macro_f1"] == by["balanced"]["test"]["macro_f1"]

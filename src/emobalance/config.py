@@ -567,6 +567,13 @@ class BalanceConfig(_Section):
         directory (emobalance, emobalance transformer or Hugging Face), ``hf:NAME``, or
         several of these joined by ``+`` (the mean of their probabilities).
     seed : int
+    soft_labels : bool
+        Soft-label balancing: ``emobalance run``'s ``balanced`` variant learns the teacher's
+        probabilities as well as the gold labels, i.e. the reference network is distilled
+        (the ``distill`` section: teacher, ``alpha``, ``temperature``, ``corpus``,
+        ``corpus_selection``) over the balanced set. ``emobalance balance`` writes the same
+        balanced set either way; ``emobalance distill --train balanced_train.parquet`` trains
+        the soft-label model from it.
     """
 
     strategy: Literal["even", "mean_ir"] = "even"
@@ -582,6 +589,7 @@ class BalanceConfig(_Section):
     max_copies: int = Field(5, ge=1, le=10_000)
     teacher: str = "auto"
     seed: Seed = 0
+    soft_labels: bool = False
     pseudo_label: PseudoLabelConfig = Field(default_factory=PseudoLabelConfig)
     generation: GenerationSection = Field(default_factory=GenerationSection)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)

@@ -208,7 +208,9 @@ class Experiment:
         cfg = self.config
         external = self._external_texts()
         # the guard's version: a set cached before the guard existed may hold its tweets
-        key = _hash([cfg.balance.model_dump(), cfg.model.model_dump(), cfg.train.model_dump(),
+        # soft_labels changes how the set is learnt, not the set
+        key = _hash([cfg.balance.model_dump(exclude={"soft_labels"}), cfg.model.model_dump(),
+                     cfg.train.model_dump(),
                      resolve_teacher_spec(cfg.balance.teacher), cfg.teacher.model_dump(),
                      data_hashes(), {"polarity_guard": GUARD_VERSION},
                      _hash(sorted(external)) if external else None])  # fmt: skip
@@ -303,7 +305,9 @@ class Experiment:
             elif variant in ("balanced", "distilled_balanced"):
                 assert self.balanced is not None
                 train, holdout = self._split_holdout(self.balanced, seed)
-            if variant.startswith("distilled"):
+            if variant.startswith("distilled") or (
+                variant == "balanced" and cfg.balance.soft_labels
+            ):
                 model = self._distilled(train, seed, holdout)
             else:
                 model = EmotionClassifier(model=mc, train=tc).fit(train, self.dev)
@@ -335,7 +339,7 @@ class Experiment:
                 "precision": "fp64" if variant == "tfidf" else model.metrics_["precision"],
             },
         }  # fmt: skip
-        if variant.startswith("distilled"):
+        if "distillation" in getattr(model, "metrics_", {}):
             entry["distillation"] = model.metrics_["distillation"]
         if self.external:
             entry["external"] = self._evaluate_external(model)
