@@ -139,11 +139,12 @@ def test_presets_resolve_exactly_as_before_the_redesign(preset):
 
 def test_balance_defaults_live_in_one_place():
     bc = BalanceConfig()
-    assert (bc.undersample, bc.sources, bc.target, bc.teacher) == (
-        "none", ["pseudo_label"], "median", "auto",
+    assert (bc.undersample, bc.sources, bc.max_copies, bc.target, bc.teacher, bc.soft_labels) == (
+        "none", ["oversample"], 2, "median", "auto", True,
     )  # fmt: skip
     # the presets change only what they must for speed, nothing of the recipe itself
-    assert PRESETS["quick"]["balance"] == {"target": 1000, "teacher": "ensemble"}
+    assert PRESETS["quick"]["balance"] == {"teacher": "ensemble"}
+    assert PRESETS["quick"]["distill"] == {"teacher": "ensemble"}
     assert "balance" not in PRESETS["paper"]
     assert load_config(preset="paper").balance == bc
 

@@ -212,11 +212,13 @@ def test_cli_balance_uses_the_balance_config_defaults(tiny_data, tmp_path, capsy
     saved = yaml.safe_load((out / "config.yaml").read_text())["balance"]
     assert saved["target"] == 40 and saved["teacher"] == "tfidf"
     assert saved["pseudo_label"]["part_rows"] == 32
-    # BalanceConfig's recipe: all of train kept (no undersampling), teacher-labelled tweets only
-    assert saved["undersample"] == "none" and saved["sources"] == ["pseudo_label"]
-    assert rep["n_after"] >= rep["n_before"] == 240
-    assert "goemotions" in rep["counts_by_source"]
-    assert set(rep["counts_by_source"]) <= {"goemotions", "sentiment140"}
+    # BalanceConfig's recipe: all of train kept (no undersampling), rare examples cloned at
+    # most twice, learnt with soft labels (the printed command)
+    assert saved["undersample"] == "none" and saved["sources"] == ["oversample"]
+    assert saved["max_copies"] == 2 and saved["soft_labels"] is True
+    assert rep["n_after"] > rep["n_before"] == 240
+    assert set(rep["counts_by_source"]) == {"goemotions", "oversampled"}
+    assert "--distill-from auto" in stdout
 
 
 def test_resume_adds_seeds_and_variants_and_refuses_other_changes(tiny_data, tmp_path):

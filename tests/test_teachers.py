@@ -136,8 +136,8 @@ def test_balancing_with_a_partial_teacher_and_an_empty_corpus_reports_the_shortf
     tweets = tmp_path / "tweets.txt"
     tweets.write_text("".join(f"i am so sad ! {i}\n" for i in range(20)))
     cfg = EmobalanceConfig.model_validate({"balance": {
-        "teacher": str(path), "target": 2, "pseudo_label": {"corpus": str(tweets),
-                                                             "threshold": 0.01}}})  # fmt: skip
+        "teacher": str(path), "target": 2, "sources": ["pseudo_label"],
+        "pseudo_label": {"corpus": str(tweets), "threshold": 0.01}}})  # fmt: skip
     _, rep = run_balance(cfg, tmp_path / "out", train=train, dev=dev, test=dev, progress=False)
     assert rep["pseudo_label"]["teacher_uncovered_labels"] == ["grief"]
     assert (

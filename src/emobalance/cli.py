@@ -616,9 +616,10 @@ def balance_cmd(
 ) -> None:
     """Build a balanced training set with provenance; dev and test texts never enter it.
 
-    GoEmotions train plus, by default, the teacher-labelled Sentiment140 tweets (the recipe
-    chosen on dev); generated, augmented and oversampled rows and undersampling are options
-    of the balance section (e.g. --set balance.sources=[pseudo_label,oversample]).
+    GoEmotions train with the rare labels' examples cloned at most twice (the method chosen
+    on dev, which is then learnt with the teacher's soft labels: see the printed command);
+    pseudo-labelled tweets, generated and augmented rows and undersampling are options of the
+    balance section (e.g. --set balance.sources=[pseudo_label,oversample]).
     """
     from . import jobs
 
@@ -642,6 +643,12 @@ def balance_cmd(
     typer.echo(f"by source: {json.dumps(report['counts_by_source'])}")
     if "generation" in report and "status" in report["generation"]:
         typer.echo(report["generation"]["status"])
+    if cfg.balance.soft_labels:
+        typer.echo(
+            f"soft labels: learn it with the teacher's probabilities (the balanced variant): "
+            f"emobalance train --train {out / 'balanced_train.parquet'} --distill-from "
+            f"{cfg.distill.teacher} --out MODEL"
+        )
     typer.echo(f"wrote {out / 'balanced_train.parquet'}, balance_report.json, balance_counts.png")
 
 

@@ -63,7 +63,7 @@ def test_run_balance_end_to_end(tmp_path, fixtures_dir):
         "".join(f"relieved and happy, love it {i}\n" for i in range(30))
     )
     cfg = EmobalanceConfig.model_validate({
-        "balance": {"target": 30, "augment": {"vectors": None},
+        "balance": {"target": 30, "augment": {"vectors": None}, "sources": ["pseudo_label"],
                     "pseudo_label": {"corpus": str(corpus_dir), "part_rows": 16}},
     })  # fmt: skip
     train, dev, test = splits()

@@ -100,7 +100,13 @@ def test_pseudo_label_and_distillation_sets_never_hold_a_guard_tweet(sample, tmp
     train = _labelled([f"thanks a lot {i}" for i in range(20)], 15)
     dev, test = _labelled(["thanks dev"], 15), _labelled(["thanks test"], 15)
     cfg = EmobalanceConfig.model_validate(
-        {"balance": {"target": 10_000, "pseudo_label": {"part_rows": 16}}}
+        {
+            "balance": {
+                "target": 10_000,
+                "sources": ["pseudo_label"],
+                "pseudo_label": {"part_rows": 16},
+            }
+        }
     )
     balanced, report = run_balance(cfg, tmp_path / "bal", train=train, dev=dev, test=test,
                                    teacher=Confident())  # fmt: skip
