@@ -151,7 +151,10 @@ class PlattCalibration:
         proba = np.asarray(proba)
         if proba.size == 0:
             return proba.astype(np.float32, copy=False)
-        return _sigmoid(self.a * _logit(proba) + self.b).astype(np.float32)
+        out = _sigmoid(self.a * _logit(proba) + self.b).astype(np.float32)
+        same = (self.a == 1) & (self.b == 0)  # identity labels keep their values to the bit,
+        out[:, same] = proba[:, same]  # not the clipped logit's round trip (0 -> 1e-7)
+        return out
 
     # ------------------------------------------------------------------ persistence
     def to_json(self) -> dict[str, Any]:
