@@ -14,8 +14,9 @@ The fit is Platt's (1999): a logistic regression of the label on the model's log
 his smoothed targets ``(N+ + 1) / (N+ + 2)`` for positives and ``1 / (N- + 2)`` for
 negatives, which keep the fit finite on separable data; it is solved by Newton's method for
 all 28 labels at once (two parameters each), in float64. A label with no positive or no
-negative row on dev, or whose fitted slope is not positive (its scores carry no ranking on
-dev), keeps the identity ``(1, 0)`` and is listed in ``identity``.
+negative row on dev, one score for every dev row, or a fitted slope that is not positive (its
+scores carry no ranking on dev), keeps the identity ``(1, 0)`` and is listed in ``identity``
+(its probabilities are passed through unchanged, to the bit).
 
 A fitted calibration is stored beside the model as ``calibration.json`` (inside the ONNX
 metadata for an ``.onnx`` file), checked at load by
@@ -57,7 +58,7 @@ def _loss(z: np.ndarray, t: np.ndarray) -> np.ndarray:
     return (np.logaddexp(0.0, z) - t * z).mean(axis=0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PlattCalibration:
     """Per-label Platt scaling: ``p' = sigmoid(a * logit(p) + b)``.
 
@@ -79,6 +80,13 @@ class PlattCalibration:
     info: dict[str, Any] = field(default_factory=dict, compare=False)
 
     method = "platt"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PlattCalibration):
+            return NotImplemented
+        return bool(np.array_equal(self.a, other.a) and np.array_equal(self.b, other.b))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable arrays inside
 
     @classmethod
     def identity(cls) -> PlattCalibration:
@@ -140,8 +148,10 @@ class PlattCalibration:
             loss = np.where(better, new, loss)
             if change < tol:
                 break
-        # no evidence on dev, no ranking, or a degenerate fit (flat scores): left as they are
-        keep = (pos == 0) | (neg == 0) | ~((a > 0) & (a <= _MAX_PARAM) & (np.abs(b) <= _MAX_PARAM))
+        # no evidence on dev (one class, or one score for every row), no ranking (a <= 0), or
+        # a degenerate fit: left as they are
+        fitted = (a > 0) & (a <= _MAX_PARAM) & (np.abs(b) <= _MAX_PARAM)
+        keep = (pos == 0) | (neg == 0) | (np.ptp(x, axis=0) == 0) | ~fitted
         a, b = np.where(keep, 1.0, a), np.where(keep, 0.0, b)
         info = {"rows": len(y), "identity": [LABELS[j] for j in np.flatnonzero(keep)]}
         return cls(a, b, info)
