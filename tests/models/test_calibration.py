@@ -149,9 +149,11 @@ def test_calibration_round_trips_through_save_and_load(kind, model_kind_paths, c
         assert not (out / CALIBRATION_FILE).exists()
         assert load_model(out, device="cpu").calibration_ is None
     else:
-        assert m.save(tmp_path / "plain.onnx").read_bytes() == out.with_name(
-            "plain.onnx"
-        ).read_bytes() == Path(model_kind_paths["onnx"]).read_bytes()  # unchanged: a copy
+        assert (
+            m.save(tmp_path / "plain.onnx").read_bytes()
+            == out.with_name("plain.onnx").read_bytes()
+            == Path(model_kind_paths["onnx"]).read_bytes()
+        )  # unchanged: a copy
 
 
 def test_a_damaged_calibration_file_is_a_one_line_model_error(model_kind_paths, tmp_path):

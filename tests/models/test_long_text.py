@@ -167,9 +167,7 @@ def test_text_length_limit_names_the_text_and_its_length():
     m.max_text_chars = 10
     with pytest.raises(DataError) as info:
         m.predict_proba(["short", "x" * 11])
-    assert str(info.value) == (
-        "text 1 has 11 characters, over the limit of 10 (max_text_chars)"
-    )
+    assert str(info.value) == ("text 1 has 11 characters, over the limit of 10 (max_text_chars)")
     with pytest.raises(DataError, match="text 0 has 12 characters"):
         m.explain("y" * 12)
     m.max_text_chars = None

@@ -16,7 +16,8 @@ GRIEF, RELIEF = LABEL_TO_ID["grief"], LABEL_TO_ID["relief"]
 
 
 def test_one_value_for_every_label():
-    np.testing.assert_array_equal(resolve_thresholds(0.3, BASE), np.full(NUM_LABELS, 0.3, np.float32))
+    want = np.full(NUM_LABELS, 0.3, np.float32)
+    np.testing.assert_array_equal(resolve_thresholds(0.3, BASE), want)
     assert resolve_thresholds(np.float64(1), BASE).dtype == np.float32
     assert (resolve_thresholds(0, BASE) == 0).all()
 
@@ -41,6 +42,10 @@ def test_a_file_changes_the_labels_it_names_only(tmp_path):
     assert np.isnan(read_threshold_file(f)[0])  # the labels not named
 
 
+IDS = ["unknown", "range", "string", "bool", "nan", "negative", "twice", "case-twice",
+       "not-json", "list", "empty"]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
@@ -56,8 +61,7 @@ def test_a_file_changes_the_labels_it_names_only(tmp_path):
         ("[0.2, 0.3]", "{f}: expected a JSON object {{label: threshold}}, got a list"),
         ("", "{f}: line 1: not valid JSON (Expecting value)"),
     ],
-    ids=["unknown", "range", "string", "bool", "nan", "negative", "twice", "case-twice",
-         "not-json", "list", "empty"],  # fmt: skip
+    ids=IDS,
 )
 def test_bad_file_is_one_line_naming_file_line_and_label(tmp_path, text, message):
     f = tmp_path / "t.json"

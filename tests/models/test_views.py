@@ -98,5 +98,5 @@ def test_predict_records_for_every_kind(kind, model_kind_paths):
     assert recs == prediction_records(proba, m.thresholds_, top_k=2)
     ek = m.predict_records(texts, view="ekman", top_k=1)
     assert [r["top"][0][0] for r in ek] == [r["ekman"] for r in ek]
-    with pytest.raises(ConfigError, match="^view"):
+    with pytest.raises(ConfigError, match=r"^view"):
         m.predict_records(texts, view="nope")
