@@ -58,7 +58,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from pydantic import BaseModel, Field, StrictInt, StrictStr, field_validator, model_validator
+from pydantic import BaseModel, Field, StrictInt, StrictStr, ValidationInfo, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
@@ -165,14 +165,20 @@ class PredictRequest(BaseModel):
             _no_lone_surrogates(t, f"texts[{k}]")
         return texts
 
-    @model_validator(mode="after")
-    def _policy_fields(self) -> PredictRequest:
-        mode = self.long_text or "truncate"
-        if self.aggregate is not None and mode == "truncate":
-            raise ValueError("aggregate needs long_text sentences or windows")
-        if self.window is not None and mode != "windows":
-            raise ValueError("window needs long_text windows")
-        return self
+    # (long_text is declared before them, so info.data holds it)
+    @field_validator("aggregate")
+    @classmethod
+    def _aggregate_needs_pieces(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("long_text") in (None, "truncate"):
+            raise ValueError("needs long_text sentences or windows")
+        return value
+
+    @field_validator("window")
+    @classmethod
+    def _window_needs_windows(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("long_text") != "windows":
+            raise ValueError("needs long_text windows")
+        return value
 
     def scoring_options(self) -> dict[str, Any]:
         """The long-text options given, for ``predict_proba``."""
