@@ -38,6 +38,10 @@ class ModelOptions:
             raise EmobalanceError("--aggregate needs --long-text sentences or windows")
         if self.window is not None and mode != "windows":
             raise EmobalanceError("--window needs --long-text windows")
+        if self.thresholds is not None:
+            from .models.thresholds import read_threshold_file
+
+            read_threshold_file(self.thresholds)  # a bad file fails before the model loads
 
     @property
     def given(self) -> list[str]:

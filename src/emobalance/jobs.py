@@ -449,4 +449,7 @@ def calibrate_model(
     report["saved"] = None if out is None else str(new.save(out))
     if out is not None:
         log.info("saved the calibrated model to %s", out)
+        if new.kind != "onnx" and (Path(out) / "model.onnx").is_file():
+            log.warning("%s holds an ONNX export of the uncalibrated model: export it again",
+                        out)  # fmt: skip
     return new, report
