@@ -58,9 +58,9 @@ _TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*|[^\w\s]")
 MAX_TEXT_CHARS = 1_000_000
 """Longest text (in characters) :meth:`EmotionModel.predict_proba` scores by default: a
 novel's length (about 150,000 words), beyond any real post, and small enough that splitting it
-into sentences or windows stays cheap (some 7,000 windows of 48 words). Batch scoring and
-pseudo-labelling met texts of a few hundred thousand characters (a whole file pasted into one
-field), which ``truncate`` scored fine, hence not a lower bound. ``model.max_text_chars``
+into sentences or windows stays cheap (some 7,000 windows of 48 words). Not lower: texts of a
+few hundred thousand characters (a whole file pasted into one field) were always scored, and
+still are under ``truncate``. ``model.max_text_chars``
 changes it (None: no limit); the HTTP service has its own, lower ``--max-chars``."""
 
 _M = TypeVar("_M", bound="EmotionModel")

@@ -81,7 +81,8 @@ DEFAULT_MAX_CHARS = 5_000
 JSON_BYTES_PER_CHAR = 12
 # Per text: its two quotes, the comma and room for a pretty-printer's newline and indent.
 JSON_BYTES_PER_TEXT = 64
-# The object around the list ({"texts": [...]}, or "text" + "top_k"), whitespace included.
+# The object around the list ({"texts": [...]} and its option fields, or "text" + "top_k"),
+# whitespace included.
 JSON_BYTES_FIXED = 4096
 DEFAULT_BODY_IDLE_TIMEOUT_S = 60.0  # nginx's client_body_timeout
 
