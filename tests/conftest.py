@@ -143,3 +143,13 @@ def model_kind_paths(tmp_path_factory, tiny_bert_dir):
     }
     paths["onnx"] = export_onnx(paths["reference"], root / "reference.onnx")
     return paths
+
+
+@pytest.fixture(scope="session")
+def kind_splits(tmp_path_factory):
+    """Labelled toy ``dev.jsonl`` (64 rows) and ``test.parquet`` (48 rows) in the words of
+    :func:`kind_toy_data`, for the commands that fit on dev and measure on test."""
+    d = tmp_path_factory.mktemp("kind_splits")
+    kind_toy_data(64, 21).to_jsonl(d / "dev.jsonl")
+    kind_toy_data(48, 22).to_parquet(d / "test.parquet")
+    return d / "dev.jsonl", d / "test.parquet"

@@ -534,3 +534,33 @@ def test_f1_per_label_is_sklearn_and_the_inner_loop_formulas():
     assert f1_per_label(np.zeros((3, 4)), np.zeros((3, 4))).tolist() == [0.0] * 4
     with pytest.raises(ValueError, match="equal 2-d shapes"):
         f1_per_label(y, pred[:, :5])
+
+
+# ---------------------------------------------------------------- calibration error
+def test_expected_calibration_error_by_hand():
+    from emobalance.metrics import expected_calibration_error as ece
+
+    # 2 rows x 3 labels = 6 pairs in 5 bins of width 0.2:
+    #   bin [0.0, 0.2): p 0.1, 0.1 with y 0, 1  -> |1 - 0.2| = 0.8
+    #   bin [0.6, 0.8): p 0.7 with y 1          -> |1 - 0.7| = 0.3
+    #   bin [0.8, 1.0]: p 0.9, 1.0, 0.8 y 1,1,0 -> |2 - 2.7| = 0.7  (1.0 in the last bin)
+    y = [[0, 1, 1], [1, 1, 0]]
+    p = [[0.1, 0.7, 0.9], [0.1, 1.0, 0.8]]
+    assert ece(y, p, n_bins=5) == pytest.approx((0.8 + 0.3 + 0.7) / 6)
+    assert ece(y, p, n_bins=1) == pytest.approx(abs(4 - 3.6) / 6)  # one bin: mean gap
+    assert ece([[1, 0]], [[1.0, 0.0]]) == 0.0  # perfect
+    assert ece(np.zeros((0, 28)), np.zeros((0, 28))) == 0.0
+    for bad in ({"proba": [[1.5, 0, 0], [0, 0, 0]]}, {"n_bins": 0}, {"proba": [[0.1]]}):
+        kwargs = {"y_true": y, "proba": p, **bad}
+        with pytest.raises(ValueError):
+            ece(**kwargs)
+
+
+def test_expected_calibration_error_weighs_every_label_row_pair_once():
+    from emobalance.metrics import expected_calibration_error as ece
+
+    rng = np.random.default_rng(0)
+    p = rng.uniform(size=(50, 28))
+    y = (rng.uniform(size=p.shape) < p).astype(np.uint8)
+    assert ece(y, p) == pytest.approx(ece(y.ravel()[:, None], p.ravel()[:, None]))
+    assert ece(y, p) == pytest.approx(ece(y.T, p.T))  # pooled: rows and labels alike

@@ -17,15 +17,24 @@ from typing import Annotated
 import typer
 
 from . import __version__
+from .cli_model import calibrate_cmd, thresholds_cmd
 from .cli_options import (
     IO_RECORD,
     MAX_BATCH,
     MAX_THREADS,
+    AggregateOption,
     ConfigFile,
     DevData,
+    LongTextOption,
+    MaxCharsOption,
     ModelPath,
     SetOption,
+    ThresholdOption,
+    ThresholdsOption,
+    TopKOption,
     TrainData,
+    ViewOption,
+    WindowOption,
     finite,
     record_io,
 )
@@ -49,6 +58,8 @@ teacher_app = typer.Typer(
 )
 app.add_typer(teacher_app, name="teacher")
 app.command("serve")(serve_cmd)
+app.command("thresholds")(thresholds_cmd)
+app.command("calibrate")(calibrate_cmd)
 
 
 def _version(value: bool) -> None:
@@ -445,10 +456,30 @@ def predict_cmd(
             help="--engine ray: seconds to reach --address.",
         ),
     ] = 15.0,
+    long_text: LongTextOption = None,
+    aggregate: AggregateOption = None,
+    window: WindowOption = None,
+    top_k: TopKOption = None,
+    view: ViewOption = None,
+    threshold: ThresholdOption = None,
+    thresholds: ThresholdsOption = None,
+    max_chars: MaxCharsOption = None,
 ) -> None:
-    """Predict emotions for texts given as arguments or in a file (or files, on Ray)."""
+    """Predict emotions for texts given as arguments or in a file (or files, on Ray).
+
+    Texts as arguments print one JSON line each: labels (at the dev-tuned thresholds) and the
+    top labels with their probabilities, in the 28 labels or a grouping (--view).
+    """
+    from .cli_model import ModelOptions, print_predictions
+    from .models.views import check_view
     from .scoring import predict_file
 
+    options = ModelOptions(threshold, thresholds, long_text, aggregate, window, max_chars)
+    if view is not None:
+        check_view(view)
+    if input is not None and (top_k, view) != (None, None):
+        raise EmobalanceError("--top-k and --view are for texts given as arguments; --input "
+                              "writes every label's probability")  # fmt: skip
     if (texts and input) or not (texts or input):
         raise EmobalanceError("give either texts as arguments or --input FILE")
     if input is not None and output is None:
@@ -461,6 +492,8 @@ def predict_cmd(
             raise EmobalanceError("--engine ray scores files: give --input and --output")
         if resume:
             raise EmobalanceError("--resume is for single-process scoring; rerun the Ray job")
+        if options.given:
+            raise EmobalanceError(f"{', '.join(options.given)}: not with --engine ray yet")
         from .distributed import score_files
 
         rec = score_files(
@@ -483,6 +516,9 @@ def predict_cmd(
         )
         return
     clf, ids = _load_scorer(model_dir, engine, with_id=input is not None)
+    clf = options.apply(clf)
+    if ids:
+        ids = options.resume_ids(clf, ids)
     if input is not None:
         n = predict_file(
             clf,
@@ -497,20 +533,7 @@ def predict_cmd(
         )
         typer.echo(f"wrote {n:,} predictions to {output}")
         return
-    proba = clf.predict_proba(texts)
-    for text, row in zip(texts, proba, strict=True):
-        labels = [lab for lab, p, t in zip(_labels(), row, clf.thresholds_, strict=True) if p >= t]
-        top = sorted(zip(_labels(), row, strict=True), key=lambda kv: -kv[1])[:3]
-        typer.echo(
-            json.dumps(
-                {
-                    "text": text,
-                    "labels": labels,
-                    "top": {k: round(float(v), 4) for k, v in top},
-                },
-                ensure_ascii=False,
-            )
-        )
+    print_predictions(clf, texts, top_k, view)
 
 
 def _load_scorer(model: Path, engine: str | None, with_id: bool = False):
@@ -524,12 +547,6 @@ def _load_scorer(model: Path, engine: str | None, with_id: bool = False):
     if not with_id:
         return clf, []
     return clf, [model_id(model, clf.kind), *legacy_model_ids(model, clf.kind)]
-
-
-def _labels():
-    from .labels import LABELS
-
-    return LABELS
 
 
 @app.command("export")
@@ -574,16 +591,22 @@ def explain_cmd(
     model_dir: ModelPath,
     text: Annotated[str, typer.Argument(help="The text to explain.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    threshold: ThresholdOption = None,
+    thresholds: ThresholdsOption = None,
 ) -> None:
     """Show what every token weighs in the prediction, and the top emotions.
 
     The reference network shows its attention weights; other kinds show how much the
-    predicted labels' probability drops when the token is left out.
+    predicted labels' probability drops when the token is left out. A long text is
+    explained as the model reads it (its first max-length tokens); a calibrated model's
+    probabilities are the calibrated ones.
     """
+    from .cli_model import ModelOptions
     from .cli_tables import print_explanation
     from .models.registry import load_model
 
-    clf = load_model(model_dir)
+    options = ModelOptions(threshold=threshold, thresholds=thresholds)
+    clf = options.apply(load_model(model_dir))
     ex = clf.explain(text)
     if as_json:
         typer.echo(json.dumps(ex, ensure_ascii=False))

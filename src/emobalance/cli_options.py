@@ -57,3 +57,73 @@ SetOption = Annotated[
         "named flags such as --epochs win.",
     ),
 ]
+
+# what `predict` (and `thresholds`, `serve`) add to a loaded model: long texts, thresholds
+LongTextOption = Annotated[
+    str | None,
+    typer.Option(
+        "--long-text",
+        help="truncate (default: the model reads what fits of a text), sentences or windows: "
+        "score each sentence / window of a long text and aggregate them.",
+    ),
+]
+AggregateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--aggregate",
+        help="With --long-text sentences/windows: max (default) or mean of the pieces' "
+        "probabilities, per label.",
+    ),
+]
+WindowOption = Annotated[
+    int | None,
+    typer.Option(
+        "--window",
+        min=2,
+        max=100_000,
+        help="With --long-text windows: words per window, stride half of it (default: 3/4 of "
+        "the tokens the model reads, or 48).",
+    ),
+]
+TopKOption = Annotated[
+    int | None,
+    typer.Option(
+        "--top-k", min=1, max=28, help="How many of the most probable labels `top` lists (3)."
+    ),
+]
+ViewOption = Annotated[
+    str | None,
+    typer.Option(
+        "--view",
+        help="labels (the 28, default), ekman (6 groups + neutral) or sentiment (positive, "
+        "negative, ambiguous, neutral): a group's probability is the max of its labels', it "
+        "is predicted when one of them is.",
+    ),
+]
+ThresholdOption = Annotated[
+    float | None,
+    typer.Option(
+        "--threshold",
+        min=0.0,
+        max=1.0,
+        callback=finite,
+        help="One decision threshold for every label, instead of the dev-tuned ones.",
+    ),
+]
+ThresholdsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--thresholds",
+        help='JSON file {"label": threshold, ...}; the labels it does not name keep the '
+        "model's threshold (or --threshold). `emobalance thresholds MODEL --json` writes one.",
+    ),
+]
+MaxCharsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-chars",
+        min=1,
+        max=10**9,
+        help="Longest text accepted, in characters (default 1,000,000).",
+    ),
+]

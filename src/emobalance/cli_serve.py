@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from .cli_options import MAX_THREADS, ModelPath
+from .cli_options import MAX_THREADS, ModelPath, ThresholdOption, ThresholdsOption
 from .errors import EmobalanceError
 
 
@@ -41,6 +42,8 @@ def serve_cmd(
             "--threads", min=1, max=MAX_THREADS, help="torch threads per inference (see below)."
         ),
     ] = 1,
+    threshold: ThresholdOption = None,
+    thresholds: ThresholdsOption = None,
 ) -> None:
     """Serve the model over HTTP: /v1/predict, /v1/explain, /docs, /metrics and a web page at /.
 
@@ -62,9 +65,18 @@ def serve_cmd(
     torch.set_num_threads(threads)
     _check_bindable(host, port)
     # The model loads here, so a bad directory fails before uvicorn binds the port.
+    model: object = model_dir
+    if threshold is not None or thresholds is not None:
+        from .cli_model import ModelOptions
+        from .models.registry import load_model
+
+        model = ModelOptions(threshold=threshold, thresholds=thresholds).apply(
+            load_model(model_dir)
+        )
     application = create_app(
-        model_dir, max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes
-    )
+        model, max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes,
+        model_name=Path(model_dir).name,
+    )  # fmt: skip
     # Move the ~300k start-up objects (torch, pydantic, the model) out of the collector's
     # reach: otherwise each full collection walks them all, a 150-500 ms pause every ~15 s
     # at 100 req/s that alone broke the p99 latency bar.

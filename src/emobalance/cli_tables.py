@@ -1,4 +1,5 @@
-"""The rich tables and views the CLI prints (``data stats``, ``evaluate``, ``explain``)."""
+"""The rich tables and views the CLI prints (``data stats``, ``evaluate``, ``explain``,
+``thresholds``, ``calibrate``)."""
 
 from __future__ import annotations
 
@@ -119,3 +120,45 @@ def print_explanation(ex: dict[str, Any]) -> None:
     for item in ex["top"]:
         console.print(f"  {item['label']:<15} {item['probability']:.3f}")
     console.print(f"Ekman group: {ex['ekman']}")
+
+
+def print_thresholds(thresholds: Any, saved: Any, title: str, calibration: Any = None) -> None:
+    """The per-label thresholds of ``emobalance thresholds`` (those changed by --threshold /
+    --thresholds marked with the saved value)."""
+    from .labels import LABELS
+
+    console = Console()
+    t = Table(title=f"{title}: per-label thresholds")
+    t.add_column("label")
+    t.add_column("threshold", justify="right")
+    t.add_column("saved", justify="right")
+    for lab, th, old in zip(LABELS, thresholds, saved, strict=True):
+        t.add_row(lab, f"{float(th):.2f}", "" if th == old else f"{float(old):.2f}")
+    console.print(t)
+    state = "none (probabilities as the model gives them)"
+    if calibration is not None:
+        rows = calibration.info.get("rows", "?")
+        state = f"{calibration.method} per label, fitted on {rows} dev rows"
+    console.print(f"calibration: {state}", markup=False, highlight=False)
+
+
+def print_calibration(report: dict[str, Any], dev: str, test: str | None) -> None:
+    """ECE and macro-F1 before and after ``emobalance calibrate``."""
+    console = Console()
+    t = Table(title=f"Platt scaling per label, fitted on {dev} ({report['n_dev']:,} rows)")
+    for c in ("metric", "before", "after"):
+        t.add_column(c, justify="left" if c == "metric" else "right")
+    sets = [("dev", dev)] + ([("test", test)] if test is not None else [])
+    for key, what in (("ece", "ECE"), ("macro_f1", "macro-F1")):
+        for name, shown in sets:
+            before, after = report[f"{key}_{name}_before"], report[f"{key}_{name}_after"]
+            note = " (measured only)" if name == "test" else ""
+            t.add_row(f"{what} {shown}{note}", f"{before:.4f}", f"{after:.4f}")
+    console.print(t)
+    if report["identity_labels"]:
+        kept = ", ".join(report["identity_labels"])
+        note = f"left as they were (no dev example, or no ranking on dev): {kept}"
+        console.print(note, markup=False, highlight=False)
+    console.print("thresholds re-tuned on the calibrated dev probabilities", highlight=False)
+    if report.get("saved"):
+        console.print(f"saved {report['saved']}", markup=False, highlight=False)

@@ -231,7 +231,8 @@ def export_onnx(
 
 
 def _set_metadata(proto: Any, clf: EmotionClassifier, quantize: str | None) -> None:
-    """The vocabulary, thresholds, config and dev metrics into ``metadata_props``."""
+    """The vocabulary, thresholds, config, dev metrics and calibration into
+    ``metadata_props``."""
     dev = getattr(clf, "metrics_", {}).get("dev")  # a network built by hand has no metrics
     meta = {
         "format": FORMAT,
@@ -244,6 +245,8 @@ def _set_metadata(proto: Any, clf: EmotionClassifier, quantize: str | None) -> N
         "quantize": quantize or "none",
         "metrics": json.dumps({"dev": dev} if dev is not None else {}),
     }
+    if getattr(clf, "calibration_", None) is not None:  # applied by the ONNX kind as by torch
+        meta["calibration"] = json.dumps(clf.calibration_.to_json())
     del proto.metadata_props[:]
     for key, value in meta.items():
         entry = proto.metadata_props.add()

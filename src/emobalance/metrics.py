@@ -375,6 +375,59 @@ def evaluate(
     return out
 
 
+# ---------------------------------------------------------------------------- calibration
+def expected_calibration_error(y_true: Any, proba: Any, n_bins: int = 15) -> float:
+    """Expected calibration error of multi-label probabilities, over all label-row pairs.
+
+    Every (row, label) pair is one binary prediction: the ``n * L`` probabilities go into
+    ``n_bins`` equal-width bins of [0, 1] (bin ``k`` holds ``k/B <= p < (k+1)/B``, the last
+    one includes 1), and
+
+        ECE = sum over non-empty bins of (pairs in the bin / all pairs)
+              * |share of positives in the bin - mean probability in the bin|
+
+    so 0 is perfect calibration. Pooling the labels (rather than averaging 28 per-label
+    ECEs) weighs each prediction once, as the reliability diagram of all of them shows it;
+    the many confident negatives of a multi-label set make it small in absolute terms, so
+    compare ECEs of one dataset only.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n, L)
+        Binary labels (any number of labels ``L``).
+    proba : array-like of shape (n, L)
+        Probabilities in [0, 1].
+    n_bins : int, default=15
+
+    Returns
+    -------
+    float
+        0.0 for no pairs.
+
+    Examples
+    --------
+    >>> round(expected_calibration_error([[1, 0]], [[0.9, 0.3]], n_bins=10), 6)
+    0.2
+
+    (two bins of one pair each: ``(|1 - 0.9| + |0 - 0.3|) / 2``)
+    """
+    y = np.asarray(y_true, dtype=np.float64)
+    p = np.asarray(proba, dtype=np.float64)
+    if y.shape != p.shape:
+        raise ValueError(f"y_true and proba must have the same shape, got {y.shape} and {p.shape}")
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int | np.integer) or n_bins < 1:
+        raise ValueError(f"n_bins must be an int >= 1, got {n_bins!r}")
+    y, p = y.ravel(), p.ravel()
+    if p.size == 0:
+        return 0.0
+    if not np.isfinite(p).all() or p.min() < 0 or p.max() > 1:
+        raise ValueError("proba must hold probabilities in [0, 1]")
+    bins = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
+    # per bin: count * |mean(y) - mean(p)| = |sum(y) - sum(p)| (0 for an empty bin)
+    gap = np.abs(np.bincount(bins, y, n_bins) - np.bincount(bins, p, n_bins))
+    return float(gap.sum() / p.size)
+
+
 # ---------------------------------------------------------------------------- helpers
 def rare_labels(counts: Mapping[str, int] | Sequence[int] | np.ndarray, k: int = 6) -> list[str]:
     """The ``k`` labels with the fewest examples, rarest first (ties in :data:`LABELS` order).

@@ -261,6 +261,7 @@ def _predict_locked(
                     continue
                 if n < done:
                     chunk, n = chunk[done - n :], done
+                _check_lengths(chunk, n, src, getattr(model, "max_text_chars", None))
                 proba = model.predict_proba(chunk, batch_size=batch_size)  # type: ignore[call-arg]
                 # the part first, then the record that counts it: a kill in between leaves an
                 # uncounted part that the resumed run removes
@@ -294,6 +295,19 @@ def _predict_locked(
         ) from exc
     shutil.rmtree(parts, ignore_errors=True)
     return n
+
+
+def _check_lengths(texts: list[str], start: int, src: Path, limit: int | None) -> None:
+    """The model's text-length limit, named by the input's row (its index in a chunk is
+    what the model would name)."""
+    if limit is None:
+        return
+    for i, t in enumerate(texts):
+        if len(t) > limit:
+            raise DataError(
+                f"{src}: row {start + i} (0-based) has {len(t):,} characters, over the limit "
+                f"of {limit:,} (--max-chars)"
+            )
 
 
 def _write_part(

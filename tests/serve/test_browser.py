@@ -27,7 +27,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from emobalance.labels import EKMAN_LABELS, LABELS
+from emobalance.labels import EKMAN_LABELS, LABELS, SENTIMENT_LABELS
 from emobalance.serve import create_app
 
 CHROMIUM = next(
@@ -89,6 +89,7 @@ def browser():
 
 
 def test_page_shows_bars_tokens_and_ekman_group(server, browser):
+    # (the default page: top 5 labels, truncate; the bars come from v1/predict)
     browser.get(server + "/")
     wait = WebDriverWait(browser, 20)
     box = wait.until(ec.presence_of_element_located((By.ID, "text")))
@@ -123,6 +124,29 @@ def test_page_shows_bars_tokens_and_ekman_group(server, browser):
     assert urls and all(u.startswith(server) for u in urls), urls
     if shot := os.environ.get("EMOBALANCE_SCREENSHOT"):  # for a person to look at the page
         browser.save_screenshot(shot)
+    logs = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not logs, logs
+
+
+def test_page_shows_top_k_and_both_groups_and_takes_a_long_text_policy(server, browser):
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(server + "/")
+    wait = WebDriverWait(browser, 20)
+    box = wait.until(ec.presence_of_element_located((By.ID, "text")))
+    box.send_keys("so happy and glad, thanks. I am furious, rage!")
+    Select(browser.find_element(By.ID, "top-k")).select_by_value("3")
+    Select(browser.find_element(By.ID, "long-text")).select_by_value("sentences")
+    browser.find_element(By.ID, "analyse").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "result")))
+    top = browser.find_elements(By.CSS_SELECTOR, "#top li")
+    assert len(top) == 3
+    probs = [float(t.get_attribute("data-probability")) for t in top]
+    assert probs == sorted(probs, reverse=True)
+    # max over the two sentences: the joy and the anger sentence both count
+    assert {"joy", "anger"} <= {t.get_attribute("data-label") for t in top}
+    assert browser.find_element(By.ID, "sentiment").text.lower() in SENTIMENT_LABELS
+    assert browser.find_element(By.ID, "ekman").text.lower() in EKMAN_LABELS
     logs = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not logs, logs
 

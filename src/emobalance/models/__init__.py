@@ -10,7 +10,10 @@ kind                    class                              module
 ``onnx``                :class:`OnnxEmotionClassifier`     :mod:`.onnx`
 ======================  =================================  ===================================
 
-:func:`~emobalance.models.registry.load_model` loads any of them from disk.
+:func:`~emobalance.models.registry.load_model` loads any of them from disk. What every kind
+gets from the base class: the long-text policy (:mod:`.long_text`), the calibration fitted on
+dev (:mod:`.calibration`), user thresholds (:mod:`.thresholds`) and the top-k / Ekman /
+sentiment views (:mod:`.views`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ _LAZY = {  # torch, scikit-learn and onnxruntime load only with the kind that ne
     "TransformerClassifier": "transformer",
     "TfidfBaseline": "baselines",
     "OnnxEmotionClassifier": "onnx",
+    "LongTextPolicy": "long_text",
+    "PlattCalibration": "calibration",
     "load_model": "registry",
     "model_id": "registry",
     "register_kind": "registry",

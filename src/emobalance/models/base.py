@@ -3,33 +3,45 @@
 A model maps texts to probabilities over :data:`~emobalance.labels.LABELS` and holds per-label
 decision thresholds tuned on dev. :class:`EmotionModel` writes once what follows from that:
 labels and binary predictions with ``thresholds_``, evaluation on a labelled dataset and a
-model-agnostic explanation (leave-one-token-out probability drops). A model kind implements
-``predict_proba``, ``save`` and ``load`` (and ``fit`` where it can be trained), sets the class
-attribute ``kind`` and registers itself in :mod:`emobalance.models.registry`, which is how
-``load_model`` finds it. ``check_texts`` is the one input check of every ``predict_*``.
+model-agnostic explanation (leave-one-token-out probability drops); and, around the kind's own
+scoring, what users of every kind ask for: the long-text policy (:mod:`.long_text`), the
+calibration fitted on dev (:mod:`.calibration`), a limit on text length, thresholds given by
+the user (:meth:`~EmotionModel.with_thresholds`) and the top-k / Ekman / sentiment views
+(:meth:`~EmotionModel.predict_records`, :mod:`.views`).
+
+A model kind implements ``_predict_proba`` (the probabilities of texts as the model reads
+them, uncalibrated), ``save`` and ``load`` (and ``fit`` where it can be trained), sets the
+class attribute ``kind`` and registers itself in :mod:`emobalance.models.registry`, which is
+how ``load_model`` finds it. A subclass that overrides ``predict_proba`` itself instead (as
+kinds did before the shared layer existed) keeps working, without the long-text policy and
+calibration. ``check_texts`` is the one input check of every ``predict_*``.
 
 This module imports neither torch nor scikit-learn: the ONNX predictor runs without them.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
 from ..errors import ConfigError, DataError, ModelError
 from ..labels import EKMAN, LABELS, collapse_probabilities, matrix_to_names
+from .calibration import PlattCalibration
+from .long_text import TRUNCATE, LongTextPolicy, aggregate_pieces, split_texts, window_for_tokens
 from .schema import check_labels, parse_thresholds, read_json, read_json_object, show
 
 if TYPE_CHECKING:
     from ..data.dataset import EmotionDataset
 
 __all__ = [
+    "MAX_TEXT_CHARS",
     "EmotionModel",
     "check_batch_size",
     "check_texts",
@@ -43,8 +55,18 @@ __all__ = [
 # words (with inner apostrophes: "don't") and single non-space symbols (punctuation, emoji)
 _TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*|[^\w\s]")
 
+MAX_TEXT_CHARS = 1_000_000
+"""Longest text (in characters) :meth:`EmotionModel.predict_proba` scores by default: a
+novel's length (about 150,000 words), beyond any real post, and small enough that splitting it
+into sentences or windows stays cheap (some 7,000 windows of 48 words). Not lower: texts of a
+few hundred thousand characters (a whole file pasted into one field) were always scored, and
+still are under ``truncate``. ``model.max_text_chars``
+changes it (None: no limit); the HTTP service has its own, lower ``--max-chars``."""
 
-def check_texts(texts: Any) -> list[str]:
+_M = TypeVar("_M", bound="EmotionModel")
+
+
+def check_texts(texts: Any, max_chars: int | None = None) -> list[str]:
     """The texts as a list of str, or a one-line DataError.
 
     Parameters
@@ -52,12 +74,14 @@ def check_texts(texts: Any) -> list[str]:
     texts : sequence of str
         A list, tuple, array... of texts. A single ``str`` is refused: iterating it would
         classify its characters.
+    max_chars : int, optional
+        Refuse a text longer than this many characters (default: no limit).
 
     Raises
     ------
     DataError
-        For a single str, a non-iterable, or an element that is not a str (its position is
-        named).
+        For a single str, a non-iterable, an element that is not a str, or a text over
+        ``max_chars`` (its position and length are named).
     """
     if isinstance(texts, str):
         raise DataError("expected a sequence of texts, got a single str (wrap it in a list)")
@@ -68,6 +92,11 @@ def check_texts(texts: Any) -> list[str]:
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise DataError(f"text {i} is {type(t).__name__}, expected str")
+        if max_chars is not None and len(t) > max_chars:
+            raise DataError(
+                f"text {i} has {len(t):,} characters, over the limit of {max_chars:,} "
+                "(max_text_chars)"
+            )
     return texts
 
 
@@ -162,7 +191,7 @@ def explanation(
 class EmotionModel(ABC):
     """Base class of the 28-label models (reference network, transformer, TF-IDF, ONNX).
 
-    Subclasses implement :meth:`predict_proba`, :meth:`save` and :meth:`load`, set ``kind``
+    Subclasses implement :meth:`_predict_proba`, :meth:`save` and :meth:`load`, set ``kind``
     and, when fitted or loaded, the attributes below. Everything else is shared.
 
     Attributes
@@ -170,10 +199,19 @@ class EmotionModel(ABC):
     kind : str
         The registry name of the model kind (class attribute), e.g. ``"reference"``.
     thresholds_ : ndarray of shape (28,), float32
-        Per-label decision thresholds (tuned on dev; 0.5 when fitted without dev).
+        Per-label decision thresholds (tuned on dev; 0.5 when fitted without dev; re-tuned
+        on the calibrated dev probabilities by ``emobalance calibrate``).
     metrics_ : dict
         What the model learned about itself; ``metrics_["dev"]`` holds
         :func:`emobalance.metrics.evaluate` on dev with ``thresholds_`` when fitted with dev.
+    calibration_ : PlattCalibration or None
+        The per-label calibration fitted on dev (``calibration.json``), applied by
+        :meth:`predict_proba`; None when the model is not calibrated.
+    long_text_policy : LongTextPolicy
+        How :meth:`predict_proba` scores texts longer than the model reads (default
+        ``truncate``); :meth:`with_long_text` returns a copy with another.
+    max_text_chars : int or None
+        Longest text :meth:`predict_proba` accepts (default :data:`MAX_TEXT_CHARS`).
     """
 
     kind: ClassVar[str] = ""
@@ -182,11 +220,17 @@ class EmotionModel(ABC):
 
     thresholds_: np.ndarray
     metrics_: dict[str, Any]
+    calibration_: PlattCalibration | None = None
+    long_text_policy: LongTextPolicy = TRUNCATE
+    max_text_chars: int | None = MAX_TEXT_CHARS
 
     # ---------------------------------------------------------------- to implement
-    @abstractmethod
-    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        """Probabilities ``float32[n, 28]`` in :data:`~emobalance.labels.LABELS` order."""
+    def _predict_proba(self, texts: list[str], batch_size: int | None) -> np.ndarray:
+        """Probabilities ``float32[n, 28]`` of ``texts`` (checked) as the model reads them:
+        truncated to its input length, before calibration. Every kind implements it."""
+        raise NotImplementedError(
+            f"{type(self).__name__} implements neither _predict_proba nor predict_proba"
+        )
 
     @abstractmethod
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -209,6 +253,134 @@ class EmotionModel(ABC):
             return {p.name: p}
         return {f.name: f for f in sorted(p.iterdir()) if f.is_file()}
 
+    @property
+    def max_tokens(self) -> int | None:
+        """Tokens the model reads of a text (None: all of it); the default ``windows`` size
+        follows from it (:func:`~emobalance.models.long_text.window_for_tokens`)."""
+        return None
+
+    # ---------------------------------------------------------------- scoring
+    def predict_proba(
+        self,
+        texts: Sequence[str],
+        batch_size: int | None = None,
+        *,
+        long_text: str | None = None,
+        aggregate: str | None = None,
+        window: int | None = None,
+    ) -> np.ndarray:
+        """Probabilities ``float32[n, 28]`` in :data:`~emobalance.labels.LABELS` order.
+
+        Each text is split by the long-text policy (:mod:`emobalance.models.long_text`), the
+        pieces are scored by the kind (in batches of ``batch_size``), calibrated when the
+        model is (:attr:`calibration_`) and aggregated per text. With the default policy
+        (``truncate``) and no calibration this is the kind's own scoring, to the bit.
+
+        Parameters
+        ----------
+        texts : sequence of str
+            At most :attr:`max_text_chars` characters each.
+        batch_size : int, optional
+            Texts per forward pass (default: the kind's).
+        long_text : {"truncate", "sentences", "windows"}, optional
+            Default: :attr:`long_text_policy` (``truncate`` unless set).
+        aggregate : {"max", "mean"}, optional
+            How the pieces of one text combine, per label (default ``max``).
+        window : int, optional
+            Words per window for ``windows`` (stride ``window // 2``); default: 3/4 of
+            :attr:`max_tokens`, or 48.
+
+        Raises
+        ------
+        DataError
+            For a single str, a non-str element or a text over :attr:`max_text_chars`
+            (named by its position).
+        ConfigError
+            For an unknown policy or aggregate, a bad window or batch size.
+        """
+        self._check_fitted()
+        texts = check_texts(texts, self.max_text_chars)
+        policy = self.long_text_policy.updated(long_text, aggregate, window)
+        if policy.mode == "truncate":
+            return self._calibrate(self._predict_proba(texts, batch_size))
+        check_batch_size(batch_size)  # before the texts are split
+        pieces, counts = split_texts(texts, policy, window_for_tokens(self.max_tokens))
+        proba = self._calibrate(self._predict_proba(pieces, batch_size))
+        return aggregate_pieces(proba, counts, policy.aggregate)
+
+    def _calibrate(self, proba: np.ndarray) -> np.ndarray:
+        cal = self.calibration_
+        return proba if cal is None else cal.apply(proba)
+
+    def _shared_scoring(self) -> bool:
+        return type(self).predict_proba is EmotionModel.predict_proba
+
+    def _proba(self, texts: Sequence[str], batch_size: int | None = None, **options: Any):
+        """:meth:`predict_proba` with only the options given (a subclass that overrides
+        ``predict_proba`` with the old signature takes none)."""
+        given = {k: v for k, v in options.items() if v is not None}
+        if batch_size is not None:
+            given["batch_size"] = batch_size
+        extra = sorted(set(given) - {"batch_size"})
+        if extra and not self._shared_scoring():
+            raise ModelError(
+                f"{type(self).__name__} scores texts in its own predict_proba: "
+                f"{', '.join(extra)} need the shared one (implement _predict_proba)"
+            )
+        return self.predict_proba(texts, **given)
+
+    # ---------------------------------------------------------------- copies
+    def _copy(self: _M) -> _M:
+        new = copy.copy(self)  # shares the weights; what the with_* methods change is copied
+        new.thresholds_ = np.array(self.thresholds_, dtype=np.float32, copy=True)
+        new.metrics_ = dict(getattr(self, "metrics_", {}))
+        return new
+
+    def with_thresholds(self: _M, thresholds: Any) -> _M:
+        """A copy of the model with other decision thresholds (the weights are shared).
+
+        Parameters
+        ----------
+        thresholds : float, mapping, sequence of 28 floats, or path
+            One value in [0, 1] for every label (``0.3``); ``{label: threshold}`` for some
+            labels, the others keeping the model's (``{"grief": 0.2}``); 28 values in
+            :data:`~emobalance.labels.LABELS` order; or a JSON file of ``{label: threshold}``
+            (:func:`~emobalance.models.thresholds.read_threshold_file`).
+
+        Raises
+        ------
+        ConfigError
+            One line naming the label (and the file and line) at fault.
+        """
+        from .thresholds import resolve_thresholds
+
+        self._check_fitted()
+        new = self._copy()
+        new.thresholds_ = resolve_thresholds(thresholds, self.thresholds_)
+        return new
+
+    def with_calibration(self: _M, calibration: PlattCalibration | None) -> _M:
+        """A copy of the model whose :meth:`predict_proba` applies ``calibration`` (None:
+        the uncalibrated model). Thresholds are not re-tuned here: ``emobalance
+        calibrate`` (:func:`emobalance.jobs.calibrate_model`) does both."""
+        if calibration is not None and not isinstance(calibration, PlattCalibration):
+            raise ConfigError(
+                f"calibration: expected a PlattCalibration or None, got "
+                f"{type(calibration).__name__}"
+            )
+        new = self._copy()
+        new.calibration_ = calibration
+        return new
+
+    def with_long_text(
+        self: _M, long_text: str = "truncate", aggregate: str = "max", window: int | None = None
+    ) -> _M:
+        """A copy of the model whose :meth:`predict_proba` (and so ``predict``,
+        ``evaluate``, batch scoring...) uses this long-text policy by default."""
+        new = self._copy()
+        new.long_text_policy = LongTextPolicy(long_text, aggregate, window)
+        return new
+
     # ---------------------------------------------------------------- shared
     def _check_fitted(self) -> None:
         # thresholds_ is the last state fit() sets, and load() returns only whole models
@@ -223,13 +395,58 @@ class EmotionModel(ABC):
         self.metrics_["dev"] = evaluate(dev_labels, proba, self.thresholds_)
         return self.metrics_["dev"]
 
-    def predict_matrix(self, texts: Sequence[str]) -> np.ndarray:
-        """Binary predictions ``uint8[n, 28]`` with ``thresholds_``."""
-        return (self.predict_proba(texts) >= self.thresholds_).astype(np.uint8)
+    def predict_matrix(self, texts: Sequence[str], **options: Any) -> np.ndarray:
+        """Binary predictions ``uint8[n, 28]`` with ``thresholds_`` (``options``:
+        ``long_text``, ``aggregate``, ``window``, as in :meth:`predict_proba`)."""
+        return (self._proba(texts, **options) >= self.thresholds_).astype(np.uint8)
 
-    def predict(self, texts: Sequence[str]) -> list[list[str]]:
-        """Label names per text, using ``thresholds_``."""
-        return matrix_to_names(self.predict_matrix(texts))
+    def predict(self, texts: Sequence[str], **options: Any) -> list[list[str]]:
+        """Label names per text, using ``thresholds_`` (options as :meth:`predict_matrix`)."""
+        return matrix_to_names(self.predict_matrix(texts, **options))
+
+    def predict_records(
+        self,
+        texts: Sequence[str],
+        *,
+        top_k: int | None = None,
+        view: str = "labels",
+        batch_size: int | None = None,
+        long_text: str | None = None,
+        aggregate: str | None = None,
+        window: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The prediction of each text as a dict, in the 28 labels or a grouping.
+
+        Parameters
+        ----------
+        texts : sequence of str
+        top_k : int, optional
+            How many of the view's labels ``top`` lists (at most all); default all.
+        view : {"labels", "ekman", "sentiment"}, default="labels"
+            The 28 labels, Ekman's 6 groups + neutral, or positive / negative / ambiguous /
+            neutral. A group's probability is the max of its members'; it is predicted when
+            any member reaches its threshold (:mod:`emobalance.models.views`).
+        batch_size, long_text, aggregate, window
+            As in :meth:`predict_proba`.
+
+        Returns
+        -------
+        list of dict
+            Per text: ``labels`` (predicted names of the view), ``top`` (``(name,
+            probability)`` pairs, most probable first), ``probabilities`` (the view's, in
+            view order), ``ekman`` and ``sentiment`` (each grouping's most probable group).
+
+        Examples
+        --------
+        >>> model.predict_records(["thanks a lot!"], top_k=2, view="ekman")  # doctest: +SKIP
+        [{'labels': ['joy'], 'top': [('joy', 0.93), ('surprise', 0.04)], ...}]
+        """
+        from .views import check_top_k, check_view, prediction_records
+
+        check_top_k(top_k), check_view(view)  # before any scoring
+        proba = self._proba(texts, batch_size, long_text=long_text, aggregate=aggregate,
+                            window=window)  # fmt: skip
+        return prediction_records(proba, self.thresholds_, top_k=top_k, view=view)
 
     def evaluate(self, data: EmotionDataset) -> dict[str, Any]:
         """All metrics of :func:`emobalance.metrics.evaluate` on a labelled dataset."""
@@ -239,6 +456,11 @@ class EmotionModel(ABC):
             raise DataError("evaluate() needs a labelled dataset")
         return evaluate(data.labels, self.predict_proba(data.texts), self.thresholds_)
 
+    def _check_one_text(self, text: Any) -> str:
+        if not isinstance(text, str):
+            raise DataError(f"explain() takes one str, got {type(text).__name__}")
+        return check_texts([text], self.max_text_chars)[0]
+
     def explain(self, text: str, top_k: int = 5) -> dict[str, Any]:
         """Which tokens of one text the predicted emotions depend on, and the top emotions.
 
@@ -246,7 +468,9 @@ class EmotionModel(ABC):
         ``explain_max_tokens``) is removed in turn, and its importance is the drop of the
         probabilities of the predicted labels (the top label when none is predicted); drops
         are clipped at 0 and normalised to sum to 1, like attention weights (all zeros when
-        no token matters). Models with attention override this.
+        no token matters). Models with attention override this. Whatever the long-text
+        policy, the text is scored as ``truncate`` scores it (what the model reads of it);
+        the probabilities are calibrated when the model is.
 
         Parameters
         ----------
@@ -263,11 +487,11 @@ class EmotionModel(ABC):
             ``probabilities`` (all 28), ``ekman`` (group with the highest probability).
         """
         self._check_fitted()
-        if not isinstance(text, str):
-            raise DataError(f"explain() takes one str, got {type(text).__name__}")
+        text = self._check_one_text(text)
         spans = [m.span() for m in _TOKEN.finditer(text)][: self.explain_max_tokens]
         variants = [text[:a] + text[b:] for a, b in spans]
-        proba_all = self.predict_proba([text, *variants])
+        plain = self if self.long_text_policy.mode == "truncate" else self.with_long_text()
+        proba_all = plain.predict_proba([text, *variants])
         proba, without = proba_all[0], proba_all[1:]
         focus = np.flatnonzero(proba >= self.thresholds_)
         if focus.size == 0:

@@ -6,7 +6,8 @@ tunes one threshold per label on dev (:func:`emobalance.metrics.tune_thresholds`
 
 A model directory written by :meth:`TfidfBaseline.save` holds ``model.joblib`` (the fitted
 vectorizer and classifier), ``thresholds.json`` (label -> threshold), ``config.json``
-(hyper-parameters, label order, library versions) and ``metrics.json`` (dev metrics).
+(hyper-parameters, label order, library versions), ``metrics.json`` (dev metrics) and, once
+calibrated, ``calibration.json``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from .base import (
     read_thresholds,
     thresholds_json,
 )
+from .calibration import CALIBRATION_FILE, read_calibration
 from .schema import (
     PROBE_TEXTS,
     check_arrays,
@@ -299,6 +300,7 @@ class TfidfBaseline(EmotionModel):
         if dev is not None and not dev.is_labelled:
             raise DataError("dev must be labelled (its labels tune the thresholds)")
         t0 = time.perf_counter()
+        self.calibration_ = None  # fitted on the probabilities of an earlier fit
         self.vectorizer_ = self._make_vectorizer()
         try:
             X = self.vectorizer_.fit_transform(check_texts(train.texts))
@@ -323,14 +325,12 @@ class TfidfBaseline(EmotionModel):
         return self
 
     # ------------------------------------------------------------------ inference
-    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        """Probabilities ``float32[n, 28]`` in :data:`LABELS` order.
+    def _predict_proba(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        """Uncalibrated probabilities ``float32[n, 28]`` of the whole texts.
 
         ``batch_size`` is accepted for the common signature; the sparse product scores all
         texts at once.
         """
-        self._check_fitted()
-        texts = check_texts(texts)
         check_batch_size(batch_size)  # unused, but refused as every kind refuses it
         if not texts:
             return np.zeros((0, NUM_LABELS), dtype=np.float32)
@@ -350,6 +350,8 @@ class TfidfBaseline(EmotionModel):
                 tmp / "model.joblib",
             )
             write_json_atomic(tmp / "thresholds.json", thresholds_json(self.thresholds_))
+            if self.calibration_ is not None:
+                write_json_atomic(tmp / CALIBRATION_FILE, self.calibration_.to_json())
             write_json_atomic(tmp / "metrics.json", {"metrics": self.metrics_})
             write_json_atomic(
                 tmp / "config.json",
@@ -364,13 +366,15 @@ class TfidfBaseline(EmotionModel):
                 },
             )
 
-        return write_model_folder(path, write)
+        stale = () if self.calibration_ is not None else (CALIBRATION_FILE,)
+        return write_model_folder(path, write, stale=stale)
 
     @classmethod
     def saved_files(cls, path: str | os.PathLike[str]) -> dict[str, Path]:
-        """:data:`MODEL_FILES` and, when present, ``metrics.json``."""
+        """:data:`MODEL_FILES` and, when present, ``metrics.json`` and ``calibration.json``."""
         d = Path(path)
-        names = [*MODEL_FILES, *(["metrics.json"] if (d / "metrics.json").is_file() else [])]
+        names = [*MODEL_FILES, *[f for f in ("metrics.json", CALIBRATION_FILE)
+                                 if (d / f).is_file()]]  # fmt: skip
         return {name: d / name for name in names}
 
     @classmethod
@@ -393,6 +397,7 @@ class TfidfBaseline(EmotionModel):
         if fit_seconds is not None:
             model.fit_seconds_ = check_number(fit_seconds, origin, "'fit_seconds'", lo=0.0)
         model.thresholds_ = read_thresholds(d / "thresholds.json")
+        model.calibration_ = read_calibration(d)
         m = read_metrics(d / "metrics.json", required=False)
         try:
             with warnings.catch_warnings():

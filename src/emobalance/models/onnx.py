@@ -2,8 +2,9 @@
 
 :func:`emobalance.export.export_onnx` writes the file: the graph plus, in the ONNX
 ``metadata_props``, the vocabulary, the per-label thresholds, the model config (tokenisation,
-``max_len``) and the dev metrics, so :class:`OnnxEmotionClassifier` loads from the file alone
-and needs neither torch nor the model directory. The graph takes ``ids`` (int64
+``max_len``), the dev metrics and, for a calibrated model, its calibration, so
+:class:`OnnxEmotionClassifier` loads from the file alone and needs neither torch nor the
+model directory. The graph takes ``ids`` (int64
 ``[batch, seq]``) and returns ``logits`` (float32 ``[batch, 28]``) and ``attention`` (float32
 ``[batch, seq]``); it has no padding mask, so every batch holds texts of one token count.
 
@@ -25,11 +26,12 @@ from typing import Any
 import numpy as np
 
 from ..config import ModelConfig
-from ..errors import DataError, EmobalanceError, ModelError
+from ..errors import EmobalanceError, ModelError
 from ..io import atomic_path
 from ..labels import NUM_LABELS
 from ..text import Vocab, tokenize
 from .base import EmotionModel, check_batch_size, check_texts, explanation
+from .calibration import PlattCalibration
 from .schema import (
     check_arrays,
     check_int,
@@ -207,8 +209,15 @@ class OnnxEmotionClassifier(EmotionModel):
         names = {o.name for o in session.get_outputs()}
         if [i.name for i in session.get_inputs()] != ["ids"] or names != {"logits", "attention"}:
             raise ModelError(f"{p}: graph inputs/outputs are not ids -> logits, attention")
+        calibration = None
+        if META + "calibration" in meta:
+            calibration = PlattCalibration.from_json(
+                field("calibration"), f"{origin} {META}calibration"
+            )
         _check_initializers(p)
         clf = cls(session, vocab, config, thresholds, p, quantize, workers, metrics)
+        clf.calibration_ = calibration
+        clf._file_state = clf.metadata_state()
         _probe(clf, p)
         return clf
 
@@ -253,38 +262,79 @@ class OnnxEmotionClassifier(EmotionModel):
             pass
         return out
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int | None = 256) -> np.ndarray:
-        """Probabilities ``float32[n, 28]`` in :data:`~emobalance.labels.LABELS` order."""
+    @property
+    def max_tokens(self) -> int:
+        """``max_len`` of the exported model: the tokens of a text the graph reads."""
+        return self.model_config.max_len
+
+    def _predict_proba(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        """Uncalibrated probabilities ``float32[n, 28]`` (batches of 256 by default)."""
         return _sigmoid(self.predict_logits(texts, batch_size))
 
     def explain(self, text: str, top_k: int = 5) -> dict[str, Any]:
         """Tokens with attention weights, and the top emotions, for one text.
 
         Returns the same dict as :meth:`EmotionClassifier.explain
-        <emobalance.models.reference.EmotionClassifier.explain>`.
+        <emobalance.models.reference.EmotionClassifier.explain>` (the first ``max_len``
+        tokens; calibrated probabilities when the model is).
         """
-        if not isinstance(text, str):
-            raise DataError(f"explain() takes one str, got {type(text).__name__}")
+        text = self._check_one_text(text)
         toks = tokenize(text)[: self.model_config.max_len]
         seq = self.encode([text])[0]
         logits, weights = self.session_.run(["logits", "attention"], {"ids": seq[None, :]})
-        proba = _sigmoid(logits)[0]
+        proba = self._calibrate(_sigmoid(logits))[0]
         if not toks:
             toks = [self.vocab_.itos[self.vocab_.unk_id]]
         attn = weights[0, : len(toks)].astype(np.float64).tolist()
         return explanation(text, toks, attn, proba, self.thresholds_, top_k, "attention")
 
+    def metadata_state(self) -> dict[str, str]:
+        """The metadata entries the model in memory may have changed since it was loaded
+        (thresholds, calibration, dev metrics), as :func:`~emobalance.export.export_onnx`
+        writes them."""
+        dev = self.metrics_.get("dev")
+        state = {
+            "thresholds": json.dumps([float(t) for t in self.thresholds_]),
+            "metrics": json.dumps({"dev": dev} if dev is not None else {}),
+        }
+        if self.calibration_ is not None:
+            state["calibration"] = json.dumps(self.calibration_.to_json())
+        return state
+
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Copy the ``.onnx`` file to ``path`` (atomically); return ``path``."""
+        """Write the model to the ``.onnx`` file ``path`` (atomically); return ``path``.
+
+        The file it was loaded from is copied; when its thresholds, calibration or dev
+        metrics changed since (``with_thresholds``, ``emobalance calibrate``), the copy's
+        metadata is rewritten with them (this needs the ``onnx`` package).
+        """
         out = Path(path)
         if not self.path_.is_file():  # e.g. loaded from a temporary copy
             raise ModelError(f"{self.path_}: the ONNX file this model was loaded from is gone")
+        state = self.metadata_state()
         with atomic_path(out, suffix=".onnx") as tmp:
-            shutil.copyfile(self.path_, tmp)
+            if state == getattr(self, "_file_state", None):
+                shutil.copyfile(self.path_, tmp)
+            else:
+                onnx = require("onnx")
+                proto = onnx.load(str(self.path_))
+                set_metadata(proto, {**state, "calibration": state.get("calibration")})
+                onnx.save(proto, str(tmp))
         return out
 
     def __repr__(self) -> str:
         return f"OnnxEmotionClassifier({str(self.path_)!r}, quantize={self.quantize_!r})"
+
+
+def set_metadata(proto: Any, entries: dict[str, str | None]) -> None:
+    """Set (or, for None, remove) ``emobalance.<key>`` entries of an ONNX model's
+    ``metadata_props``; the other entries are kept in their order."""
+    keys = {META + k: v for k, v in entries.items()}
+    kept = [(e.key, e.value) for e in proto.metadata_props if e.key not in keys]
+    del proto.metadata_props[:]
+    for key, value in [*kept, *((k, v) for k, v in keys.items() if v is not None)]:
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
 
 
 def _check_initializers(path: Path) -> None:

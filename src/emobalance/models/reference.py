@@ -3,7 +3,8 @@
 ``fit(train, dev)`` builds the vocabulary and embedding matrix from the training texts, trains
 with early stopping on dev and tunes per-label thresholds on dev. Learned state lives in
 attributes ending in ``_``. ``save(dir)`` writes ``config.json``, ``vocab.json``,
-``model.safetensors``, ``thresholds.json`` and ``metrics.json``; ``load(dir)`` checks them.
+``model.safetensors``, ``thresholds.json``, ``metrics.json`` and, once calibrated,
+``calibration.json``; ``load(dir)`` checks them.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from ..training import Trainer, TrainResult, predict_logits, resolve_device, set
 from .base import (
     EmotionModel,
     check_batch_size,
-    check_texts,
     explanation,
     read_model_config,
     read_thresholds,
     thresholds_json,
 )
+from .calibration import CALIBRATION_FILE, read_calibration
 from .cnn_bilstm_attention import CNNBiLSTMAttention, count_parameters
 from .schema import (
     check_arrays,
@@ -132,6 +133,7 @@ class EmotionClassifier(EmotionModel):
         if len(train) == 0:
             raise DataError("the training dataset is empty")
         t0 = time.perf_counter()
+        self.calibration_ = None  # fitted on the probabilities of earlier weights
         set_seed(tc.seed)
         tokens = [tokenize(t) for t in (train.texts if vocab_texts is None else vocab_texts)]
         self.vocab_ = Vocab.build(tokens, min_freq=mc.min_freq, max_size=mc.max_vocab)
@@ -187,10 +189,13 @@ class EmotionClassifier(EmotionModel):
         return self
 
     # ---------------------------------------------------------------- inference
-    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        """Probabilities ``float32[n, 28]`` in :data:`LABELS` order."""
-        self._check_fitted()
-        texts = check_texts(texts)
+    @property
+    def max_tokens(self) -> int:
+        """``model.max_len``: the tokens of a text the network reads."""
+        return self.model_config.max_len
+
+    def _predict_proba(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        """Uncalibrated probabilities ``float32[n, 28]`` of the first ``max_len`` tokens."""
         bs = check_batch_size(batch_size) or self.train_config.eval_batch_size
         seqs = self.encode(texts)
         logits = predict_logits(self.network_, seqs, bs, self._device())
@@ -201,11 +206,12 @@ class EmotionClassifier(EmotionModel):
 
         Returns the dict of :meth:`EmotionModel.explain
         <emobalance.models.base.EmotionModel.explain>` with ``method="attention"``; the
-        weights sum to 1 (all zeros for a network built without attention).
+        weights sum to 1 (all zeros for a network built without attention). The network
+        reads the first ``max_len`` tokens, whatever the long-text policy; the probabilities
+        are calibrated when the model is.
         """
         self._check_fitted()
-        if not isinstance(text, str):
-            raise DataError(f"explain() takes one str, got {type(text).__name__}")
+        text = self._check_one_text(text)
         toks = tokenize(text)[: self.model_config.max_len]
         seq = self.encode([text])[0]
         ids = torch.from_numpy(seq.astype(np.int64)).unsqueeze(0).to(self._device())
@@ -213,7 +219,7 @@ class EmotionClassifier(EmotionModel):
         with torch.inference_mode():
             self.network_.eval()
             logits, weights = self.network_(ids, lens, return_attention=True)
-        proba = sigmoid(logits.float().cpu().numpy())[0]
+        proba = self._calibrate(sigmoid(logits.float().cpu().numpy()))[0]
         if not toks:
             toks = [self.vocab_.itos[self.vocab_.unk_id]]
         attn = (
@@ -239,6 +245,8 @@ class EmotionClassifier(EmotionModel):
             save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
             self.vocab_.save(tmp / "vocab.json")
             write_json_atomic(tmp / "thresholds.json", thresholds_json(self.thresholds_))
+            if self.calibration_ is not None:
+                write_json_atomic(tmp / CALIBRATION_FILE, self.calibration_.to_json())
             write_json_atomic(
                 tmp / "metrics.json", {"metrics": self.metrics_, "history": self.history_}
             )
@@ -254,12 +262,16 @@ class EmotionClassifier(EmotionModel):
                 },
             )
 
-        return write_model_folder(path, write)
+        stale = () if self.calibration_ is not None else (CALIBRATION_FILE,)
+        return write_model_folder(path, write, stale=stale)
 
     @classmethod
     def saved_files(cls, path: str | os.PathLike[str]) -> dict[str, Path]:
-        """The five files of :data:`MODEL_FILES` (not an ONNX export kept beside them)."""
-        return {name: Path(path) / name for name in MODEL_FILES}
+        """The five files of :data:`MODEL_FILES` and, when present, ``calibration.json``
+        (not an ONNX export kept beside them)."""
+        d = Path(path)
+        names = [*MODEL_FILES, *([CALIBRATION_FILE] if (d / CALIBRATION_FILE).is_file() else [])]
+        return {name: d / name for name in names}
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], device: str = "cpu") -> EmotionClassifier:
@@ -288,6 +300,7 @@ class EmotionClassifier(EmotionModel):
                 f"{d / 'vocab.json'}: {len(clf.vocab_)} tokens, config.json says {vocab_size}"
             )
         clf.thresholds_ = read_thresholds(d / "thresholds.json")
+        clf.calibration_ = read_calibration(d)
         m = read_metrics(d / "metrics.json")
         weights = d / "model.safetensors"
         # the names and shapes the config implies, from a network on the meta device (no

@@ -8,7 +8,10 @@ that :func:`~emobalance.models.registry.load_model` gives a working model or a
 print NaN probabilities or whose label can never fire:
 
 - JSON files must parse (UTF-8) and hold an object; ``labels`` must be the 28 in order;
-- thresholds: exactly the 28 labels, each a finite number in [0, 1];
+- thresholds: exactly the 28 labels, each a finite number in [0, 1] (a user's overrides:
+  any of the labels, :func:`parse_thresholds` with ``partial=True``);
+- ``calibration.json`` (optional): per-label Platt parameters for exactly the 28 labels, each
+  finite, slopes positive (:func:`parse_calibration`);
 - ``metrics.json``: any content, but a JSON object (``metrics`` an object, ``history`` a list);
 - config sections go through their pydantic models (:func:`config_section`);
 - weights: the tensor names and shapes the config implies, every value finite and within
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,8 @@ from ..errors import EmobalanceError, ModelError
 from ..labels import LABELS, NUM_LABELS
 
 __all__ = [
+    "CALIBRATION_FORMAT",
+    "CALIBRATION_VERSION",
     "PROBE_TEXTS",
     "WEIGHT_LIMIT",
     "check_arrays",
@@ -41,6 +46,7 @@ __all__ = [
     "check_shapes",
     "config_section",
     "json_object",
+    "parse_calibration",
     "parse_threshold_list",
     "parse_thresholds",
     "probe_failed",
@@ -164,31 +170,70 @@ def check_int(value: Any, origin: str, field: str, lo: int = 0, hi: int | None =
 
 
 # ---------------------------------------------------------------------------- thresholds
-def _threshold(value: Any, origin: str, field: str) -> float:
-    return check_number(value, origin, field, 0.0, 1.0)
+def _threshold(
+    value: Any, origin: str, field: str, error: type[EmobalanceError] = ModelError
+) -> float:
+    try:
+        return check_number(value, origin, field, 0.0, 1.0)
+    except ModelError as exc:
+        raise error(str(exc)) from None
 
 
-def parse_thresholds(obj: Any, origin: str) -> np.ndarray:
+def parse_thresholds(
+    obj: Any,
+    origin: str,
+    *,
+    partial: bool = False,
+    where: Callable[[str], str] | None = None,
+    error: type[EmobalanceError] = ModelError,
+) -> np.ndarray:
     """``{label: threshold}`` for exactly the 28 labels as ``float32[28]``.
+
+    Parameters
+    ----------
+    obj : object
+        The parsed JSON.
+    origin : str
+        The file (or place) named in errors.
+    partial : bool, default=False
+        Accept any subset of the labels (a user's overrides): the labels not named are NaN,
+        and a key is looked up as :func:`~emobalance.labels.label_id` does (case and spaces
+        ignored, ids accepted); each label at most once.
+    where : callable, optional
+        ``key -> place`` named in the error about that key (e.g. ``"t.json: line 3"``);
+        default ``origin``.
+    error : EmobalanceError subclass, default=ModelError
+        The class raised (a user's overrides are a :class:`~emobalance.errors.ConfigError`).
 
     Raises
     ------
     ModelError
-        Naming the label whose threshold is not a finite number in [0, 1], an unknown label
-        or the missing ones.
+        (or ``error``) naming the label whose threshold is not a finite number in [0, 1], an
+        unknown label or the missing ones.
     """
     if not isinstance(obj, dict):
-        raise ModelError(f"{origin}: expected a JSON object {{label: threshold}}, got {_kind(obj)}")
+        raise error(f"{origin}: expected a JSON object {{label: threshold}}, got {_kind(obj)}")
+    place = where or (lambda key: origin)
+    if partial:
+        from ..labels import label_id
+
+        out = np.full(NUM_LABELS, np.nan, dtype=np.float32)
+        for key, value in obj.items():
+            j = label_id(key, place(key), what="label", error=error)
+            if not np.isnan(out[j]):
+                raise error(f"{place(key)}: label {LABELS[j]!r} is given twice")
+            out[j] = _threshold(value, place(key), repr(LABELS[j]), error)
+        return out
     for lab, value in obj.items():
         if lab in _LABEL_SET:
-            _threshold(value, origin, repr(lab))
+            _threshold(value, place(lab), repr(lab), error)
     extra = [k for k in obj if k not in _LABEL_SET]
     if extra:
-        raise ModelError(f"{origin}: unknown label {show(extra[0])} (expected the 28 labels)")
+        raise error(f"{place(extra[0])}: unknown label {show(extra[0])} (expected the 28 labels)")
     missing = [lab for lab in LABELS if lab not in obj]
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-        raise ModelError(f"{origin}: no threshold for {', '.join(missing[:3])}{more}")
+        raise error(f"{origin}: no threshold for {', '.join(missing[:3])}{more}")
     return np.array([float(obj[lab]) for lab in LABELS], dtype=np.float32)
 
 
@@ -202,6 +247,57 @@ def parse_threshold_list(obj: Any, origin: str, field: str = "thresholds") -> np
     for i, value in enumerate(obj):
         _threshold(value, origin, f"{field}[{i}] ({LABELS[i]!r})")
     return np.array([float(v) for v in obj], dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------- calibration
+CALIBRATION_FORMAT = "emobalance-calibration"
+CALIBRATION_VERSION = 1
+CALIBRATION_LIMIT = 1e4
+"""Largest slope or intercept magnitude a stored calibration may hold (fits stay under 1e3)."""
+
+
+def parse_calibration(obj: Any, origin: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """``calibration.json``: per-label Platt parameters ``(a, b)`` and the fit's ``info``.
+
+    The object holds ``format`` (:data:`CALIBRATION_FORMAT`), ``version`` (1),
+    ``method`` (``"platt"``), ``params`` (``{label: {"a": slope, "b": intercept}}`` for
+    exactly the 28 labels; ``0 < a <= 1e4``, ``|b| <= 1e4``) and optionally ``info`` (an
+    object).
+
+    Raises
+    ------
+    ModelError
+        Naming the file and the field or label at fault.
+    """
+    d = json_object(obj, origin)
+    if d.get("format") != CALIBRATION_FORMAT:
+        raise ModelError(
+            f"{origin}: 'format' must be {CALIBRATION_FORMAT!r}, got {show(d.get('format'))}"
+        )
+    check_int(d.get("version"), origin, "'version'", lo=1, hi=CALIBRATION_VERSION)
+    if d.get("method") != "platt":
+        raise ModelError(f"{origin}: 'method' must be \"platt\", got {show(d.get('method'))}")
+    params = json_object(d.get("params"), f"{origin}: 'params'")
+    extra = [k for k in params if k not in _LABEL_SET]
+    if extra:
+        raise ModelError(f"{origin}: 'params': unknown label {show(extra[0])}")
+    missing = [lab for lab in LABELS if lab not in params]
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise ModelError(f"{origin}: 'params': no entry for {', '.join(missing[:3])}{more}")
+    a, b = np.empty(NUM_LABELS), np.empty(NUM_LABELS)
+    for j, lab in enumerate(LABELS):
+        p = json_object(params[lab], f"{origin}: 'params'.{lab}")
+        a[j] = check_number(p.get("a"), origin, f"'params'.{lab}.a",
+                            what=f"a number in (0, {CALIBRATION_LIMIT:g}]")  # fmt: skip
+        if not 0 < a[j] <= CALIBRATION_LIMIT:
+            raise ModelError(f"{origin}: 'params'.{lab}.a must be a number in "
+                             f"(0, {CALIBRATION_LIMIT:g}], got {show(p.get('a'))}")  # fmt: skip
+        b[j] = check_number(p.get("b"), origin, f"'params'.{lab}.b",
+                            -CALIBRATION_LIMIT, CALIBRATION_LIMIT)  # fmt: skip
+    info = d.get("info", {})
+    json_object(info, f"{origin}: 'info'")
+    return a, b, dict(info)
 
 
 # ---------------------------------------------------------------------------- metrics

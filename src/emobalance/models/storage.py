@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from ..errors import ModelError
@@ -62,7 +62,10 @@ def temp_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def write_model_folder(
-    path: str | os.PathLike[str], write: Callable[[Path], None], marker: str = "config.json"
+    path: str | os.PathLike[str],
+    write: Callable[[Path], None],
+    marker: str = "config.json",
+    stale: Sequence[str] = (),
 ) -> Path:
     """Write a model folder whole: ``write(tmp)`` fills a temporary folder beside ``path``,
     which is then renamed to ``path``.
@@ -82,6 +85,10 @@ def write_model_folder(
         ``tmp -> None``: writes every file of the model into ``tmp``.
     marker : str, default="config.json"
         The file written last into an existing folder.
+    stale : sequence of str
+        Files an earlier model in the folder may hold that this one does not (e.g. the
+        ``calibration.json`` of a calibrated model, saved over by an uncalibrated one):
+        removed from an existing folder, after the marker and before the new files.
 
     Returns
     -------
@@ -116,6 +123,9 @@ def write_model_folder(
                 if not out.is_dir():  # not a concurrent writer's folder: a real failure
                     raise
         (out / marker).unlink(missing_ok=True)
+        for name in stale:
+            if not (tmp / name).exists():
+                (out / name).unlink(missing_ok=True)
         for f in sorted(tmp.iterdir(), key=lambda f: f.name == marker):  # marker last
             os.replace(f, out / f.name)
     return out

@@ -6,7 +6,8 @@ macro-F1 and per-label thresholds tuned on dev. Needs the ``teacher`` extra (tra
 
 A saved teacher folder is a Hugging Face encoder folder (``save_pretrained``: ``config.json``,
 ``model.safetensors``, the tokenizer) plus ``head.safetensors``, ``emobalance_transformer.json``
-(labels, pooling, settings), ``thresholds.json`` and ``metrics.json``. The balancing
+(labels, pooling, settings), ``thresholds.json``, ``metrics.json`` and, once calibrated,
+``calibration.json``. The balancing
 :class:`~emobalance.teachers.HFTeacher` adapter recognises it by
 ``emobalance_transformer.json``.
 
@@ -36,7 +37,8 @@ from ..data.dataset import EmotionDataset
 from ..errors import DataError, ModelError
 from ..io import write_json_atomic
 from ..labels import LABELS, NUM_LABELS
-from .base import EmotionModel, check_batch_size, check_texts, read_thresholds, thresholds_json
+from .base import EmotionModel, check_batch_size, read_thresholds, thresholds_json
+from .calibration import CALIBRATION_FILE, read_calibration
 from .layers import UniformDropout, register_teacher_attention, use_uniform_dropout
 from .schema import (
     PROBE_TEXTS,
@@ -401,6 +403,7 @@ class TransformerClassifier(EmotionModel):
         if len(train) == 0:
             raise DataError("the training dataset is empty")
         t0 = time.perf_counter()
+        self.calibration_ = None  # fitted on the probabilities of earlier weights
         set_seed(cfg.seed)
         self.base_ = resolve_base(cfg.base)
         self.tokenizer_, encoder = _load_encoder(self.base_)
@@ -440,12 +443,15 @@ class TransformerClassifier(EmotionModel):
         return self
 
     # --------------------------------------------------------------------- inference
-    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        """Probabilities ``float32[n, 28]`` in :data:`LABELS` order."""
+    @property
+    def max_tokens(self) -> int:
+        """``max_length`` less the two special tokens: the subwords of a text it reads."""
+        return max(1, self.config.max_length - 2)
+
+    def _predict_proba(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        """Uncalibrated probabilities ``float32[n, 28]`` of the first ``max_length`` tokens."""
         from ..training import sigmoid
 
-        self._check_fitted()
-        texts = check_texts(texts)
         batch_size = check_batch_size(batch_size)
         if not texts:
             return np.zeros((0, NUM_LABELS), dtype=np.float32)
@@ -475,6 +481,8 @@ class TransformerClassifier(EmotionModel):
                     self.network_.head.state_dict().items()}  # fmt: skip
             save_file(head, str(tmp / "head.safetensors"), metadata={"format": "pt"})
             write_json_atomic(tmp / "thresholds.json", thresholds_json(self.thresholds_))
+            if self.calibration_ is not None:
+                write_json_atomic(tmp / CALIBRATION_FILE, self.calibration_.to_json())
             write_json_atomic(tmp / "metrics.json",
                               {"metrics": self.metrics_, "history": self.history_})  # fmt: skip
             write_json_atomic(
@@ -500,6 +508,8 @@ class TransformerClassifier(EmotionModel):
                         return out
                     raise
             (out / MARKER).unlink(missing_ok=True)
+            if self.calibration_ is None:  # an earlier, calibrated model's file
+                (out / CALIBRATION_FILE).unlink(missing_ok=True)
             for f in sorted(tmp.iterdir(), key=lambda f: f.name == MARKER):  # marker last
                 os.replace(f, out / f.name)
         finally:
@@ -544,6 +554,7 @@ class TransformerClassifier(EmotionModel):
         cfg = meta.get("config", {})
         clf = cls(config_section(cfg, TransformerConfig, str(marker), "config", device=device))
         thresholds = read_thresholds(d / "thresholds.json")
+        calibration = read_calibration(d)
         m = read_metrics(d / "metrics.json", required=False)
         head_path = d / "head.safetensors"
         head_shapes = safetensors_shapes(head_path)
@@ -572,6 +583,7 @@ class TransformerClassifier(EmotionModel):
             raise probe_failed(exc, str(d)) from None
         check_probe(logits, str(d), logits=True)
         clf.thresholds_ = thresholds
+        clf.calibration_ = calibration
         clf.name = d.name
         clf.metrics_, clf.history_ = m.get("metrics", {}), m.get("history", [])
         return clf

@@ -4,6 +4,12 @@ Endpoints
 ---------
 ``POST /v1/predict``  ``{"texts": [...]}`` -> per text: labels above the per-label thresholds,
                       the 28 probabilities, the Ekman group (and its 7 probabilities).
+                      Optional fields: ``long_text`` (truncate, sentences, windows),
+                      ``aggregate`` (max, mean), ``window`` (words); ``top_k`` and ``view``
+                      (labels, ekman, sentiment): with either, the answer also holds ``top``,
+                      ``sentiment`` and ``sentiment_probabilities``, and ``labels`` and
+                      ``probabilities`` are in the view. A request without them gets the
+                      answer of earlier versions, to the byte.
 ``POST /v1/explain``  ``{"text": ..., "top_k": 5}`` -> tokens with their weights (attention for
                       the reference network, leave-one-token-out drops otherwise), top labels.
 ``GET /v1/labels``    the labels, the Ekman grouping and the thresholds.
@@ -36,7 +42,7 @@ import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from fastapi import FastAPI, Request
@@ -52,16 +58,18 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from pydantic import BaseModel, Field, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, Field, StrictInt, StrictStr, ValidationInfo, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..data.readers import lone_surrogate
 from ..errors import ConfigError, EmobalanceError, ModelError
-from ..labels import EKMAN, EKMAN_LABELS, LABELS, collapse_probabilities
+from ..labels import EKMAN, EKMAN_LABELS, LABELS, SENTIMENT_LABELS, collapse_probabilities
 from ..log import get_logger
 from ..models.base import EmotionModel
+from ..models.long_text import MAX_WINDOW_WORDS
 from ..models.registry import load_model
+from ..models.views import prediction_records
 from .middleware import LATENCY_BUCKETS, BodyGuard, Head, Headers, Metrics, error_response
 
 log = get_logger(__name__)
@@ -73,7 +81,8 @@ DEFAULT_MAX_CHARS = 5_000
 JSON_BYTES_PER_CHAR = 12
 # Per text: its two quotes, the comma and room for a pretty-printer's newline and indent.
 JSON_BYTES_PER_TEXT = 64
-# The object around the list ({"texts": [...]}, or "text" + "top_k"), whitespace included.
+# The object around the list ({"texts": [...]} and its option fields, or "text" + "top_k"),
+# whitespace included.
 JSON_BYTES_FIXED = 4096
 DEFAULT_BODY_IDLE_TIMEOUT_S = 60.0  # nginx's client_body_timeout
 
@@ -130,6 +139,25 @@ class PredictRequest(BaseModel):
     texts: list[StrictStr] = Field(
         ..., min_length=1, examples=[["thank you so much!", "this is awful"]]
     )
+    long_text: Literal["truncate", "sentences", "windows"] | None = Field(
+        None,
+        description="truncate (default: the model reads what fits), or score each sentence / "
+        "window of words of a long text and aggregate them.",
+    )
+    aggregate: Literal["max", "mean"] | None = Field(
+        None, description="With sentences / windows: max (default) or mean of the pieces."
+    )
+    window: StrictInt | None = Field(
+        None, ge=2, le=MAX_WINDOW_WORDS, description="With windows: words per window."
+    )
+    top_k: StrictInt | None = Field(
+        None, ge=1, le=len(LABELS), description="How many of the view's labels `top` lists."
+    )
+    view: Literal["labels", "ekman", "sentiment"] | None = Field(
+        None,
+        description="labels (the 28), ekman (6 groups + neutral) or sentiment (4 groups): "
+        "`labels`, `probabilities` and `top` are given in it.",
+    )
 
     @field_validator("texts")
     @classmethod
@@ -138,14 +166,53 @@ class PredictRequest(BaseModel):
             _no_lone_surrogates(t, f"texts[{k}]")
         return texts
 
+    # (long_text is declared before them, so info.data holds it)
+    @field_validator("aggregate")
+    @classmethod
+    def _aggregate_needs_pieces(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("long_text") in (None, "truncate"):
+            raise ValueError("needs long_text sentences or windows")
+        return value
+
+    @field_validator("window")
+    @classmethod
+    def _window_needs_windows(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("long_text") != "windows":
+            raise ValueError("needs long_text windows")
+        return value
+
+    def scoring_options(self) -> dict[str, Any]:
+        """The long-text options given, for ``predict_proba``."""
+        given = {"long_text": self.long_text, "aggregate": self.aggregate, "window": self.window}
+        return {k: v for k, v in given.items() if v is not None}
+
+
+class LabelProbability(BaseModel):
+    """A label and its probability."""
+
+    label: str
+    probability: float
+
 
 class Prediction(BaseModel):
     """The prediction for one text."""
 
-    labels: list[str] = Field(description="Labels whose probability reaches its threshold.")
-    probabilities: dict[str, float] = Field(description="All 28 labels, in LABELS order.")
+    labels: list[str] = Field(
+        description="Labels whose probability reaches its threshold (a group: one of its "
+        "labels does)."
+    )
+    probabilities: dict[str, float] = Field(
+        description="All 28 labels in LABELS order, or the view's groups (max of members)."
+    )
     ekman: str = Field(description="Ekman group with the highest probability (max of members).")
     ekman_probabilities: dict[str, float]
+    top: list[LabelProbability] | None = Field(
+        None, description="With top_k or view: the most probable of the view, first first."
+    )
+    sentiment: str | None = Field(
+        None, description="With top_k or view: the sentiment group with the highest probability."
+    )
+    sentiment_probabilities: dict[str, float] | None = None
 
 
 class PredictResponse(BaseModel):
@@ -165,13 +232,6 @@ class ExplainRequest(BaseModel):
     @classmethod
     def _valid_unicode(cls, text: str) -> str:
         return _no_lone_surrogates(text, "text")
-
-
-class LabelProbability(BaseModel):
-    """A label and its probability."""
-
-    label: str
-    probability: float
 
 
 class ExplainResponse(BaseModel):
@@ -328,6 +388,7 @@ def create_app(
     max_chars: int = DEFAULT_MAX_CHARS,
     max_body_bytes: int | None = None,
     body_idle_timeout_s: float = DEFAULT_BODY_IDLE_TIMEOUT_S,
+    model_name: str | None = None,
 ) -> FastAPI:
     """Build the serving app around one model, loaded (and warmed up) here, once.
 
@@ -347,6 +408,8 @@ def create_app(
         allowed, with a warning).
     body_idle_timeout_s : float
         A request body that sends no bytes for this long gets 408 and the connection closes.
+    model_name : str, optional
+        The name ``/healthz`` reports (default: the folder's name, or ``in-memory``).
 
     Returns
     -------
@@ -385,7 +448,7 @@ def create_app(
     if isinstance(model_or_dir, str | os.PathLike):
         clf, model_name = load_model(model_or_dir), Path(model_or_dir).name
     else:
-        clf, model_name = model_or_dir, "in-memory"
+        clf, model_name = model_or_dir, model_name or "in-memory"
     for attr in ("predict_proba", "explain", "thresholds_"):
         if not hasattr(clf, attr):
             raise ModelError(f"{type(clf).__name__} cannot be served: it has no {attr}")
@@ -455,9 +518,10 @@ def create_app(
             )
 
     # ------------------------------------------------------------ endpoints
-    @app.post("/v1/predict", responses=_ERRORS, tags=["model"])
+    @app.post("/v1/predict", responses=_ERRORS, tags=["model"], response_model_exclude_none=True)
     def predict(req: PredictRequest) -> PredictResponse:
-        """Labels above the per-label thresholds, all 28 probabilities and the Ekman group."""
+        """Labels above the per-label thresholds, all 28 probabilities and the Ekman group
+        (and, with ``top_k`` or ``view``, the top labels and the sentiment group)."""
         texts = req.texts
         if len(texts) > max_texts:
             raise StarletteHTTPException(
@@ -465,12 +529,15 @@ def create_app(
             )
         for i, text in enumerate(texts):
             check_text(text, f"texts[{i}]")
+        options = req.scoring_options()
         t0 = time.perf_counter()
         with lock:
-            proba = clf.predict_proba(texts)
+            proba = clf.predict_proba(texts, **options) if options else clf.predict_proba(texts)
         inference.labels("predict").observe(time.perf_counter() - t0)
         texts_total.labels("predict").inc(len(texts))
         ekman = collapse_probabilities(proba, "ekman")
+        if req.top_k is not None or req.view is not None:
+            return _in_view(proba, ekman, req.top_k, req.view or "labels")
         above = proba >= thresholds
         return PredictResponse(
             predictions=[
@@ -483,6 +550,33 @@ def create_app(
                 for i in range(len(texts))
             ]
         )
+
+    def _in_view(
+        proba: np.ndarray, ekman: np.ndarray, top_k: int | None, view: str
+    ) -> PredictResponse:
+        """The answer to a request with ``top_k`` or ``view``: labels, probabilities and top
+        in the view, plus both groupings."""
+        records = prediction_records(proba, thresholds, top_k=top_k, view=view)
+        sentiment = collapse_probabilities(proba, "sentiment")
+        out = []
+        for i, rec in enumerate(records):
+            names, scores = zip(*rec["probabilities"].items(), strict=True)
+            top_names, top_scores = zip(*rec["top"], strict=True)
+            top = zip(top_names, _round(np.array(top_scores)), strict=True)
+            out.append(
+                Prediction(
+                    labels=rec["labels"],
+                    probabilities=dict(zip(names, _round(np.array(scores)), strict=True)),
+                    ekman=rec["ekman"],
+                    ekman_probabilities=dict(zip(EKMAN_LABELS, _round(ekman[i]), strict=True)),
+                    top=[LabelProbability(label=n, probability=p) for n, p in top],
+                    sentiment=rec["sentiment"],
+                    sentiment_probabilities=dict(
+                        zip(SENTIMENT_LABELS, _round(sentiment[i]), strict=True)
+                    ),
+                )
+            )
+        return PredictResponse(predictions=out)
 
     @app.post("/v1/explain", responses=_ERRORS, tags=["model"])
     def explain(req: ExplainRequest) -> ExplainResponse:

@@ -1,5 +1,6 @@
-// emobalance web page: one call to v1/explain, then a sorted bar chart, the tokens shaded by
-// attention weight and the Ekman group. Plain DOM code: the page loads nothing from elsewhere.
+// emobalance web page: v1/predict (the labels, the top k, the Ekman and sentiment groups, under
+// the chosen long-text policy) and v1/explain (the tokens shaded by weight), then a sorted bar
+// chart. Plain DOM code: the page loads nothing from elsewhere.
 "use strict";
 
 (function () {
@@ -8,6 +9,8 @@
   const button = document.getElementById("analyse");
   const status = document.getElementById("status");
   const result = document.getElementById("result");
+  const topK = document.getElementById("top-k");
+  const longText = document.getElementById("long-text");
 
   function setStatus(message, isError) {
     status.textContent = message;
@@ -56,18 +59,45 @@
     }
   }
 
-  function render(data) {
-    document.getElementById("ekman").textContent = data.ekman;
+  function renderTop(top) {
+    const list = document.getElementById("top");
+    list.replaceChildren();
+    for (const item of top) {
+      const row = el("li", "", item.label);
+      row.dataset.label = item.label;
+      row.dataset.probability = item.probability.toFixed(4);
+      row.append(el("span", "value", item.probability.toFixed(3)));
+      list.append(row);
+    }
+  }
+
+  function render(pred, explained) {
+    document.getElementById("ekman").textContent = pred.ekman;
+    document.getElementById("sentiment").textContent = pred.sentiment;
     const labelBox = document.getElementById("labels");
     labelBox.replaceChildren();
-    if (data.labels.length === 0) {
+    if (pred.labels.length === 0) {
       labelBox.textContent = "(none above its threshold)";
     } else {
-      for (const label of data.labels) labelBox.append(el("span", "chip", label));
+      for (const label of pred.labels) labelBox.append(el("span", "chip", label));
     }
-    renderTokens(data.tokens, data.attention);
-    renderBars(data.probabilities, data.labels);
+    renderTop(pred.top);
+    renderTokens(explained.tokens, explained.attention);
+    renderBars(pred.probabilities, pred.labels);
     result.hidden = false;
+  }
+
+  async function post(path, body) {
+    const response = await fetch(path, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      throw new Error(data.detail || `HTTP ${response.status}`);
+    }
+    return data;
   }
 
   async function analyse() {
@@ -79,16 +109,14 @@
     button.disabled = true;
     setStatus("Analysing…");
     try {
-      const response = await fetch("v1/explain", {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ text: text, top_k: 5 }),
-      });
-      const data = await response.json().catch(() => ({}));
-      if (!response.ok) {
-        throw new Error(data.detail || `HTTP ${response.status}`);
-      }
-      render(data);
+      const k = Number(topK.value) || 5;
+      const request = { texts: [text], top_k: k, view: "labels" };
+      if (longText.value !== "truncate") request.long_text = longText.value;
+      const [pred, explained] = await Promise.all([
+        post("v1/predict", request),
+        post("v1/explain", { text: text, top_k: k }),
+      ]);
+      render(pred.predictions[0], explained);
       setStatus("");
     } catch (err) {
       setStatus(`Error: ${err.message}`, true);
