@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from .config_files import apply_overrides, deep_merge, read_yaml
+from .config_presets import EVEN_BALANCE, POLARITY_GUARD_ENTRY, PRESETS  # noqa: F401 (re-exported)
 from .errors import ConfigError, field_path
 
 DEFAULT_VECTORS = "vectors/explosion-fasttext-en-300d.corpus-vocab.vec.gz"
@@ -599,29 +600,10 @@ class BalanceConfig(_Section):
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
 
 
-EVEN_BALANCE: dict[str, Any] = {
-    "strategy": "mean_ir",
-    "mean_ir_target": 1.5,
-    "undersample": "above_target",
-    "sources": ["pseudo_label", "generated", "augment", "oversample"],
-}
-"""The evenly distributed shape (``emobalance balance --even``): MeanIR <= 1.5 by undersampling
-the frequent labels and filling the rare ones from every source. It is the shape some users
-want; on dev it scored below the default (docs/BENCHMARKS.md, "Balancing settings tried")."""
-
-
 VARIANTS = (
     "imbalanced", "balanced", "no_attention", "no_conv", "no_pretrained", "tfidf", "distilled",
     "distilled_balanced",
 )  # fmt: skip
-
-
-POLARITY_GUARD_ENTRY: dict[str, Any] = {
-    "name": "sentiment140_polarity_guard",
-    "path": "sentiment140_polarity_guard",
-    "label_map": "polarity",
-}
-"""The Sentiment140 polarity guard as a ``run.external`` entry (both presets have it)."""
 
 
 class ExternalConfig(_Section):
@@ -719,31 +701,6 @@ class EmobalanceConfig(_Section):
     def to_yaml(self) -> str:
         """The resolved config as YAML."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
-
-
-PRESETS: dict[str, dict[str, Any]] = {
-    # what `make run` runs: one seed, fewer epochs, the in-run teacher (<= 15 min)
-    "quick": {
-        "run": {"seeds": [0], "variants": ["imbalanced", "balanced", "tfidf"], "bootstrap": 500,
-                # inference only: 5,000 held-out tweets per model, a few seconds each
-                "external": [POLARITY_GUARD_ENTRY]},
-        "train": {"epochs": 8},
-        # the in-run teacher (this run's reference + TF-IDF): fine-tuning MiniLM would not fit
-        "balance": {"teacher": "ensemble"},
-        "distill": {"teacher": "ensemble"},
-    },
-    # the table in the README: 5 seeds, all ablations, BalanceConfig's recipe as it is
-    "paper": {
-        "run": {
-            "seeds": [0, 1, 2, 3, 4],
-            "variants": ["imbalanced", "balanced", "no_attention", "no_conv", "no_pretrained",
-                         "tfidf", "distilled"],
-            "bootstrap": 1000,
-            "external": [POLARITY_GUARD_ENTRY],
-        },
-    },
-}  # fmt: skip
-"""Named partial configs for ``emobalance run --preset``: only what differs from the defaults."""
 
 
 def load_config(
