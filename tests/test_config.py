@@ -84,7 +84,7 @@ def test_set_applies_after_the_file_and_the_preset(tmp_path):
     p.write_text("train:\n  epochs: 3\n  lr: 0.01\n")
     cfg = load_config(p, preset="quick", overrides=["train.epochs=5"])
     assert (cfg.train.epochs, cfg.train.lr) == (5, 0.01)
-    assert cfg.balance.target == 1000  # the preset's, not overridden
+    assert cfg.balance.teacher == "ensemble"  # the preset's, not overridden
     assert load_config(p, preset="quick").train.epochs == 3  # the file over the preset
 
 
