@@ -133,6 +133,31 @@ def test_presets_resolve_exactly_as_before_the_redesign(preset):
         "label_map": "polarity", "text_column": "text", "label_column": "label",
         "multi_label": False, "label_sep": ",", "abstain": None,
     }]  # fmt: skip
+    # issue 17 changed the recipe on purpose (soft-label balancing chosen on dev) and added
+    # options whose defaults keep the old behaviour; everything else is as frozen
+    changed = {
+        "balance": {"sources": ["oversample"], "max_copies": 2, "target": "median"},
+        "distill": {"teacher": "ensemble" if preset == "quick" else "auto"},
+        "run": {"seeds": [0] if preset == "quick" else [0, 1, 2, 3, 4]},
+    }  # fmt: skip
+    added = {
+        "balance": {"soft_labels": True},
+        "balance.pseudo_label": {"selection": "threshold", "target_precision": 0.6,
+                                 "min_threshold": 0.2, "weight": "one"},
+        "balance.augment": {"teacher_check": False},
+        "distill": {"corpus_selection": "all", "min_proba": 0.05},
+    }  # fmt: skip
+    for dotted, values in added.items():
+        g, f = got, frozen
+        for part in dotted.split("."):
+            g, f = g[part], f[part]
+        for key, value in values.items():
+            assert g.pop(key) == value and key not in f, (dotted, key)
+    for section, values in changed.items():
+        for key, value in values.items():
+            assert got[section].get(key, value) == value, (section, key)
+            got[section].pop(key, None)
+            frozen[section].pop(key)
     assert got == frozen
     assert got["balance"]["generation"]["enabled"] is False
 
