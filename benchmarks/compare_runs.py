@@ -6,7 +6,9 @@ the seeds, mean ± std of dev macro-F1, test macro-F1, rare-6 mean F1 and the po
 accuracy, and against the baseline the paired t-test / Wilcoxon of
 :func:`emobalance.evaluation.compare_variants`; ``selected_by_dev`` is the non-baseline name
 with the highest mean dev macro-F1 (test is never used to choose). ``--figure F.png`` draws
-the per-label test F1 of every name (mean over seeds), the six rarest labels marked.
+the per-label test F1 of every name (mean over seeds), the six rarest labels marked;
+``--report DIR`` writes the names' report (report.md, report.html, significance.json and the
+merged metrics.json), as ``emobalance run`` does for one run directory.
 
     python benchmarks/compare_runs.py imbalanced=runs/study5:imbalanced \\
         paper_recipe=runs/study5:balanced chosen=runs/screen/os2:balanced
@@ -33,6 +35,11 @@ def main() -> None:
     ap.add_argument("specs", nargs="+", help="NAME=RUN_DIR:VARIANT (the first is the baseline)")
     ap.add_argument("--seeds", default=None, help="only these seeds, e.g. 0,1,2,3,4")
     ap.add_argument("--figure", default=None, help="write the per-label F1 figure (PNG) here")
+    ap.add_argument(
+        "--report",
+        default=None,
+        help="write report.md / report.html / significance.json of the names here",
+    )
     args = ap.parse_args()
 
     from emobalance.data import goemotions
@@ -82,16 +89,37 @@ def main() -> None:
         for n in names
     }
     rows = compare_variants(entries, baseline=names[0], rare=rare, variants=names)
+    selected = select_by_dev(entries, names[1:])
     if args.figure:
         from emobalance.report import fig_per_label_f1
 
         Path(args.figure).write_bytes(fig_per_label_f1(entries, rare, variants=names))
+    if args.report:
+        from emobalance.io import write_json_atomic
+        from emobalance.report import fig_per_label_f1, write_report
+
+        comparison = {"baseline": names[0], "rare": rare, "external": guard, "rows": rows,
+                      "selected_by_dev": selected}  # fmt: skip
+        out = Path(args.report)
+        out.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out / "significance.json", comparison)
+        write_json_atomic(out / "metrics.json", entries)
+        sources = [f"{n}: {spec.partition('=')[2]}" for n, spec in zip(names, args.specs,
+                                                                      strict=True)]  # fmt: skip
+        write_report(
+            out, entries, variants=names, balance_report=None, rare=rare, bootstrap=None,
+            figures={"per_label_f1": fig_per_label_f1(entries, rare, variants=names)},
+            efficiency=[], external=[guard], comparison=comparison,
+            notes=["models gathered from run directories (name: directory:variant): "
+                   + "; ".join(sources)],
+            title="emobalance: variants compared over seeds",
+        )  # fmt: skip
     emit({
         "baseline": names[0],
         "rare": rare,
         "summary": summary,
         "comparison": rows,
-        "selected_by_dev": select_by_dev(entries, names[1:]),
+        "selected_by_dev": selected,
         "machine": machine(),
     })  # fmt: skip
 

@@ -451,8 +451,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--models", default="reference,minilm_teacher", help="comma-separated")
     ap.add_argument("--repeats", type=int, default=1, help="profile each model this many times")
-    ap.add_argument("--config", default="{}",
-                    help="JSON overrides {model: {...}, train: {...}, teacher: {...}}")
+    ap.add_argument(
+        "--config", default="{}", help="JSON overrides {model: {...}, train: {...}, teacher: {...}}"
+    )
     args = ap.parse_args()
     overrides = json.loads(args.config)
     import emobalance

@@ -545,7 +545,11 @@ def write_report(
         + _md_table(["variant", "rare-label mean F1"], rare_rows)
     )
     sections.append(("Results", main, None))
-    sections.append(("Per-label F1", "Imbalanced vs balanced training.", "per_label_f1"))
+    sections.append((
+        "Per-label F1",
+        "Test F1 per label, mean over seeds (the six rarest training labels starred).",
+        "per_label_f1",
+    ))  # fmt: skip
     ext_body = external_section(entries, variants, external)
     if ext_body is not None:
         sections.append(("External datasets", ext_body, None))
@@ -585,7 +589,8 @@ def write_report(
         ]
         for e in efficiency
     ]
-    sections.append(("Efficiency", _md_table(eff_header, eff_rows), None))
+    if eff_rows:
+        sections.append(("Efficiency", _md_table(eff_header, eff_rows), None))
     if notes:
         sections.append(("Notes", "\n".join(f"- {n}" for n in notes), None))
 
