@@ -1,7 +1,8 @@
 """Compare variants of several `emobalance run` directories over seeds, paired by seed.
 
 Each argument is ``NAME=RUN_DIR:VARIANT``: the entries of ``VARIANT`` in ``RUN_DIR/metrics.json``
-under the name ``NAME``. The first argument is the baseline. Prints one JSON object: per name,
+under the name ``NAME`` (a name given several times gathers the seeds of several directories).
+The first argument is the baseline. Prints one JSON object: per name,
 the seeds, mean ± std of dev macro-F1, test macro-F1, rare-6 mean F1 and the polarity guard's
 accuracy, and against the baseline the paired t-test / Wilcoxon of
 :func:`emobalance.evaluation.compare_variants`; ``selected_by_dev`` is the non-baseline name
@@ -60,6 +61,7 @@ def main() -> None:
             if e["variant"] == variant and (keep is None or e["seed"] in keep):
                 entries.append({**e, "variant": name, "run_dir": run_dir})
         names.append(name)
+    names = list(dict.fromkeys(names))  # a name may gather seeds from several directories
     rare = rare_labels(goemotions.load("train").label_counts(), k=6)
 
     def stats(name: str, key) -> dict:
@@ -104,8 +106,7 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / "significance.json", comparison)
         write_json_atomic(out / "metrics.json", entries)
-        sources = [f"{n}: {spec.partition('=')[2]}" for n, spec in zip(names, args.specs,
-                                                                      strict=True)]  # fmt: skip
+        sources = [spec.replace("=", ": ", 1) for spec in args.specs]
         write_report(
             out, entries, variants=names, balance_report=None, rare=rare, bootstrap=None,
             figures={"per_label_f1": fig_per_label_f1(entries, rare, variants=names)},
