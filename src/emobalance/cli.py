@@ -686,7 +686,12 @@ def run_cmd(
     out: Annotated[
         Path | None, typer.Option("--out", help="Run directory (default runs/PRESET).")
     ] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Skip models already in --out.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="Skip models already in --out; more seeds or variants may be added."
+        ),
+    ] = False,
     seeds: Annotated[
         str | None, typer.Option("--seeds", help="Override run.seeds, e.g. 0,1,2.")
     ] = None,

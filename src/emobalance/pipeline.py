@@ -3,9 +3,11 @@
 Loads the data, builds (or reuses) the balanced training set, trains every variant for every
 seed, evaluates each on the ORIGINAL GoEmotions test set with thresholds tuned on dev and on
 every external set of ``run.external`` through its label map, and writes ``metrics.json``,
-``report.md`` and ``report.html`` into the run directory together with the resolved config,
-data hashes, package versions and every model. External sets only measure: their texts are
-kept out of the balanced set and the distillation corpus like dev and test.
+``significance.json`` (every variant against imbalanced, paired by seed), ``report.md`` and
+``report.html`` into the run directory together with the resolved config, data hashes,
+package versions and every model. External sets only measure: their texts are kept out of the
+balanced set and the distillation corpus like dev and test. ``--resume`` skips finished models
+and accepts added seeds and variants; any other config change is refused.
 """
 
 from __future__ import annotations
