@@ -247,7 +247,8 @@ def distill_model(
     clf = fit_distilled(
         train_ds, dev_ds, teacher, ext, model=cfg.model, train_config=tc,
         distill=dc, exclude_texts=exclude, teacher_name=name,
-        corpus_targets=balance_targets(cfg.balance, train_ds),
+        corpus_targets=balance_targets(cfg.balance, train_ds)
+        if dc.corpus_selection == "balance" else None,
     )  # fmt: skip
     if out is not None:
         clf.save(out)

@@ -241,13 +241,10 @@ class Experiment:
         base: EmotionDataset,
         seed: int,
         holdout: EmotionDataset | None = None,
-        balance: bool = False,
     ) -> Any:
-        """The reference network distilled from ``distill.teacher`` (built once per run).
-
-        ``balance`` (the ``distilled_balanced`` variant): soft-label balancing, only the corpus
-        rows that fill each label's soft mass toward the balance targets.
-        """
+        """The reference network distilled from ``distill.teacher`` (built once per run) over
+        ``base`` and the corpus rows ``distill.corpus_selection`` keeps (all, or those that
+        fill each label's soft mass toward the balance targets)."""
         from .data.corpora import load_corpus
         from .distill import balance_targets, fit_distilled
 
@@ -264,7 +261,8 @@ class Experiment:
         return fit_distilled(
             base, self.dev, teacher, self._distill_corpus, model=cfg.model, train_config=tc,
             distill=dc, exclude_texts=exclude, teacher_name=name,
-            corpus_targets=balance_targets(cfg.balance, self.train),
+            corpus_targets=balance_targets(cfg.balance, self.train)
+            if dc.corpus_selection == "balance" else None,
         )  # fmt: skip
 
     def _get_model(self, variant: str, seed: int) -> Any:

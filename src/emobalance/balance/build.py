@@ -21,7 +21,7 @@ from ..data import goemotions
 from ..data.corpora import resolve_corpus
 from ..data.dataset import EmotionDataset
 from ..io import write_json_atomic, write_text_atomic
-from ..labels import LABELS
+from ..labels import LABELS, NEUTRAL, label_id
 from ..log import get_logger
 from ..metrics import tune_thresholds
 from ..teachers import Teacher, build_teacher, teacher_proba
@@ -161,18 +161,18 @@ def _pseudo_label_pool(
             dev.labels, dev_proba, target_precision=pc.target_precision,
             min_threshold=pc.min_threshold, random_state=bc.seed,
         )  # fmt: skip
-    th = thresholds_vector(th, pc.thresholds)
     proba = score_corpus(
         corpus, teacher, out / "pseudo_label", batch_size=pc.batch_size,
         part_rows=pc.part_rows, teacher_name=teacher_name, progress=progress, engine=pc.engine,
     )  # fmt: skip
-    pool, keep = assign_labels(corpus, proba, thresholds=th, return_index=True)
+    th = thresholds_vector(th, pc.thresholds)
+    pool, keep = assign_labels(corpus, proba, threshold=th, return_index=True)
     if pc.weight == "confidence":
         pool = pool.replace(weight=pool.teacher_score)
     candidates = pool.label_counts() if len(pool) else {}
-    # a label the teacher never scores (NaN or 0 on every row) can get no candidate
-    col_max = np.nan_to_num(proba, nan=0.0).max(axis=0) if len(proba) else np.zeros(len(LABELS))
-    uncovered = [lab for j, lab in enumerate(LABELS) if col_max[j] <= 0 and lab != "neutral"]
+    # a label the teacher never scores (0 on every row, e.g. one it lacks) gets no candidate
+    col_max = proba.max(axis=0)  # the corpus is not empty here
+    uncovered = [lab for j, lab in enumerate(LABELS) if col_max[j] <= 0 and lab != NEUTRAL]
     if uncovered:
         log.warning(f"the teacher gives no probability to {', '.join(uncovered)} on the corpus")
     section = {
@@ -216,7 +216,7 @@ class AugmentChecker:
         on = p >= self.thresholds
         y = rows.labels.astype(bool)
         other = on & ~y
-        other[:, LABELS.index("neutral")] = False
+        other[:, label_id(NEUTRAL)] = False
         ok = np.all(on | ~y, axis=1) & ~other.any(axis=1)
         self.counts["checked"] += len(rows)
         self.counts["kept"] += int(ok.sum())

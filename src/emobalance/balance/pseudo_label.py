@@ -225,21 +225,18 @@ def assign_labels(
     corpus: EmotionDataset,
     proba: np.ndarray,
     *,
-    threshold: float = 0.7,
-    thresholds: Mapping[str, float] | np.ndarray | None = None,
+    threshold: float | np.ndarray = 0.7,
+    thresholds: Mapping[str, float] | None = None,
     exclude: tuple[str, ...] = ("neutral",),
     return_index: bool = False,
 ) -> Any:
     """Apply per-label thresholds to teacher probabilities; keep rows with any label.
 
-    ``thresholds`` is a mapping of overrides of ``threshold`` by label name, or a whole
-    vector of 28 (``inf`` = never). With ``return_index`` the kept rows' indices into
-    ``corpus`` come back too: ``(dataset, index)``.
+    ``threshold`` is one value or a vector of 28 (``inf`` = never); ``thresholds`` overrides
+    it by label name. With ``return_index`` the kept rows' indices into ``corpus`` come back
+    too: ``(dataset, index)``.
     """
-    if isinstance(thresholds, np.ndarray):
-        th = thresholds_vector(thresholds)
-    else:
-        th = thresholds_vector(threshold, thresholds)
+    th = thresholds_vector(threshold, thresholds)
     labels = (proba >= th).astype(np.uint8)
     labels[:, label_ids(exclude, "exclude", what="label")] = 0
     keep = np.flatnonzero(labels.any(axis=1))
