@@ -1,10 +1,18 @@
 """emobalance: multi-label emotion classification with data balancing."""
 
+from __future__ import annotations
+
 __version__ = "0.1.0"
+
+import os
+from typing import TYPE_CHECKING, Any
 
 from .data.dataset import EmotionDataset
 from .errors import DataError, EmobalanceError, ModelError
 from .labels import EKMAN, LABELS, NUM_LABELS, SENTIMENT, collapse_labels, collapse_probabilities
+
+if TYPE_CHECKING:
+    from .models.base import EmotionModel
 
 __all__ = [
     "EKMAN",
@@ -24,6 +32,7 @@ __all__ = [
     "collapse_labels",
     "collapse_probabilities",
     "evaluate_external",
+    "load",
     "load_model",
 ]
 
@@ -37,6 +46,23 @@ _LAZY = {
     "evaluate_external": "emobalance.evaluation.external",
     "load_model": "emobalance.models.registry",
 }
+
+
+def load(path: str | os.PathLike[str] | None = None, **options: Any) -> EmotionModel:
+    """The model packaged with emobalance, or the saved model at ``path``.
+
+    ``emobalance.load()`` returns the default model (the distilled reference network, int8
+    ONNX; its sha256 is checked first) with no data, cache or network; ``load(path)`` is
+    :func:`emobalance.load_model`. ``options`` go to :func:`~emobalance.load_model`
+    (``device``, ``kind``, ``num_threads``).
+
+    >>> import emobalance
+    >>> emobalance.load().predict(["I miss her so much"])  # doctest: +SKIP
+    [['sadness']]
+    """
+    from .models.registry import load_model
+
+    return load_model("default" if path is None else path, **options)
 
 
 def __getattr__(name: str):

@@ -17,13 +17,14 @@ from typing import Annotated
 import typer
 
 from . import __version__
-from .cli_model import calibrate_cmd, thresholds_cmd
+from .cli_model import calibrate_cmd, package_cmd, thresholds_cmd
 from .cli_options import (
     IO_RECORD,
     MAX_BATCH,
     MAX_THREADS,
     AggregateOption,
     ConfigFile,
+    DefaultModelArg,
     DevData,
     LongTextOption,
     MaxCharsOption,
@@ -36,7 +37,9 @@ from .cli_options import (
     ViewOption,
     WindowOption,
     finite,
+    names_model,
     record_io,
+    split_model_argument,
 )
 from .cli_serve import serve_cmd
 from .errors import ConfigError, EmobalanceError
@@ -60,6 +63,7 @@ app.add_typer(teacher_app, name="teacher")
 app.command("serve")(serve_cmd)
 app.command("thresholds")(thresholds_cmd)
 app.command("calibrate")(calibrate_cmd)
+app.command("package")(package_cmd)
 
 
 def _version(value: bool) -> None:
@@ -369,7 +373,7 @@ def _evaluate_split(model_dir: Path, split: str, as_json: bool) -> None:
 
 @app.command("predict")
 def predict_cmd(
-    model_dir: ModelPath,
+    model_dir: DefaultModelArg = None,
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
     input: Annotated[
         str | None,
@@ -474,6 +478,7 @@ def predict_cmd(
     from .models.views import check_view
     from .scoring import predict_file
 
+    model_dir, texts = split_model_argument(model_dir, texts)
     options = ModelOptions(threshold, thresholds, long_text, aggregate, window, max_chars)
     if view is not None:
         check_view(view)
@@ -495,9 +500,10 @@ def predict_cmd(
         if options.given:
             raise EmobalanceError(f"{', '.join(options.given)}: not with --engine ray yet")
         from .distributed import score_files
+        from .models.default import model_path
 
         rec = score_files(
-            model_dir,
+            model_path(model_dir),
             input,
             output,
             address=address,
@@ -536,7 +542,7 @@ def predict_cmd(
     print_predictions(clf, texts, top_k, view)
 
 
-def _load_scorer(model: Path, engine: str | None, with_id: bool = False):
+def _load_scorer(model: str, engine: str | None, with_id: bool = False):
     """The model of ``--engine`` and, with ``with_id``, the ids of its weights for resume
     (the current one first, then those earlier versions recorded)."""
     from .models.registry import legacy_model_ids, load_model, model_id
@@ -588,8 +594,10 @@ def export_cmd(
 
 @app.command("explain")
 def explain_cmd(
-    model_dir: ModelPath,
-    text: Annotated[str, typer.Argument(help="The text to explain.")],
+    model_dir: DefaultModelArg = None,
+    text: Annotated[
+        str | None, typer.Argument(help="The text to explain.", show_default=False)
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     threshold: ThresholdOption = None,
     thresholds: ThresholdsOption = None,
@@ -605,8 +613,12 @@ def explain_cmd(
     from .cli_tables import print_explanation
     from .models.registry import load_model
 
+    if text is None and model_dir is not None and not names_model(model_dir):
+        model_dir, text = "default", model_dir  # `explain TEXT`: the packaged model
+    if text is None:
+        raise EmobalanceError("give the text to explain: emobalance explain [MODEL] TEXT")
     options = ModelOptions(threshold=threshold, thresholds=thresholds)
-    clf = options.apply(load_model(model_dir))
+    clf = options.apply(load_model(model_dir or "default"))
     ex = clf.explain(text)
     if as_json:
         typer.echo(json.dumps(ex, ensure_ascii=False))

@@ -148,3 +148,33 @@ def calibrate_cmd(
         typer.echo(json.dumps(report, ensure_ascii=False))
         return
     print_calibration(report, dev, None if no_test else test)
+
+
+def package_cmd(
+    model_dir: ModelPath,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="The folder to write (default: the package's default_model)."),
+    ] = None,
+    recipe: Annotated[
+        str, typer.Option("--recipe", help="How MODEL was trained, recorded in the card.")
+    ] = "",
+) -> None:
+    """Package a reference network as the default model: int8 ONNX, calibrated on dev,
+    with its sha256 manifest and a model card written from what is measured here.
+
+    Refuses a file that loses more than 0.005 test macro-F1 against the PyTorch model or is
+    over 10 MB. `make model` trains the recipe and runs this.
+    """
+    from .models.default import DEFAULT_DIR
+    from .packaging import package_model
+
+    target = out or DEFAULT_DIR
+    record_io(reading=model_dir, writing=target)
+    m = package_model(model_dir, target, recipe=recipe)
+    t, p = m["metrics"], m["pytorch_metrics"]
+    typer.echo(
+        f"wrote {target} ({m['bytes'] / 1e6:.1f} MB, sha256 {m['sha256'][:16]}...): test "
+        f"macro-F1 {t['test']['macro_f1']:.4f} (PyTorch {p['test']['macro_f1']:.4f}), "
+        f"polarity guard {t['polarity_guard_accuracy']:.4f}"
+    )

@@ -5,6 +5,7 @@ option types several commands take."""
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -46,6 +47,39 @@ ModelPath = Annotated[
         "train` or of the TF-IDF baseline, or a .onnx file of `export`."
     ),
 ]
+
+DefaultModelArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="A saved model (as for `evaluate`) or `default`. Left out (the first argument "
+        "is then a text: not a path, no '/' without spaces), the model packaged with "
+        "emobalance is used.",
+        show_default=False,
+    ),
+]
+
+
+def names_model(arg: str) -> bool:
+    """Whether a first argument names a model rather than being a text: ``default``, an
+    existing path, or something shaped like a path (a ``/`` or ``.onnx`` and no space), so a
+    mistyped model path is an error, not a text."""
+    from .models.default import is_default
+
+    if is_default(arg) or Path(arg).exists():
+        return True
+    return (os.sep in arg or arg.endswith(".onnx")) and not any(c.isspace() for c in arg)
+
+
+def split_model_argument(model: str | None, texts: list[str] | None) -> tuple[str, list[str]]:
+    """``(model, texts)`` of a command whose model argument may be left out: a first
+    argument that does not :func:`name a model <names_model>` is the first text."""
+    texts = list(texts or [])
+    if model is None:
+        return "default", texts
+    if names_model(model):
+        return model, texts
+    return "default", [model, *texts]
+
 
 SetOption = Annotated[
     list[str] | None,

@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 
-from .cli_options import MAX_THREADS, ModelPath, ThresholdOption, ThresholdsOption
+from .cli_options import MAX_THREADS, DefaultModelArg, ThresholdOption, ThresholdsOption
 from .errors import EmobalanceError
 
 
 def serve_cmd(
-    model_dir: ModelPath,
+    model_dir: DefaultModelArg = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.", min=0, max=65535)] = 8000,
     max_texts: Annotated[
@@ -64,18 +64,21 @@ def serve_cmd(
         ) from None
     torch.set_num_threads(threads)
     _check_bindable(host, port)
+    from .models.default import is_default
+
     # The model loads here, so a bad directory fails before uvicorn binds the port.
     model: object = model_dir
-    if threshold is not None or thresholds is not None:
+    name = "default" if is_default(model_dir) else Path(model_dir).name  # type: ignore[arg-type]
+    if is_default(model_dir) or threshold is not None or thresholds is not None:
         from .cli_model import ModelOptions
         from .models.registry import load_model
 
         model = ModelOptions(threshold=threshold, thresholds=thresholds).apply(
-            load_model(model_dir)
+            load_model(model_dir or "default")
         )
     application = create_app(
         model, max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes,
-        model_name=Path(model_dir).name,
+        model_name=name,
     )  # fmt: skip
     # Move the ~300k start-up objects (torch, pydantic, the model) out of the collector's
     # reach: otherwise each full collection walks them all, a 150-500 ms pause every ~15 s

@@ -515,9 +515,15 @@ def build_teacher(
         if path.is_dir():
             from .models.registry import find_kind, load_model
 
-            if find_kind(path) in (None, "transformer"):  # a Hugging Face folder, or our fine-tune
+            kind = find_kind(path)
+            if kind in (None, "transformer"):  # a Hugging Face folder, or our fine-tune
                 t = HFTeacher(path, allow_missing_labels=allow_missing_labels)
-                return t, t.name
+                tid = teacher_id(path) if kind == "transformer" else ""
+                if not tid:
+                    return t, t.name
+                # our fine-tune's scores are kept under its id, as for `minilm`
+                scores = goemotions.cache_dir() / "teacher_scores"
+                return CachedTeacher(t, f"transformer-{tid}", scores), t.name
             return ClassifierTeacher(load_model(path), name=path.name), path.name
         raise ConfigError(
             f"teacher: {part!r} is not auto, ensemble, reference, tfidf, minilm, hf:NAME, a model "

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ModelError
+from .default import model_path
 
 if TYPE_CHECKING:
     from .base import EmotionModel
@@ -124,7 +125,7 @@ def get_kind(name: str) -> ModelKind:
 
 def find_kind(path: str | os.PathLike[str]) -> str | None:
     """The name of the kind the folder or file at ``path`` is, or ``None``."""
-    p = Path(path)
+    p = model_path(path)
     for kind in _KINDS.values():
         if kind.recognise(p):
             return kind.name
@@ -156,7 +157,8 @@ def load_model(
     Parameters
     ----------
     path : path
-        A model folder (reference, distilled, transformer, TF-IDF) or a ``.onnx`` file.
+        A model folder (reference, distilled, transformer, TF-IDF), a ``.onnx`` file, or
+        ``"default"``: the model packaged with emobalance (checked against its sha256).
     device : str, optional
         ``cpu``, ``cuda``, ``cuda:1`` or ``auto`` (a GPU when there is one), for the kinds
         that run on torch. Default: the kind's own (CPU for the reference network, ``auto``
@@ -177,7 +179,7 @@ def load_model(
         If ``path`` does not exist, is of no registered kind (the message names what each
         kind expects to find), or its files are invalid (the message names the file).
     """
-    p = Path(path)
+    p = model_path(path)
     k = _resolve(p, kind)
     given = {"device": device, "num_threads": num_threads}
     options = {o: v for o, v in given.items() if o in k.options and v is not None}
@@ -190,14 +192,14 @@ def model_files(path: str | os.PathLike[str], kind: str | None = None) -> dict[s
     Copying them into an empty folder under these names (one ``.onnx`` file is named
     ``model.onnx``) gives a folder :func:`load_model` loads as the same kind.
     """
-    p = Path(path)
+    p = model_path(path)
     return _resolve(p, kind).model_class().saved_files(p)
 
 
 def model_id(path: str | os.PathLike[str], kind: str | None = None) -> str:
     """``"<kind>:<sha256>"`` of the model's files (names and contents): the same weights,
     thresholds and vocabulary give the same id wherever the files are."""
-    p = Path(path)
+    p = model_path(path)
     k = _resolve(p, kind)
     h = hashlib.sha256()
     for name, file in sorted(k.model_class().saved_files(p).items()):
@@ -214,7 +216,7 @@ def legacy_model_ids(path: str | os.PathLike[str], kind: str | None = None) -> l
     ``onnx:<sha of the file>``), so that a run interrupted across the upgrade resumes."""
     from ..io import sha256_file
 
-    p = Path(path)
+    p = model_path(path)
     name = _resolve(p, kind).name
     if name == "reference":
         return ["torch:" + ":".join(sha256_file(p / f) for f in _LEGACY_TORCH_ID_FILES)]

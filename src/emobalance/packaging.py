@@ -1,0 +1,297 @@
+"""Building the default model that ships in the package (``make model``).
+
+:func:`package_model` turns a trained reference network (a distilled student) into the folder
+:mod:`emobalance.models.default` loads: the int8 ONNX export, calibrated on dev (per-label
+Platt scaling, thresholds re-tuned on dev), its ``manifest.json`` (sha256, size, source,
+metrics) and a ``MODEL_CARD.md`` written from what was measured here, on the original
+GoEmotions test split and the Sentiment140 polarity guard. It refuses to package a file
+whose test macro-F1 is more than ``max_f1_drop`` below the PyTorch model's, or that is larger
+than ``max_mb``. Dev chooses and calibrates; test is only measured.
+
+The folder is written whole into a temporary sibling and swapped in, so a failed build
+leaves the previous model in place.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelError
+from .io import sha256_file
+from .labels import LABELS
+from .log import get_logger
+from .models.default import CARD, DEFAULT_DIR, MANIFEST, MODEL_FILE
+
+log = get_logger(__name__)
+
+__all__ = ["package_model", "render_model_card"]
+
+GUARD = ("sentiment140_polarity_guard", "polarity")
+ARCH = ("word vectors -> convolution -> BiLSTM -> attention -> 28 sigmoid outputs "
+        "(the reference network)")
+
+
+def _measure(model: Any, dev: Any, test: Any) -> dict[str, Any]:
+    """Dev and test metrics at the model's thresholds, the test ECE and the polarity guard."""
+    from .evaluation.external import evaluate_external
+    from .metrics import evaluate, expected_calibration_error
+
+    p_dev, p_test = model.predict_proba(dev.texts), model.predict_proba(test.texts)
+    guard = evaluate_external(model, GUARD[0], GUARD[1])
+    return {
+        "dev": evaluate(dev.labels, p_dev, model.thresholds_, groupings=()),
+        "test": evaluate(test.labels, p_test, model.thresholds_, groupings=()),
+        "ece_test": expected_calibration_error(test.labels, p_test),
+        "guard": {k: guard[k] for k in ("n_scored", "accuracy", "macro_f1")},
+    }
+
+
+def package_model(
+    model_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str] = DEFAULT_DIR,
+    *,
+    recipe: str = "",
+    calibrate: bool = True,
+    max_f1_drop: float = 0.005,
+    max_mb: float = 10.0,
+) -> dict[str, Any]:
+    """Export, calibrate, measure and package a reference network as the default model.
+
+    Parameters
+    ----------
+    model_dir : path
+        A reference-network folder (``train``, ``run`` or ``distill`` output).
+    out_dir : path, default: the package's ``default_model`` folder
+        The folder to (re)write.
+    recipe : str
+        How the model was trained (a command line), recorded in the card and the manifest.
+    calibrate : bool, default=True
+        Fit per-label Platt scaling on dev and re-tune the thresholds on dev.
+    max_f1_drop : float, default=0.005
+        Most test macro-F1 the packaged file may lose against the PyTorch model.
+    max_mb : float, default=10
+        Largest file allowed, in MB.
+
+    Returns
+    -------
+    dict
+        The manifest written.
+
+    Raises
+    ------
+    ModelError
+        If the folder is not a reference network, or the packaged model fails a bar.
+    """
+    from . import __version__
+    from .data import goemotions
+    from .export import export_onnx
+    from .jobs import calibrate_model
+    from .models.onnx import OnnxEmotionClassifier
+    from .models.registry import find_kind, load_model, model_id
+    from .models.storage import temp_dir
+
+    src = Path(model_dir)
+    if find_kind(src) != "reference":
+        raise ModelError(f"{src}: not a reference-network folder; only that model is packaged")
+    out = Path(out_dir)
+    dev, test = goemotions.load("dev"), goemotions.load("test")
+    torch_model = load_model(src)
+    measured_torch = _measure(torch_model, dev, test)
+    with temp_dir(out) as work:
+        stage = work / out.name
+        stage.mkdir()
+        onnx_file = stage / MODEL_FILE
+        export_onnx(torch_model, onnx_file, quantize="int8")
+        shipped: Any = OnnxEmotionClassifier.load(onnx_file)
+        calibration = None
+        if calibrate:
+            shipped, calibration = calibrate_model(shipped, dev, test, out=onnx_file)
+            shipped = OnnxEmotionClassifier.load(onnx_file)
+        measured = _measure(shipped, dev, test)
+        drop = measured_torch["test"]["macro_f1"] - measured["test"]["macro_f1"]
+        if drop > max_f1_drop:
+            raise ModelError(
+                f"{src}: the int8 ONNX model loses {drop:.4f} test macro-F1 against PyTorch "
+                f"(bar {max_f1_drop}); not packaged"
+            )
+        size = onnx_file.stat().st_size
+        if size > max_mb * 1e6:
+            raise ModelError(f"{src}: the int8 ONNX file is {size / 1e6:.1f} MB (bar {max_mb})")
+        manifest = {
+            "format": "emobalance-default-model",
+            "format_version": 1,
+            "file": MODEL_FILE,
+            "sha256": sha256_file(onnx_file),
+            "bytes": size,
+            "built_with": f"emobalance {__version__}",
+            "built_at": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "source_model": model_id(src),
+            "source_parameters": torch_model.metrics_.get("parameters"),
+            "recipe": recipe,
+            "model_config": {"max_len": torch_model.model_config.max_len},
+            "calibration": None if calibration is None else {
+                k: calibration[k] for k in ("ece_dev_before", "ece_dev_after")
+            },
+            "metrics": _summary(measured),
+            "pytorch_metrics": _summary(measured_torch),
+        }  # fmt: skip
+        (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        card = render_model_card(manifest, measured, measured_torch, torch_model.metrics_)
+        (stage / CARD).write_text(card, encoding="utf-8")
+        _swap_in(stage, out, work)
+    log.info("packaged %s into %s (%.1f MB)", src, out, size / 1e6)
+    return manifest
+
+
+def _swap_in(stage: Path, out: Path, work: Path) -> None:
+    """Replace ``out`` by ``stage`` with renames only (the old folder goes last)."""
+    if out.exists():
+        old = work / "previous"
+        os.replace(out, old)
+        os.replace(stage, out)
+        shutil.rmtree(old)
+    else:
+        os.replace(stage, out)
+
+
+def _summary(m: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("macro_f1", "micro_f1", "weighted_f1", "macro_auc", "exact_match")
+    return {
+        "dev": {k: round(float(m["dev"][k]), 4) for k in keys if k in m["dev"]},
+        "test": {k: round(float(m["test"][k]), 4) for k in keys if k in m["test"]},
+        "ece_test": round(float(m["ece_test"]), 4),
+        "polarity_guard_accuracy": round(float(m["guard"]["accuracy"]), 4),
+    }
+
+
+def _f(x: Any) -> str:
+    return "–" if x is None else f"{float(x):.4f}"
+
+
+def _how_built(m: Mapping[str, Any], cal: Mapping[str, Any]) -> str:
+    """The build steps, from what the trained model recorded about itself."""
+    dist = m.get("distillation") or {}
+    emb = m.get("embedding") or {}
+    steps = []
+    if dist:
+        steps.append(
+            f"1. Distilled from the teacher `{dist.get('teacher')}` (per-label thresholds tuned "
+            f"on dev): the loss mixes the hard labels and the teacher's probabilities "
+            f"(alpha {dist.get('alpha')}, temperature {dist.get('temperature')}) over "
+            f"{dist.get('train_rows', 0):,} labelled rows (GoEmotions train as balanced) and "
+            f"{dist.get('external_rows', 0):,} unlabelled rows that only the teacher labels "
+            "(Sentiment140 tweets, less the polarity guard)."
+        )
+    else:
+        steps.append(f"1. Trained on {m.get('n_train', 0):,} labelled GoEmotions rows.")
+    steps.append(
+        f"2. Vocabulary of {m.get('vocab_size', 0):,} words, initialised from "
+        f"`{Path(str(emb.get('source', '?'))).name}` ({emb.get('coverage', 0):.0%} of the "
+        f"words found); {m.get('epochs_run')} epochs, the best on dev kept (epoch "
+        f"{m.get('best_epoch')}), {m.get('precision')} mixed precision."
+    )
+    steps.append(
+        "3. Exported to ONNX with int8 dynamic quantization (embedding tables, LSTM, MatMul), "
+        "then calibrated on dev (per-label Platt scaling, thresholds re-tuned on dev); expected "
+        f"calibration error on dev {_f(cal.get('ece_dev_before'))} before, "
+        f"{_f(cal.get('ece_dev_after'))} after."
+    )
+    return "\n".join(steps) + "\n"
+
+
+def render_model_card(
+    manifest: Mapping[str, Any],
+    measured: Mapping[str, Any],
+    measured_torch: Mapping[str, Any],
+    train_metrics: Mapping[str, Any],
+) -> str:
+    """The ``MODEL_CARD.md`` text, from the figures :func:`package_model` measured."""
+    t, d = measured["test"], measured["dev"]
+    tt = measured_torch["test"]
+    g, gt = measured["guard"], measured_torch["guard"]
+    minutes = f"{(train_metrics.get('train_seconds') or 0) / 60:.1f}"
+    support = {k: v["support"] for k, v in (t.get("per_label") or {}).items()}
+    rows = "\n".join(
+        f"| {lab} | {_f(t['per_label_f1'][lab])} | {_f(tt['per_label_f1'][lab])} | "
+        f"{support.get(lab, '')} |"
+        for lab in LABELS
+    )
+    cal = manifest.get("calibration") or {}
+    params = manifest.get("source_parameters")
+    max_len = (manifest.get("model_config") or {}).get("max_len", "max_len")
+    return f"""# emobalance default model: distilled CNN-BiLSTM-attention, int8 ONNX
+
+This file is written by `emobalance package` (`make model`) from the figures it measured when
+the model was built; do not edit it by hand.
+
+| | |
+|---|---|
+| file | `{manifest['file']}`, {manifest['bytes'] / 1e6:.1f} MB, sha256 `{manifest['sha256']}` |
+| built | {manifest['built_at']} with {manifest['built_with']} |
+| architecture | {ARCH}; {params:,} parameters before int8 quantization |
+| source model | `{manifest['source_model']}` |
+| recipe | `{manifest.get('recipe') or 'not recorded'}` |
+| labels | the 27 GoEmotions emotions + neutral, multi-label |
+| licence | Apache-2.0 (the code and these weights); see the data licences below |
+
+## How it was built
+{_how_built(train_metrics, cal)}
+Vocabulary, thresholds, calibration and the tokenizer settings are inside the ONNX file
+(`metadata_props`); `emobalance.load()` checks the file's sha256 against `manifest.json`
+before it loads it and needs only numpy and onnxruntime.
+
+## Metrics
+Original GoEmotions splits (dev 5,426 rows, test 5,427), the model's own dev-tuned thresholds.
+The polarity guard is 5,000 Sentiment140 tweets held out of every training corpus, scored as
+positive vs negative through the `polarity` label map.
+
+| | this file (int8, calibrated) | the PyTorch student it came from |
+|---|---|---|
+| test macro-F1 | {_f(t['macro_f1'])} | {_f(tt['macro_f1'])} |
+| test micro-F1 | {_f(t['micro_f1'])} | {_f(tt['micro_f1'])} |
+| test macro AUC | {_f(t.get('macro_auc'))} | {_f(tt.get('macro_auc'))} |
+| dev macro-F1 | {_f(d['macro_f1'])} | {_f(measured_torch['dev']['macro_f1'])} |
+| test expected calibration error | {_f(measured['ece_test'])} | {_f(measured_torch['ece_test'])} |
+| polarity guard accuracy | {_f(g['accuracy'])} | {_f(gt['accuracy'])} |
+| training minutes, as the student recorded them | | {minutes} |
+
+Per-label F1 on test:
+
+| label | F1 (this file) | F1 (PyTorch) | test support |
+|---|---|---|---|
+{rows}
+
+## Training data and licences
+- **GoEmotions** (Demszky et al., ACL 2020): 43,410 English Reddit comments (train), 5,426
+  (dev). Released by Google Research under Apache-2.0 for research. The test split was
+  used only to measure.
+- **Sentiment140** (Go et al. 2009): 92,841 English tweets of 2009, used as unlabelled text
+  (the teacher's soft labels). Research use; the data has no explicit licence.
+- **Word vectors**: 300-d fastText-trained English vectors (Explosion, from spaCy
+  `en_core_web_md` 3.7.1; OSCAR, Wikipedia, OpenSubtitles, WMT News Crawl).
+- **all-MiniLM-L6-v2** (Apache-2.0) as the teacher's encoder; it is not part of this file.
+
+## Intended uses
+- Tagging short English social-media text (comments, posts, tweets) with emotions, for
+  analysis in aggregate: dashboards, research, triage that a person reviews.
+- A fast CPU baseline (thousands of texts a second) and a starting point to fine-tune.
+
+## Limits and unintended uses
+- **Reddit-style English only.** It was trained on Reddit comments and tweets; other
+  languages, registers (formal writing, dialogue transcripts, clinical notes) and long
+  documents score worse. Long texts are truncated to {max_len} tokens
+  unless a long-text policy is chosen (`--long-text sentences`).
+- **Rare emotions are weak**: grief, relief, pride, nervousness and embarrassment have a few
+  dozen to a few hundred training examples; their F1 above is low and noisy.
+- **Annotator bias.** GoEmotions labels are the judgement of a small pool of raters; the
+  model inherits their reading of sarcasm, dialect and culture.
+- **Not for decisions about people**: not for mental-health diagnosis, hiring, policing or
+  moderation without human review. Emotion labels are guesses about text, not about the
+  writer.
+"""
