@@ -214,3 +214,21 @@ def test_a_cached_tfidf_teacher_keeps_its_scores_beside_minilm_s(tmp_path, monke
     np.testing.assert_array_equal(again.predict_proba(["happy wow", "sad ugh"]), want)
     plain, _ = build_teacher("tfidf", data, data, ModelConfig(), TrainConfig())
     assert not isinstance(plain, CachedTeacher)  # no cache folder: nothing kept
+
+
+def test_a_fine_tuned_transformer_folder_keeps_its_scores_under_its_id(
+    tmp_path, monkeypatch, model_kind_paths
+):
+    from emobalance.config import ModelConfig, TrainConfig
+    from emobalance.teachers import CachedTeacher, build_teacher, teacher_id
+
+    monkeypatch.setenv("EMOBALANCE_CACHE", str(tmp_path / "cache"))
+    path = model_kind_paths["transformer"]
+    data = EmotionDataset(["i am happy", "sad"], labels=np.zeros((2, 28), np.uint8))
+    teacher, _ = build_teacher(str(path), data, data, ModelConfig(), TrainConfig())
+    assert isinstance(teacher, CachedTeacher)
+    assert teacher.path.name.startswith(f"transformer-{teacher_id(path)}")
+    want = teacher.predict_proba(["thanks so much", "so angry"])
+    assert teacher.path.is_file()
+    again, _ = build_teacher(str(path), data, data, ModelConfig(), TrainConfig())
+    np.testing.assert_array_equal(again.predict_proba(["thanks so much", "so angry"]), want)
