@@ -8,7 +8,8 @@ model directory. The graph takes ``ids`` (int64
 ``[batch, seq]``) and returns ``logits`` (float32 ``[batch, 28]``) and ``attention`` (float32
 ``[batch, seq]``); it has no padding mask, so every batch holds texts of one token count.
 
-Prediction needs only ``onnxruntime`` (``pip install emobalance[onnx]``).
+Prediction needs only ``onnxruntime`` (a dependency of emobalance); export and rewriting
+the file's metadata need ``onnx`` too (``pip install emobalance[onnx]``).
 """
 
 from __future__ import annotations
@@ -54,11 +55,12 @@ META = "emobalance."
 
 
 def require(module: str) -> Any:
-    """Import an optional ONNX dependency, or a one-line error naming the extra."""
+    """Import an ONNX dependency, or a one-line error naming how to install it."""
     try:
         return __import__(module)
     except ImportError:
-        raise EmobalanceError(f"{module} is not installed: {INSTALL_HINT}") from None
+        hint = "pip install onnxruntime" if module == "onnxruntime" else INSTALL_HINT
+        raise EmobalanceError(f"{module} is not installed: {hint}") from None
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
