@@ -1,11 +1,12 @@
 """Start-up benchmark: `emobalance predict "I miss her so much"` on a fresh virtualenv.
 
-Builds the wheel of this checkout's HEAD (a clone of it), installs it into a new virtualenv (torch first, from the
-exact spec this machine serves locally, then the wheel and its dependencies from the package
-index), and times the command as a new user runs it: no ``EMOBALANCE_DATA``, an empty
-``EMOBALANCE_CACHE`` and ``HOME``, no model argument. Prints one JSON line: ``wheel_mb``,
-``install_seconds``, ``first_seconds`` (the first run after the install), ``warm_seconds``
-(every later run) and their median, the command's output, and the machine.
+Builds the wheel of this checkout's HEAD (from a clone), installs it into a new virtualenv
+(torch first, from the exact spec this machine serves locally, then the wheel and its
+dependencies from the package index), and times the command as a new user runs it: no
+``EMOBALANCE_DATA``, an empty ``EMOBALANCE_CACHE`` and ``HOME``, no model argument. Prints
+one JSON line: ``wheel_mb``, ``install_seconds``, ``first_seconds`` (the first run after the
+install), ``warm_seconds`` (every later run) and their median, the command's output, and the
+machine.
 
     python benchmarks/startup.py                 # a new venv in a temporary folder
     python benchmarks/startup.py --runs 10 --keep /tmp/startup-venv

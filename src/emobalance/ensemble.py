@@ -7,8 +7,9 @@ gives the best dev score, until no addition helps. A member chosen ``k`` times h
 ``A+A+B`` for :func:`emobalance.teachers.build_teacher` (a repeated part counts twice).
 
 The score is the dev macro-F1 at per-label thresholds tuned on dev, **cross-fitted**:
-thresholds tuned on one half of dev score the other half, and the two halves are averaged,
-so a member is not chosen for thresholds that fit dev's noise. Test is never read here.
+thresholds tuned on one half of dev score the other half, both ways, averaged over several
+random halvings, so a member is not chosen for thresholds that fit dev's noise. Test is never
+read here.
 """
 
 from __future__ import annotations
@@ -70,14 +71,18 @@ def _halves(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return idx[: n // 2], idx[n // 2 :]
 
 
-def crossfit_macro_f1(y: np.ndarray, proba: np.ndarray, seed: int = 0) -> float:
-    """Macro-F1 with thresholds tuned on one half of the rows and scored on the other (mean of
-    the two directions): an honest estimate of the dev-tuned score."""
-    a, b = _halves(len(y), seed)
+def crossfit_macro_f1(
+    y: np.ndarray, proba: np.ndarray, seed: int = 0, repeats: int = 1
+) -> float:
+    """Macro-F1 with thresholds tuned on one half of the rows and scored on the other, both
+    ways, averaged over ``repeats`` random halvings: an honest estimate of the dev-tuned
+    score (one halving alone is noisy on the rare labels)."""
     scores = []
-    for fit, score in ((a, b), (b, a)):
-        th = tune_thresholds(y[fit], proba[fit])
-        scores.append(macro_f1(y[score], apply_thresholds(proba[score], th)))
+    for r in range(repeats):
+        a, b = _halves(len(y), seed + r)
+        for fit, score in ((a, b), (b, a)):
+            th = tune_thresholds(y[fit], proba[fit])
+            scores.append(macro_f1(y[score], apply_thresholds(proba[score], th)))
     return float(np.mean(scores))
 
 
@@ -87,6 +92,7 @@ def select_ensemble(
     max_steps: int = 25,
     tol: float = 1e-4,
     seed: int = 0,
+    repeats: int = 5,
 ) -> EnsembleSelection:
     """Greedy forward selection with replacement on dev.
 
@@ -101,7 +107,9 @@ def select_ensemble(
     tol : float, default=1e-4
         A step must raise the score by more than this, or selection stops.
     seed : int, default=0
-        The split of dev into the two halves of the cross-fitted score.
+        The first split of dev into the two halves of the cross-fitted score.
+    repeats : int, default=5
+        Random halvings averaged in each score.
 
     Returns
     -------
@@ -114,14 +122,14 @@ def select_ensemble(
     for k, v in p.items():
         if v.shape != y.shape:
             raise ValueError(f"candidate {k!r}: probabilities {v.shape} vs labels {y.shape}")
-    single = {k: crossfit_macro_f1(y, v, seed) for k, v in p.items()}
+    single = {k: crossfit_macro_f1(y, v, seed, repeats) for k, v in p.items()}
     first = max(single, key=lambda k: (single[k], k))
     counts = {first: 1}
     total = p[first].copy()
     best = single[first]
     history: list[dict[str, float | str]] = [{"added": first, "score": best}]
     for step in range(2, max_steps + 1):
-        trial = {k: crossfit_macro_f1(y, (total + v) / step, seed) for k, v in p.items()}
+        trial = {k: crossfit_macro_f1(y, (total + v) / step, seed, repeats) for k, v in p.items()}
         k = max(trial, key=lambda k: (trial[k], k))
         if trial[k] <= best + tol:
             break
