@@ -1,8 +1,10 @@
 """Ensemble benchmark: members and weights chosen on dev, measured once on test.
 
-Each member is a saved model (any kind ``emobalance.load_model`` reads). Its dev and test
-probabilities are computed once and kept in ``--cache`` (one ``.npz`` per member, so a rerun
-or an added member scores only what is new). :func:`emobalance.ensemble.select_ensemble`
+Each member is a saved model (any kind ``emobalance.load_model`` reads) or a group of them
+(``NAME=PATH,PATH,...``: the mean of their probabilities, one candidate, so that five seeds of
+one recipe do not give the selection five chances to fit dev's noise). Each model's dev and
+test probabilities are computed once and kept in ``--cache`` (one ``.npz`` per model path, so
+a rerun or an added member scores only what is new). :func:`emobalance.ensemble.select_ensemble`
 picks members with replacement by cross-fitted dev macro-F1; the chosen mean then gets
 per-label thresholds tuned on all of dev and is scored on test. Prints one JSON line per
 member and one for the ensemble (``model``, ``dev_macro_f1``, ``dev_macro_f1_crossfit``,
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -45,9 +48,11 @@ def _train_minutes(path: Path) -> float | None:
     return None
 
 
-def score(name: str, path: Path, cache: Path, dev, test) -> dict:
-    """The member's dev and test probabilities (cached) and its test inference speed."""
-    f = cache / f"{name}.npz"
+def score(path: Path, cache: Path, dev, test) -> dict:
+    """The model's dev and test probabilities (cached) and its test inference speed."""
+    import hashlib
+
+    f = cache / f"{path.name}-{hashlib.sha256(str(path).encode()).hexdigest()[:10]}.npz"
     if f.is_file():
         z = np.load(f)
         if str(z["path"]) == str(path):
@@ -66,6 +71,14 @@ def score(name: str, path: Path, cache: Path, dev, test) -> dict:
     return {"dev": p_dev, "test": p_test, "texts_per_s": tps}
 
 
+def _spec(counts: dict[str, int], members: dict[str, list[Path]]) -> str:
+    """The teacher spec of the chosen weights: a group's weight is shared by its models, so
+    every count is scaled by the groups' sizes' lcm to keep the repeats whole."""
+    lcm = math.lcm(*(len(members[n]) for n in counts))
+    repeats = {n: c * lcm // len(members[n]) for n, c in counts.items()}
+    return "+".join(str(p) for n in counts for p in members[n] for _ in range(repeats[n]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--member", action="append", required=True, metavar="NAME=PATH")
@@ -78,15 +91,22 @@ def main() -> None:
     from emobalance.ensemble import crossfit_macro_f1, select_ensemble, weighted_mean
     from emobalance.metrics import apply_thresholds, macro_f1, tune_thresholds
 
-    members: dict[str, Path] = {}
+    members: dict[str, list[Path]] = {}
     for m in args.member:
-        name, sep, path = m.partition("=")
-        if not sep or not name or not path:
-            sys.exit(f"--member {m!r}: expected NAME=PATH")
-        members[name] = Path(path).expanduser()
+        name, sep, paths = m.partition("=")
+        if not sep or not name or not paths:
+            sys.exit(f"--member {m!r}: expected NAME=PATH[,PATH...]")
+        members[name] = [Path(p).expanduser() for p in paths.split(",")]
     args.cache.mkdir(parents=True, exist_ok=True)
     dev, test = goemotions.load("dev"), goemotions.load("test")
-    scores = {n: score(n, p, args.cache, dev, test) for n, p in members.items()}
+    scores = {}
+    for n, paths in members.items():
+        parts = [score(p, args.cache, dev, test) for p in paths]
+        scores[n] = {
+            "dev": np.mean([q["dev"] for q in parts], axis=0),
+            "test": np.mean([q["test"] for q in parts], axis=0),
+            "texts_per_s": 1 / sum(1 / q["texts_per_s"] for q in parts),
+        }
 
     def row(name: str, p_dev: np.ndarray, p_test: np.ndarray, **extra) -> dict:
         th = tune_thresholds(dev.labels, p_dev)
@@ -99,14 +119,16 @@ def main() -> None:
         }
 
     for n, s in scores.items():
-        emit(row(n, s["dev"], s["test"], train_minutes=_train_minutes(members[n]),
+        minutes = [_train_minutes(p) for p in members[n]]
+        emit(row(n, s["dev"], s["test"], members=len(members[n]),
+                 train_minutes=None if None in minutes else round(sum(minutes), 2),
                  texts_per_s=round(s["texts_per_s"], 1)))
     uniform = {n: 1 for n in scores}
     emit(row("mean_of_all", weighted_mean({n: s["dev"] for n, s in scores.items()}, uniform),
              weighted_mean({n: s["test"] for n, s in scores.items()}, uniform)))
     sel = select_ensemble({n: s["dev"] for n, s in scores.items()}, dev.labels,
                           max_steps=args.max_steps)
-    spec = sel.spec({n: str(p) for n, p in members.items()})
+    spec = _spec(sel.counts, members)
     if args.spec_out:
         args.spec_out.write_text(spec + "\n")
     seconds_per_text = sum(1 / scores[n]["texts_per_s"] for n in sel.counts)

@@ -232,3 +232,27 @@ def test_a_fine_tuned_transformer_folder_keeps_its_scores_under_its_id(
     assert teacher.path.is_file()
     again, _ = build_teacher(str(path), data, data, ModelConfig(), TrainConfig())
     np.testing.assert_array_equal(again.predict_proba(["thanks so much", "so angry"]), want)
+
+
+def test_a_repeated_part_weighs_by_its_count_and_runs_once():
+    from emobalance.config import ModelConfig, TrainConfig
+    from emobalance.teachers import build_teacher
+
+    calls = {"a": 0, "b": 0}
+
+    class Counting:
+        def __init__(self, name, value):
+            self.name, self.value = name, value
+
+        def predict_proba(self, texts):
+            calls[self.name] += 1
+            return np.full((len(texts), 28), self.value, np.float32)
+
+    data = EmotionDataset(["x"], labels=np.zeros((1, 28), np.uint8))
+    provided = {"a": Counting("a", 0.2), "b": Counting("b", 0.6)}
+    teacher, name = build_teacher(
+        "a+b+a+a", data, data, ModelConfig(), TrainConfig(), provided=provided
+    )
+    np.testing.assert_allclose(teacher.predict_proba(["x", "y"]), 0.3, atol=1e-6)
+    assert calls == {"a": 1, "b": 1}
+    assert name == "ensemble(a x3, b)"

@@ -2,9 +2,10 @@
 
 :func:`select_ensemble` is Caruana et al.'s forward selection (ICML 2004): start from the
 best single member, then repeatedly add the member (already chosen or not) whose addition
-gives the best dev score, until no addition helps. A member chosen ``k`` times has weight
-``k / steps``; the result is a plain weighted mean of probabilities, so it is a teacher spec
-``A+A+B`` for :func:`emobalance.teachers.build_teacher` (a repeated part counts twice).
+gives the best dev score, for a fixed number of steps, and keep the best-scoring prefix. A
+member chosen ``k`` times has weight ``k / steps``; the result is a plain weighted mean of
+probabilities, so it is a teacher spec ``A+A+B`` for
+:func:`emobalance.teachers.build_teacher` (a repeated part counts twice).
 
 The score is the dev macro-F1 at per-label thresholds tuned on dev, **cross-fitted**:
 thresholds tuned on one half of dev score the other half, both ways, averaged over several
@@ -35,7 +36,8 @@ class EnsembleSelection:
     score : float
         Cross-fitted dev macro-F1 of the chosen mean.
     history : list of dict
-        One entry per step: the member added and the score after it.
+        One entry per step taken: the member added and the score after it (steps after
+        the kept prefix included).
     single : dict of str to float
         Every candidate's own cross-fitted dev macro-F1.
     """
@@ -103,9 +105,9 @@ def select_ensemble(
     y_dev : ndarray of shape (n_dev, 28)
         Dev labels.
     max_steps : int, default=25
-        Most members picked (with repeats).
+        Steps taken (members picked, with repeats); the best-scoring prefix is kept.
     tol : float, default=1e-4
-        A step must raise the score by more than this, or selection stops.
+        A longer prefix is kept only if it scores more than this above the shorter one.
     seed : int, default=0
         The first split of dev into the two halves of the cross-fitted score.
     repeats : int, default=5
@@ -124,17 +126,22 @@ def select_ensemble(
             raise ValueError(f"candidate {k!r}: probabilities {v.shape} vs labels {y.shape}")
     single = {k: crossfit_macro_f1(y, v, seed, repeats) for k, v in p.items()}
     first = max(single, key=lambda k: (single[k], k))
-    counts = {first: 1}
     total = p[first].copy()
-    best = single[first]
-    history: list[dict[str, float | str]] = [{"added": first, "score": best}]
+    history: list[dict[str, float | str]] = [{"added": first, "score": single[first]}]
+    # every step is taken even when it does not help (a plateau is often followed by a
+    # gain), then the best prefix is kept, as Caruana et al. do
     for step in range(2, max_steps + 1):
         trial = {k: crossfit_macro_f1(y, (total + v) / step, seed, repeats) for k, v in p.items()}
         k = max(trial, key=lambda k: (trial[k], k))
-        if trial[k] <= best + tol:
-            break
-        counts[k] = counts.get(k, 0) + 1
         total += p[k]
-        best = trial[k]
-        history.append({"added": k, "score": best})
-    return EnsembleSelection(counts=counts, score=best, history=history, single=single)
+        history.append({"added": k, "score": trial[k]})
+    best = 0
+    for i, h in enumerate(history):
+        if float(h["score"]) > float(history[best]["score"]) + tol:
+            best = i
+    counts: dict[str, int] = {}
+    for h in history[: best + 1]:
+        counts[str(h["added"])] = counts.get(str(h["added"]), 0) + 1
+    return EnsembleSelection(
+        counts=counts, score=float(history[best]["score"]), history=history, single=single
+    )

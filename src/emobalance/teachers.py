@@ -533,9 +533,11 @@ def build_teacher(
     parts = resolve_teacher_spec(spec).split("+")
     if len(parts) == 1:
         return one(parts[0])
-    # a repeated part (it counts twice in the mean) is built once
-    once = {p: one(p) for p in dict.fromkeys(parts)}
-    built = [once[p] for p in parts]
-    ens = EnsembleTeacher([t for t, _ in built])
-    ens.name = "ensemble(" + ", ".join(n for _, n in built) + ")"
+    # a repeated part counts as often as it is named, but is built and run once
+    counts = {p: parts.count(p) for p in dict.fromkeys(parts)}
+    built = {p: one(p) for p in counts}
+    ens = EnsembleTeacher([t for t, _ in built.values()], weights=list(counts.values()))
+    ens.name = "ensemble(" + ", ".join(
+        n if counts[p] == 1 else f"{n} x{counts[p]}" for p, (_, n) in built.items()
+    ) + ")"
     return ens, ens.name
