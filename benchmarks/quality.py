@@ -15,6 +15,11 @@ it in the user cache where ``teacher: minilm`` finds it; ``teacher_ensemble`` is
 its probabilities and a TF-IDF baseline's (thresholds tuned on dev); ``distilled_student`` is
 the reference network distilled from that ensemble over train + the Sentiment140 sample.
 ``texts_per_s`` is inference on the test split.
+
+Ensembles of saved models, with members and weights chosen on dev, are measured by
+``benchmarks/ensemble.py`` (one row per member and one for the chosen ensemble, with the same
+keys for train minutes and texts/s); the packaged default model by ``emobalance package``
+(its manifest) and its start-up by ``benchmarks/startup.py``.
 """
 
 from __future__ import annotations

@@ -196,8 +196,18 @@ def test_export_errors(exported, tmp_path):
 
 def test_missing_onnxruntime_says_what_to_install(exported, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import raises ImportError
-    with pytest.raises(EmobalanceError, match=r"pip install emobalance\[onnx\]"):
+    hint = r"onnxruntime is not installed: pip install onnxruntime"
+    with pytest.raises(EmobalanceError, match=hint):
         OnnxEmotionClassifier.load(exported[1])
+
+
+def test_missing_onnx_names_the_extra(monkeypatch):
+    from emobalance.models.onnx import require
+
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    hint = r"onnx is not installed: pip install emobalance\[onnx\]"
+    with pytest.raises(EmobalanceError, match=hint):
+        require("onnx")
 
 
 def test_prediction_needs_no_torch(exported):

@@ -1,6 +1,7 @@
 """The transformer teacher on a tiny randomly initialised BERT built from a fixture vocab."""
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -84,6 +85,9 @@ def test_save_load_gives_identical_probabilities(fitted):
                  "metrics.json", MARKER):  # fmt: skip
         assert (out / name).is_file(), name
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp leftovers
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # a folder's usual mode, not 0700
     back = TransformerClassifier.load(out, device="cpu")
     np.testing.assert_array_equal(back.predict_proba(dev.texts), clf.predict_proba(dev.texts))
     np.testing.assert_array_equal(back.thresholds_, clf.thresholds_)
@@ -119,7 +123,7 @@ def test_build_teacher_from_folder_and_ensemble(fitted, tmp_path):
     _, dev, out = fitted
     one, name = build_teacher(str(out), dev, dev, ModelConfig(), TrainConfig())
     both, ens = build_teacher(f"{out}+{out}", dev, dev, ModelConfig(), TrainConfig())
-    assert name == "hf:t" and ens == "ensemble(hf:t, hf:t)"
+    assert name == "hf:t" and ens == "ensemble(hf:t x2)"  # a repeated part, built once
     np.testing.assert_allclose(both.predict_proba(dev.texts), one.predict_proba(dev.texts),
                                atol=1e-6)  # fmt: skip
 

