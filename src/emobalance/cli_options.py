@@ -55,6 +55,7 @@ DefaultModelArg = Annotated[
         "is then a text: not a path, no '/' without spaces), the model packaged with "
         "emobalance is used.",
         show_default=False,
+        metavar="MODEL",
     ),
 ]
 
