@@ -153,3 +153,21 @@ def kind_splits(tmp_path_factory):
     kind_toy_data(64, 21).to_jsonl(d / "dev.jsonl")
     kind_toy_data(48, 22).to_parquet(d / "test.parquet")
     return d / "dev.jsonl", d / "test.parquet"
+
+
+# ------------------------------------------------------------------ the CLI in-process
+@pytest.fixture
+def cli(capsys):
+    """``cli(args) -> (exit code, stdout, stderr)``: the emobalance CLI run in this process."""
+    from emobalance.cli import main
+
+    def run(args):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code or 0
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

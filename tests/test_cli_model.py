@@ -56,51 +56,41 @@ def model_dir(tmp_path_factory):
     return d
 
 
-def run(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def test_train_writes_model(model_dir):
     for name in ("config.json", "vocab.json", "model.safetensors", "thresholds.json",
                  "metrics.json"):  # fmt: skip
         assert (model_dir / "model" / name).is_file()
 
 
-def test_evaluate_json(model_dir, capsys):
-    code, out, _ = run(["evaluate", str(model_dir / "model"), "--split",
-                        str(model_dir / "test.parquet"), "--json"], capsys)  # fmt: skip
+def test_evaluate_json(cli, model_dir):
+    code, out, _ = cli(["evaluate", str(model_dir / "model"), "--split",
+                        str(model_dir / "test.parquet"), "--json"])  # fmt: skip
     assert code == 0
     m = json.loads(out)
     assert m["n"] == 40 and 0 <= m["macro_f1"] <= 1 and "macro_f1_at_0_5" in m
     assert m["per_label"]["gratitude"]["support"] == 10
 
 
-def test_predict_texts_and_file(model_dir, capsys, tmp_path):
-    code, out, _ = run(["predict", str(model_dir / "model"), "thanks so much", "furious!"], capsys)
+def test_predict_texts_and_file(model_dir, cli, tmp_path):
+    code, out, _ = cli(["predict", str(model_dir / "model"), "thanks so much", "furious!"])
     lines = [json.loads(x) for x in out.strip().splitlines()]
     assert code == 0 and [x["text"] for x in lines] == ["thanks so much", "furious!"]
     src = tmp_path / "in.txt"
     src.write_text("thanks a lot\nhappy happy\n\n")
-    code, out, _ = run(["predict", str(model_dir / "model"), "--input", str(src), "--output",
-                        str(tmp_path / "out.jsonl")], capsys)  # fmt: skip
+    code, out, _ = cli(["predict", str(model_dir / "model"), "--input", str(src), "--output",
+                        str(tmp_path / "out.jsonl")])  # fmt: skip
     rows = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert code == 0 and len(rows) == 3 and "p_gratitude" in rows[0]
 
 
-def test_explain(model_dir, capsys):
-    code, out, _ = run(["explain", str(model_dir / "model"), "thanks so much", "--json"], capsys)
+def test_explain(cli, model_dir):
+    code, out, _ = cli(["explain", str(model_dir / "model"), "thanks so much", "--json"])
     ex = json.loads(out)
     assert code == 0 and ex["tokens"] == ["thanks", "so", "much"]
     assert abs(sum(ex["attention"]) - 1) < 1e-5
 
 
-def test_user_errors_are_one_line(model_dir, capsys, tmp_path):
+def test_user_errors_are_one_line(model_dir, cli, tmp_path):
     for args in (
         ["evaluate", str(tmp_path / "missing")],
         ["predict", str(model_dir / "model")],
@@ -108,21 +98,21 @@ def test_user_errors_are_one_line(model_dir, capsys, tmp_path):
          str(tmp_path / "o.csv")],
         ["train", "--out", str(tmp_path / "m"), "--vectors", str(tmp_path / "none.vec")],
     ):  # fmt: skip
-        code, _, err = run(args, capsys)
+        code, _, err = cli(args)
         assert code == 2, args
         assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "o.csv").exists()
 
 
-def test_export_and_predict_with_onnx(model_dir, capsys, tmp_path):
+def test_export_and_predict_with_onnx(model_dir, cli, tmp_path):
     pytest.importorskip("onnxruntime")
     model, onnx_file = str(model_dir / "model"), tmp_path / "m.onnx"
-    code, out, _ = run(["export", model, "--format", "onnx", "--out", str(onnx_file)], capsys)
+    code, out, _ = cli(["export", model, "--format", "onnx", "--out", str(onnx_file)])
     assert code == 0 and onnx_file.is_file() and "wrote" in out
     diff = float(out.rsplit(":", 1)[1])
     assert diff <= 1e-4
-    code, out, _ = run(["predict", str(onnx_file), "thanks so much", "furious!"], capsys)
-    code_t, out_t, _ = run(["predict", model, "thanks so much", "furious!"], capsys)
+    code, out, _ = cli(["predict", str(onnx_file), "thanks so much", "furious!"])
+    code_t, out_t, _ = cli(["predict", model, "thanks so much", "furious!"])
     onnx_lines = [json.loads(x) for x in out.splitlines()]
     torch_lines = [json.loads(x) for x in out_t.splitlines()]
     assert code == code_t == 0
@@ -131,19 +121,19 @@ def test_export_and_predict_with_onnx(model_dir, capsys, tmp_path):
     make(30, 3).to_jsonl(src)
     for m, engine, dst in ((model, "torch", "t.parquet"), (onnx_file, "onnx", "o.parquet")):
         out_file = str(tmp_path / dst)
-        code, _, _ = run(["predict", str(m), "--engine", engine, "--input", str(src),
-                          "--output", out_file, "--chunk-size", "7"], capsys)  # fmt: skip
+        code, _, _ = cli(["predict", str(m), "--engine", engine, "--input", str(src),
+                          "--output", out_file, "--chunk-size", "7"])  # fmt: skip
         assert code == 0
     t, o = (pd.read_parquet(tmp_path / f) for f in ("t.parquet", "o.parquet"))
     assert list(o["row"]) == list(range(30)) and list(o["text"]) == list(t["text"])
     cols = [c for c in t.columns if c.startswith("p_")]
     assert np.abs(o[cols].to_numpy() - t[cols].to_numpy()).max() <= 1e-4
-    code, out, _ = run(["export", model, "--quantize", "int8", "--out",
-                        str(tmp_path / "q.onnx")], capsys)  # fmt: skip
+    code, out, _ = cli(["export", model, "--quantize", "int8", "--out",
+                        str(tmp_path / "q.onnx")])  # fmt: skip
     assert code == 0 and (tmp_path / "q.onnx").is_file()
 
 
-def test_predict_resume_after_interruption(model_dir, capsys, tmp_path, monkeypatch):
+def test_predict_resume_after_interruption(model_dir, cli, tmp_path, monkeypatch):
     pytest.importorskip("onnxruntime")
     from emobalance.export import export_onnx
     from emobalance.models.onnx import OnnxEmotionClassifier
@@ -162,20 +152,20 @@ def test_predict_resume_after_interruption(model_dir, capsys, tmp_path, monkeypa
         return real(self, texts, batch_size)
 
     monkeypatch.setattr(OnnxEmotionClassifier, "predict_proba", killed_on_third_chunk)
-    code, _, err = run(args, capsys)
+    code, _, err = cli(args)
     assert code != 0, err
     assert not (tmp_path / "o.csv").exists()
-    code, out, _ = run([*args, "--resume"], capsys)
+    code, out, _ = cli([*args, "--resume"])
     assert code == 0 and "wrote 20 predictions" in out
     assert calls == [4, 4, 4, 4, 4, 4]  # chunks 1-2, the killed one, then 3 to 5 only
     monkeypatch.undo()
-    code, _, _ = run([*args[:5], str(tmp_path / "clean.csv"), *args[6:]], capsys)
+    code, _, _ = cli([*args[:5], str(tmp_path / "clean.csv"), *args[6:]])
     assert code == 0
     assert (tmp_path / "o.csv").read_bytes() == (tmp_path / "clean.csv").read_bytes()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
-def test_onnx_user_errors_are_one_line(model_dir, capsys, tmp_path):
+def test_onnx_user_errors_are_one_line(model_dir, cli, tmp_path):
     pytest.importorskip("onnxruntime")
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"garbage" * 50)
@@ -191,21 +181,21 @@ def test_onnx_user_errors_are_one_line(model_dir, capsys, tmp_path):
         ["export", model, "--quantize", "int4"],
         ["export", str(tmp_path / "nope"), "--out", str(tmp_path / "x.onnx")],
     ):  # fmt: skip
-        code, _, err = run(args, capsys)
+        code, _, err = cli(args)
         assert code == 2, args
         assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
-    code, _, err = run(["predict", str(bad), "thanks"], capsys)
+    code, _, err = cli(["predict", str(bad), "thanks"])
     assert "bad.onnx: not a readable ONNX model" in err
     assert not (tmp_path / "o.csv").exists() and not (tmp_path / "x.onnx").exists()
 
 
-def test_train_set_overrides_and_named_flags_win(model_dir, capsys, tmp_path):
+def test_train_set_overrides_and_named_flags_win(model_dir, cli, tmp_path):
     d = model_dir
-    code, out, err = run(
+    code, out, err = cli(
         ["train", "--train", str(d / "train.parquet"), "--dev", str(d / "dev.jsonl"),
          "--config", str(d / "tiny.yaml"), "--set", "train.epochs=5", "--epochs", "2",
          "--set", "model.lstm_hidden=4", "--set", "model.conv_kernel_sizes=[2]",
-         "--out", str(tmp_path / "m")], capsys,
+         "--out", str(tmp_path / "m")],
     )  # fmt: skip
     assert code == 0 and out.startswith(f"saved {tmp_path / 'm'}"), err
     saved = json.loads((tmp_path / "m" / "config.json").read_text())
@@ -305,7 +295,7 @@ def _cli(args, tmp_path, **kw):
                             stderr=subprocess.PIPE, text=True, **kw)  # fmt: skip
 
 
-def test_sigint_during_training_is_one_line_exit_130(model_dir, tmp_path):
+def test_sigint_during_training_is_one_line_exit_130(cli, model_dir, tmp_path):
     import signal
 
     d = model_dir
@@ -328,7 +318,7 @@ def test_sigint_during_training_is_one_line_exit_130(model_dir, tmp_path):
     assert not (tmp_path / "m").exists()
 
 
-def test_sigint_during_scoring_is_one_line_exit_130(model_dir, tmp_path):
+def test_sigint_during_scoring_is_one_line_exit_130(cli, model_dir, tmp_path):
     import signal
     import time
 
@@ -350,7 +340,7 @@ def test_sigint_during_scoring_is_one_line_exit_130(model_dir, tmp_path):
     assert not out.exists()
 
 
-def test_an_oserror_without_a_file_names_the_output(model_dir, tmp_path, capsys, monkeypatch):
+def test_an_oserror_without_a_file_names_the_output(model_dir, tmp_path, cli, monkeypatch):
     import errno
 
     from emobalance import jobs, scoring
@@ -367,41 +357,42 @@ def test_an_oserror_without_a_file_names_the_output(model_dir, tmp_path, capsys,
           str(tmp_path / "o.csv")], tmp_path / "o.csv"),
         (["train", "--out", str(tmp_path / "m")], tmp_path / "m"),
     ):  # fmt: skip
-        code, _, err = run(args, capsys)
+        code, _, err = cli(args)
         assert code == 2 and err == f"error: {target}: No space left on device\n"
     # an error that is no write error names what the command was reading and writing
     monkeypatch.setattr(scoring, "predict_file", lambda *a, **k: (_ for _ in ()).throw(
         OSError("Couldn't deserialize thrift: TProtocolException: Invalid data")))  # fmt: skip
-    code, _, err = run(["predict", str(model_dir / "model"), "--input", str(src), "--output",
-                        str(tmp_path / "o.csv")], capsys)  # fmt: skip
+    code, _, err = cli(["predict", str(model_dir / "model"), "--input", str(src), "--output",
+                        str(tmp_path / "o.csv")])  # fmt: skip
     assert code == 2 and err.count("\n") == 1
     assert f"Invalid data (while reading {src}, writing {tmp_path / 'o.csv'})" in err
 
 
-def test_a_corrupt_parquet_input_is_one_line(model_dir, tmp_path, capsys):
+def test_a_corrupt_parquet_input_is_one_line(cli, model_dir, tmp_path):
     bad = tmp_path / "bad.parquet"
     raw = bytearray((model_dir / "test.parquet").read_bytes())
     raw[len(raw) // 3 : len(raw) // 3 + 64] = b"\xff" * 64  # damaged pages, intact footer
     bad.write_bytes(bytes(raw))
-    code, _, err = run(["predict", str(model_dir / "model"), "--input", str(bad), "--output",
-                        str(tmp_path / "o.csv")], capsys)  # fmt: skip
+    code, _, err = cli(["predict", str(model_dir / "model"), "--input", str(bad), "--output",
+                        str(tmp_path / "o.csv")])  # fmt: skip
     assert code == 2, err
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
     assert "bad.parquet" in err
     assert not (tmp_path / "o.csv").exists()
 
 
-def test_train_refuses_vectors_that_cover_nothing_and_conflicting_options(model_dir, capsys,
+def test_train_refuses_vectors_that_cover_nothing_and_conflicting_options(model_dir, cli,
                                                                          tmp_path):  # fmt: skip
     d = model_dir
     base = ["train", "--train", str(d / "train.parquet"), "--dev", str(d / "dev.jsonl"),
             "--config", str(d / "tiny.yaml"), "--out", str(tmp_path / "m")]  # fmt: skip
     vec = tmp_path / "other.vec"
     vec.write_text("2 16\n" + "".join(f"w{i} " + " ".join(["0.1"] * 16) + "\n" for i in range(2)))
-    code, _, err = run([*base, "--vectors", str(vec)], capsys)
+    code, _, err = cli([*base, "--vectors", str(vec)])
     assert code == 2 and "vectors for only 0 of the" in err and "min_vector_coverage" in err
-    code, _, err = run([*base, "--vectors", str(vec), "--set", "model.min_vector_coverage=0"],
-                       capsys)  # fmt: skip
+    code, _, err = cli(
+        [*base, "--vectors", str(vec), "--set", "model.min_vector_coverage=0"]
+    )
     assert code == 0, err  # the threshold is a setting: 0 trains as before
-    code, _, err = run([*base, "--vectors", str(vec), "--set", "model.pretrained=false"], capsys)
+    code, _, err = cli([*base, "--vectors", str(vec), "--set", "model.pretrained=false"])
     assert code == 2 and "--vectors conflicts with model.pretrained=false" in err
