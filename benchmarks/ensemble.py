@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -69,14 +68,6 @@ def score(path: Path, cache: Path, dev, test) -> dict:
     with atomic_path(f) as tmp, open(tmp, "wb") as out:
         np.savez(out, dev=p_dev, test=p_test, texts_per_s=tps, path=str(path))
     return {"dev": p_dev, "test": p_test, "texts_per_s": tps}
-
-
-def _spec(counts: dict[str, int], members: dict[str, list[Path]]) -> str:
-    """The teacher spec of the chosen weights: a group's weight is shared by its models, so
-    every count is scaled by the groups' sizes' lcm to keep the repeats whole."""
-    lcm = math.lcm(*(len(members[n]) for n in counts))
-    repeats = {n: c * lcm // len(members[n]) for n, c in counts.items()}
-    return "+".join(str(p) for n in counts for p in members[n] for _ in range(repeats[n]))
 
 
 def main() -> None:
@@ -128,7 +119,7 @@ def main() -> None:
              weighted_mean({n: s["test"] for n, s in scores.items()}, uniform)))
     sel = select_ensemble({n: s["dev"] for n, s in scores.items()}, dev.labels,
                           max_steps=args.max_steps)
-    spec = _spec(sel.counts, members)
+    spec = sel.spec({n: [str(p) for p in paths] for n, paths in members.items()})
     if args.spec_out:
         args.spec_out.write_text(spec + "\n")
     seconds_per_text = sum(1 / scores[n]["texts_per_s"] for n in sel.counts)

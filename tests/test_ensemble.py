@@ -65,3 +65,11 @@ def test_bad_candidates():
         select_ensemble({}, y)
     with pytest.raises(ValueError, match="candidate 'bad'"):
         select_ensemble({"bad": p["good"][:50]}, y)
+
+
+def test_the_spec_of_groups_shares_a_group_weight_among_its_parts():
+    sel = EnsembleSelection({"g": 2, "x": 1}, 0.5)
+    spec = sel.spec({"g": ["a", "b"], "x": "c"}).split("+")
+    # g weighs 2, x 1: a and b one each of g's 2 (scaled by lcm 2), c 1 (scaled to 2)
+    assert sorted(spec) == ["a", "a", "b", "b", "c", "c"]
+    assert EnsembleSelection({"m": 3}, 0.5).spec() == "m+m+m"

@@ -64,21 +64,19 @@ def serve_cmd(
         ) from None
     torch.set_num_threads(threads)
     _check_bindable(host, port)
-    from .models.default import is_default
-
+    model_dir = model_dir or "default"  # the packaged model, a path like any other
     # The model loads here, so a bad directory fails before uvicorn binds the port.
     model: object = model_dir
-    name = "default" if is_default(model_dir) else Path(model_dir).name  # type: ignore[arg-type]
-    if is_default(model_dir) or threshold is not None or thresholds is not None:
+    if threshold is not None or thresholds is not None:
         from .cli_model import ModelOptions
         from .models.registry import load_model
 
         model = ModelOptions(threshold=threshold, thresholds=thresholds).apply(
-            load_model(model_dir or "default")
+            load_model(model_dir)
         )
     application = create_app(
         model, max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes,
-        model_name=name,
+        model_name=Path(model_dir).name,
     )  # fmt: skip
     # Move the ~300k start-up objects (torch, pydantic, the model) out of the collector's
     # reach: otherwise each full collection walks them all, a 150-500 ms pause every ~15 s

@@ -15,7 +15,8 @@ read here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,11 +53,24 @@ class EnsembleSelection:
         total = sum(self.counts.values())
         return {k: v / total for k, v in self.counts.items()}
 
-    def spec(self, parts: Mapping[str, str] | None = None) -> str:
+    def spec(self, parts: Mapping[str, str | Sequence[str]] | None = None) -> str:
         """The teacher spec: each member's part (``parts[name]``, default the name) repeated
-        by its count, joined by ``+``."""
-        parts = parts or {}
-        return "+".join(parts.get(k, k) for k, v in self.counts.items() for _ in range(v))
+        by its count, joined by ``+``.
+
+        A member may be a group of parts (the mean of several models): its weight is shared
+        by them, so every count is scaled by the lcm of the groups' sizes to keep the repeats
+        whole."""
+        groups = {
+            k: [p] if isinstance(p, str) else list(p)
+            for k, p in ((k, (parts or {}).get(k, k)) for k in self.counts)
+        }
+        lcm = math.lcm(*(len(g) for g in groups.values()))
+        return "+".join(
+            part
+            for k, c in self.counts.items()
+            for part in groups[k]
+            for _ in range(c * lcm // len(groups[k]))
+        )
 
 
 def weighted_mean(probas: Mapping[str, np.ndarray], counts: Mapping[str, int]) -> np.ndarray:

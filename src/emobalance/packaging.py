@@ -8,7 +8,8 @@ GoEmotions test split and the Sentiment140 polarity guard. It refuses to package
 whose test macro-F1 is more than ``max_f1_drop`` below the PyTorch model's, or that is larger
 than ``max_mb``. Dev chooses and calibrates; test is only measured.
 
-The folder is written whole into a temporary sibling and swapped in, so a failed build
+The folder is written whole into a temporary sibling and moved in
+(:func:`~emobalance.models.storage.write_model_folder`, the manifest last), so a failed build
 leaves the previous model in place.
 """
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,13 +37,13 @@ ARCH = ("word vectors -> convolution -> BiLSTM -> attention -> 28 sigmoid output
         "(the reference network)")
 
 
-def _measure(model: Any, dev: Any, test: Any) -> dict[str, Any]:
+def _measure(model: Any, dev: Any, test: Any, guard_set: Any) -> dict[str, Any]:
     """Dev and test metrics at the model's thresholds, the test ECE and the polarity guard."""
     from .evaluation.external import evaluate_external
     from .metrics import evaluate, expected_calibration_error
 
     p_dev, p_test = model.predict_proba(dev.texts), model.predict_proba(test.texts)
-    guard = evaluate_external(model, GUARD[0], GUARD[1])
+    guard = evaluate_external(model, guard_set, GUARD[1])
     return {
         "dev": evaluate(dev.labels, p_dev, model.thresholds_, groupings=()),
         "test": evaluate(test.labels, p_test, model.thresholds_, groupings=()),
@@ -90,22 +90,24 @@ def package_model(
     """
     from . import __version__
     from .data import goemotions
+    from .evaluation.datasets import load_external
     from .export import export_onnx
     from .jobs import calibrate_model
     from .models.onnx import OnnxEmotionClassifier
     from .models.registry import find_kind, load_model, model_id
-    from .models.storage import temp_dir
+    from .models.storage import write_model_folder
 
     src = Path(model_dir)
     if find_kind(src) != "reference":
         raise ModelError(f"{src}: not a reference-network folder; only that model is packaged")
     out = Path(out_dir)
     dev, test = goemotions.load("dev"), goemotions.load("test")
+    guard_set = load_external(GUARD[0])  # read once, scored for both models
     torch_model = load_model(src)
-    measured_torch = _measure(torch_model, dev, test)
-    with temp_dir(out) as work:
-        stage = work / out.name
-        stage.mkdir()
+    measured_torch = _measure(torch_model, dev, test, guard_set)
+    manifest: dict[str, Any] = {}
+
+    def write(stage: Path) -> None:
         onnx_file = stage / MODEL_FILE
         export_onnx(torch_model, onnx_file, quantize="int8")
         shipped: Any = OnnxEmotionClassifier.load(onnx_file)
@@ -113,7 +115,7 @@ def package_model(
         if calibrate:
             shipped, calibration = calibrate_model(shipped, dev, test, out=onnx_file)
             shipped = OnnxEmotionClassifier.load(onnx_file)
-        measured = _measure(shipped, dev, test)
+        measured = _measure(shipped, dev, test, guard_set)
         drop = measured_torch["test"]["macro_f1"] - measured["test"]["macro_f1"]
         if drop > max_f1_drop:
             raise ModelError(
@@ -123,7 +125,7 @@ def package_model(
         size = onnx_file.stat().st_size
         if size > max_mb * 1e6:
             raise ModelError(f"{src}: the int8 ONNX file is {size / 1e6:.1f} MB (bar {max_mb})")
-        manifest = {
+        manifest.update({
             "format": "emobalance-default-model",
             "format_version": 1,
             "file": MODEL_FILE,
@@ -140,24 +142,16 @@ def package_model(
             },
             "metrics": _summary(measured),
             "pytorch_metrics": _summary(measured_torch),
-        }  # fmt: skip
+        })  # fmt: skip
         (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         card = render_model_card(manifest, measured, measured_torch, torch_model.metrics_)
         (stage / CARD).write_text(card, encoding="utf-8")
-        _swap_in(stage, out, work)
-    log.info("packaged %s into %s (%.1f MB)", src, out, size / 1e6)
+
+    # written whole beside ``out`` and moved in, the manifest last: a failed build or a bar
+    # missed leaves the previous model as it was
+    write_model_folder(out, write, marker=MANIFEST)
+    log.info("packaged %s into %s (%.1f MB)", src, out, manifest["bytes"] / 1e6)
     return manifest
-
-
-def _swap_in(stage: Path, out: Path, work: Path) -> None:
-    """Replace ``out`` by ``stage`` with renames only (the old folder goes last)."""
-    if out.exists():
-        old = work / "previous"
-        os.replace(out, old)
-        os.replace(stage, out)
-        shutil.rmtree(old)
-    else:
-        os.replace(stage, out)
 
 
 def _summary(m: Mapping[str, Any]) -> dict[str, Any]:

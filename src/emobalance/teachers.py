@@ -464,6 +464,9 @@ def build_teacher(
     def data_key() -> str:  # hashed once, shared by the reference and TF-IDF cache keys
         return _config_hash(dataset_hash(train), dataset_hash(dev))
 
+    def cached(teacher: Teacher, key: str) -> CachedTeacher:
+        return CachedTeacher(teacher, key, goemotions.cache_dir() / "teacher_scores")
+
     def reference() -> Teacher:
         key = _config_hash(model_cfg.model_dump(), train_cfg.model_dump(), data_key())
         d = cache / f"reference-{key}" if cache else None
@@ -492,9 +495,8 @@ def build_teacher(
 
         from . import __version__
 
-        scores = goemotions.cache_dir() / "teacher_scores"
         key = _config_hash(data_key(), metadata.version("scikit-learn"), __version__)
-        return CachedTeacher(teacher, f"tfidf-{key}", scores)
+        return cached(teacher, f"tfidf-{key}")
 
     def one(part: str) -> tuple[Teacher, str]:
         if part in provided:
@@ -505,9 +507,8 @@ def build_teacher(
             return tfidf(), "tfidf"
         if part == "minilm":
             d, key = minilm_teacher(train, dev, teacher_cfg, progress=progress)
-            scores = goemotions.cache_dir() / "teacher_scores"
             # scores are keyed by this very fine-tune (its id), never by its config alone
-            return CachedTeacher(HFTeacher(d), f"{key}-{teacher_id(d)}", scores), "minilm"
+            return cached(HFTeacher(d), f"{key}-{teacher_id(d)}"), "minilm"
         if part.startswith("hf:"):
             t = HFTeacher(part[3:], allow_missing_labels=allow_missing_labels)
             return t, t.name
@@ -518,12 +519,9 @@ def build_teacher(
             kind = find_kind(path)
             if kind in (None, "transformer"):  # a Hugging Face folder, or our fine-tune
                 t = HFTeacher(path, allow_missing_labels=allow_missing_labels)
-                tid = teacher_id(path) if kind == "transformer" else ""
-                if not tid:
-                    return t, t.name
+                tid = teacher_id(path)  # "" for a Hugging Face folder: nothing to key by
                 # our fine-tune's scores are kept under its id, as for `minilm`
-                scores = goemotions.cache_dir() / "teacher_scores"
-                return CachedTeacher(t, f"transformer-{tid}", scores), t.name
+                return (cached(t, f"transformer-{tid}") if tid else t), t.name
             return ClassifierTeacher(load_model(path), name=path.name), path.name
         raise ConfigError(
             f"teacher: {part!r} is not auto, ensemble, reference, tfidf, minilm, hf:NAME, a model "

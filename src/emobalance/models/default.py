@@ -24,8 +24,8 @@ DEFAULT_DIR = Path(__file__).resolve().parent.parent / "default_model"
 MODEL_FILE = "model.onnx"
 MANIFEST = "manifest.json"
 CARD = "MODEL_CARD.md"
-DEFAULT_NAMES = frozenset({"default", "@default"})
-"""Words that name the packaged model wherever a model path is expected."""
+DEFAULT_NAME = "default"
+"""The word that names the packaged model wherever a model path is expected."""
 REBUILD_HINT = "reinstall emobalance, or rebuild it with `make model`"
 
 
@@ -73,7 +73,7 @@ def verify(folder: str | os.PathLike[str] = DEFAULT_DIR) -> Path:
 
 def is_default(spec: object) -> bool:
     """Whether a model argument names the packaged model (``None``, ``default``)."""
-    return spec is None or (isinstance(spec, str) and spec in DEFAULT_NAMES)
+    return spec is None or spec == DEFAULT_NAME
 
 
 def model_path(spec: str | os.PathLike[str]) -> Path:
