@@ -1,7 +1,8 @@
-"""Multi-label metrics over the 28 labels and their groupings, and per-label threshold tuning.
+"""Multi-label metrics over a schema's labels and its groupings, and threshold tuning.
 
-Every function takes label matrices ``uint8[n, 28]`` in :data:`emobalance.LABELS` order and
-probability matrices ``float[n, 28]``. A label is predicted when its probability is ``>=`` its
+Every function takes label matrices ``uint8[n, L]`` in a :class:`~emobalance.labels.LabelSchema`'s
+order and probability matrices ``float[n, L]`` (``L = 28`` for GoEmotions, whose schema is the
+default of :func:`evaluate` for 28 columns). A label is predicted when its probability is ``>=`` its
 threshold (:func:`apply_thresholds`); :func:`tune_thresholds` uses the very same comparison, so
 the F1 it maximises is the F1 :func:`evaluate` reports on the same data.
 
@@ -31,14 +32,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
-from .labels import (
-    GROUPINGS,
-    LABELS,
-    NUM_LABELS,
-    collapse_labels,
-    collapse_probabilities,
-    label_id,
-)
+from .labels import GOEMOTIONS, LabelSchema
 
 DEFAULT_GRID: np.ndarray = np.round(np.arange(0.02, 0.99, 0.01), 2)
 """Default threshold grid of :func:`tune_thresholds`: 0.02, 0.03, ..., 0.98."""
@@ -49,20 +43,40 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "macro_precision", "macro_recall", "macro_f1",
     "weighted_precision", "weighted_recall", "weighted_f1",
     "samples_precision", "samples_recall", "samples_f1",
-    "macro_auc", "micro_auc",
+    "macro_auc", "micro_auc", "jaccard",
 )  # fmt: skip
-"""The scalar keys of :func:`evaluate` (also present in each grouping's nested dict)."""
+"""The scalar keys of :func:`evaluate` (also present in each grouping's nested dict).
+
+``jaccard`` is the example-based Jaccard index of multi-label benchmarks (e.g. SemEval-2018
+Task 1 E-c): the mean over texts of |gold ∩ predicted| / |gold ∪ predicted|, 1 for a text with
+neither gold nor predicted labels. A single-label schema adds ``accuracy``."""
+
+OBJECTIVES: tuple[str, ...] = ("f1", "micro_f1", "jaccard")
+"""What :func:`tune_thresholds` can maximise: each label's own F1 (the default), the micro-F1
+of all labels, or the example-based Jaccard index."""
+
+
+def schema_for(n_cols: int, schema: LabelSchema | None = None) -> LabelSchema:
+    """``schema``, or for bare matrices GoEmotions' (28 columns) or ``label_0 ...`` names."""
+    if schema is not None:
+        if len(schema) != n_cols:
+            raise ValueError(f"{schema.name} has {len(schema)} labels, the matrix {n_cols}")
+        return schema
+    if n_cols == len(GOEMOTIONS):
+        return GOEMOTIONS
+    return LabelSchema([f"label_{j}" for j in range(n_cols)], name="unnamed")
 
 
 # ---------------------------------------------------------------------------- validation
-def _check_matrix(a: Any, name: str, n_cols: int = NUM_LABELS) -> np.ndarray:
+def _check_matrix(a: Any, name: str, n_cols: int | None = None) -> np.ndarray:
     arr = np.asarray(a)
-    if arr.ndim != 2 or arr.shape[1] != n_cols:
-        raise ValueError(f"{name} must have shape (n, {n_cols}), got {arr.shape}")
+    if arr.ndim != 2 or (n_cols is not None and arr.shape[1] != n_cols) or arr.shape[1] == 0:
+        want = "k" if n_cols is None else n_cols
+        raise ValueError(f"{name} must have shape (n, {want}), got {arr.shape}")
     return arr
 
 
-def _check_binary(a: Any, name: str, n_cols: int = NUM_LABELS) -> np.ndarray:
+def _check_binary(a: Any, name: str, n_cols: int | None = None) -> np.ndarray:
     arr = _check_matrix(a, name, n_cols)
     if arr.dtype == bool:
         return arr
@@ -74,7 +88,7 @@ def _check_binary(a: Any, name: str, n_cols: int = NUM_LABELS) -> np.ndarray:
     return arr.astype(bool)
 
 
-def _check_proba(a: Any, name: str = "proba", n_cols: int = NUM_LABELS) -> np.ndarray:
+def _check_proba(a: Any, name: str = "proba", n_cols: int | None = None) -> np.ndarray:
     arr = _check_matrix(a, name, n_cols)
     if not np.issubdtype(arr.dtype, np.floating):
         if not np.issubdtype(arr.dtype, np.number) and arr.dtype != bool:
@@ -89,6 +103,8 @@ def _check_proba(a: Any, name: str = "proba", n_cols: int = NUM_LABELS) -> np.nd
 def _check_same_rows(a: np.ndarray, b: np.ndarray, na: str, nb: str) -> None:
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"{na} has {a.shape[0]} rows but {nb} has {b.shape[0]}")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"{na} has {a.shape[1]} labels but {nb} has {b.shape[1]}")
 
 
 def _thresholds_vector(thresholds: float | Sequence[float] | np.ndarray, n_cols: int) -> np.ndarray:
@@ -110,49 +126,88 @@ def apply_thresholds(
 
     Parameters
     ----------
-    proba : ndarray of shape (n, 28)
+    proba : ndarray of shape (n, L)
         Probabilities.
-    thresholds : float or array-like of shape (28,), default=0.5
+    thresholds : float or array-like of shape (L,), default=0.5
         One threshold for every label, or one per label.
 
     Returns
     -------
-    ndarray of shape (n, 28), dtype uint8
+    ndarray of shape (n, L), dtype uint8
 
     Raises
     ------
     ValueError
-        If ``proba`` is not ``(n, 28)`` or the thresholds do not fit.
+        If ``proba`` is not a matrix or the thresholds do not fit.
     """
     p = _check_matrix(proba, "proba")
     th = _thresholds_vector(thresholds, p.shape[1])
     return (p >= th[None, :]).astype(np.uint8)
 
 
+def predict_single_label(proba: np.ndarray) -> np.ndarray:
+    """Single-label predictions: the most probable label of each row, one-hot ``uint8``."""
+    p = _check_matrix(proba, "proba")
+    out = np.zeros(p.shape, dtype=np.uint8)
+    if p.shape[0]:
+        out[np.arange(p.shape[0]), np.argmax(p, axis=1)] = 1
+    return out
+
+
+def predict_labels(
+    proba: np.ndarray,
+    thresholds: float | Sequence[float] | np.ndarray = 0.5,
+    single_label: bool = False,
+) -> np.ndarray:
+    """:func:`predict_single_label` for a single-label schema, else :func:`apply_thresholds`."""
+    return predict_single_label(proba) if single_label else apply_thresholds(proba, thresholds)
+
+
+def labels_without_positives(y_true: np.ndarray, schema: LabelSchema | None = None) -> list[str]:
+    """The labels with no positive example in ``y_true`` (their thresholds cannot be tuned)."""
+    y = _check_binary(y_true, "y_true")
+    names = schema_for(y.shape[1], schema).names
+    return [names[j] for j in np.flatnonzero(y.sum(axis=0) == 0)]
+
+
 def tune_thresholds(
     y_true: np.ndarray,
     proba: np.ndarray,
     grid: Sequence[float] | np.ndarray | None = None,
+    objective: str = "f1",
+    default: float = 0.5,
 ) -> np.ndarray:
-    """Per label, the threshold on ``grid`` that maximises that label's F1 on the given data.
+    """The thresholds on ``grid`` that maximise ``objective`` on the given data.
 
-    Tune on dev, never on test. A label with no positive example in ``y_true`` gets 0.5.
+    ``objective="f1"`` (the default) tunes each label for its own F1. ``"micro_f1"`` and
+    ``"jaccard"`` (the example-based Jaccard index) are measures over all labels at once:
+    starting from the per-label F1 thresholds, each label's threshold in turn is moved to the
+    grid value that maximises the measure with the others fixed (exact: only that label's
+    predictions change), for up to 3 passes or until none moves. Per-label F1 thresholds are
+    not the best ones for a per-text measure: they over-predict rare labels, which costs
+    Jaccard on every text they wrongly tag.
+
+    Tune on dev, never on test. A label with no positive example in ``y_true`` gets
+    ``default`` (0.5; callers warn, naming it).
     Among thresholds reaching the same best F1 the one closest to 0.5 wins, and between two
     equally close the smaller, so the result is deterministic (a label whose best F1 is 0
     therefore also gets 0.5).
 
     Parameters
     ----------
-    y_true : array-like of shape (n, 28)
+    y_true : array-like of shape (n, L)
         Binary true labels.
-    proba : array-like of shape (n, 28)
+    proba : array-like of shape (n, L)
         Predicted probabilities.
     grid : array-like of float, optional
         Candidate thresholds; default :data:`DEFAULT_GRID` (0.02, 0.03, ..., 0.98).
+    objective : {"f1", "micro_f1", "jaccard"}, default="f1"
+    default : float, default=0.5
+        The threshold of a label with no positive example.
 
     Returns
     -------
-    ndarray of shape (28,), dtype float32
+    ndarray of shape (L,), dtype float32
 
     Notes
     -----
@@ -160,6 +215,10 @@ def tune_thresholds(
     thresholds x 5k rows take a few milliseconds. Comparisons are made at float32 threshold
     precision, exactly as :func:`apply_thresholds` makes them.
     """
+    if objective not in OBJECTIVES:
+        raise ValueError(
+            f"unknown objective {objective!r}; expected one of {', '.join(OBJECTIVES)}"
+        )
     y = _check_binary(y_true, "y_true")
     p = _check_proba(proba)
     _check_same_rows(y, p, "y_true", "proba")
@@ -171,7 +230,7 @@ def tune_thresholds(
     pref = np.lexsort((g, dist))  # indices of g, most preferred first
     gq = g.astype(p.dtype)
     n = p.shape[0]
-    out = np.full(p.shape[1], 0.5, dtype=np.float32)
+    out = np.full(p.shape[1], default, dtype=np.float32)
     for j in range(p.shape[1]):
         pos = y[:, j]
         n_pos = int(pos.sum())
@@ -185,7 +244,65 @@ def tune_thresholds(
         f1 = 2.0 * tp / (pred_pos + n_pos)  # n_pos > 0, so no zero denominator
         best = f1.max()
         out[j] = g[pref[np.flatnonzero(f1[pref] == best)[0]]]
+    if objective != "f1" and n:
+        out = _coordinate_ascent(y, p, out, g, pref, objective)
     return out
+
+
+def _coordinate_ascent(
+    y: np.ndarray,
+    p: np.ndarray,
+    start: np.ndarray,
+    g: np.ndarray,
+    pref: np.ndarray,
+    objective: str,
+    passes: int = 3,
+) -> np.ndarray:
+    """Improve ``start`` label by label for micro-F1 or example-based Jaccard (exact scores)."""
+    th = start.copy()
+    gq = g.astype(p.dtype)
+    pred = p >= th[None, :].astype(p.dtype)
+    yi = y.astype(np.int64)
+    has_pos = y.any(axis=0)
+    for _ in range(passes):
+        moved = False
+        for j in np.flatnonzero(has_pos):
+            col = p[:, j]
+            order = np.argsort(col, kind="stable")
+            sorted_col = col[order]
+            # rows predicted at grid value t: those with p >= t, a suffix of `order`
+            first = np.searchsorted(sorted_col, gq, side="left")
+            yj = yi[order, j]
+            if objective == "micro_f1":
+                rest_tp = int((y & pred).sum()) - int((y[:, j] & pred[:, j]).sum())
+                rest_pred = int(pred.sum()) - int(pred[:, j].sum())
+                n_true = int(y.sum())
+                tp_suffix = np.concatenate([np.cumsum(yj[::-1])[::-1], [0]])
+                tp = rest_tp + tp_suffix[first]
+                npred = rest_pred + (len(col) - first)
+                score = 2.0 * tp / np.maximum(npred + n_true, 1)
+            else:
+                # per row, intersection and union over the other labels
+                others = np.ones(y.shape[1], dtype=bool)
+                others[j] = False
+                inter = (y[:, others] & pred[:, others]).sum(1)[order]
+                union = (y[:, others] | pred[:, others]).sum(1)[order]
+                # label j off: the union still holds j where gold has it; an empty one scores 1
+                off_union = union + yj
+                off = np.where(off_union == 0, 1.0, inter / np.maximum(off_union, 1))
+                on = (inter + yj) / (union + 1)  # label j on: always in the union
+                prefix_off = np.concatenate([[0.0], np.cumsum(off)])
+                suffix_on = np.concatenate([np.cumsum(on[::-1])[::-1], [0.0]])
+                score = (prefix_off[first] + suffix_on[first]) / len(col)
+            best = score.max()
+            cur = score[int(np.flatnonzero(g == th[j])[0])] if (g == th[j]).any() else -1.0
+            if best > cur + 1e-12:
+                th[j] = g[pref[np.flatnonzero(score[pref] == best)[0]]]
+                pred[:, j] = col >= th[j].astype(p.dtype)
+                moved = True
+        if not moved:
+            break
+    return th
 
 
 # ---------------------------------------------------------------------------- fast F1
@@ -222,6 +339,23 @@ def f1_per_label(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     yt, yp = _binary_pair(y_true, y_pred)
     tp = (yt & yp).sum(0)
     return _div(2 * tp, yt.sum(0) + yp.sum(0))
+
+
+def jaccard_samples(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Example-based Jaccard index: mean over rows of |gold ∩ pred| / |gold ∪ pred|.
+
+    A row with neither gold nor predicted labels scores 1 (the convention of SemEval-2018
+    Task 1 E-c, where a tweet may have no emotion). 0.0 for no rows.
+
+    >>> jaccard_samples([[1, 1, 0], [0, 0, 0]], [[1, 0, 0], [0, 0, 0]])
+    0.75
+    """
+    yt, yp = _binary_pair(y_true, y_pred)
+    if yt.shape[0] == 0:
+        return 0.0
+    inter = (yt & yp).sum(1)
+    union = (yt | yp).sum(1)
+    return float(np.where(union == 0, 1.0, inter / np.maximum(union, 1)).mean())
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -293,6 +427,7 @@ def _summary(
         "n": int(n),
         "exact_match": float((y == pred).all(1).mean()),
         "hamming_loss": float((y != pred).mean()),
+        "jaccard": jaccard_samples(y, pred),
     }
     for average, values in avg.items():
         for metric, value in zip(("precision", "recall", "f1"), values, strict=True):
@@ -313,6 +448,11 @@ def _summary(
                 for j, name in enumerate(names)
             },
             "per_label_f1": {name: float(f1[j]) for j, name in enumerate(names)},
+            # labels with neither gold nor predicted rows: their F1 (0 above, scikit-learn's
+            # zero_division) measures nothing, so they are named
+            "f1_undefined": [
+                name for j, name in enumerate(names) if support[j] == 0 and not pred[:, j].any()
+            ],
         }
     )
     return out
@@ -322,21 +462,26 @@ def evaluate(
     y_true: np.ndarray,
     proba: np.ndarray,
     thresholds: float | Sequence[float] | np.ndarray = 0.5,
-    groupings: Sequence[str] = ("ekman", "sentiment"),
+    groupings: Sequence[str] | None = None,
+    schema: LabelSchema | None = None,
 ) -> dict[str, Any]:
     """Every metric of a probability matrix against the true labels.
 
     Parameters
     ----------
-    y_true : array-like of shape (n, 28)
-        Binary true labels in :data:`LABELS` order.
-    proba : array-like of shape (n, 28)
+    y_true : array-like of shape (n, L)
+        Binary true labels in the schema's order.
+    proba : array-like of shape (n, L)
         Predicted probabilities.
-    thresholds : float or array-like of shape (28,), default=0.5
-        Decision thresholds (e.g. from :func:`tune_thresholds` on dev).
-    groupings : sequence of {"ekman", "sentiment"}, default=("ekman", "sentiment")
-        Groupings to report as nested dicts. Labels are collapsed with *any*, probabilities
-        with *max*, and predictions are the *any*-collapse of the 28-label predictions.
+    thresholds : float or array-like of shape (L,), default=0.5
+        Decision thresholds (e.g. from :func:`tune_thresholds` on dev); unused for a
+        single-label schema, whose prediction is the most probable label.
+    groupings : sequence of str, optional
+        Groupings of the schema to report as nested dicts (default: all of them; GoEmotions:
+        ``ekman`` and ``sentiment``). Labels are collapsed with *any*, probabilities with
+        *max*, and predictions are the *any*-collapse of the per-label predictions.
+    schema : LabelSchema, optional
+        The labels of the columns; default GoEmotions' for 28 columns, else ``label_0 ...``.
 
     Returns
     -------
@@ -346,7 +491,9 @@ def evaluate(
         labels with both classes present; ``None`` if there is none), ``micro_auc``,
         ``auc_skipped`` (label names left out of ``macro_auc``), ``per_label``
         (``{name: {precision, recall, f1, support, auc}}``), ``per_label_f1``, and one nested
-        dict with the same keys per grouping. Every value is a plain Python type (JSON-ready).
+        dict with the same keys per grouping, ``jaccard`` (example-based), ``f1_undefined``
+        (labels with neither gold nor predicted rows), and for a single-label schema
+        ``accuracy``. Every value is a plain Python type (JSON-ready).
 
     Raises
     ------
@@ -359,18 +506,27 @@ def evaluate(
     _check_same_rows(y, p, "y_true", "proba")
     if y.shape[0] == 0:
         raise ValueError("cannot evaluate zero rows")
+    schema = schema_for(y.shape[1], schema)
+    if groupings is None:
+        groupings = tuple(schema.groupings)
     if isinstance(groupings, str):
         groupings = (groupings,)
     for g in groupings:
-        if g not in GROUPINGS:
-            raise ValueError(f"unknown grouping {g!r}; expected one of {sorted(GROUPINGS)}")
-    pred = apply_thresholds(p, thresholds).astype(bool)
-    out = _summary(y, p, pred, LABELS)
+        if g not in schema.groupings:
+            known = sorted(schema.groupings)
+            raise ValueError(f"unknown grouping {g!r} for {schema.name}; expected one of {known}")
+    pred = predict_labels(p, thresholds, schema.single_label).astype(bool)
+    out = _summary(y, p, pred, schema.names)
+    if schema.single_label:
+        # rows with a gold label; a row without one (allowed by the schema) cannot be right
+        gold = y.any(axis=1)
+        hit = (y & pred).any(axis=1)
+        out["accuracy"] = float(hit[gold].mean()) if gold.any() else 0.0
     for g in groupings:
-        names = tuple(GROUPINGS[g])
-        gy = collapse_labels(y, g).astype(bool)
-        gp = collapse_probabilities(p, g)
-        gpred = collapse_labels(pred, g).astype(bool)
+        names = schema.group_names(g)
+        gy = schema.collapse_labels(y, g).astype(bool)
+        gp = schema.collapse_probabilities(p, g)
+        gpred = schema.collapse_labels(pred, g).astype(bool)
         out[g] = _summary(gy, gp, gpred, names)
     return out
 
@@ -429,27 +585,36 @@ def expected_calibration_error(y_true: Any, proba: Any, n_bins: int = 15) -> flo
 
 
 # ---------------------------------------------------------------------------- helpers
-def rare_labels(counts: Mapping[str, int] | Sequence[int] | np.ndarray, k: int = 6) -> list[str]:
-    """The ``k`` labels with the fewest examples, rarest first (ties in :data:`LABELS` order).
+def rare_labels(
+    counts: Mapping[str, int] | Sequence[int] | np.ndarray,
+    k: int = 6,
+    schema: LabelSchema | None = None,
+) -> list[str]:
+    """The ``k`` labels with the fewest examples, rarest first (ties in the schema's order).
 
     Parameters
     ----------
-    counts : mapping of label name to count, or array-like of shape (28,)
+    counts : mapping of label name to count, or array-like of shape (L,)
         E.g. :meth:`EmotionDataset.label_counts` or ``labels.sum(0)``.
     k : int, default=6
+    schema : LabelSchema, optional
+        The labels; default GoEmotions' for 28 counts, a mapping's own keys in its order.
     """
     if isinstance(counts, Mapping):
-        c = np.zeros(NUM_LABELS, dtype=np.int64)
+        if schema is None:  # the mapping's own labels, in its order
+            schema = LabelSchema(list(counts), name="counts")
+        c = np.zeros(len(schema), dtype=np.int64)
         for name, count in counts.items():
-            c[label_id(name, "counts", what="label")] = count
+            c[schema.label_id(name, "counts", what="label")] = count
     else:
         c = np.asarray(counts, dtype=np.int64)
-        if c.shape != (NUM_LABELS,):
-            raise ValueError(f"counts must have shape ({NUM_LABELS},), got {c.shape}")
+        if c.ndim != 1:
+            raise ValueError(f"counts must be 1-d, got shape {c.shape}")
+        schema = schema_for(c.shape[0], schema)
     if k < 0:
         raise ValueError(f"k must be >= 0, got {k}")
     order = np.argsort(c, kind="stable")
-    return [LABELS[j] for j in order[:k]]
+    return [schema.names[j] for j in order[:k]]
 
 
 def mean_f1(metrics: Mapping[str, Any], names: Sequence[str]) -> float:

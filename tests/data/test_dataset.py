@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from emobalance.data import EmotionDataset, load_any
 from emobalance.errors import DataError, EmobalanceError
-from emobalance.labels import LABELS, NUM_LABELS
+from emobalance.labels import GOEMOTIONS, LABELS, NUM_LABELS
 
 
 def onehot(*names_per_row):
@@ -339,8 +339,15 @@ def test_from_parquet_errors(tmp_path):
     table = EmotionDataset(["a"], onehot(["joy"])).to_arrow()
     meta = {b"emobalance.labels": json.dumps(list(reversed(LABELS))).encode()}
     pq.write_table(table.replace_schema_metadata(meta), order)
-    with pytest.raises(DataError, match="label order differs"):
-        EmotionDataset.from_parquet(order)
+    # another order is another schema: read as such, refused where GoEmotions' is expected
+    assert EmotionDataset.from_parquet(order).schema.names == tuple(reversed(LABELS))
+    with pytest.raises(DataError, match=r"speaks goemotions \(28 labels.*order\.parquet"):
+        EmotionDataset.from_parquet(order, schema=GOEMOTIONS)
+    bad = tmp_path / "bad_schema.parquet"
+    meta = {b"emobalance.label_schema": b'{"labels": ["a", "A"]}'}
+    pq.write_table(table.replace_schema_metadata(meta), bad)
+    with pytest.raises(DataError, match=r"bad_schema\.parquet.*'A' is given twice"):
+        EmotionDataset.from_parquet(bad)
 
 
 def test_from_arrow_plain_list_labels_and_minimal_columns():
@@ -592,7 +599,7 @@ def test_from_parquet_labels_as_names_strings_or_float_flags(tmp_path):
         (pa.array([["joy"], ["²"]]), r"row 1: unknown label '²'"),
         (pa.array(["joy", "x"]), r"row 1: unknown label 'x'"),
         (pa.array(["joy", None]), r"row 1: 'labels' is null"),
-        (pa.array([1, 2]), r"column 'labels' has type int64; expected 28 0/1 flags"),
+        (pa.array([1, 2]), r"column 'labels' has type int64; expected one 0/1 flag per label"),
         (pa.array([[[1]], [[0]]]), r"column 'labels' has type list<.*; expected"),
         (pa.array([[0] * 28, [None] * 28], pa.list_(pa.int8())), r"'labels' holds null flags"),
     ],
@@ -607,10 +614,11 @@ def test_from_parquet_bad_labels_name_the_file(tmp_path, labels, match):
 @pytest.mark.parametrize(
     ("meta", "match"),
     [
-        (b"[", "'emobalance.labels' metadata is not a JSON list"),
-        (b"\xff", "'emobalance.labels' metadata is not a JSON list"),
-        (b"[" * 100_000, "'emobalance.labels' metadata is not a JSON list"),
-        (b"{}", "label order differs"),
+        (b"[", "'emobalance.labels' metadata is not JSON"),
+        (b"\xff", "'emobalance.labels' metadata is not JSON"),
+        (b"[" * 100_000, "'emobalance.labels' metadata is not JSON"),
+        (b"{}", "expected a label schema"),
+        (b'["joy", ""]', "label 1 has an empty name"),
     ],
 )
 def test_from_parquet_bad_label_metadata(tmp_path, meta, match):

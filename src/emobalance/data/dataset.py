@@ -1,4 +1,4 @@
-"""EmotionDataset: texts with a ``uint8[n, 28]`` label matrix and per-row provenance."""
+"""EmotionDataset: texts with a ``uint8[n, len(schema)]`` label matrix, its schema, provenance."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from ..errors import DataError
 from ..io import atomic_path
-from ..labels import LABELS, NUM_LABELS, label_ids, names_to_matrix
+from ..labels import GOEMOTIONS, LabelSchema
 from .readers import (
     arrow_names,
     arrow_texts,
@@ -29,7 +29,9 @@ from .readers import (
 
 SOURCES = ("goemotions", "sentiment140", "generated", "augmented", "oversampled", "user")
 # the constructor's parameters, each also the attribute holding that column
-_COLUMNS = ("texts", "labels", "source", "ids", "weight", "parent_id", "teacher_score", "meta")
+_COLUMNS = (
+    "texts", "labels", "source", "ids", "weight", "parent_id", "teacher_score", "meta", "schema"
+)  # fmt: skip
 _CORE = ("text", "labels", "source", "id", "weight", "parent_id", "teacher_score")
 
 
@@ -40,8 +42,8 @@ class EmotionDataset:
     ----------
     texts : sequence of str
         The texts.
-    labels : array-like of shape (n, 28) or None
-        Binary label matrix in :data:`emobalance.LABELS` order, stored as ``uint8``.
+    labels : array-like of shape (n, len(schema)) or None
+        Binary label matrix in the schema's order, stored as ``uint8``.
         ``None`` makes an unlabelled corpus (e.g. tweets waiting for a teacher).
     source : str or sequence of str, default="user"
         Where each row comes from (``goemotions``, ``sentiment140``, ``generated``,
@@ -57,11 +59,15 @@ class EmotionDataset:
     meta : dict of str to sequence, optional
         Extra per-row columns kept through filtering, concatenation and Parquet (e.g.
         ``polarity`` for Sentiment140).
+    schema : LabelSchema, optional
+        The labels the matrix's columns are; default GoEmotions' 28
+        (:data:`emobalance.labels.GOEMOTIONS`).
 
     Raises
     ------
     DataError
-        If lengths differ, a text is not a str, or labels are not a 0/1 ``(n, 28)`` matrix.
+        If lengths differ, a text is not a str, or labels are not a 0/1 ``(n, len(schema))``
+        matrix (a single-label schema: at most one label per row).
     """
 
     def __init__(
@@ -74,14 +80,20 @@ class EmotionDataset:
         parent_id: Sequence[str | None] | None = None,
         teacher_score: Any = None,
         meta: dict[str, Sequence[Any]] | None = None,
+        schema: LabelSchema | None = None,
     ) -> None:
         texts = list(texts)
+        if schema is not None and not isinstance(schema, LabelSchema):
+            raise DataError(f"schema must be a LabelSchema, got {type(schema).__name__}")
+        self.schema: LabelSchema = GOEMOTIONS if schema is None else schema
         n = len(texts)
         for i, t in enumerate(texts):
             if not isinstance(t, str):
                 raise DataError(f"text of row {i} is {type(t).__name__}, expected str")
         self.texts: list[str] = texts
-        self.labels: np.ndarray | None = None if labels is None else _check_labels(labels, n)
+        self.labels: np.ndarray | None = (
+            None if labels is None else _check_labels(labels, n, self.schema)
+        )
         if isinstance(source, str):
             self.source: list[str] = [source] * n
         else:
@@ -131,9 +143,9 @@ class EmotionDataset:
         return self.labels
 
     def label_counts(self) -> dict[str, int]:
-        """Number of rows carrying each label, in :data:`LABELS` order."""
+        """Number of rows carrying each label, in the schema's order."""
         counts = self._require_labels().sum(axis=0, dtype=np.int64)
-        return {name: int(c) for name, c in zip(LABELS, counts, strict=True)}
+        return {name: int(c) for name, c in zip(self.schema.names, counts, strict=True)}
 
     def counts_by_source(self) -> dict[str, int]:
         """Rows per source."""
@@ -145,7 +157,8 @@ class EmotionDataset:
     def label_names(self) -> list[list[str]]:
         """Label names per row."""
         labels = self._require_labels()
-        return [[LABELS[j] for j in np.flatnonzero(row)] for row in labels]
+        names = self.schema.names
+        return [[names[j] for j in np.flatnonzero(row)] for row in labels]
 
     # -------------------------------------------------------- select / combine
     def subset(self, indices: Sequence[int] | np.ndarray) -> EmotionDataset:
@@ -162,6 +175,8 @@ class EmotionDataset:
                 return col[idx]
             if isinstance(col, dict):
                 return {k: take(v) for k, v in col.items()}
+            if isinstance(col, LabelSchema):
+                return col
             return [col[i] for i in pick]
 
         return EmotionDataset(**{name: take(col) for name, col in self._columns().items()})
@@ -226,10 +241,14 @@ class EmotionDataset:
         """Concatenate datasets; optional columns missing on one side are filled (NaN/None)."""
         parts = list(datasets)
         if not parts:
-            return cls([], labels=np.zeros((0, NUM_LABELS), dtype=np.uint8))
+            return cls([], labels=np.zeros((0, len(GOEMOTIONS)), dtype=np.uint8))
         labelled = {p.is_labelled for p in parts}
         if len(labelled) > 1:
             raise DataError("cannot concatenate labelled and unlabelled datasets")
+        schema = parts[0].schema
+        if labelled == {True}:
+            for p in parts[1:]:
+                schema.check_same(p.schema, "the first dataset", "another one")
 
         def cat_float(attr: str, fill: float) -> np.ndarray | None:
             if all(getattr(p, attr) is None for p in parts):
@@ -257,6 +276,7 @@ class EmotionDataset:
             parent_id=parent,
             teacher_score=cat_float("teacher_score", np.nan),
             meta=meta,
+            schema=schema,
         )
 
     def __add__(self, other: EmotionDataset) -> EmotionDataset:
@@ -264,7 +284,11 @@ class EmotionDataset:
 
     # ----------------------------------------------------------------- parquet
     def to_arrow(self) -> pa.Table:
-        """The dataset as an Arrow table (labels as ``fixed_size_list<uint8>[28]``)."""
+        """The dataset as an Arrow table (labels as ``fixed_size_list<uint8>[len(schema)]``).
+
+        The schema metadata holds the label names (``emobalance.labels``) and the whole label
+        schema (``emobalance.label_schema``), read back by :meth:`from_arrow`.
+        """
         cols: dict[str, pa.Array] = {
             "text": pa.array(self.texts, type=pa.string()),
             "source": pa.array(self.source, type=pa.string()),
@@ -272,7 +296,7 @@ class EmotionDataset:
         }
         if self.labels is not None:
             flat = pa.array(self.labels.reshape(-1), type=pa.uint8())
-            cols["labels"] = pa.FixedSizeListArray.from_arrays(flat, NUM_LABELS)
+            cols["labels"] = pa.FixedSizeListArray.from_arrays(flat, len(self.schema))
         if self.weight is not None:
             cols["weight"] = pa.array(self.weight, type=pa.float32())
         if self.parent_id is not None:
@@ -281,7 +305,10 @@ class EmotionDataset:
             cols["teacher_score"] = pa.array(self.teacher_score, type=pa.float32())
         for k, v in self.meta.items():
             cols[k] = pa.array(v)
-        schema_meta = {b"emobalance.labels": json.dumps(list(LABELS)).encode()}
+        schema_meta = {
+            b"emobalance.labels": json.dumps(list(self.schema.names)).encode(),
+            b"emobalance.label_schema": json.dumps(self.schema.to_dict()).encode(),
+        }
         return pa.table(cols).replace_schema_metadata(schema_meta)
 
     def to_parquet(self, path: str | os.PathLike[str]) -> Path:
@@ -292,11 +319,15 @@ class EmotionDataset:
         return path
 
     @classmethod
-    def from_arrow(cls, table: pa.Table, origin: str = "<arrow>") -> EmotionDataset:
+    def from_arrow(
+        cls, table: pa.Table, origin: str = "<arrow>", schema: LabelSchema | None = None
+    ) -> EmotionDataset:
         """Build a dataset from an Arrow table written by :meth:`to_arrow` (or by pandas).
 
-        ``labels`` may be 28 0/1 flags per row (``fixed_size_list`` or ``list`` of integers
-        or booleans), a list of label names (or ids written as strings, ``["17"]``) per row,
+        The label schema is the table's own (its metadata), else ``schema``, else GoEmotions';
+        a table whose stored schema differs from a given ``schema`` is refused.
+        ``labels`` may be one 0/1 flag per label and row (``fixed_size_list`` or ``list`` of
+        integers or booleans), a list of label names (or ids written as strings, ``["17"]``) per row,
         or a comma-separated string of them, as in a CSV file.
 
         Raises
@@ -312,7 +343,7 @@ class EmotionDataset:
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise DataError(f"{origin}: columns {twice} appear more than once")
-        _check_label_metadata(table.schema.metadata, origin)
+        schema = _label_metadata(table.schema.metadata, origin, schema)
 
         def opt(name: str) -> list[Any] | None:
             if name not in names:
@@ -337,7 +368,9 @@ class EmotionDataset:
                 raise DataError(f"{origin}: row {i}: column 'parent_id' is not text")
         weight = _float_column(table, "weight", origin, nulls=False)
         tscore = _float_column(table, "teacher_score", origin, nulls=True)
-        labels = _arrow_labels(table.column("labels"), origin) if "labels" in names else None
+        labels = (
+            _arrow_labels(table.column("labels"), origin, schema) if "labels" in names else None
+        )
         meta = {k: opt(k) for k in names if k not in _CORE}
         try:
             return cls(
@@ -349,13 +382,16 @@ class EmotionDataset:
                 parent_id=parent,
                 teacher_score=tscore,
                 meta=meta,  # type: ignore[arg-type]
+                schema=schema,
             )
         except DataError as exc:
             raise DataError(f"{origin}: {exc}") from None
 
     @classmethod
-    def from_parquet(cls, path: str | os.PathLike[str]) -> EmotionDataset:
-        """Read a dataset written by :meth:`to_parquet`."""
+    def from_parquet(
+        cls, path: str | os.PathLike[str], schema: LabelSchema | None = None
+    ) -> EmotionDataset:
+        """Read a dataset written by :meth:`to_parquet` (``schema`` as in :meth:`from_arrow`)."""
         path = Path(path)
         if not path.exists():
             raise DataError(f"{path}: no such file")
@@ -363,7 +399,7 @@ class EmotionDataset:
             table = pq.read_table(path)
         except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
             raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
-        return cls.from_arrow(table, origin=str(path))
+        return cls.from_arrow(table, origin=str(path), schema=schema)
 
     # ------------------------------------------------------------- csv / jsonl
     @classmethod
@@ -376,12 +412,13 @@ class EmotionDataset:
         delimiter: str = ",",
         label_sep: str = ",",
         source: str = "user",
+        schema: LabelSchema | None = None,
     ) -> EmotionDataset:
-        """Read a CSV file with a text column and labels.
+        """Read a CSV file with a text column and labels of ``schema`` (default GoEmotions').
 
         Labels come either from ``labels_column``, holding label names or ids separated by
         ``label_sep`` (``"joy,love"`` or ``"17,18"``), or, when ``labels_column`` is ``None``
-        or absent and all 28 label names are columns, from one 0/1 column per label.
+        or absent and every label name is a column, from one 0/1 column per label.
         A file with neither gives an unlabelled dataset.
 
         Raises
@@ -390,6 +427,7 @@ class EmotionDataset:
             Naming the file and line of a malformed row.
         """
         path = Path(path)
+        schema = schema or GOEMOTIONS
         if not path.exists():
             raise DataError(f"{path}: no such file")
         texts: list[str] = []
@@ -403,7 +441,7 @@ class EmotionDataset:
                     raise DataError(
                         f"{path}: line 1: no column {text_column!r} (columns: {', '.join(header)})"
                     )
-                wide = all(name in header for name in LABELS) and (
+                wide = all(name in header for name in schema.names) and (
                     labels_column is None or labels_column not in header
                 )
                 has_labels = wide or (labels_column is not None and labels_column in header)
@@ -417,18 +455,25 @@ class EmotionDataset:
                         ids.append(row[id_column])  # type: ignore[index]
                     if wide:
                         label_rows.append(
-                            [j for j, name in enumerate(LABELS) if _flag(row[name], where, name)]
+                            [
+                                j
+                                for j, name in enumerate(schema.names)
+                                if _flag(row[name], where, name)
+                            ]
                         )
                     elif has_labels:
                         cell = row[labels_column]  # type: ignore[index]
-                        label_rows.append(label_ids(cell, where, sep=label_sep, what="label"))
+                        label_rows.append(
+                            schema.label_ids(cell, where, sep=label_sep, what="label")
+                        )
         except UnicodeDecodeError:
             raise not_utf8_error(path) from None
         return cls(
             texts,
-            labels=names_to_matrix(label_rows) if has_labels else None,
+            labels=_ids_matrix(label_rows, schema) if has_labels else None,
             source=source,
             ids=ids or None,
+            schema=schema,
         )
 
     @classmethod
@@ -439,13 +484,15 @@ class EmotionDataset:
         labels_column: str | None = "labels",
         id_column: str | None = "id",
         source: str = "user",
+        schema: LabelSchema | None = None,
     ) -> EmotionDataset:
-        """Read JSON Lines: one object per line with a text field and labels.
+        """Read JSON Lines: one object per line with a text field and labels of ``schema``.
 
         ``labels`` may be a list of names or ids, or a comma-separated string of them.
         Rows without the labels field make the whole dataset unlabelled only if no row has it.
         """
         path = Path(path)
+        schema = schema or GOEMOTIONS
         if not path.exists():
             raise DataError(f"{path}: no such file")
         texts: list[str] = []
@@ -468,7 +515,7 @@ class EmotionDataset:
                     has_id = id_column is not None and id_column in obj
                     ids.append(str(obj[id_column]) if has_id else None)  # type: ignore[index]
                     if labels_column is not None and labels_column in obj:
-                        label_rows.append(label_ids(obj[labels_column], where, what="label"))
+                        label_rows.append(schema.label_ids(obj[labels_column], where, what="label"))
                     else:
                         label_rows.append(None)
         except UnicodeDecodeError:
@@ -480,8 +527,10 @@ class EmotionDataset:
         if any(x is not None for x in ids) and None in ids:
             missing = linenos[ids.index(None)]
             raise DataError(f"{path}: line {missing}: no field {id_column!r}")
-        labels = names_to_matrix(label_rows) if texts and all(has) else None  # type: ignore[arg-type]
-        return cls(texts, labels=labels, source=source, ids=ids if None not in ids else None)
+        labels = _ids_matrix(label_rows, schema) if texts and all(has) else None  # type: ignore[arg-type]
+        return cls(
+            texts, labels=labels, source=source, ids=ids if None not in ids else None, schema=schema
+        )
 
     def to_jsonl(self, path: str | os.PathLike[str]) -> Path:
         """Write one JSON object per row (``id``, ``text``, ``labels`` as names, ``source``)."""
@@ -496,17 +545,42 @@ class EmotionDataset:
         return path
 
 
-def _check_labels(labels: Any, n: int) -> np.ndarray:
+def _ids_matrix(rows: list[list[int]], schema: LabelSchema) -> np.ndarray:
+    """The ``uint8`` matrix of per-row label ids (already checked against ``schema``)."""
+    out = np.zeros((len(rows), len(schema)), dtype=np.uint8)
+    for i, row in enumerate(rows):
+        out[i, row] = 1
+    return out
+
+
+def _check_labels(labels: Any, n: int, schema: LabelSchema) -> np.ndarray:
     arr = np.asarray(labels)
-    if arr.ndim != 2 or arr.shape != (n, NUM_LABELS):
-        raise DataError(f"labels must have shape ({n}, {NUM_LABELS}), got {arr.shape}")
+    width = len(schema)
+    if arr.ndim != 2 or arr.shape != (n, width):
+        hint = "" if arr.ndim != 2 else f" (labels of {schema.name}; pass the data's schema=)"
+        raise DataError(f"labels must have shape ({n}, {width}), got {arr.shape}{hint}")
     if arr.size:
         if not np.issubdtype(arr.dtype, np.number) and arr.dtype != bool:
             raise DataError(f"labels must be numeric 0/1, got dtype {arr.dtype}")
         bad = ~np.isin(arr, (0, 1))
         if bad.any():
             i, j = map(int, np.argwhere(bad)[0])
-            raise DataError(f"labels must be 0 or 1; row {i}, label {LABELS[j]!r} is {arr[i, j]}")
+            raise DataError(
+                f"labels must be 0 or 1; row {i}, label {schema.names[j]!r} is {arr[i, j]}"
+            )
+        if schema.single_label:
+            per_row = arr.sum(axis=1)
+            several = np.flatnonzero(per_row > 1)
+            if several.size:
+                i = int(several[0])
+                shown = ", ".join(schema.names[j] for j in np.flatnonzero(arr[i]))
+                raise DataError(
+                    f"row {i}: {int(per_row[i])} labels ({shown}) in a single-label dataset"
+                )
+        if not schema.allow_empty:
+            empty = np.flatnonzero(arr.sum(axis=1) == 0)
+            if empty.size:
+                raise DataError(f"row {int(empty[0])}: no label, but {schema.name} requires one")
     return np.ascontiguousarray(arr, dtype=np.uint8)
 
 
@@ -518,22 +592,35 @@ def _flag(value: str | None, where: str, name: str) -> bool:
 
 
 _LABEL_FORMS = (
-    "expected 28 0/1 flags per row (a list or fixed_size_list of integers), a list of label "
-    "names per row, or a comma-separated string of them"
+    "expected one 0/1 flag per label and row (a list or fixed_size_list of integers), a list "
+    "of label names per row, or a comma-separated string of them"
 )
 
 
-def _check_label_metadata(metadata: dict[bytes, bytes] | None, origin: str) -> None:
-    """Refuse a table whose ``emobalance.labels`` metadata is not this label order."""
-    stored = (metadata or {}).get(b"emobalance.labels")
-    if stored is None:
-        return
-    try:
-        order = json.loads(stored)
-    except (ValueError, RecursionError):  # not UTF-8, not JSON
-        raise DataError(f"{origin}: 'emobalance.labels' metadata is not a JSON list") from None
-    if order != list(LABELS):
-        raise DataError(f"{origin}: label order differs from emobalance.LABELS")
+def _label_metadata(
+    metadata: dict[bytes, bytes] | None, origin: str, expected: LabelSchema | None
+) -> LabelSchema:
+    """The table's label schema (its metadata; else ``expected``; else GoEmotions')."""
+    metadata = metadata or {}
+    found: LabelSchema | None = None
+    for key in (b"emobalance.label_schema", b"emobalance.labels"):
+        stored = metadata.get(key)
+        if stored is None:
+            continue
+        field = key.decode()
+        try:
+            obj = json.loads(stored)
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, nested too deep
+            raise DataError(f"{origin}: {field!r} metadata is not JSON") from None
+        found = LabelSchema.from_dict(obj, f"{origin}: {field!r} metadata")
+        if key == b"emobalance.labels" and found.same_labels(GOEMOTIONS):
+            found = GOEMOTIONS  # a file written before schemas, or by GoEmotions code
+        break
+    if found is None:
+        return expected or GOEMOTIONS
+    if expected is not None:
+        expected.check_same(found, "the expected data", origin)
+    return found
 
 
 def _float_column(table: pa.Table, name: str, origin: str, nulls: bool) -> np.ndarray | None:
@@ -553,8 +640,9 @@ def _float_column(table: pa.Table, name: str, origin: str, nulls: bool) -> np.nd
     return np.array([np.nan if x is None else x for x in values], dtype=np.float32)
 
 
-def _arrow_labels(col: pa.ChunkedArray, origin: str) -> np.ndarray:
-    """The ``(n, 28)`` matrix of an Arrow ``labels`` column in any of the accepted forms."""
+def _arrow_labels(col: pa.ChunkedArray, origin: str, schema: LabelSchema) -> np.ndarray:
+    """The ``(n, len(schema))`` matrix of an Arrow ``labels`` column in any accepted form."""
+    width = len(schema)
     n = len(col)
     typ = col.type
     if pa.types.is_dictionary(typ):
@@ -565,8 +653,9 @@ def _arrow_labels(col: pa.ChunkedArray, origin: str) -> np.ndarray:
         raise DataError(f"{origin}: row {first}: 'labels' is null")
     if pa.types.is_string(typ) or pa.types.is_large_string(typ):  # "joy,love" as in CSV
         cells = arrow_texts(col, origin, "labels")
-        return names_to_matrix(
-            [label_ids(c, f"{origin}: row {i}", what="label") for i, c in enumerate(cells)]
+        return _ids_matrix(
+            [schema.label_ids(c, f"{origin}: row {i}", what="label") for i, c in enumerate(cells)],
+            schema,
         )
     is_list = (
         pa.types.is_list(typ) or pa.types.is_large_list(typ) or pa.types.is_fixed_size_list(typ)
@@ -579,27 +668,28 @@ def _arrow_labels(col: pa.ChunkedArray, origin: str) -> np.ndarray:
     if pa.types.is_string(item) or pa.types.is_large_string(item):  # names per row
         rows = col.to_pylist()
         for i, r in enumerate(rows):
-            if len(r) == NUM_LABELS and set(r) <= {"0", "1"}:  # not 28 label names
+            if len(r) == width and set(r) <= {"0", "1"} and not set(r) <= set(schema.names):
                 raise DataError(
-                    f"{origin}: row {i}: 'labels' holds 28 '0'/'1' strings; write 0/1 flags "
-                    "as integers, or the label names"
+                    f"{origin}: row {i}: 'labels' holds {width} '0'/'1' strings; write 0/1 "
+                    "flags as integers, or the label names"
                 )
-        return names_to_matrix(
-            [label_ids(r, f"{origin}: row {i}", what="label") for i, r in enumerate(rows)]
+        return _ids_matrix(
+            [schema.label_ids(r, f"{origin}: row {i}", what="label") for i, r in enumerate(rows)],
+            schema,
         )
     if not (pa.types.is_integer(item) or pa.types.is_boolean(item) or pa.types.is_floating(item)):
         raise DataError(f"{origin}: column 'labels' has type {typ}; {_LABEL_FORMS}")
     if n == 0:
-        return np.zeros((0, NUM_LABELS), dtype=np.uint8)
+        return np.zeros((0, width), dtype=np.uint8)
     flat = col.combine_chunks()
     if flat.flatten().null_count:
         raise DataError(f"{origin}: 'labels' holds null flags")
     rows = flat.to_pylist()
     sizes = {len(r) for r in rows}
     if len(sizes) > 1:  # ragged: label ids, not flags (ids as integers would be ambiguous)
-        i = next(i for i, r in enumerate(rows) if len(r) != NUM_LABELS)
+        i = next(i for i, r in enumerate(rows) if len(r) != width)
         raise DataError(
-            f"{origin}: row {i}: 'labels' holds {len(rows[i])} integers, not 28 0/1 flags "
+            f"{origin}: row {i}: 'labels' holds {len(rows[i])} integers, not {width} 0/1 flags "
             "(give label ids as names or strings: ['joy'] or ['17'])"
         )
     # one length for all rows: the constructor names the shape or the first flag not 0/1
