@@ -327,8 +327,8 @@ class EmotionDataset:
         The label schema is the table's own (its metadata), else ``schema``, else GoEmotions';
         a table whose stored schema differs from a given ``schema`` is refused.
         ``labels`` may be one 0/1 flag per label and row (``fixed_size_list`` or ``list`` of
-        integers or booleans), a list of label names (or ids written as strings, ``["17"]``) per row,
-        or a comma-separated string of them, as in a CSV file.
+        integers or booleans), a list of label names (or ids written as strings, ``["17"]``)
+        per row, or a comma-separated string of them, as in a CSV file.
 
         Raises
         ------
