@@ -663,3 +663,23 @@ def test_superscript_label_is_an_unknown_label(fixtures_dir, name):
     line = 3 if name.endswith(".csv") else 2
     with pytest.raises(DataError, match=rf"^{path}: line {line}: unknown label '²'; expected"):
         load_any(path)
+
+
+def test_a_dataset_of_its_own_schema_round_trips_through_parquet(tmp_path):
+    from emobalance.labels import LabelSchema
+
+    schema = LabelSchema(
+        ["joy", "anger", "trust"], {"valence": {"pos": ["joy", "trust"], "neg": ["anger"]}},
+        {"trust": "confidence in someone"}, name="tiny", single_label=True,
+    )  # fmt: skip
+    ds = EmotionDataset(["a", "b", "c"], [[1, 0, 0], [0, 0, 1], [0, 0, 0]], schema=schema)
+    back = EmotionDataset.from_parquet(ds.to_parquet(tmp_path / "d.parquet"))
+    assert back.schema == schema and back.labels.tolist() == ds.labels.tolist()
+    assert back.label_counts() == {"joy": 1, "anger": 0, "trust": 1}
+    assert back.subset([1]).schema is back.schema
+    with pytest.raises(DataError, match="row 0: 2 labels \\(joy, anger\\) in a single-label"):
+        EmotionDataset(["x"], [[1, 1, 0]], schema=schema)
+    with pytest.raises(DataError, match=r"speaks tiny.*speaks goemotions"):
+        EmotionDataset.concat([ds, EmotionDataset(["y"], onehot(["joy"]))])
+    with pytest.raises(DataError, match=r"shape \(1, 3\), got \(1, 28\)"):
+        EmotionDataset(["y"], onehot(["joy"]), schema=schema)

@@ -286,8 +286,9 @@ class EmotionDataset:
     def to_arrow(self) -> pa.Table:
         """The dataset as an Arrow table (labels as ``fixed_size_list<uint8>[len(schema)]``).
 
-        The schema metadata holds the label names (``emobalance.labels``) and the whole label
-        schema (``emobalance.label_schema``), read back by :meth:`from_arrow`.
+        The schema metadata holds the label names (``emobalance.labels``) and, for a schema
+        other than GoEmotions', the whole label schema (``emobalance.label_schema``), read
+        back by :meth:`from_arrow`.
         """
         cols: dict[str, pa.Array] = {
             "text": pa.array(self.texts, type=pa.string()),
@@ -305,10 +306,9 @@ class EmotionDataset:
             cols["teacher_score"] = pa.array(self.teacher_score, type=pa.float32())
         for k, v in self.meta.items():
             cols[k] = pa.array(v)
-        schema_meta = {
-            b"emobalance.labels": json.dumps(list(self.schema.names)).encode(),
-            b"emobalance.label_schema": json.dumps(self.schema.to_dict()).encode(),
-        }
+        schema_meta = {b"emobalance.labels": json.dumps(list(self.schema.names)).encode()}
+        if self.schema is not GOEMOTIONS:  # GoEmotions files stay as they were
+            schema_meta[b"emobalance.label_schema"] = json.dumps(self.schema.to_dict()).encode()
         return pa.table(cols).replace_schema_metadata(schema_meta)
 
     def to_parquet(self, path: str | os.PathLike[str]) -> Path:
