@@ -8,7 +8,6 @@ an interrupt exits 130. Numeric options that mirror a config field (``--epochs``
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
@@ -24,18 +23,28 @@ from .cli_options import (
     MAX_THREADS,
     AggregateOption,
     ConfigFile,
+    DataDevOption,
+    DataFormatOption,
+    DataTestOption,
+    DataTrainOption,
     DefaultModelArg,
     DevData,
+    LabelColumnOption,
+    LabelColumnsOption,
     LongTextOption,
     MaxCharsOption,
     ModelPath,
     SetOption,
+    SingleLabelOption,
+    TextColumnOption,
     ThresholdOption,
     ThresholdsOption,
     TopKOption,
     TrainData,
     ViewOption,
     WindowOption,
+    command_config,
+    data_sets,
     finite,
     names_model,
     record_io,
@@ -46,7 +55,8 @@ from .errors import ConfigError, EmobalanceError
 
 app = typer.Typer(
     name="emobalance",
-    help="Multi-label emotion classification with data balancing (GoEmotions, 28 labels).",
+    help="Multi-label emotion classification with data balancing (GoEmotions' 28 labels, or "
+    "your own label set through the config's data: section).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -56,7 +66,7 @@ data_app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 teacher_app = typer.Typer(
-    help="The transformer teacher: fine-tune a Hugging Face encoder for the 28 labels.",
+    help="The transformer teacher: fine-tune a Hugging Face encoder for the data's labels.",
     no_args_is_help=True,
 )
 app.add_typer(teacher_app, name="teacher")
@@ -103,14 +113,43 @@ def data_stats(
             "--data-dir", help="Folder with {train,dev,test}.tsv (default: EMOBALANCE_DATA)."
         ),
     ] = None,
+    config: ConfigFile = None,
+    sets: SetOption = None,
+    data_train: DataTrainOption = None,
+    data_dev: DataDevOption = None,
+    data_test: DataTestOption = None,
+    data_format: DataFormatOption = None,
+    data_text_column: TextColumnOption = None,
+    data_label_column: LabelColumnOption = None,
+    data_label_columns: LabelColumnsOption = None,
+    data_single_label: SingleLabelOption = None,
 ) -> None:
-    """Label counts and imbalance measures (IRLbl, MeanIR, MaxIR, CVIR, SCUMBLE, cardinality)."""
+    """Label counts and imbalance measures (IRLbl, MeanIR, MaxIR, CVIR, SCUMBLE, cardinality).
+
+    Splits are GoEmotions' unless the config's data: section (or the own-data flags) names
+    your files."""
     from .balance.stats import imbalance_stats, plot_label_counts
     from .cli_tables import print_stats_table
-    from .jobs import load_data
+    from .jobs import load_data, load_splits
 
+    cfg = command_config(
+        config,
+        sets,
+        extra=data_sets(
+            data_train,
+            data_dev,
+            data_test,
+            data_format,
+            data_text_column,
+            data_label_column,
+            data_label_columns,
+            data_single_label,
+        ),
+    )
     record_io(reading=split, writing=plot)
-    ds = load_data(split, data_dir)
+    ds = load_data(split, data_dir, config=cfg)
+    for note in load_splits(cfg, data_dir).notes if split in ("train", "dev", "test") else ():
+        typer.echo(f"note: {note}", err=True)
     stats = imbalance_stats(ds)
     if plot is not None:
         plot_label_counts(stats, plot, title=f"Examples per label: {split} (n={stats.n:,})")
@@ -120,31 +159,6 @@ def data_stats(
     print_stats_table(stats, split)
     if plot is not None:
         typer.echo(f"plot written to {plot}")
-
-
-def _config(
-    path: Path | None,
-    sets: list[str] | None,
-    flags: dict[str, object] | None = None,
-    *,
-    extra: list[str] | None = None,
-    preset: str | None = None,
-):  # -> EmobalanceConfig
-    """The preset, the YAML file over it, the ``--set`` items, then the named flags.
-
-    ``flags`` maps the dotted config key that a named flag mirrors to its value (None: not
-    given); ``extra`` holds ready ``--set`` items. The named flags are assigned to the
-    validated config last, so they win over ``--set``, and pydantic names a bad value by its
-    field (``invalid value for epochs: ...``) as it did before ``--set`` existed.
-    """
-    from .config import load_config
-
-    cfg = load_config(path, preset=preset, overrides=[*(sets or []), *(extra or [])])
-    for dotted, value in (flags or {}).items():
-        if value is not None:
-            *sections, field = dotted.split(".")
-            setattr(functools.reduce(getattr, sections, cfg), field, value)
-    return cfg
 
 
 @app.command("train")
@@ -188,6 +202,14 @@ def train_cmd(
         ),
     ] = None,
     sets: SetOption = None,
+    data_train: DataTrainOption = None,
+    data_dev: DataDevOption = None,
+    data_test: DataTestOption = None,
+    data_format: DataFormatOption = None,
+    data_text_column: TextColumnOption = None,
+    data_label_column: LabelColumnOption = None,
+    data_label_columns: LabelColumnsOption = None,
+    data_single_label: SingleLabelOption = None,
 ) -> None:
     """Train the reference model (thresholds tuned on dev) and save it to --out.
 
@@ -203,12 +225,14 @@ def train_cmd(
     if vectors is not None and not Path(vectors).is_file():
         raise EmobalanceError(f"{vectors}: vectors file not found")
     no_corpus = corpus is not None and corpus.lower() == "none"
-    cfg = _config(
+    cfg = command_config(
         config, sets,
         {"model.vectors": vectors, "train.epochs": epochs, "train.seed": seed,
          "distill.teacher": distill_from, "distill.alpha": alpha,
          "distill.temperature": temperature, "distill.corpus": None if no_corpus else corpus},
-        extra=["distill.corpus=null"] if no_corpus else None,
+        extra=(["distill.corpus=null"] if no_corpus else [])
+        + data_sets(data_train, data_dev, data_test, data_format, data_text_column,
+                      data_label_column, data_label_columns, data_single_label),
     )  # fmt: skip
     if vectors is not None and not cfg.model.pretrained:
         raise ConfigError(
@@ -246,6 +270,14 @@ def teacher_train_cmd(
     epochs: Annotated[int | None, typer.Option("--epochs", help="Override teacher.epochs.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Override teacher.seed.")] = None,
     sets: SetOption = None,
+    data_train: DataTrainOption = None,
+    data_dev: DataDevOption = None,
+    data_test: DataTestOption = None,
+    data_format: DataFormatOption = None,
+    data_text_column: TextColumnOption = None,
+    data_label_column: LabelColumnOption = None,
+    data_label_columns: LabelColumnsOption = None,
+    data_single_label: SingleLabelOption = None,
 ) -> None:
     """Fine-tune a transformer teacher (mean pooling + linear head) and save it to --out.
 
@@ -254,9 +286,11 @@ def teacher_train_cmd(
     """
     from . import jobs
 
-    cfg = _config(
-        config, sets, {"teacher.base": base, "teacher.epochs": epochs, "teacher.seed": seed}
-    )
+    cfg = command_config(
+        config, sets, {"teacher.base": base, "teacher.epochs": epochs, "teacher.seed": seed},
+        extra=data_sets(data_train, data_dev, data_test, data_format, data_text_column,
+                      data_label_column, data_label_columns, data_single_label),
+    )  # fmt: skip
     record_io(writing=out)
     clf = jobs.train_teacher(cfg, train, dev, out=out)
     dev_m = clf.metrics_.get("dev", {})
@@ -271,7 +305,7 @@ def _summary(m: dict) -> dict:
     keys = (
         "n", "macro_f1", "micro_f1", "weighted_f1", "samples_f1", "macro_precision",
         "macro_recall", "micro_precision", "micro_recall", "exact_match", "hamming_loss",
-        "macro_auc", "micro_auc",
+        "macro_auc", "micro_auc", "jaccard", "accuracy",
     )  # fmt: skip
     return {k: m[k] for k in keys if k in m}
 
@@ -326,17 +360,28 @@ def evaluate_cmd(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print all metrics as one JSON object.")
     ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="A config whose data: section names the splits (for a model of your own labels).",
+        ),
+    ] = None,
+    sets: SetOption = None,
 ) -> None:
-    """Evaluate a model with its dev-tuned thresholds: on a 28-label split or file (default:
-    the original test split), or on an external dataset through a label map (--data)."""
+    """Evaluate a model with its dev-tuned thresholds: on a split or file in its own labels
+    (default: the test split of the config's data, GoEmotions' without one), or on an
+    external dataset through a label map (--data)."""
     if data is None:
         given = {"--label-map": label_map, "--abstain": abstain, "--plot": plot,
                  "--multi-label": multi_label or None}  # fmt: skip
         extra = [flag for flag, v in given.items() if v is not None]
         if extra:
             raise EmobalanceError(f"{', '.join(extra)}: only with --data (an external dataset)")
-        _evaluate_split(model_dir, split or "test", as_json)
+        _evaluate_split(model_dir, split or "test", as_json, command_config(config, sets))
         return
+    if config is not None or sets:
+        raise EmobalanceError("--config and --set name splits: not with --data")
     if split is not None:
         raise EmobalanceError("--split and --data cannot be combined: choose one dataset")
     if label_map is None:
@@ -359,12 +404,12 @@ def evaluate_cmd(
         typer.echo(f"confusion matrix written to {plot}")
 
 
-def _evaluate_split(model_dir: Path, split: str, as_json: bool) -> None:
+def _evaluate_split(model_dir: Path, split: str, as_json: bool, cfg) -> None:
     from .cli_tables import print_metrics
     from .jobs import evaluate_model
 
     record_io(reading=split)
-    m = evaluate_model(model_dir, split)
+    m = evaluate_model(model_dir, split, config=cfg)
     if as_json:
         typer.echo(json.dumps(m, ensure_ascii=False))
         return
@@ -648,6 +693,14 @@ def balance_cmd(
         ),
     ] = False,
     sets: SetOption = None,
+    data_train: DataTrainOption = None,
+    data_dev: DataDevOption = None,
+    data_test: DataTestOption = None,
+    data_format: DataFormatOption = None,
+    data_text_column: TextColumnOption = None,
+    data_label_column: LabelColumnOption = None,
+    data_label_columns: LabelColumnsOption = None,
+    data_single_label: SingleLabelOption = None,
 ) -> None:
     """Build a balanced training set with provenance; dev and test texts never enter it.
 
@@ -663,9 +716,11 @@ def balance_cmd(
     from .config import EVEN_BALANCE
 
     shape = [f"balance.{k}={json.dumps(v)}" for k, v in EVEN_BALANCE.items()] if even else []
-    cfg = _config(
+    cfg = command_config(
         config, [*shape, *(sets or [])],
         {"balance.teacher": teacher, "balance.target": target_value, "balance.seed": seed},
+        extra=data_sets(data_train, data_dev, data_test, data_format, data_text_column,
+                      data_label_column, data_label_columns, data_single_label),
     )  # fmt: skip
     record_io(writing=out)
     _, report = jobs.balance(cfg, out)
@@ -693,7 +748,12 @@ def run_cmd(
         Path | None, typer.Option("--config", help="run.yaml (over the preset).")
     ] = None,
     preset: Annotated[
-        str | None, typer.Option("--preset", help="quick (what `make run` runs) or paper.")
+        str | None,
+        typer.Option(
+            "--preset",
+            help="quick (what `make run` runs), paper, or own (your data: "
+            "imbalanced, balanced, TF-IDF and the teacher, dev selecting).",
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Run directory (default runs/PRESET).")
@@ -708,16 +768,36 @@ def run_cmd(
         str | None, typer.Option("--seeds", help="Override run.seeds, e.g. 0,1,2.")
     ] = None,
     sets: SetOption = None,
+    data_train: DataTrainOption = None,
+    data_dev: DataDevOption = None,
+    data_test: DataTestOption = None,
+    data_format: DataFormatOption = None,
+    data_text_column: TextColumnOption = None,
+    data_label_column: LabelColumnOption = None,
+    data_label_columns: LabelColumnsOption = None,
+    data_single_label: SingleLabelOption = None,
 ) -> None:
     """The whole experiment, evaluated on the original test set, with its report.
 
     Balanced vs imbalanced training, ablations and TF-IDF over seeds; writes report.md,
-    report.html and metrics.json. Without --config and --preset: the quick preset.
+    report.html and metrics.json. Without --config and --preset: the quick preset, or the own
+    preset when the own-data flags or --set data.* name your data.
     """
     from . import jobs
 
+    own = data_sets(
+        data_train,
+        data_dev,
+        data_test,
+        data_format,
+        data_text_column,
+        data_label_column,
+        data_label_columns,
+        data_single_label,
+    )
     if preset is None and config is None:
-        preset = "quick"
+        names_data = own or any(item.strip().startswith("data.") for item in sets or [])
+        preset = "own" if names_data else "quick"
     seed_list = None
     if seeds is not None:
         try:
@@ -726,7 +806,7 @@ def run_cmd(
             raise EmobalanceError(
                 f"--seeds: expected comma-separated ints, got {seeds!r}"
             ) from None
-    cfg = _config(config, sets, {"run.seeds": seed_list}, preset=preset)
+    cfg = command_config(config, sets, {"run.seeds": seed_list}, extra=own, preset=preset)
     run_dir = out or Path("runs") / (preset or Path(str(config)).stem)
     record_io(writing=run_dir)
     entries = jobs.run(cfg, run_dir, resume=resume)

@@ -12,7 +12,15 @@ from typing import Annotated, Any
 
 import typer
 
-from .cli_options import ModelPath, ThresholdOption, ThresholdsOption, record_io
+from .cli_options import (
+    DataConfigFile,
+    ModelPath,
+    SetOption,
+    ThresholdOption,
+    ThresholdsOption,
+    command_config,
+    record_io,
+)
 from .errors import EmobalanceError
 
 
@@ -129,6 +137,8 @@ def calibrate_cmd(
         typer.Option("--out", help="Where to save the calibrated model (default: over MODEL)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    config: DataConfigFile = None,
+    sets: SetOption = None,
 ) -> None:
     """Calibrate the model's probabilities on dev (per-label Platt scaling), re-tune its
     thresholds on the calibrated dev probabilities, and save it.
@@ -140,10 +150,11 @@ def calibrate_cmd(
     from .cli_tables import print_calibration
     from .jobs import calibrate_model
 
+    cfg = command_config(config, sets)
     target = out or model_dir
     record_io(reading=dev, writing=target)
     no_test = test.strip().lower() == "none"
-    _, report = calibrate_model(model_dir, dev, None if no_test else test, out=target)
+    _, report = calibrate_model(model_dir, dev, None if no_test else test, out=target, config=cfg)
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False))
         return
@@ -159,22 +170,46 @@ def package_cmd(
     recipe: Annotated[
         str, typer.Option("--recipe", help="How MODEL was trained, recorded in the card.")
     ] = "",
+    max_f1_drop: Annotated[
+        float,
+        typer.Option(
+            "--max-f1-drop",
+            min=0.0,
+            max=1.0,
+            help="Most test macro-F1 the int8 file may lose against the PyTorch model.",
+        ),
+    ] = 0.005,
+    config: DataConfigFile = None,
+    sets: SetOption = None,
 ) -> None:
     """Package a reference network as the default model: int8 ONNX, calibrated on dev,
     with its sha256 manifest and a model card written from what is measured here.
 
     Refuses a file that loses more than 0.005 test macro-F1 against the PyTorch model or is
-    over 10 MB. `make model` trains the recipe and runs this.
+    over 10 MB. `make model` trains the recipe and runs this. A model of your own labels is
+    packaged the same way into its own --out folder, measured on the splits of --config.
     """
+    from .jobs import load_splits, own_data
     from .models.default import DEFAULT_DIR
     from .packaging import package_model
 
+    cfg = command_config(config, sets)
+    if own_data(cfg) and out is None:
+        raise EmobalanceError(
+            "a model of your own labels is packaged into a folder of its own: give --out "
+            "(the package's default_model folder holds the GoEmotions model)"
+        )
     target = out or DEFAULT_DIR
     record_io(reading=model_dir, writing=target)
-    m = package_model(model_dir, target, recipe=recipe)
+    splits = None
+    if own_data(cfg):
+        data = load_splits(cfg)
+        splits = (data.dev, data.test)
+    m = package_model(model_dir, target, recipe=recipe, max_f1_drop=max_f1_drop, splits=splits)
     t, p = m["metrics"], m["pytorch_metrics"]
+    guard = t.get("polarity_guard_accuracy")  # GoEmotions models only
     typer.echo(
         f"wrote {target} ({m['bytes'] / 1e6:.1f} MB, sha256 {m['sha256'][:16]}...): test "
-        f"macro-F1 {t['test']['macro_f1']:.4f} (PyTorch {p['test']['macro_f1']:.4f}), "
-        f"polarity guard {t['polarity_guard_accuracy']:.4f}"
+        f"macro-F1 {t['test']['macro_f1']:.4f} (PyTorch {p['test']['macro_f1']:.4f})"
+        + (f", polarity guard {guard:.4f}" if guard is not None else "")
     )

@@ -4,6 +4,7 @@ option types several commands take."""
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from pathlib import Path
@@ -40,6 +41,11 @@ ConfigFile = Annotated[
     Path | None,
     typer.Option("--config", help="YAML config (sections model, train, teacher, distill, ...)."),
 ]
+DataConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config", help="A config whose data: section names the splits (for a model "
+                 "of your own labels; default: GoEmotions' splits)."),
+]  # fmt: skip
 ModelPath = Annotated[
     Path,
     typer.Argument(
@@ -162,3 +168,98 @@ MaxCharsOption = Annotated[
         help="Longest text accepted, in characters (default 1,000,000).",
     ),
 ]
+
+
+# the user's own data: flags that mirror the config's `data:` section (--set data.KEY=...)
+_OWN = "Own data (the config's data: section)"
+DataTrainOption = Annotated[
+    str | None,
+    typer.Option("--data-train", help="data.train: your labelled training file (CSV, TSV, "
+                 "JSONL, Parquet); alone, it is split into train/dev/test.",
+                 rich_help_panel=_OWN),
+]  # fmt: skip
+DataDevOption = Annotated[
+    str | None, typer.Option("--data-dev", help="data.dev: your dev file.", rich_help_panel=_OWN)
+]
+DataTestOption = Annotated[
+    str | None,
+    typer.Option("--data-test", help="data.test: your test file.", rich_help_panel=_OWN),
+]
+DataFormatOption = Annotated[
+    str | None,
+    typer.Option("--data-format", help="data.format: csv, tsv, jsonl or parquet (default: by "
+                 "extension; a .txt needs it).", rich_help_panel=_OWN),
+]  # fmt: skip
+TextColumnOption = Annotated[
+    str | None,
+    typer.Option("--text-column", help="data.text_column (default: text).", rich_help_panel=_OWN),
+]
+LabelColumnOption = Annotated[
+    str | None,
+    typer.Option("--label-column", help="data.label_column: one column of label names joined "
+                 "by data.label_sep (default ',').", rich_help_panel=_OWN),
+]  # fmt: skip
+LabelColumnsOption = Annotated[
+    str | None,
+    typer.Option("--label-columns", help="data.label_columns, comma-separated: one 0/1 column "
+                 "per label (the wide layout).", rich_help_panel=_OWN),
+]  # fmt: skip
+SingleLabelOption = Annotated[
+    bool | None,
+    typer.Option("--single-label/--multi-label", help="data.single_label: one label per row.",
+                 rich_help_panel=_OWN, show_default=False),
+]  # fmt: skip
+
+
+def data_sets(
+    train: str | None = None,
+    dev: str | None = None,
+    test: str | None = None,
+    fmt: str | None = None,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    label_columns: str | None = None,
+    single_label: bool | None = None,
+) -> list[str]:
+    """The ``--set data.KEY=VALUE`` items of the own-data flags that were given.
+
+    Values are written as YAML strings (quoted), so a path or a column name is never read as
+    a number, a boolean or a list."""
+    import json
+
+    items: list[str] = []
+    for key, value in (("train", train), ("dev", dev), ("test", test), ("format", fmt),
+                       ("text_column", text_column), ("label_column", label_column)):  # fmt: skip
+        if value is not None:
+            items.append(f"data.{key}={json.dumps(value)}")
+    if label_columns is not None:
+        names = [c.strip() for c in label_columns.split(",") if c.strip()]
+        items.append(f"data.label_columns={json.dumps(names)}")
+    if single_label is not None:
+        items.append(f"data.single_label={'true' if single_label else 'false'}")
+    return items
+
+
+def command_config(
+    path: Path | None,
+    sets: list[str] | None,
+    flags: dict[str, object] | None = None,
+    *,
+    extra: list[str] | None = None,
+    preset: str | None = None,
+):  # -> EmobalanceConfig
+    """The preset, the YAML file over it, the ``--set`` items, then the named flags.
+
+    ``flags`` maps the dotted config key that a named flag mirrors to its value (None: not
+    given); ``extra`` holds ready ``--set`` items. The named flags are assigned to the
+    validated config last, so they win over ``--set``, and pydantic names a bad value by its
+    field (``invalid value for epochs: ...``) as it did before ``--set`` existed.
+    """
+    from .config import load_config
+
+    cfg = load_config(path, preset=preset, overrides=[*(sets or []), *(extra or [])])
+    for dotted, value in (flags or {}).items():
+        if value is not None:
+            *sections, field = dotted.split(".")
+            setattr(functools.reduce(getattr, sections, cfg), field, value)
+    return cfg

@@ -173,6 +173,11 @@ class TrainConfig(_Section):
         Max gradient norm (0 disables).
     patience : int
         Early stopping on dev macro-F1 (dev-tuned thresholds); the best weights are kept.
+    threshold_objective : {"f1", "micro_f1", "jaccard"}
+        What the per-label thresholds are tuned on dev for: each label's own F1 (the
+        default), the micro-F1 of all labels, or the example-based Jaccard index (the
+        per-text measure of multi-label benchmarks); the reference network, its distilled
+        and balanced variants and the TF-IDF baseline use it.
     seed : int
         One seed for shuffling, initialisation and dropout.
     mixed_precision : {"auto", "off", "fp16", "bf16"}
@@ -203,6 +208,7 @@ class TrainConfig(_Section):
     asl_clip: float = Field(0.05, ge=0, lt=1)
     grad_clip: float = Field(1.0, ge=0, le=1e6)
     patience: int = Field(3, ge=0, le=MAX_EPOCHS)
+    threshold_objective: Literal["f1", "micro_f1", "jaccard"] = "f1"  # metrics.OBJECTIVES
     seed: Seed = 0
     mixed_precision: Literal["auto", "off", "fp16", "bf16"] = "auto"
     device: Device = "auto"
@@ -228,6 +234,8 @@ class TransformerConfig(_Section):
         Dropout on the mean-pooled sentence vector.
     patience : int
         Early stopping on dev macro-F1 (dev-tuned thresholds); the best weights are kept.
+    threshold_objective : {"f1", "micro_f1", "jaccard"}
+        As in :class:`TrainConfig`, for the teacher.
     mixed_precision : {"auto", "off", "bf16", "fp16"}
         ``auto``: bf16 autocast on CUDA (fp16 + GradScaler where bf16 is unsupported) and on
         CPUs with native bf16 (about 2x faster than fp32 on the benchmark CPU), else fp32.
@@ -245,6 +253,7 @@ class TransformerConfig(_Section):
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     dropout: float = Field(0.1, ge=0, lt=1)
     patience: int = Field(1, ge=0, le=MAX_EPOCHS)
+    threshold_objective: Literal["f1", "micro_f1", "jaccard"] = "f1"  # metrics.OBJECTIVES
     mixed_precision: Literal["auto", "off", "bf16", "fp16"] = "auto"
     seed: Seed = 0
     device: Device = "auto"
@@ -602,7 +611,7 @@ class BalanceConfig(_Section):
 
 VARIANTS = (
     "imbalanced", "balanced", "no_attention", "no_conv", "no_pretrained", "tfidf", "distilled",
-    "distilled_balanced",
+    "distilled_balanced", "teacher",
 )  # fmt: skip
 
 
@@ -649,8 +658,12 @@ class RunConfig(_Section):
         ``imbalanced`` (original train), ``balanced`` (the balanced train), the ablations
         ``no_attention``, ``no_conv``, ``no_pretrained`` (on the original train), ``tfidf``,
         ``distilled`` (the reference network distilled from ``distill.teacher`` over train
-        plus the teacher-scored corpus) and ``distilled_balanced`` (the same over the
-        balanced train).
+        plus the teacher-scored corpus), ``distilled_balanced`` (the same over the
+        balanced train) and ``teacher`` (the transformer of the ``teacher`` section
+        fine-tuned on train: the same model a ``minilm`` teacher part of this run uses).
+    select_by : {"macro_f1", "micro_f1", "jaccard"}
+        The dev metric (mean over seeds) that names the run's selected variant
+        (``selected_by_dev`` in significance.json); test never selects.
     bootstrap : int
         Resamples of the paired bootstrap test (balanced vs imbalanced macro-F1).
     balanced_holdout : float
@@ -668,6 +681,7 @@ class RunConfig(_Section):
         default_factory=lambda: ["imbalanced", "balanced", "tfidf"]
     )
     bootstrap: int = Field(1000, ge=0, le=1_000_000)
+    select_by: Literal["macro_f1", "micro_f1", "jaccard"] = "macro_f1"
     balanced_holdout: float = Field(0.0, ge=0, lt=0.5)
     external: list[ExternalConfig] = Field(default_factory=list, max_length=100)
 

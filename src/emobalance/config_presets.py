@@ -46,5 +46,11 @@ PRESETS: dict[str, dict[str, Any]] = {
             "external": [POLARITY_GUARD_ENTRY],
         },
     },
+    # a user's own labelled data (the `data:` section): the default balancing recipe with a
+    # teacher fine-tuned on that train split, TF-IDF, and the teacher itself; dev selects
+    "own": {
+        "run": {"seeds": [0], "variants": ["imbalanced", "balanced", "tfidf", "teacher"],
+                "bootstrap": 500},
+    },
 }  # fmt: skip
 """Named partial configs for ``emobalance run --preset``: only what differs from the defaults."""

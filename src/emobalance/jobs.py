@@ -17,8 +17,8 @@ the report, and never prints: what it has to say goes to the ``emobalance`` logg
   (``emobalance calibrate``).
 
 Every job takes the config first (``None``: all defaults). Data arguments take a split
-name (``train``, ``dev``, ``test``), a dataset file (by extension) or an
-:class:`~emobalance.data.dataset.EmotionDataset`.
+name (``train``, ``dev``, ``test``: the config's ``data`` section, GoEmotions by default), a
+dataset file (by extension) or an :class:`~emobalance.data.dataset.EmotionDataset`.
 
 Examples
 --------
@@ -46,6 +46,7 @@ log = get_logger(__name__)
 DataLike = str | os.PathLike[str] | EmotionDataset
 
 __all__ = [
+    "Splits",
     "balance",
     "calibrate_model",
     "check_device",
@@ -53,6 +54,7 @@ __all__ = [
     "evaluate_model",
     "is_main_process",
     "load_data",
+    "load_splits",
     "preflight",
     "run",
     "train_model",
@@ -60,8 +62,84 @@ __all__ = [
 ]
 
 
-def load_data(data: DataLike, data_dir: str | os.PathLike[str] | None = None) -> EmotionDataset:
-    """A GoEmotions split by name, any dataset file by extension, or ``data`` itself.
+class Splits:
+    """The train, dev and test splits of a config's ``data`` section, and their schema.
+
+    GoEmotions' official splits when ``data.train`` is unset; else the user's files
+    (:func:`emobalance.data.own.load_own_data`), read once per process and config.
+    ``notes`` says how they were made (e.g. a single file split deterministically).
+    """
+
+    def __init__(
+        self,
+        train: EmotionDataset,
+        dev: EmotionDataset,
+        test: EmotionDataset,
+        notes: list[str] | None = None,
+        files: dict[str, str] | None = None,
+    ) -> None:
+        self.train, self.dev, self.test = train, dev, test
+        self.schema = train.schema
+        self.notes = list(notes or [])
+        self.files = dict(files or {})  # split -> path, for hashes and reports
+
+    @property
+    def is_goemotions(self) -> bool:
+        return not self.files.get("own")
+
+    def get(self, name: str) -> EmotionDataset:
+        return {"train": self.train, "dev": self.dev, "test": self.test}[name]
+
+
+_SPLITS_CACHE: dict[str, Splits] = {}
+
+
+def _data_section(config: EmobalanceConfig | None) -> Any:
+    return getattr(config, "data", None) if config is not None else None
+
+
+def own_data(config: EmobalanceConfig | None) -> bool:
+    """Whether the config names the user's own data (``data.train`` set)."""
+    section = _data_section(config)
+    return section is not None and section.train is not None
+
+
+def load_splits(
+    config: EmobalanceConfig | None, data_dir: str | os.PathLike[str] | None = None
+) -> Splits:
+    """The three splits of ``config.data`` (GoEmotions' by default), cached per process."""
+    import json
+
+    section = _data_section(config)
+    if not own_data(config):
+        from .data import goemotions
+
+        key = f"goemotions:{data_dir}"
+        if key not in _SPLITS_CACHE:
+            sets = [goemotions.load(s, data_dir) for s in goemotions.SPLITS]
+            files = {s: str(goemotions.locate(s, data_dir)) for s in goemotions.SPLITS}
+            _SPLITS_CACHE[key] = Splits(*sets, files=files)
+        return _SPLITS_CACHE[key]
+    from .data.own import load_own_data
+
+    key = json.dumps(section.model_dump(mode="json"), sort_keys=True)
+    if key not in _SPLITS_CACHE:
+        own = load_own_data(section)
+        files = {"own": "1", **{k: str(v) for k, v in own.files.items()}}
+        _SPLITS_CACHE[key] = Splits(own.train, own.dev, own.test, own.notes, files)
+    return _SPLITS_CACHE[key]
+
+
+def load_data(
+    data: DataLike,
+    data_dir: str | os.PathLike[str] | None = None,
+    config: EmobalanceConfig | None = None,
+) -> EmotionDataset:
+    """A split by name (of ``config.data``), any dataset file by extension, or ``data`` itself.
+
+    A file is read in the schema of ``config.data`` when the config names own data (so its
+    label names are checked against that schema), else as GoEmotions (or the file's own
+    schema, for Parquet written by emobalance).
 
     Raises
     ------
@@ -73,10 +151,12 @@ def load_data(data: DataLike, data_dir: str | os.PathLike[str] | None = None) ->
     from .data import goemotions, load_any
 
     if isinstance(data, str) and data in goemotions.SPLITS:
-        return goemotions.load(data, data_dir)
+        return load_splits(config, data_dir).get(data)
     path = Path(data)
     if not path.exists():
         raise EmobalanceError(f"{data}: not a split (train, dev, test) nor an existing file")
+    if own_data(config):
+        return load_any(path, schema=load_splits(config).schema)
     return load_any(path)
 
 
@@ -189,8 +269,10 @@ def train_model(
         if info.backend == "nccl":
             tc = tc.model_copy(update={"device": f"cuda:{info.local_rank}"})
     try:
-        train_ds, dev_ds = load_data(train), load_data(dev)
-        clf = EmotionClassifier(model=cfg.model, train=tc).fit(train_ds, dev_ds)
+        train_ds, dev_ds = load_data(train, config=cfg), load_data(dev, config=cfg)
+        clf = EmotionClassifier(
+            model=cfg.model, train=tc, threshold_objective=tc.threshold_objective
+        ).fit(train_ds, dev_ds)
         if out is not None and (not distributed or is_main_process()):
             clf.save(out)
     finally:
@@ -230,7 +312,7 @@ def distill_model(
     cfg = config if config is not None else EmobalanceConfig()
     preflight(cfg, "train", "teacher")
     tc = cfg.train if progress is None else cfg.train.model_copy(update={"progress": progress})
-    train_ds, dev_ds = load_data(train), load_data(dev)
+    train_ds, dev_ds = load_data(train, config=cfg), load_data(dev, config=cfg)
     dc = cfg.distill
     teacher, name = build_teacher(
         dc.teacher, train_ds, dev_ds, cfg.model, tc,
@@ -239,7 +321,7 @@ def distill_model(
     ext = load_corpus(dc)
     exclude = list(dev_ds.texts)
     with contextlib.suppress(EmobalanceError):  # no test split here: nothing to exclude
-        exclude += goemotions.load("test").texts
+        exclude += load_data("test", config=cfg).texts
     log.info(
         f"distilling from {name} over {len(train_ds):,} rows"
         + (f" + {len(ext):,} corpus rows" if ext is not None else "")
@@ -279,8 +361,10 @@ def train_teacher(
     preflight(cfg, "teacher")
     tc = cfg.teacher if progress is None else cfg.teacher.model_copy(update={"progress": progress})
     check_base(tc.base)
-    train_ds, dev_ds = load_data(train), load_data(dev)
-    clf = TransformerClassifier(tc).fit(train_ds, dev_ds)
+    train_ds, dev_ds = load_data(train, config=cfg), load_data(dev, config=cfg)
+    clf = TransformerClassifier(tc, threshold_objective=tc.threshold_objective).fit(
+        train_ds, dev_ds
+    )
     if out is not None:
         clf.save(out)
     return clf
@@ -319,8 +403,10 @@ def balance(
     cfg = config if config is not None else EmobalanceConfig()
     if teacher is None:  # the teacher is built here: by the reference network or MiniLM
         preflight(cfg, "train", "teacher")
-    splits = {k: None if v is None else load_data(v) for k, v in
-              {"train": train, "dev": dev, "test": test}.items()}  # fmt: skip
+    named = {"train": train, "dev": dev, "test": test}
+    if own_data(cfg):  # the config's splits where none is given
+        named = {k: k if v is None else v for k, v in named.items()}
+    splits = {k: None if v is None else load_data(v, config=cfg) for k, v in named.items()}
     return run_balance(cfg, out, teacher=teacher, progress=progress, **splits)
 
 
@@ -344,7 +430,16 @@ def run(
     return run_experiment(cfg, run_dir, resume=resume, progress=progress)
 
 
-def evaluate_model(model: Any, data: DataLike = "test") -> dict[str, Any]:
+def check_model_schema(model: Any, data: EmotionDataset, data_name: str) -> None:
+    """Refuse data in another label schema than the model's (one line naming both)."""
+    from .labels import schema_of
+
+    schema_of(model).check_same(data.schema, "the model", str(data_name), error=ConfigError)
+
+
+def evaluate_model(
+    model: Any, data: DataLike = "test", config: EmobalanceConfig | None = None
+) -> dict[str, Any]:
     """All metrics of ``model`` on labelled ``data``, with its dev-tuned thresholds.
 
     Parameters
@@ -352,7 +447,10 @@ def evaluate_model(model: Any, data: DataLike = "test") -> dict[str, Any]:
     model : path or model
         A model folder, or any model with ``predict_proba`` and ``thresholds_``.
     data : split name, dataset file or EmotionDataset
-        Default: the original GoEmotions test split.
+        Default: the test split of ``config.data`` (the original GoEmotions test split).
+    config : EmobalanceConfig, optional
+        Its ``data`` section names the splits; a model of another label schema than the
+        data's is refused.
 
     Returns
     -------
@@ -360,17 +458,20 @@ def evaluate_model(model: Any, data: DataLike = "test") -> dict[str, Any]:
         :func:`emobalance.metrics.evaluate`'s metrics plus ``macro_f1_at_0_5`` (every
         threshold at 0.5).
     """
+    from .labels import schema_of
     from .metrics import evaluate
     from .models.registry import load_model
 
     clf = load_model(model) if isinstance(model, str | os.PathLike) else model
-    ds = load_data(data)
+    ds = load_data(data, config=config)
+    name = data if not isinstance(data, EmotionDataset) else "the dataset"
     if not ds.is_labelled:
-        name = data if not isinstance(data, EmotionDataset) else "the dataset"
         raise EmobalanceError(f"{name}: has no labels to evaluate against")
+    check_model_schema(clf, ds, str(name))
+    schema = schema_of(clf)
     proba = clf.predict_proba(ds.texts)
-    m = evaluate(ds.labels, proba, clf.thresholds_)
-    m["macro_f1_at_0_5"] = evaluate(ds.labels, proba, 0.5, groupings=())["macro_f1"]
+    m = evaluate(ds.labels, proba, clf.thresholds_, schema=schema)
+    m["macro_f1_at_0_5"] = evaluate(ds.labels, proba, 0.5, groupings=(), schema=schema)["macro_f1"]
     return m
 
 
@@ -379,6 +480,7 @@ def calibrate_model(
     dev: DataLike = "dev",
     test: DataLike | None = "test",
     out: str | os.PathLike[str] | None = None,
+    config: EmobalanceConfig | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Calibrate a model's probabilities on dev, re-tune its thresholds, measure on test.
 
@@ -401,6 +503,8 @@ def calibrate_model(
     out : path, optional
         Where to save the calibrated model (the same folder or ``.onnx`` file as ``model``
         overwrites it); None: not saved.
+    config : EmobalanceConfig, optional
+        Its ``data`` section names the splits (GoEmotions' by default).
 
     Returns
     -------
@@ -420,10 +524,15 @@ def calibrate_model(
 
     clf = load_model(model) if isinstance(model, str | os.PathLike) else model
     raw_model = clf.with_calibration(None).with_long_text()  # pieces as dev shows them: whole
-    sets = {"dev": load_data(dev), "test": None if test is None else load_data(test)}
+    sets = {
+        "dev": load_data(dev, config=config),
+        "test": None if test is None else load_data(test, config=config),
+    }
     for name, ds in sets.items():
         if ds is not None and (not ds.is_labelled or len(ds) == 0):
             raise EmobalanceError(f"{name} data: calibration needs labelled rows, it has none")
+        if ds is not None:
+            check_model_schema(clf, ds, f"{name} data")
     raw = {k: raw_model.predict_proba(ds.texts) for k, ds in sets.items() if ds is not None}
     cal = PlattCalibration.fit(sets["dev"].labels, raw["dev"])
     new = clf.with_calibration(cal)

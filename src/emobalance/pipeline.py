@@ -1,7 +1,9 @@
 """`emobalance run`: the whole experiment from one config.
 
-Loads the data, builds (or reuses) the balanced training set, trains every variant for every
-seed, evaluates each on the ORIGINAL GoEmotions test set with thresholds tuned on dev and on
+Loads the data (the config's ``data`` section: GoEmotions' official splits by default, or the
+user's own labelled files in their own label schema), builds (or reuses) the balanced training
+set, trains every variant for every seed, evaluates each on the ORIGINAL, untouched test split
+with thresholds tuned on dev and on
 every external set of ``run.external`` through its label map, and writes ``metrics.json``,
 ``significance.json`` (every variant against imbalanced, paired by seed), ``report.md`` and
 ``report.html`` into the run directory together with the resolved config, data hashes,
@@ -31,13 +33,15 @@ from .data import goemotions
 from .data.dataset import EmotionDataset
 from .errors import ConfigError
 from .io import sha256_file, write_json_atomic, write_text_atomic
-from .labels import LABELS
+from .labels import GOEMOTIONS, LabelSchema
 from .log import get_logger
-from .metrics import apply_thresholds, evaluate, rare_labels
+from .metrics import apply_thresholds, evaluate, predict_labels, rare_labels
 
 log = get_logger(__name__)
 
 TEST_KEYS = ("macro_f1", "micro_f1", "weighted_f1", "exact_match", "hamming_loss", "macro_auc")
+# measured where they exist: jaccard (every run since schemas), accuracy (single-label schemas)
+OPTIONAL_TEST_KEYS = ("jaccard", "accuracy")
 
 
 def _hash(obj: Any) -> str:
@@ -59,9 +63,14 @@ def environment() -> dict[str, Any]:
     }
 
 
-def data_hashes() -> dict[str, str]:
-    """sha256 of the GoEmotions splits in use."""
-    return {s: sha256_file(goemotions.locate(s)) for s in goemotions.SPLITS}
+def data_hashes(config: EmobalanceConfig | None = None) -> dict[str, str]:
+    """sha256 of the data files in use: GoEmotions' splits, or the user's files."""
+    from .jobs import load_splits, own_data
+
+    if not own_data(config):
+        return {s: sha256_file(goemotions.locate(s)) for s in goemotions.SPLITS}
+    files = load_splits(config).files
+    return {s: sha256_file(Path(p)) for s, p in files.items() if s != "own"}
 
 
 class Experiment:
@@ -121,24 +130,31 @@ class Experiment:
                     "differs; only run.seeds and run.variants may change on --resume); use a "
                     "new --out or the same config"
                 )
+        from .jobs import load_splits
+
+        # the data and the external sets are read before anything is written: a bad file
+        # fails without leaving a run directory behind
+        splits = load_splits(cfg)
+        self.train, self.dev, self.test = splits.train, splits.dev, splits.test
+        self.schema = splits.schema
+        self.data_notes = splits.notes
+        self._load_external()  # a bad external file or map fails before any training
         write_text_atomic(old_cfg, cfg.to_yaml())
         write_json_atomic(
             self.run_dir / "run_info.json",
-            {"environment": environment(), "data_sha256": data_hashes(),
+            {"environment": environment(), "data_sha256": data_hashes(cfg),
+             "label_schema": self.schema.to_dict(), "data_notes": self.data_notes,
              "seeds": cfg.run.seeds, "variants": cfg.run.variants},
         )  # fmt: skip
-        self.train, self.dev, self.test = (goemotions.load(s) for s in goemotions.SPLITS)
-        self._load_external()  # a bad external file or map fails before any training
         if self.resume and (self.run_dir / "metrics.json").is_file():
             self.entries = json.loads((self.run_dir / "metrics.json").read_text())
         seeds, variants = cfg.run.seeds, cfg.run.variants
         self.balanced: EmotionDataset | None = None
         self.balance_report: dict[str, Any] | None = None
-        # the teacher's members are the seed-0 imbalanced and TF-IDF models: train them first
+        # the teacher's members are the seed-0 imbalanced, TF-IDF and teacher models: first
         first = seeds[0]
-        order = [v for v in ("imbalanced", "tfidf") if v in variants] + [
-            v for v in variants if v not in ("imbalanced", "tfidf")
-        ]
+        early = ("imbalanced", "tfidf", "teacher")
+        order = [v for v in early if v in variants] + [v for v in variants if v not in early]
         for seed in seeds:
             for variant in order:
                 if variant in ("balanced", "distilled_balanced") and self.balanced is None:
@@ -196,6 +212,8 @@ class Experiment:
             )
         if "tfidf" in parts:
             provided["tfidf"] = ClassifierTeacher(self._get_model("tfidf", seed), name="tfidf")
+        if "minilm" in parts and "teacher" in cfg.run.variants:  # one fine-tune, not two
+            provided["minilm"] = ClassifierTeacher(self._get_model("teacher", seed), name="minilm")
         log.info(f"teacher: {resolved}")
         return build_teacher(
             spec, self.train, self.dev, cfg.model, cfg.train, teacher_cfg=cfg.teacher,
@@ -214,8 +232,11 @@ class Experiment:
         key = _hash([cfg.balance.model_dump(exclude={"soft_labels"}), cfg.model.model_dump(),
                      cfg.train.model_dump(),
                      resolve_teacher_spec(cfg.balance.teacher), cfg.teacher.model_dump(),
-                     data_hashes(), {"polarity_guard": GUARD_VERSION},
-                     _hash(sorted(external)) if external else None])  # fmt: skip
+                     data_hashes(cfg), {"polarity_guard": GUARD_VERSION},
+                     _hash(sorted(external)) if external else None]
+                    # own data: its schema and reading options too (GoEmotions keys unchanged)
+                    + ([self.schema.to_dict(), cfg.data.model_dump(mode="json")]
+                       if self.schema is not GOEMOTIONS else []))  # fmt: skip
         bdir = goemotions.cache_dir() / "balanced" / key
         out = self.run_dir / "balance"
         parquet, rep_path = bdir / "balanced_train.parquet", bdir / "balance_report.json"
@@ -228,7 +249,7 @@ class Experiment:
             run_balance(cfg, bdir, train=self.train, dev=self.dev, test=self.test,
                         teacher=teacher, progress=self.progress,
                         exclude_texts=external)  # fmt: skip
-        self.balanced = EmotionDataset.from_parquet(parquet)
+        self.balanced = EmotionDataset.from_parquet(parquet, schema=self.schema)
         self.balance_report = json.loads(rep_path.read_text())
         out.mkdir(parents=True, exist_ok=True)
         for name in ("balance_report.json", "balance_counts.png"):
@@ -284,6 +305,7 @@ class Experiment:
             return
         from .models.baselines import TfidfBaseline
         from .models.reference import EmotionClassifier
+        from .models.transformer import TransformerClassifier
 
         cfg = self.config
         d = self.model_dir(variant, seed)
@@ -292,7 +314,12 @@ class Experiment:
         train = self.train
         holdout = None
         if variant == "tfidf":
-            model: Any = TfidfBaseline(random_state=seed).fit(train, self.dev)
+            model: Any = TfidfBaseline(
+                random_state=seed, threshold_objective=cfg.train.threshold_objective
+            ).fit(train, self.dev)
+        elif variant == "teacher":
+            tec = cfg.teacher.model_copy(update={"seed": seed, "progress": self.progress})
+            model = TransformerClassifier(tec).fit(train, self.dev)
         else:
             mc = cfg.model.model_copy()
             tc = cfg.train.model_copy(update={"seed": seed, "progress": self.progress})
@@ -317,26 +344,31 @@ class Experiment:
         proba = model.predict_proba(self.test.texts)
         infer_s = time.perf_counter() - t1
         np.save(d / "test_proba.npy", proba.astype(np.float32))
-        m = evaluate(self.test.labels, proba, model.thresholds_)
-        m05 = evaluate(self.test.labels, proba, 0.5, groupings=())["macro_f1"]
-        neural = variant != "tfidf"
+        m = evaluate(self.test.labels, proba, model.thresholds_, schema=self.schema)
+        m05 = evaluate(self.test.labels, proba, 0.5, groupings=(), schema=self.schema)["macro_f1"]
+        neural = variant not in ("tfidf", "teacher")
+        dev_m = model.metrics_.get("dev", {})
         entry: dict[str, Any] = {
             "variant": variant,
             "seed": seed,
             "test": {**{k: m[k] for k in TEST_KEYS}, "per_label_f1": m["per_label_f1"],
                      **{k: m[k] for k in ("macro_precision", "macro_recall", "micro_precision",
                                           "micro_recall", "weighted_precision",
-                                          "weighted_recall", "samples_f1")}},
+                                          "weighted_recall", "samples_f1")},
+                     **{k: m[k] for k in OPTIONAL_TEST_KEYS if k in m},
+                     "f1_undefined": m["f1_undefined"]},
             "test_macro_f1_at_0_5": m05,
-            "dev_macro_f1": model.metrics_.get("dev", {}).get("macro_f1"),
+            "dev_macro_f1": dev_m.get("macro_f1"),
+            "dev_micro_f1": dev_m.get("micro_f1"),
+            "dev_jaccard": dev_m.get("jaccard"),
             "n_train": model.metrics_.get("n_train", len(train)) if neural else len(train),
             "efficiency": {
                 "train_seconds": train_s,
-                "epoch_seconds": model.metrics_["mean_epoch_seconds"] if neural else None,
+                "epoch_seconds": model.metrics_.get("mean_epoch_seconds") if neural else None,
                 "texts_per_s": len(self.test) / infer_s if infer_s > 0 else None,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                "parameters": None if variant == "tfidf" else model.metrics_["parameters"],
-                "precision": "fp64" if variant == "tfidf" else model.metrics_["precision"],
+                "parameters": None if variant == "tfidf" else model.metrics_.get("parameters"),
+                "precision": "fp64" if variant == "tfidf" else model.metrics_.get("precision"),
             },
         }  # fmt: skip
         if "distillation" in getattr(model, "metrics_", {}):
@@ -346,7 +378,9 @@ class Experiment:
         if holdout is not None and len(holdout):
             hp = model.predict_proba(holdout.texts)
             entry["balanced_holdout_not_comparable"] = {
-                k: evaluate(holdout.labels, hp, model.thresholds_, groupings=())[k]
+                k: evaluate(
+                    holdout.labels, hp, model.thresholds_, groupings=(), schema=self.schema
+                )[k]
                 for k in ("macro_f1", "micro_f1")
             }
         self.entries = [
@@ -376,7 +410,7 @@ class Experiment:
         from .report import bootstrap_pairs, run_figures, run_notes, write_report
 
         cfg = self.config
-        rare = rare_labels(self.train.label_counts(), k=6)
+        rare = rare_labels(self.train.label_counts(), k=rare_count(self.schema), schema=self.schema)
         y = self.test.labels
         seed0 = cfg.run.seeds[0]
         probas, histories = {}, {}
@@ -403,8 +437,8 @@ class Experiment:
             for v, found in pairs.items():
                 b = self.model_dir(v, s)
                 if (b / "test_proba.npy").is_file():
-                    pred_a = _test_predictions(a) if pred_a is None else pred_a
-                    found.append((s, pred_a, _test_predictions(b)))
+                    pred_a = _test_predictions(a, self.schema) if pred_a is None else pred_a
+                    found.append((s, pred_a, _test_predictions(b, self.schema)))
         boots = [bs for v, found in pairs.items()
                  for bs in bootstrap_pairs(y, found, cfg.run.bootstrap, variant=v)]  # fmt: skip
         if boots:
@@ -435,11 +469,20 @@ class Experiment:
         log.info(f"report written to {self.run_dir / 'report.md'} and report.html")
 
 
-def _test_predictions(model_dir: Path) -> np.ndarray:
+def rare_count(schema: LabelSchema) -> int:
+    """How many rarest labels the report follows: 6 of GoEmotions' 28 (its "rare-6"), a
+    third of a smaller schema's labels (at least 1)."""
+    return min(6, max(1, len(schema) // 3))
+
+
+def _test_predictions(model_dir: Path, schema: LabelSchema) -> np.ndarray:
     """A saved model's 0/1 test predictions: its test probabilities at its thresholds."""
+    proba = np.load(model_dir / "test_proba.npy")
+    if schema.single_label:
+        return predict_labels(proba, 0.5, single_label=True)
     thresholds = json.loads((model_dir / "thresholds.json").read_text())
-    t = np.array([thresholds[lab] for lab in LABELS])
-    return apply_thresholds(np.load(model_dir / "test_proba.npy"), t)
+    t = np.array([thresholds[lab] for lab in schema.names])
+    return apply_thresholds(proba, t)
 
 
 def run_experiment(

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import DataError
+from ..labels import GOEMOTIONS, LabelSchema
 from ..log import get_logger
 from .dataset import EmotionDataset
 from .readers import csv_reader, read_lines, read_texts
@@ -133,20 +134,29 @@ def read_corpus(
     )
 
 
-def load_any(path: str | os.PathLike[str], text_column: str = "text") -> EmotionDataset:
-    """Load a labelled dataset by extension: GoEmotions ``.tsv``, Parquet, CSV or JSONL."""
+def load_any(
+    path: str | os.PathLike[str], text_column: str = "text", schema: LabelSchema | None = None
+) -> EmotionDataset:
+    """Load a labelled dataset by extension: GoEmotions ``.tsv``, Parquet, CSV or JSONL.
+
+    ``schema``: the labels the file's label names are read in (default GoEmotions'; a
+    Parquet file written by emobalance carries its own, which must then be ``schema``).
+    """
     from .goemotions import read_tsv
 
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".tsv":
+    if suffix == ".tsv" and (schema is None or schema is GOEMOTIONS):
         return read_tsv(path, source="user")
     if suffix in (".parquet", ".pq"):
-        return EmotionDataset.from_parquet(path)
-    if suffix == ".csv":
-        return EmotionDataset.from_csv(path, text_column=text_column)
+        return EmotionDataset.from_parquet(path, schema=schema)
+    if suffix in (".csv", ".tsv"):
+        delimiter = "\t" if suffix == ".tsv" else ","
+        return EmotionDataset.from_csv(
+            path, text_column=text_column, delimiter=delimiter, schema=schema
+        )
     if suffix in (".jsonl", ".ndjson"):
-        return EmotionDataset.from_jsonl(path, text_column=text_column)
+        return EmotionDataset.from_jsonl(path, text_column=text_column, schema=schema)
     raise DataError(f"{path}: unsupported file type {suffix!r} (tsv, parquet, csv, jsonl)")
 
 
