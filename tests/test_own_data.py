@@ -172,7 +172,7 @@ def test_teacher_train_distill_and_package(own, cli, cache, tmp_path):
     assert student.metrics_["distillation"]["teacher"]
 
     # a user packages their own model into their own folder, measured on their own splits
-    code, out, err = cli(["package", tmp_path / "student", "--out", tmp_path / "pkg",
+    code, _out, err = cli(["package", tmp_path / "student", "--out", tmp_path / "pkg",
                           "--config", own["config"], "--max-f1-drop", "1"])  # fmt: skip
     assert code == 0, err
     manifest = json.loads((tmp_path / "pkg" / "manifest.json").read_text())
@@ -198,7 +198,7 @@ def test_balance_keeps_the_schema_in_the_parquet(own, cli, cache, tmp_path):
 
 def test_run_own_preset_selects_on_dev(own, cli, cache, tmp_path):
     run_dir = tmp_path / "run"
-    code, out, err = cli(["run", "--config", own["config"], "--out", run_dir])
+    code, _out, err = cli(["run", "--config", own["config"], "--out", run_dir])
     assert code == 0, err
     entries = json.loads((run_dir / "metrics.json").read_text())
     assert {e["variant"] for e in entries} == {"imbalanced", "balanced", "tfidf", "teacher"}
@@ -277,7 +277,7 @@ def test_a_label_outside_the_declared_labels_names_file_line_and_label(own, cli,
     write_long_csv(bad, own_rows(20, 5))
     with open(bad, "a", encoding="utf-8") as f:
         f.write(f"an odd row,{cell}\n")
-    code, out, err = cli(["data", "stats", "--config", own["config"], "--set",
+    code, _out, err = cli(["data", "stats", "--config", own["config"], "--set",
                           f"data.train={json.dumps(str(bad))}", "--json"])  # fmt: skip
     if match is None:  # an empty item between separators is skipped
         assert code == 0, err
