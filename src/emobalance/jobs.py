@@ -125,7 +125,8 @@ def load_splits(
     key = json.dumps(section.model_dump(mode="json"), sort_keys=True)
     if key not in _SPLITS_CACHE:
         own = load_own_data(section)
-        files = {"own": "1", **{k: str(v) for k, v in own.files.items()}}
+        named = {"train": section.train, "dev": section.dev, "test": section.test}
+        files = {"own": "1", **{k: str(v) for k, v in named.items() if v is not None}}
         _SPLITS_CACHE[key] = Splits(own.train, own.dev, own.test, own.notes, files)
     return _SPLITS_CACHE[key]
 
