@@ -77,8 +77,9 @@ def main() -> None:
     run_dir = Path(args.out)
     seconds = None
     if not args.summary_only:
+        resume = ["--resume"] if args.resume else []
         cmd = [sys.executable, "-m", "emobalance.cli", "run", "--config", args.config,
-               "--out", str(run_dir), *(["--resume"] if args.resume else []), *args.run_args]  # fmt: skip
+               "--out", str(run_dir), *resume, *args.run_args]  # fmt: skip
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True)
         seconds = time.perf_counter() - t0
