@@ -27,17 +27,8 @@ from ..config_data import DataConfig
 from ..errors import DataError
 from ..labels import LabelSchema
 from ..log import get_logger
+from . import readers
 from .dataset import EmotionDataset
-from .readers import (
-    arrow_names,
-    arrow_values,
-    csv_dict_reader,
-    csv_header,
-    csv_records,
-    first_line,
-    json_records,
-    not_utf8_error,
-)
 
 __all__ = ["OwnData", "file_format", "load_own_data"]
 
@@ -214,7 +205,7 @@ def _records(path: Path, fmt: str, needed: list[str]) -> Iterator[tuple[str, dic
     try:
         with open(path, encoding="utf-8-sig", newline="" if fmt != "jsonl" else None) as f:
             if fmt == "jsonl":
-                for lineno, obj in json_records(f, path):
+                for lineno, obj in readers.json_records(f, path):
                     where = f"{path}: line {lineno}"
                     if not isinstance(obj, dict):
                         raise DataError(f"{where}: expected a JSON object")
@@ -227,10 +218,10 @@ def _records(path: Path, fmt: str, needed: list[str]) -> Iterator[tuple[str, dic
                 return
             # TSV without quote processing: benchmark files hold raw quotes inside texts
             quoting = csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL
-            reader = csv_dict_reader(f, tsv=fmt == "tsv", quoting=quoting)
-            header = csv_header(reader, path)
+            reader = readers.csv_dict_reader(f, tsv=fmt == "tsv", quoting=quoting)
+            header = readers.csv_header(reader, path)
             _check_columns(path, header, needed)
-            for line, row in csv_records(reader, path):
+            for line, row in readers.csv_records(reader, path):
                 if None in row or any(v is None for v in row.values()):
                     extra = row.pop(None, None)  # fields past the header's
                     got = (
@@ -243,17 +234,19 @@ def _records(path: Path, fmt: str, needed: list[str]) -> Iterator[tuple[str, dic
                     )
                 yield f"{path}: line {line}", row
     except UnicodeDecodeError:
-        raise not_utf8_error(path) from None
+        raise readers.not_utf8_error(path) from None
 
 
 def _parquet_records(path: Path, needed: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
     try:
         pf = pq.ParquetFile(path)
-        _check_columns(path, arrow_names(pf.schema_arrow, path), needed)
+        _check_columns(path, readers.arrow_names(pf.schema_arrow, path), needed)
         table = pf.read(columns=list(dict.fromkeys(needed)))
     except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
-    columns = {c: arrow_values(table.column(c), path, c) for c in dict.fromkeys(needed)}
+        raise DataError(
+            f"{path}: not a readable Parquet file ({readers.first_line(exc)})"
+        ) from None
+    columns = {c: readers.arrow_values(table.column(c), path, c) for c in dict.fromkeys(needed)}
     for i in range(table.num_rows):
         yield f"{path}: row {i}", {c: values[i] for c, values in columns.items()}
 
