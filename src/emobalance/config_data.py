@@ -29,12 +29,12 @@ keys together (``data.train`` required by the other keys, ``dev`` with ``test``)
 complete config."""
 
 
-def _check_names(names: list[str], field: str) -> list[str]:
+def _check_names(names: list[str]) -> list[str]:
     """``names`` if they make a valid label schema (unique, non-empty, at most 1,000)."""
     try:
         LabelSchema(names)  # the one set of rules for label names
     except DataError as exc:
-        raise ValueError(f"{field}: {exc}") from None
+        raise ValueError(str(exc)) from None
     return names
 
 
@@ -106,12 +106,12 @@ class DataConfig(BaseModel):
 
     @field_validator("label_columns", "labels")
     @classmethod
-    def _names(cls, v: list[str] | None, info: ValidationInfo) -> list[str] | None:
+    def _names(cls, v: list[str] | None) -> list[str] | None:
         if v is None:
             return v
-        if len(v) > MAX_SCHEMA_LABELS:
+        if len(v) > MAX_SCHEMA_LABELS:  # before building a schema of a million names
             raise ValueError(f"{len(v)} labels; at most {MAX_SCHEMA_LABELS} are supported")
-        return _check_names(v, f"data.{info.field_name}")
+        return _check_names(v)
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> DataConfig:
@@ -132,7 +132,7 @@ class DataConfig(BaseModel):
                 if key.strip().lower() not in known:
                     what = "descriptions" if key in self.descriptions else "neutral"
                     raise ValueError(f"data.{what}: {key!r} is not one of the labels")
-        others = [*(self.label_columns or []), self.label_column, self.id_column]
+        others = [*(self.label_columns or [self.names_column]), self.id_column]
         if self.text_column in others:
             raise ValueError(f"data.text_column {self.text_column!r} is also a label or id column")
         if (info.context or {}).get(PARTIAL):

@@ -90,7 +90,7 @@ def test_partial_context_defers_the_keys_that_go_together():
         ({"label_column": "emo", "label_columns": ["a", "b"]}, "not both"),
         ({"label_columns": ["a", "b"], "labels": ["a", "b"]}, "the columns are the labels"),
         ({"labels": ["joy", "Joy"]}, "'Joy' is given twice"),
-        ({"label_columns": ["joy", "joy"]}, "data.label_columns: label 'joy' is given twice"),
+        ({"label_columns": ["joy", "joy"]}, "label 'joy' is given twice"),
         ({"labels": ["joy", ""]}, "label 1 has an empty name"),
         ({"labels": ["joy", " fear"]}, "no surrounding spaces"),
         ({"labels": [f"l{i}" for i in range(1001)]}, "1001 labels; at most 1000"),
@@ -102,6 +102,8 @@ def test_partial_context_defers_the_keys_that_go_together():
         ({"labels": ["a", "b"], "descriptions": {"c": "x"}}, "data.descriptions: 'c' is not"),
         ({"label_columns": ["a", "b"], "neutral": "none"}, "data.neutral: 'none' is not"),
         ({"label_columns": ["text", "b"]}, "data.text_column 'text' is also a label"),
+        ({"text_column": "labels"}, "data.text_column 'labels' is also a label"),
+        ({"text_column": "id", "id_column": "id"}, "data.text_column 'id' is also"),
         ({"name": "my data"}, "name"),
         ({"format": "xlsx"}, "format"),
         ({"labelcolumn": "x"}, "labelcolumn"),
@@ -343,7 +345,7 @@ def test_duplicate_and_empty_label_names(tmp_path):
     tab = write(tmp_path / "t.jsonl", '{"text": "x", "labels": ["jo\\ty"]}\n')
     msg = error_of(train=tab, dev=tab, test=tab)
     assert msg.startswith(f"the labels of {tab}, {tab}, {tab}: label 0 'jo\\ty'")
-    none = write(tmp_path / "n.csv", "text,labels\nx,\ny,\" ,\"\n")
+    none = write(tmp_path / "n.csv", 'text,labels\nx,\ny," ,"\n')
     assert "no row has a label in column 'labels'" in error_of(train=none, dev=none, test=none)
 
 
@@ -460,3 +462,32 @@ def test_real_xed():
     assert data.train.label_counts()["anger"] == 3089
     assert data.train.label_counts()["trust"] == 2172
     assert data.warnings == []
+
+
+def test_texts_shared_with_train_are_warned_about(tmp_path):
+    train = write(tmp_path / "train.csv", "text,labels\na,joy\nb,fear\nc,\n")
+    dev = write(tmp_path / "dev.csv", "text,labels\na,joy\nd,fear\n")
+    test = write(tmp_path / "test.csv", "text,labels\nb,fear\nc,joy\n")
+    data = load(train=train, dev=dev, test=test)
+    assert data.warnings == [
+        "1 dev and 2 test texts also occur in train (exact duplicates): their figures may be "
+        "optimistic"
+    ]
+    assert "1 of 3 train rows carry no label" in data.notes
+
+
+def test_label_names_ignore_case_and_repeats(tmp_path):
+    path = write(tmp_path / "t.csv", 'text,labels\na,"JOY, joy"\nb,Fear\n')
+    data = load(train=path, dev=path, test=path, labels=["joy", "fear"], single_label=True)
+    assert data.train.labels.tolist() == [[1, 0], [0, 1]]
+    found = load(train=path, dev=path, test=path)
+    assert found.schema.names == ("Fear", "JOY")  # the first spelling of each name
+
+
+def test_long_header_is_listed_in_part(tmp_path):
+    header = ",".join(f"c{i}" for i in range(40))
+    path = write(tmp_path / "wide.csv", header + "\n" + ",".join("0" * 40) + "\n")
+    msg = error_of(train=path, dev=path, test=path)
+    assert msg.endswith("no column 'text' (columns: c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, "
+                        "c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, c20, c21, c22, c23, "
+                        "c24, c25, c26, c27, c28, c29, ... (40 in all))")  # fmt: skip

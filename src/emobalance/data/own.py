@@ -151,6 +151,9 @@ def load_own_data(cfg: DataConfig) -> OwnData:
     if "dev" not in sets:
         sets, note = _split(sets["train"], cfg, files["train"].path)
         notes.append(note)
+    empty = int((sets["train"].labels.sum(axis=1) == 0).sum())  # type: ignore[union-attr]
+    if empty:
+        notes.append(f"{empty:,} of {len(sets['train']):,} train rows carry no label")
     warnings = _warnings(sets, schema)
     for w in warnings:
         log.warning(w)
@@ -212,7 +215,7 @@ def _records(path: Path, fmt: str, needed: list[str]) -> Iterator[tuple[str, dic
                     missing = [c for c in needed if c not in obj]
                     if missing:
                         raise DataError(
-                            f"{where}: no field {missing[0]!r} (fields: {', '.join(map(str, obj))})"
+                            f"{where}: no field {missing[0]!r} (fields: {_listing(list(obj))})"
                         )
                     yield where, obj
                 return
@@ -242,7 +245,7 @@ def _parquet_records(path: Path, needed: list[str]) -> Iterator[tuple[str, dict[
         pf = pq.ParquetFile(path)
         _check_columns(path, readers.arrow_names(pf.schema_arrow, path), needed)
         table = pf.read(columns=list(dict.fromkeys(needed)))
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         raise DataError(
             f"{path}: not a readable Parquet file ({readers.first_line(exc)})"
         ) from None
@@ -257,9 +260,15 @@ def _check_columns(path: Path, header: list[str], needed: list[str]) -> None:
         raise DataError(f"{path}: empty file (no header)")
     for c in needed:
         if c not in header:
-            raise DataError(f"{path}: no column {c!r} (columns: {', '.join(header)})")
+            raise DataError(f"{path}: no column {c!r} (columns: {_listing(header)})")
         if header.count(c) > 1:
             raise DataError(f"{path}: column {c!r} appears more than once")
+
+
+def _listing(names: list[str], limit: int = 30) -> str:
+    """``a, b, c`` for a message, cut after ``limit`` names."""
+    shown = ", ".join(map(str, names[:limit]))
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
 def _flag(value: Any, where: str, column: str) -> bool:
@@ -293,7 +302,11 @@ def _label_names(value: Any, where: str, cfg: DataConfig) -> list[str]:
             f"{where}: column {column!r} holds {type(value).__name__}; expected label names "
             f"joined by {cfg.label_sep!r} or a list of them"
         )
-    return list(dict.fromkeys(x.strip() for x in items if x.strip()))
+    names: dict[str, str] = {}  # "joy, Joy" is one label: its first spelling
+    for x in items:
+        if x.strip():
+            names.setdefault(x.strip().lower(), x.strip())
+    return list(names.values())
 
 
 # ------------------------------------------------------------------ labels and datasets
@@ -340,7 +353,7 @@ def _dataset(rows: _Rows, schema: LabelSchema, cfg: DataConfig) -> EmotionDatase
             if name not in schema:
                 raise DataError(
                     f"{rows.where[i]}: label {name!r} is not one of data.labels "
-                    f"({', '.join(schema.names[:30])}{', ...' if len(schema) > 30 else ''})"
+                    f"({_listing(list(schema.names))})"
                 )
             matrix[i, schema.label_id(name)] = 1
         if schema.single_label and len(names) > 1:
@@ -427,4 +440,11 @@ def _warnings(sets: dict[str, EmotionDataset], schema: LabelSchema) -> list[str]
     no_test = absent("test")
     if no_test:
         out.append(f"label(s) never in test: {', '.join(no_test)} (their test F1 is undefined)")
+    train_texts = set(sets["train"].texts)
+    shared = {role: sum(t in train_texts for t in sets[role].texts) for role in ("dev", "test")}
+    if any(shared.values()):
+        out.append(
+            f"{shared['dev']:,} dev and {shared['test']:,} test texts also occur in train "
+            "(exact duplicates): their figures may be optimistic"
+        )
     return out
