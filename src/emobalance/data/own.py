@@ -139,7 +139,7 @@ def load_own_data(cfg: DataConfig) -> OwnData:
         roles.update(dev=cfg.dev, test=cfg.test)
     files = {role: _read_rows(Path(p).expanduser(), role, cfg) for role, p in roles.items()}
     schema, origin = _schema(cfg, list(files.values()))
-    sets = {role: _dataset(rows, schema, cfg) for role, rows in files.items()}
+    sets = {role: _dataset(rows, schema) for role, rows in files.items()}
     notes = [
         "read "
         + "; ".join(
@@ -345,7 +345,7 @@ def _schema(cfg: DataConfig, files: list[_Rows]) -> tuple[LabelSchema, str]:
     return schema, origin
 
 
-def _dataset(rows: _Rows, schema: LabelSchema, cfg: DataConfig) -> EmotionDataset:
+def _dataset(rows: _Rows, schema: LabelSchema) -> EmotionDataset:
     """The dataset of one file: every row's labels checked against the schema."""
     matrix = np.zeros((len(rows.texts), len(schema)), dtype=np.uint8)
     for i, names in enumerate(rows.names):
@@ -389,7 +389,7 @@ def _split(
         )
     y = full.labels
     assert y is not None  # own data is always labelled
-    counts = y.sum(axis=0)
+    counts = y.sum(axis=0, dtype=np.int64)
     # a row's rarest label: the stratum; len(schema) for rows without a label
     rarity = np.where(y.astype(bool), counts[None, :], np.iinfo(np.int64).max)
     stratum = np.where(y.any(axis=1), np.argmin(rarity, axis=1), y.shape[1])
