@@ -134,18 +134,24 @@ def json_lines(
 
 
 def csv_dict_reader(
-    f: Iterable[str], tsv: bool = False, strict: bool = True, delimiter: str | None = None
+    f: Iterable[str],
+    tsv: bool = False,
+    strict: bool = True,
+    delimiter: str | None = None,
+    quoting: int = csv.QUOTE_MINIMAL,
 ) -> csv.DictReader:
     """A ``csv.DictReader`` (comma, tab with ``tsv``, or ``delimiter``) that accepts fields of
     any length.
 
     The csv module's default limit, 131,072 characters per field, rejects long posts.
     ``strict`` (the default) makes malformed quoting an error (``csv.Error``): without it, an
-    unclosed quote silently swallows the rest of the file into one field.
+    unclosed quote silently swallows the rest of the file into one field. ``quoting=
+    csv.QUOTE_NONE`` reads quote characters as text (tab-separated benchmark files whose texts
+    hold raw quotes).
     """
     _lift_field_limit()
     sep = delimiter if delimiter is not None else ("\t" if tsv else ",")
-    return csv.DictReader(f, delimiter=sep, strict=strict)
+    return csv.DictReader(f, delimiter=sep, strict=strict, quoting=quoting)
 
 
 def csv_reader(
