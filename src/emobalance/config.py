@@ -13,7 +13,7 @@ import string
 import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from .config_data import PARTIAL, DataConfig
 from .config_files import apply_overrides, deep_merge, read_yaml
 from .config_presets import EVEN_BALANCE, POLARITY_GUARD_ENTRY, PRESETS  # noqa: F401 (re-exported)
 from .errors import ConfigError, field_path
@@ -71,6 +72,18 @@ class _Section(BaseModel):
     model_config = ConfigDict(
         extra="forbid", validate_assignment=True, protected_namespaces=(), allow_inf_nan=False
     )
+    # fields added after results were recorded: left out of dumps at their defaults, so that
+    # the config.json of a saved model, the cache keys of teachers and balanced sets, and the
+    # resolved presets stay what they were before the field existed
+    _omit_at_default: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out = handler(self)
+        for name in self._omit_at_default:
+            if name in out and getattr(self, name) == type(self).model_fields[name].default:
+                out.pop(name)
+        return out
 
 
 class ModelConfig(_Section):
@@ -126,6 +139,7 @@ class ModelConfig(_Section):
     min_freq: int = Field(2, ge=1, le=MAX_ROWS)
     max_vocab: int | None = Field(50_000, ge=2, le=MAX_ROWS)
     min_vector_coverage: float = Field(DEFAULT_MIN_VECTOR_COVERAGE, ge=0.0, le=1.0)
+    _omit_at_default = ("min_vector_coverage",)
 
     @field_validator("conv_kernel_sizes")
     @classmethod
@@ -133,16 +147,6 @@ class ModelConfig(_Section):
         if not v or len(v) > 16 or any(not 1 <= k <= 64 for k in v):
             raise ValueError("conv_kernel_sizes must be a list of 1 to 16 ints in 1..64")
         return v
-
-    @model_serializer(mode="wrap")
-    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # min_vector_coverage is left out at its default, so that the config.json of a saved
-        # model, the cache keys of teachers and balanced sets, and the resolved presets stay
-        # what they were before the field existed
-        out = handler(self)
-        if out.get("min_vector_coverage") == DEFAULT_MIN_VECTOR_COVERAGE:
-            out.pop("min_vector_coverage")
-        return out
 
     def resolve_vectors(self) -> str | None:
         """The vectors file to use, or ``None`` to train fastText on the corpus."""
@@ -210,6 +214,7 @@ class TrainConfig(_Section):
     patience: int = Field(3, ge=0, le=MAX_EPOCHS)
     threshold_objective: Literal["f1", "micro_f1", "jaccard"] = "f1"  # metrics.OBJECTIVES
     seed: Seed = 0
+    _omit_at_default = ("threshold_objective",)
     mixed_precision: Literal["auto", "off", "fp16", "bf16"] = "auto"
     device: Device = "auto"
     num_threads: int | None = Field(None, ge=1, le=MAX_THREADS)
@@ -255,6 +260,7 @@ class TransformerConfig(_Section):
     patience: int = Field(1, ge=0, le=MAX_EPOCHS)
     threshold_objective: Literal["f1", "micro_f1", "jaccard"] = "f1"  # metrics.OBJECTIVES
     mixed_precision: Literal["auto", "off", "bf16", "fp16"] = "auto"
+    _omit_at_default = ("threshold_objective",)
     seed: Seed = 0
     device: Device = "auto"
     num_threads: int | None = Field(None, ge=1, le=MAX_THREADS)
@@ -684,6 +690,7 @@ class RunConfig(_Section):
     select_by: Literal["macro_f1", "micro_f1", "jaccard"] = "macro_f1"
     balanced_holdout: float = Field(0.0, ge=0, lt=0.5)
     external: list[ExternalConfig] = Field(default_factory=list, max_length=100)
+    _omit_at_default = ("select_by",)
 
     @field_validator("external")
     @classmethod
@@ -696,14 +703,25 @@ class RunConfig(_Section):
 
 
 class EmobalanceConfig(_Section):
-    """A whole run: one section per stage."""
+    """A whole run: one section per stage, and the data it reads (``data``: GoEmotions unless
+    ``data.train`` names the user's own files, see :class:`~emobalance.config_data.DataConfig`).
+    """
 
+    data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     balance: BalanceConfig = Field(default_factory=BalanceConfig)
     teacher: TransformerConfig = Field(default_factory=TransformerConfig)
     distill: DistillConfig = Field(default_factory=DistillConfig)
     run: RunConfig = Field(default_factory=RunConfig)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # GoEmotions configs dump as they did before the data section existed
+        out = handler(self)
+        if not self.data.is_own:
+            out.pop("data", None)
+        return out
 
     @classmethod
     def from_yaml(
@@ -749,17 +767,26 @@ def load_config(
     overrides = list(overrides)
     if not overrides:
         return validate(EmobalanceConfig, data, origin=origin)
-    validate(EmobalanceConfig, data, origin=origin)  # a bad file is named before any --set
+    # a bad file is named before any --set; the checks that tie data keys together wait for
+    # the --set items that may complete the file (data.train given on the command line)
+    validate(EmobalanceConfig, data, origin=origin, context={PARTIAL: True})
     return validate(EmobalanceConfig, apply_overrides(data, overrides), origin="--set")
 
 
-def validate(model: type[BaseModel], data: dict[str, Any], origin: str = "config") -> Any:
+def validate(
+    model: type[BaseModel],
+    data: dict[str, Any],
+    origin: str = "config",
+    context: dict[str, Any] | None = None,
+) -> Any:
     """Validate ``data`` against a pydantic model, turning errors into one ConfigError.
 
     The message names up to three fields (``origin: loc: msg; ...``) and counts the rest.
+    ``context`` goes to pydantic's validators (``{PARTIAL: True}``: a file that ``--set``
+    items will complete).
     """
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
         parts = []
