@@ -116,11 +116,11 @@ def test_planner_fills_and_reports_the_schemas_labels():
     # undersampling names are the schema's
     keep_joy = BalancePlanner(target=6, sources=["oversample"], undersample=["anger"])
     assert keep_joy.fit_resample(train).label_counts()["joy"] == 12
-    with pytest.raises(ConfigError, match="balance.undersample: unknown labels 'grief'"):
+    with pytest.raises(ConfigError, match=r"balance\.undersample: unknown labels 'grief'"):
         BalancePlanner(undersample=["grief"]).fit_resample(train)
     # a pool of another schema is refused, naming both
     pool = dataset(GOEMOTIONS, {"joy": 2})
-    with pytest.raises(DataError, match="five .* goemotions"):
+    with pytest.raises(DataError, match=r"five .* goemotions"):
         BalancePlanner(sources=["pseudo_label"]).fit_resample(train, {"pseudo_label": pool})
 
 
@@ -157,7 +157,7 @@ def test_ml_ros_and_rus_take_the_schemas_label_names():
     assert kept.schema is FIVE and kept.label_counts()["anger"] == 10
     assert kept.label_counts()["joy"] < 20
     # fit_resample on a dataset reads names with its schema; a bare 5-column y takes indices
-    X, y = MLRUS(sampling_ratio=0.3, protected_labels=["joy"], random_state=0).fit_resample(
+    _, y = MLRUS(sampling_ratio=0.3, protected_labels=["joy"], random_state=0).fit_resample(
         ds, ds.labels
     )
     assert y[:, 0].sum() == 20
@@ -302,7 +302,8 @@ def test_generation_labels_in_the_schema(llm, tmp_path):
 
     llm.answer = answer
     cfg = GenerationConfig(base_url=llm.base_url, model="m", per_request=3,
-                           cache_dir=tmp_path / "c", prompt_template="WANT={emotion} {definition} {n}",
+                           cache_dir=tmp_path / "c",
+                           prompt_template="WANT={emotion} {definition} {n}",
                            examples_per_prompt=0)  # fmt: skip
     examples = dataset(FIVE, {"joy": 2})
     out = LLMGenerator(cfg).generate({"anticipation": 2, "Trust": 1}, examples)
@@ -368,14 +369,14 @@ def test_run_balance_shortfall_for_labels_the_teacher_lacks(tmp_path):
     train, dev, test = own_splits()
     teacher = KeywordTeacher(LabelSchema(["fear", "joy"], name="kw2"))
     cfg = own_config(tmp_path, sources=["pseudo_label"])
-    out, rep = run_balance(cfg, tmp_path / "out", splits=(train, dev, test), teacher=teacher,
-                           progress=False)  # fmt: skip
+    _, rep = run_balance(cfg, tmp_path / "out", splits=(train, dev, test), teacher=teacher,
+                         progress=False)  # fmt: skip
     assert rep["shortfall"]["anticipation"] == 12 - 3 and rep["shortfall"]["trust"] == 10
     assert "fear" not in rep["shortfall"]
     with pytest.raises(DataError, match="give splits or train/dev/test"):
         run_balance(cfg, tmp_path / "o2", splits=(train, dev, test), train=train)
     other = dataset(GOEMOTIONS, {"joy": 2})
-    with pytest.raises(DataError, match="the train split speaks five .* the dev split speaks"):
+    with pytest.raises(DataError, match=r"the train split speaks five .* the dev split speaks"):
         run_balance(cfg, tmp_path / "o3", splits=(train, other, test), teacher=teacher)
 
 
@@ -385,7 +386,7 @@ def _tfidf_speaks_schemas() -> bool:
     train, dev, _ = own_splits()
     try:
         model = TfidfBaseline().fit(train, dev)
-    except Exception:  # noqa: BLE001 - the models branch has not generalised it yet
+    except Exception:  # the models branch may not have generalised it yet
         return False
     return getattr(model, "labels_", None) == FIVE
 
