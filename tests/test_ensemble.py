@@ -115,7 +115,8 @@ def test_selection_refuses_members_of_different_schemas_in_one_line():
     b = LabelSchema(["e", "d", "c", "b", "a"], name="reversed")
     with pytest.raises(ConfigError) as err:
         select_ensemble(p, y, schemas={"good": a, "noise": b})
-    assert "\n" not in str(err.value) and "'good'" in str(err.value) and "reversed" in str(err.value)
+    msg = str(err.value)
+    assert "\n" not in msg and "'good'" in msg and "reversed" in msg
 
 
 def test_selection_on_a_single_label_schema_predicts_the_argmax():
