@@ -202,12 +202,12 @@ def pseudo_label(
     threshold: float = 0.7,
     thresholds: Mapping[str, float] | None = None,
     exclude: Sequence[str] | None = None,
+    schema: LabelSchema | None = None,
     batch_size: int = 1024,
     part_rows: int = 10_000,
     teacher_name: str | None = None,
     progress: bool | None = None,
     engine: str = "local",
-    schema: LabelSchema | None = None,
 ) -> EmotionDataset:
     """Label ``corpus`` with ``teacher``; keep rows with at least one confident label.
 
@@ -226,10 +226,10 @@ def pseudo_label(
     exclude : sequence of str, optional
         Labels never assigned; default the schema's neutral label (GoEmotions: ``neutral``,
         the majority class; balancing never needs more), none where it has none.
-    engine : {"local", "ray"}, default="local"
-        Where the teacher runs (see :func:`score_corpus`).
     schema : LabelSchema, optional
         The labels to assign (the train split's); default the teacher's.
+    engine : {"local", "ray"}, default="local"
+        Where the teacher runs (see :func:`score_corpus`).
 
     Returns
     -------
@@ -238,16 +238,9 @@ def pseudo_label(
         probability among the assigned labels, the corpus' ``source``, ids and meta.
     """
     proba = score_corpus(
-        corpus,
-        teacher,
-        out_dir,
-        batch_size=batch_size,
-        part_rows=part_rows,
-        teacher_name=teacher_name,
-        progress=progress,
-        engine=engine,
-        schema=schema,
-    )
+        corpus, teacher, out_dir, batch_size=batch_size, part_rows=part_rows,
+        teacher_name=teacher_name, progress=progress, engine=engine, schema=schema,
+    )  # fmt: skip
     return assign_labels(
         corpus, proba, threshold=threshold, thresholds=thresholds, exclude=exclude,
         schema=schema or schema_of(teacher),

@@ -502,10 +502,7 @@ class MLROS(_Sampler):
         self.strict = strict
 
     def _fit(
-        self,
-        Y: np.ndarray,
-        schema: LabelSchema | None = None,
-        counts: np.ndarray | None = None,
+        self, Y: np.ndarray, schema: LabelSchema | None = None, counts: np.ndarray | None = None
     ) -> np.ndarray:
         n, q = Y.shape
         max_copies = _check_max_copies(self.max_copies)
