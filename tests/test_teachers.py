@@ -373,3 +373,20 @@ def test_cached_teacher_rebuilds_a_cache_of_another_width(tmp_path):
     assert five.predict_proba(["a"]).shape == (1, 5)
     single = CachedTeacher(Columns(SINGLE), "k", tmp_path)  # same key, another width
     np.testing.assert_allclose(single.predict_proba(["a"]), [[0.1, 0.2, 0.3]])
+
+
+def test_build_teacher_aligns_its_parts_to_the_train_schema():
+    from emobalance.config import ModelConfig, TrainConfig
+    from emobalance.teachers import build_teacher
+
+    train = EmotionDataset(["a", "b"], FIVE.names_to_matrix([["joy"], ["fear"]]), schema=FIVE)
+    four = Columns(LabelSchema(["trust", "fear", "joy", "anger"], name="four"))
+    args = (train, train, ModelConfig(), TrainConfig())
+    t, name = build_teacher("tfidf", *args, provided={"tfidf": four}, allow_missing_labels=True)
+    assert name == "tfidf" and t.labels_ is FIVE and t.missing_labels == ["anticipation"]
+    with pytest.raises(ConfigError, match="lacks anticipation"):
+        build_teacher("tfidf", *args, provided={"tfidf": four})
+    # an ensemble of aligned parts speaks the train schema too
+    ens, _ = build_teacher("tfidf+reference", *args, provided={"tfidf": four, "reference": four},
+                           allow_missing_labels=True)  # fmt: skip
+    assert ens.labels_ is FIVE and np.isnan(ens.predict_proba(["x"])[0, 3])
