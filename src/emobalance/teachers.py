@@ -148,10 +148,16 @@ class AlignedTeacher:
     lacks (NaN columns); ``covered`` is the boolean mask of the others.
     """
 
-    def __init__(self, teacher: Teacher, schema: LabelSchema, allow_missing: bool) -> None:
+    def __init__(
+        self,
+        teacher: Teacher,
+        schema: LabelSchema,
+        allow_missing: bool,
+        source: LabelSchema | None = None,
+    ) -> None:
         self.teacher = teacher
         self.labels_ = schema
-        self.source_labels = schema_of(teacher)
+        self.source_labels = source or schema_of(teacher)
         cols = _columns(self.source_labels, schema, allow_missing, f"teacher {_name(teacher)}")
         self.covered = np.array([c is not None for c in cols])
         self.missing_labels = [lab for lab, c in zip(schema.names, cols, strict=True) if c is None]
@@ -209,8 +215,8 @@ def align_teacher(
     if source.same_labels(student_schema):
         return teacher
     if isinstance(teacher, AlignedTeacher):  # re-align the original, not the wrapper
-        teacher = teacher.teacher
-    return AlignedTeacher(teacher, student_schema, allow_missing)
+        teacher, source = teacher.teacher, teacher.source_labels
+    return AlignedTeacher(teacher, student_schema, allow_missing, source)
 
 
 class ClassifierTeacher:
