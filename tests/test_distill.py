@@ -16,8 +16,8 @@ from emobalance.distill import (
     pack_targets,
     sharpen,
 )
-from emobalance.errors import DataError
-from emobalance.labels import LABEL_TO_ID
+from emobalance.errors import ConfigError, DataError
+from emobalance.labels import LABEL_TO_ID, LabelSchema
 
 TINY_MODEL = dict(
     vectors=None, embedding_dim=16, conv_channels=8, lstm_hidden=8, attention_dim=8,
@@ -185,3 +185,101 @@ def test_soft_label_balancing_keeps_only_rows_that_fill_the_rare_labels():
     # the balance section's targets: the median label count of train by default
     got = balance_targets(BalanceConfig(target=3), train)
     assert got.tolist() == [3] * 28
+
+
+# ------------------------------------------------------------------ own label schemas
+FIVE = LabelSchema(["joy", "anger", "fear", "anticipation", "trust"], name="five")
+SINGLE = LabelSchema(["positive", "negative", "mixed"], single_label=True, name="polarity")
+OWN_WORDS = {"happy": "joy", "angry": "anger", "scared": "fear", "waiting": "anticipation",
+             "trust": "trust", "good": "positive", "bad": "negative", "meh": "mixed"}  # fmt: skip
+
+
+class OwnTeacher:
+    """0.9 for a label whose keyword is in the text, else 0.05, over its own schema."""
+
+    name = "own"
+
+    def __init__(self, schema):
+        self.labels_ = schema
+
+    def predict_proba(self, texts):
+        out = np.full((len(texts), len(self.labels_)), 0.05, dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w, lab in OWN_WORDS.items():
+                if w in t and lab in self.labels_:
+                    out[i, self.labels_.label_id(lab)] = 0.9
+        return out
+
+
+def own(schema, texts, labels):
+    return EmotionDataset(texts, schema.names_to_matrix([[lab] for lab in labels]), schema=schema)
+
+
+@pytest.mark.parametrize("schema", [FIVE, SINGLE], ids=["five", "single"])
+def test_distill_targets_have_the_schemas_width(schema):
+    names = schema.names
+    train = own(schema, [f"text {n}" for n in names], names)
+    corpus = EmotionDataset(["happy good day", "angry bad night"], source="sentiment140")
+    # the teacher speaks the same labels in another order: aligned by name
+    teacher = OwnTeacher(LabelSchema(list(reversed(names)), name="reversed"))
+    data, t = distill_data(train, teacher, corpus)
+    k = len(schema)
+    assert t.shape == (len(names) + 2, 2 * k + 1) and data.schema is schema
+    np.testing.assert_array_equal(t[:, 2 * k], [1] * len(names) + [0, 0])
+    np.testing.assert_array_equal(t[: len(names), :k], train.labels)
+    first = "joy" if schema is FIVE else "positive"
+    assert t[len(names), k + schema.label_id(first)] == pytest.approx(0.9)
+    # the packed loss reads L from the width
+    logits = torch.zeros((len(t), k))
+    loss = DistillationLoss(0.5)(logits, torch.as_tensor(t))
+    assert loss.shape == (len(t), k)
+
+
+def test_distillation_refuses_a_teacher_lacking_labels_in_one_line():
+    train = own(FIVE, ["happy", "angry"], ["joy", "anger"])
+    teacher = OwnTeacher(LabelSchema(["joy", "anger", "trust"], name="three"))
+    with pytest.raises(ConfigError) as err:
+        distill_data(train, teacher)
+    msg = str(err.value)
+    assert "\n" not in msg and "lacks fear, anticipation" in msg
+    assert "three (3 labels" in msg and "five (5 labels" in msg
+    with pytest.raises(ConfigError, match="lacks"):
+        fit_distilled(train, train, teacher, model=TINY_MODEL, train_config=TINY_TRAIN)
+
+
+def test_pack_targets_any_width():
+    t = pack_targets(np.ones((2, 3)), np.full((2, 3), 0.5), np.array([1, 0]))
+    assert t.shape == (2, 7) and t[:, 6].tolist() == [1, 0]
+    with pytest.raises(DataError, match=r"must both be \(n, L\)"):
+        pack_targets(np.ones((2, 3)), np.ones((2, 4)), np.ones(2))
+
+
+def test_soft_label_balancing_targets_of_an_own_schema():
+    train = own(FIVE, ["a", "b", "c", "d"], ["joy", "joy", "joy", "fear"])
+    from emobalance.config import BalanceConfig
+    from emobalance.distill import balance_targets
+
+    assert balance_targets(BalanceConfig(target=3), train).tolist() == [3] * 5
+    corpus = EmotionDataset([f"scared {i}" for i in range(5)] + ["waiting"], source="user")
+    info = {}
+    data, t = distill_data(train, OwnTeacher(FIVE), corpus, corpus_targets=np.full(5, 3.0),
+                           selection_info=info)  # fmt: skip
+    assert list(info["per_label"]) == list(FIVE.names) and t.shape[1] == 11
+    assert "waiting" in data.texts and data.schema is FIVE
+
+
+def _student_speaks_schemas() -> bool:
+    """Whether the reference network takes its labels from the data (the models' side of
+    the schema work, which carries ``threshold_objective`` with it)."""
+    from emobalance.models.reference import EmotionClassifier
+
+    return hasattr(EmotionClassifier(), "threshold_objective")
+
+
+@pytest.mark.skipif("not _student_speaks_schemas()", reason="EmotionClassifier is 28-only here")
+def test_fit_distilled_on_an_own_schema():
+    words = ["happy", "angry", "scared", "waiting", "trust"]
+    texts = [f"{words[i % 5]} the day {i}" for i in range(40)]
+    train = own(FIVE, texts, [FIVE.names[i % 5] for i in range(40)])
+    clf = fit_distilled(train, train, OwnTeacher(FIVE), model=TINY_MODEL, train_config=TINY_TRAIN)
+    assert clf.labels_ == FIVE and clf.predict_proba(["happy"]).shape == (1, 5)

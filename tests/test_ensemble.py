@@ -73,3 +73,58 @@ def test_the_spec_of_groups_shares_a_group_weight_among_its_parts():
     # g weighs 2, x 1: a and b one each of g's 2 (scaled by lcm 2), c 1 (scaled to 2)
     assert sorted(spec) == ["a", "a", "b", "b", "c", "c"]
     assert EnsembleSelection({"m": 3}, 0.5).spec() == "m+m+m"
+
+
+# ------------------------------------------------------------------ own label schemas
+def _own(n=400, k=5, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.zeros((n, k), np.uint8)
+    y[np.arange(n), rng.integers(0, k, n)] = 1
+
+    def member(signal, s):
+        r = np.random.default_rng(s)
+        return np.clip(signal * y + r.random((n, k)), 0, 1).astype(np.float32)
+
+    return y, {"good": member(0.7, 1), "noise": member(0.0, 2)}
+
+
+def test_selection_on_five_labels_and_other_objectives():
+    from emobalance.labels import LabelSchema
+
+    y, p = _own()
+    sel = select_ensemble(p, y, max_steps=3, repeats=1)
+    assert set(sel.counts) == {"good"}
+    jac = select_ensemble(p, y, max_steps=3, repeats=1, objective="jaccard")
+    assert set(jac.counts) == {"good"} and 0 < jac.score <= 1
+    assert jac.score != sel.score  # scored by the objective's measure
+    five = LabelSchema(["a", "b", "c", "d", "e"], name="five")
+    same = select_ensemble(p, y, max_steps=3, repeats=1, schemas={"good": five, "noise": five})
+    assert same.counts == sel.counts
+    from emobalance.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="objective: expected one of f1, micro_f1, jaccard"):
+        select_ensemble(p, y, objective="accuracy")
+
+
+def test_selection_refuses_members_of_different_schemas_in_one_line():
+    from emobalance.errors import ConfigError
+    from emobalance.labels import LabelSchema
+
+    y, p = _own()
+    a = LabelSchema(["a", "b", "c", "d", "e"], name="five")
+    b = LabelSchema(["e", "d", "c", "b", "a"], name="reversed")
+    with pytest.raises(ConfigError) as err:
+        select_ensemble(p, y, schemas={"good": a, "noise": b})
+    msg = str(err.value)
+    assert "\n" not in msg and "'good'" in msg and "reversed" in msg
+
+
+def test_selection_on_a_single_label_schema_predicts_the_argmax():
+    from emobalance.labels import LabelSchema
+
+    y, p = _own(k=3)
+    single = LabelSchema(["pos", "neg", "mixed"], single_label=True, name="polarity")
+    sel = select_ensemble(p, y, max_steps=2, repeats=1, schemas=dict.fromkeys(p, single))
+    assert set(sel.counts) == {"good"}
+    # argmax predictions: exactly the cross-fitted macro-F1 of single-label predictions
+    assert sel.single["good"] == crossfit_macro_f1(y, p["good"], 0, 1, single_label=True)

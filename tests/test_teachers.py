@@ -3,13 +3,18 @@ import pytest
 
 from emobalance.data.dataset import EmotionDataset
 from emobalance.errors import ConfigError
-from emobalance.labels import LABELS, NUM_LABELS
+from emobalance.labels import GOEMOTIONS, LABELS, NUM_LABELS, LabelSchema
 from emobalance.teachers import (
+    AlignedTeacher,
+    CachedTeacher,
     ClassifierTeacher,
     EnsembleTeacher,
     HFTeacher,
     Teacher,
     TeacherError,
+    align_proba,
+    align_teacher,
+    minilm_cache_dir,
     teacher_proba,
 )
 
@@ -256,3 +261,132 @@ def test_a_repeated_part_weighs_by_its_count_and_runs_once():
     np.testing.assert_allclose(teacher.predict_proba(["x", "y"]), 0.3, atol=1e-6)
     assert calls == {"a": 1, "b": 1}
     assert name == "ensemble(a x3, b)"
+
+
+# ------------------------------------------------------------------ own label schemas
+FIVE = LabelSchema(["joy", "anger", "fear", "anticipation", "trust"], name="five")
+SINGLE = LabelSchema(["positive", "negative", "mixed"], single_label=True, name="polarity")
+
+
+class Columns:
+    """Column ``j`` of every row is ``(j + 1) / 10``, in its own schema."""
+
+    def __init__(self, schema):
+        self.labels_ = schema
+        self.name = schema.name
+
+    def predict_proba(self, texts):
+        row = (np.arange(len(self.labels_), dtype=np.float32) + 1) / 10
+        return np.tile(row, (len(texts), 1))
+
+
+def test_teachers_expose_their_schema():
+    own = Columns(FIVE)
+    assert ClassifierTeacher(own).labels_ is FIVE
+    assert CachedTeacher(own, "k", "/nonexistent").labels_ is FIVE
+    assert EnsembleTeacher([own, own]).labels_ is FIVE
+    assert EnsembleTeacher([Const(0.1)]).labels_ is GOEMOTIONS  # no labels_: GoEmotions' 28
+    assert teacher_proba(own, ["a", "b"]).shape == (2, 5)
+    with pytest.raises(TeacherError, match=r"expected \(1, 5\)"):
+        teacher_proba(type("T", (), {"labels_": FIVE, "predict_proba": Const(0.1).predict_proba})(),
+                      ["a"])  # fmt: skip
+
+
+def test_align_by_name_reorders_and_marks_missing_labels():
+    teacher = Columns(LabelSchema(["trust", "fear", "joy", "anger"], name="four"))
+    aligned = align_teacher(teacher, FIVE, allow_missing=True)
+    assert isinstance(aligned, AlignedTeacher) and aligned.labels_ is FIVE
+    assert aligned.missing_labels == ["anticipation"]
+    p = teacher_proba(aligned, ["x"])[0]
+    np.testing.assert_allclose(p[[0, 1, 2, 4]], [0.3, 0.4, 0.2, 0.1])  # joy, anger, fear, trust
+    assert np.isnan(p[3])
+    # the same through a probability matrix
+    m = align_teacher(teacher.predict_proba(["x"]), FIVE, allow_missing=True,
+                      teacher_schema=teacher.labels_)  # fmt: skip
+    np.testing.assert_array_equal(np.isnan(m), np.isnan(p[None]))
+    # the same labels in the same order: the teacher itself, untouched (GoEmotions runs)
+    assert align_teacher(Const(0.2), GOEMOTIONS, allow_missing=False).__class__ is Const
+    same = np.zeros((1, 5), np.float32)
+    assert align_proba(same, FIVE, FIVE, allow_missing=False) is same
+
+
+def test_align_refuses_missing_labels_for_distillation_in_one_line():
+    teacher = Columns(LabelSchema(["trust", "fear", "joy"], name="three"))
+    with pytest.raises(ConfigError) as err:
+        align_teacher(teacher, FIVE, allow_missing=False)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "lacks anger, anticipation" in msg and "three (3 labels" in msg and "five (5" in msg
+    with pytest.raises(ConfigError, match="none of the labels"):
+        align_teacher(Columns(SINGLE), FIVE, allow_missing=True)
+
+
+def test_ensemble_members_share_a_schema_or_are_aligned():
+    a, b = Columns(FIVE), Columns(LabelSchema(list(reversed(FIVE.names)), name="rev"))
+    with pytest.raises(TeacherError) as err:
+        EnsembleTeacher([a, b])
+    assert "\n" not in str(err.value) and "five" in str(err.value) and "rev" in str(err.value)
+    ens = EnsembleTeacher([a, b], schema=FIVE)
+    # b aligned: its joy column is 0.5 (5th of its own), a's 0.1 -> mean 0.3 for every label
+    np.testing.assert_allclose(ens.predict_proba(["x"]), [[0.3] * 5], rtol=1e-6)
+    with pytest.raises(ConfigError, match="lacks"):
+        EnsembleTeacher([a, Columns(LabelSchema(["joy"], name="one"))], schema=FIVE)
+    # members aligned with missing labels: each label is the mean of those that have it
+    part = align_teacher(Columns(LabelSchema(["fear", "joy"], name="two")), FIVE,
+                         allow_missing=True)  # fmt: skip
+    mixed = EnsembleTeacher([a, part]).predict_proba(["x"])[0]
+    np.testing.assert_allclose(mixed, [0.15, 0.2, 0.2, 0.4, 0.5], rtol=1e-6)
+
+
+def test_cache_keys_include_a_schema_other_than_goemotions():
+    y = np.eye(28, dtype=np.uint8)[:5]
+    texts = [f"t{i}" for i in range(5)]
+    go = EmotionDataset(texts, y)
+    # the same texts and 0/1 matrix under another 28-label schema must not share the cache
+    other = LabelSchema([f"l{j}" for j in range(28)], name="other28")
+    mine = EmotionDataset(texts, y, schema=other)
+    d_go, key_go = minilm_cache_dir(go, go)
+    d_mine, key_mine = minilm_cache_dir(mine, mine)
+    assert key_go != key_mine and d_go != d_mine
+    # GoEmotions' key is the one of before schemas (existing caches stay valid)
+    from importlib import metadata
+
+    from emobalance.config import TransformerConfig
+    from emobalance.models.transformer import MINILM_PACKAGE
+    from emobalance.teachers import MINILM_RECIPE, _config_hash, dataset_hash
+
+    fixed = TransformerConfig().model_dump(
+        exclude={"device", "num_threads", "eval_batch_size", "progress"}
+    )
+    versions = {}
+    for pkg in ("transformers", MINILM_PACKAGE):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    versions["recipe"] = MINILM_RECIPE
+    assert key_go == "minilm-" + _config_hash(fixed, versions, dataset_hash(go), dataset_hash(go))
+
+
+def test_cached_teacher_rebuilds_a_cache_of_another_width(tmp_path):
+    five = CachedTeacher(Columns(FIVE), "k", tmp_path)
+    assert five.predict_proba(["a"]).shape == (1, 5)
+    single = CachedTeacher(Columns(SINGLE), "k", tmp_path)  # same key, another width
+    np.testing.assert_allclose(single.predict_proba(["a"]), [[0.1, 0.2, 0.3]])
+
+
+def test_build_teacher_aligns_its_parts_to_the_train_schema():
+    from emobalance.config import ModelConfig, TrainConfig
+    from emobalance.teachers import build_teacher
+
+    train = EmotionDataset(["a", "b"], FIVE.names_to_matrix([["joy"], ["fear"]]), schema=FIVE)
+    four = Columns(LabelSchema(["trust", "fear", "joy", "anger"], name="four"))
+    args = (train, train, ModelConfig(), TrainConfig())
+    t, name = build_teacher("tfidf", *args, provided={"tfidf": four}, allow_missing_labels=True)
+    assert name == "tfidf" and t.labels_ is FIVE and t.missing_labels == ["anticipation"]
+    with pytest.raises(ConfigError, match="lacks anticipation"):
+        build_teacher("tfidf", *args, provided={"tfidf": four})
+    # an ensemble of aligned parts speaks the train schema too
+    ens, _ = build_teacher("tfidf+reference", *args, provided={"tfidf": four, "reference": four},
+                           allow_missing_labels=True)  # fmt: skip
+    assert ens.labels_ is FIVE and np.isnan(ens.predict_proba(["x"])[0, 3])

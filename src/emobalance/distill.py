@@ -7,6 +7,10 @@ the loss is (plain BCE, as the distillation recipe asks, in place of ``train.los
 external corpus (the Sentiment140 sample) have no gold labels and learn from the teacher's
 soft labels alone, all of them (not only the confident ones that pseudo-labelling keeps).
 Early stopping and thresholds use dev gold labels, as for every model.
+
+Any label schema works: targets are ``[gold (L) | teacher (L) | has_gold]`` with
+``L = len(train.schema)``, and the teacher is aligned to the train split's schema by label
+name; a teacher lacking some of its labels is refused (one line naming them and both schemas).
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from torch import nn
 from .config import DistillConfig, ModelConfig, TrainConfig
 from .data.dataset import EmotionDataset
 from .errors import DataError
-from .labels import NUM_LABELS
 from .text.normalize import normalize
 
 
@@ -44,13 +47,13 @@ def distillation_loss(
     temperature: float = 1.0,
     has_gold: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Per-element distillation loss ``(B, 28)``.
+    """Per-element distillation loss ``(B, L)``.
 
     Parameters
     ----------
-    logits : (B, 28) student logits
-    gold : (B, 28) 0/1 labels (ignored where ``has_gold`` is 0)
-    teacher : (B, 28) teacher probabilities
+    logits : (B, L) student logits
+    gold : (B, L) 0/1 labels (ignored where ``has_gold`` is 0)
+    teacher : (B, L) teacher probabilities
     alpha : float
         Weight of the gold term on rows with gold labels.
     temperature : float
@@ -69,10 +72,11 @@ def distillation_loss(
 
 
 class DistillationLoss(nn.Module):
-    """The trainer-facing form: targets packed as ``[gold (28) | teacher (28) | has_gold]``.
+    """The trainer-facing form: targets packed as ``[gold (L) | teacher (L) | has_gold]``.
 
-    The teacher column block is stored already sharpened, so the temperature is applied once
-    when the targets are built (:func:`pack_targets`), not at every step.
+    ``L`` is read from the targets' width (``2 L + 1``). The teacher column block is stored
+    already sharpened, so the temperature is applied once when the targets are built
+    (:func:`pack_targets`), not at every step.
     """
 
     def __init__(self, alpha: float = 0.5) -> None:
@@ -80,7 +84,7 @@ class DistillationLoss(nn.Module):
         self.alpha = alpha
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        k = NUM_LABELS
+        k = (targets.shape[1] - 1) // 2
         return distillation_loss(
             logits, targets[:, :k], targets[:, k : 2 * k], self.alpha, 1.0, targets[:, 2 * k]
         )
@@ -89,11 +93,11 @@ class DistillationLoss(nn.Module):
 def pack_targets(
     gold: np.ndarray, teacher: np.ndarray, has_gold: np.ndarray, temperature: float = 1.0
 ) -> np.ndarray:
-    """``float32 (n, 57)``: gold labels, sharpened teacher probabilities, has-gold flag."""
+    """``float32 (n, 2 L + 1)``: gold labels, sharpened teacher probabilities, has-gold flag."""
     gold = np.asarray(gold, dtype=np.float32)
     teacher = np.asarray(teacher, dtype=np.float32)
-    if gold.shape != teacher.shape or gold.shape[1:] != (NUM_LABELS,):
-        raise DataError(f"gold {gold.shape} and teacher {teacher.shape} must both be (n, 28)")
+    if gold.shape != teacher.shape or gold.ndim != 2 or gold.shape[1] == 0:
+        raise DataError(f"gold {gold.shape} and teacher {teacher.shape} must both be (n, L)")
     return np.concatenate(
         [gold, sharpen(teacher, temperature), np.asarray(has_gold, np.float32)[:, None]], axis=1
     )
@@ -120,17 +124,28 @@ def distill_data(
     :func:`~emobalance.balance.selection.select_soft_mass` keeps for the labels under their
     target are used; ``selection_info``, when given, receives its per-label report.
 
+    The teacher is aligned to ``train.schema`` by label name (:func:`align_teacher`).
+
     Returns
     -------
     data : EmotionDataset
-        ``train`` followed by the kept corpus rows (``weight`` = ``external_weight`` there).
-    targets : ndarray of shape (len(data), 57)
+        ``train`` followed by the kept corpus rows (``weight`` = ``external_weight`` there),
+        all in ``train.schema``.
+    targets : ndarray of shape (len(data), 2 * len(train.schema) + 1)
         See :func:`pack_targets`.
+
+    Raises
+    ------
+    ConfigError
+        If the teacher lacks labels of ``train.schema`` (one line naming them and both
+        schemas).
     """
-    from .teachers import teacher_proba
+    from .teachers import align_teacher, teacher_proba
 
     if not train.is_labelled:
         raise DataError("distillation needs a labelled training dataset")
+    schema = train.schema
+    teacher = align_teacher(teacher, schema, allow_missing=False)
     parts = [train]
     gold = [train.labels.astype(np.float32)]
     soft = [teacher_proba(teacher, train.texts)]
@@ -147,21 +162,21 @@ def distill_data(
         ext = corpus.subset(np.array(keep, dtype=np.int64))
         n = len(ext)
         # the corpus' own labels, weights and scores do not take part: the teacher's do
-        ext = ext.replace(labels=np.zeros((n, NUM_LABELS), np.uint8), weight=None,
-                          parent_id=None, teacher_score=None, meta={})  # fmt: skip
+        ext = ext.replace(labels=np.zeros((n, len(schema)), np.uint8), weight=None,
+                          parent_id=None, teacher_score=None, meta={}, schema=schema)  # fmt: skip
         ext_soft = teacher_proba(teacher, ext.texts)
         if corpus_targets is not None:
             from .balance.selection import select_soft_mass
 
             rows, info = select_soft_mass(
-                ext_soft, train.labels.sum(0), corpus_targets, min_proba=min_proba
+                ext_soft, train.labels.sum(0), corpus_targets, min_proba=min_proba, schema=schema
             )
             rows = np.sort(rows)  # corpus order: the row order does not depend on the labels
             ext, ext_soft, n = ext.subset(rows), ext_soft[rows], len(rows)
             if selection_info is not None:
                 selection_info.update({"corpus_rows": len(keep), "kept_rows": n, "per_label": info})
         parts.append(ext)
-        gold.append(np.zeros((n, NUM_LABELS), np.float32))
+        gold.append(np.zeros((n, len(schema)), np.float32))
         soft.append(ext_soft)
         flags.append(np.zeros(n, np.float32))
         weights.append(np.full(n, external_weight, np.float32))
@@ -231,4 +246,4 @@ def balance_targets(balance: Any, train: EmotionDataset) -> np.ndarray:
         strategy=balance.strategy, target=balance.target,
         mean_ir_target=balance.mean_ir_target, tolerance=balance.tolerance, undersample=None,
     )  # fmt: skip
-    return planner.compute_targets(train.labels.sum(0))
+    return planner.compute_targets(train.labels.sum(0), train.schema)

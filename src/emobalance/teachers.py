@@ -1,5 +1,10 @@
-"""Teachers: anything with ``predict_proba(texts) -> float32[n, 28]``, its adapters, and the
-resolver of teacher specs.
+"""Teachers: anything with ``predict_proba(texts) -> float32[n, L]`` and ``labels_`` (its
+label schema), its adapters, and the resolver of teacher specs.
+
+A teacher speaks its own schema (``labels_``; one without it speaks GoEmotions' 28, see
+:func:`~emobalance.labels.schema_of`). :func:`align_teacher` reorders its columns by label
+name to a student's or dataset's schema: labels the teacher lacks become NaN for balancing
+(its report states each label's shortfall) and are refused for distillation.
 
 The adapters wrap a model (:class:`ClassifierTeacher`), average several
 (:class:`EnsembleTeacher`), load a Hugging Face classifier or an emobalance transformer folder
@@ -27,18 +32,21 @@ from .data import goemotions
 from .data.dataset import EmotionDataset
 from .errors import ConfigError, EmobalanceError, ModelError
 from .io import atomic_path
-from .labels import LABELS, NUM_LABELS
+from .labels import GOEMOTIONS, LabelSchema, schema_of
 from .log import get_logger
 
 logger = get_logger(__name__)
 
 __all__ = [
+    "AlignedTeacher",
     "CachedTeacher",
     "ClassifierTeacher",
     "EnsembleTeacher",
     "HFTeacher",
     "Teacher",
     "TeacherError",
+    "align_proba",
+    "align_teacher",
     "build_teacher",
     "dataset_hash",
     "minilm_cache_dir",
@@ -55,7 +63,7 @@ class TeacherError(EmobalanceError):
 
 @runtime_checkable
 class Teacher(Protocol):
-    """The teacher protocol: probabilities over the 28 labels in :data:`LABELS` order."""
+    """The teacher protocol: probabilities over its ``labels_`` (GoEmotions' 28 without one)."""
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -66,18 +74,149 @@ def teacher_proba(teacher: Teacher, texts: Sequence[str]) -> np.ndarray:
     Raises
     ------
     TeacherError
-        If the output is not a finite ``(len(texts), 28)`` matrix of values in [0, 1].
+        If the output is not a ``(len(texts), len(labels_))`` matrix of values in [0, 1]
+        (NaN only in the columns of labels an :class:`AlignedTeacher` lacks).
     """
     texts = list(texts)
     out = np.asarray(teacher.predict_proba(texts))
     name = type(teacher).__name__
-    if out.shape != (len(texts), NUM_LABELS):
+    width = len(schema_of(teacher))
+    if out.shape != (len(texts), width):
         raise TeacherError(
-            f"teacher {name} returned shape {out.shape}, expected ({len(texts)}, {NUM_LABELS})"
+            f"teacher {name} returned shape {out.shape}, expected ({len(texts)}, {width})"
         )
-    if out.size and (not np.isfinite(out).all() or out.min() < 0 or out.max() > 1):
+    known = getattr(teacher, "covered", None) if isinstance(teacher, AlignedTeacher) else None
+    vals = out if known is None else out[:, known]
+    if vals.size and (not np.isfinite(vals).all() or vals.min() < 0 or vals.max() > 1):
         raise TeacherError(f"teacher {name} returned values outside [0, 1]")
     return out.astype(np.float32, copy=False)
+
+
+def align_proba(
+    proba: np.ndarray,
+    teacher_schema: LabelSchema,
+    student_schema: LabelSchema,
+    *,
+    allow_missing: bool,
+    what: str = "the teacher",
+) -> np.ndarray:
+    """A teacher's ``(n, len(teacher_schema))`` probabilities in ``student_schema``'s order.
+
+    Columns are matched by label name. With ``allow_missing`` a label the teacher lacks is a
+    NaN column (never above a threshold; balancing reports its shortfall); without it such a
+    teacher is refused. The same labels in the same order return ``proba`` itself.
+
+    Raises
+    ------
+    ConfigError
+        Without ``allow_missing``, naming the missing labels and both schemas (one line); or
+        when the teacher shares no label with the student.
+    """
+    if teacher_schema.same_labels(student_schema):
+        return proba
+    cols = _columns(teacher_schema, student_schema, allow_missing, what)
+    proba = np.asarray(proba)
+    out = np.full((proba.shape[0], len(student_schema)), np.nan, dtype=np.float32)
+    have = np.array([c is not None for c in cols])
+    out[:, have] = proba[:, [c for c in cols if c is not None]]
+    return out
+
+
+def _columns(
+    teacher_schema: LabelSchema, student_schema: LabelSchema, allow_missing: bool, what: str
+) -> list[int | None]:
+    """For each student label, its teacher column (None where missing), refusals checked."""
+    cols = student_schema.positions_of(teacher_schema)
+    missing = student_schema.missing_from(teacher_schema)
+    if len(missing) == len(cols):
+        raise ConfigError(
+            f"{what} speaks {teacher_schema.describe()}, none of the labels of "
+            f"{student_schema.describe()}"
+        )
+    if missing and not allow_missing:
+        raise ConfigError(
+            f"{what} lacks {', '.join(missing)}: it speaks {teacher_schema.describe()} but the "
+            f"student speaks {student_schema.describe()}"
+        )
+    return cols
+
+
+class AlignedTeacher:
+    """A teacher whose columns are reordered by label name to another schema.
+
+    Made by :func:`align_teacher`. ``missing_labels`` names the labels the wrapped teacher
+    lacks (NaN columns); ``covered`` is the boolean mask of the others.
+    """
+
+    def __init__(
+        self,
+        teacher: Teacher,
+        schema: LabelSchema,
+        allow_missing: bool,
+        source: LabelSchema | None = None,
+    ) -> None:
+        self.teacher = teacher
+        self.labels_ = schema
+        self.source_labels = source or schema_of(teacher)
+        cols = _columns(self.source_labels, schema, allow_missing, f"teacher {_name(teacher)}")
+        self.covered = np.array([c is not None for c in cols])
+        self.missing_labels = [lab for lab, c in zip(schema.names, cols, strict=True) if c is None]
+        self.name = _name(teacher)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return align_proba(
+            teacher_proba(self.teacher, texts), self.source_labels, self.labels_,
+            allow_missing=True,
+        )  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"AlignedTeacher({self.name} -> {self.labels_.name})"
+
+
+def align_teacher(
+    teacher: Teacher | np.ndarray,
+    student_schema: LabelSchema,
+    *,
+    allow_missing: bool,
+    teacher_schema: LabelSchema | None = None,
+) -> Any:
+    """A teacher (or a teacher's probabilities) aligned by label name to ``student_schema``.
+
+    Parameters
+    ----------
+    teacher : Teacher or ndarray
+        A teacher (its schema is ``labels_``, see :func:`~emobalance.labels.schema_of`) or
+        probabilities of ``teacher_schema``.
+    student_schema : LabelSchema
+        The schema of the dataset or student the teacher serves.
+    allow_missing : bool
+        Balancing: True (labels the teacher lacks are NaN, never selected; the report states
+        the shortfall). Distillation: False (a teacher lacking labels is refused).
+    teacher_schema : LabelSchema, optional
+        The schema of ``teacher`` when it is a probability matrix (required then).
+
+    Returns
+    -------
+    Teacher or ndarray
+        ``teacher`` itself when it already speaks the student's labels in order (so
+        GoEmotions runs are unchanged to the bit), else an :class:`AlignedTeacher` (or the
+        reordered matrix).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the missing labels and both schemas (without ``allow_missing``).
+    """
+    if isinstance(teacher, np.ndarray):
+        if teacher_schema is None:
+            raise TypeError("align_teacher: teacher_schema is required for a probability matrix")
+        return align_proba(teacher, teacher_schema, student_schema, allow_missing=allow_missing)
+    source = teacher_schema or schema_of(teacher)
+    if source.same_labels(student_schema):
+        return teacher
+    if isinstance(teacher, AlignedTeacher):  # re-align the original, not the wrapper
+        teacher, source = teacher.teacher, teacher.source_labels
+    return AlignedTeacher(teacher, student_schema, allow_missing, source)
 
 
 class ClassifierTeacher:
@@ -98,6 +237,7 @@ class ClassifierTeacher:
         self.model = model
         self.batch_size = batch_size
         self.name = name or type(model).__name__
+        self.labels_: LabelSchema = schema_of(model)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
@@ -105,7 +245,7 @@ class ClassifierTeacher:
             teacher_proba(self.model, texts[s : s + self.batch_size])  # type: ignore[arg-type]
             for s in range(0, len(texts), self.batch_size)
         ]
-        return np.concatenate(parts) if parts else np.zeros((0, NUM_LABELS), np.float32)
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.labels_)), np.float32)
 
     def __repr__(self) -> str:
         return f"ClassifierTeacher({self.name})"
@@ -117,14 +257,38 @@ class EnsembleTeacher:
     Parameters
     ----------
     teachers : sequence of Teacher
+        Members speaking one schema (``labels_``), unless ``schema`` is given.
     weights : sequence of float, optional
         Non-negative weights; default equal.
+    schema : LabelSchema, optional
+        Align every member to this schema by label name (a member lacking one of its labels
+        is refused). Without it, members of different schemas are refused.
+
+    Raises
+    ------
+    TeacherError
+        No member, bad weights, or members of different schemas (one line naming both).
+    ConfigError
+        A member lacking labels of ``schema``.
     """
 
-    def __init__(self, teachers: Sequence[Teacher], weights: Sequence[float] | None = None) -> None:
+    def __init__(
+        self,
+        teachers: Sequence[Teacher],
+        weights: Sequence[float] | None = None,
+        schema: LabelSchema | None = None,
+    ) -> None:
         self.teachers = list(teachers)
         if not self.teachers:
             raise TeacherError("an ensemble needs at least one teacher")
+        if schema is not None:
+            self.teachers = [align_teacher(t, schema, allow_missing=False) for t in self.teachers]
+        self.labels_: LabelSchema = schema or schema_of(self.teachers[0])
+        for t in self.teachers[1:]:
+            self.labels_.check_same(
+                schema_of(t), f"ensemble member {_name(self.teachers[0])}",
+                f"member {_name(t)}", TeacherError,
+            )  # fmt: skip
         w = np.ones(len(self.teachers)) if weights is None else np.asarray(weights, float)
         if w.shape != (len(self.teachers),) or (w < 0).any() or w.sum() <= 0:
             raise TeacherError("ensemble weights must be non-negative, one per teacher")
@@ -133,10 +297,20 @@ class EnsembleTeacher:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
-        out = np.zeros((len(texts), NUM_LABELS), dtype=np.float64)
-        for w, t in zip(self.weights, self.teachers, strict=True):
-            out += w * teacher_proba(t, texts)
-        return out.astype(np.float32)
+        probs = [teacher_proba(t, texts) for t in self.teachers]
+        out = np.zeros((len(texts), len(self.labels_)), dtype=np.float64)
+        if not any(np.isnan(p).any() for p in probs):
+            for w, p in zip(self.weights, probs, strict=True):
+                out += w * p
+            return out.astype(np.float32)
+        # members aligned with missing labels (NaN): each label is the weighted mean of the
+        # members that have it, NaN where none has
+        den = np.zeros_like(out)
+        for w, p in zip(self.weights, probs, strict=True):
+            known = ~np.isnan(p)
+            out += w * np.where(known, p, 0.0)
+            den += w * known
+        return np.divide(out, den, out=np.full_like(out, np.nan), where=den > 0).astype(np.float32)
 
     def __repr__(self) -> str:
         return self.name
@@ -163,15 +337,18 @@ class HFTeacher:
     max_length : int, default=128
     device : str, default="auto"
     allow_missing_labels : bool, default=False
-        Accept a model that lacks some of the 28 labels: their probabilities are 0 (never
-        above a threshold) and ``missing_labels`` names them. Balancing uses this (the
+        Accept a model that lacks some of the schema's labels: their probabilities are 0
+        (never above a threshold) and ``missing_labels`` names them. Balancing uses this (the
         report states each label's shortfall); distillation needs every label.
+    schema : LabelSchema, optional
+        The labels a Hugging Face model's ``id2label`` is mapped to (default GoEmotions'); an
+        emobalance fine-tune speaks its own saved schema.
 
     Raises
     ------
     TeacherError
         If ``transformers`` is missing, the model cannot be loaded, or (without
-        ``allow_missing_labels``) its labels do not cover the 28 emotions (the missing
+        ``allow_missing_labels``) its labels do not cover the schema's (the missing
         names are listed).
     """
 
@@ -182,8 +359,10 @@ class HFTeacher:
         max_length: int = 128,
         device: str = "auto",
         allow_missing_labels: bool = False,
+        schema: LabelSchema | None = None,
     ) -> None:
         self.missing_labels: list[str] = []
+        self.labels_: LabelSchema = schema or GOEMOTIONS
         try:
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
         except ImportError:
@@ -203,6 +382,7 @@ class HFTeacher:
                 self.classifier = load_model(src, device=device, kind="transformer")
             except ModelError as exc:
                 raise TeacherError(str(exc)) from None
+            self.labels_ = schema_of(self.classifier)
             self.name = f"hf:{Path(src).name}"
             return
         self.classifier = None
@@ -216,14 +396,18 @@ class HFTeacher:
             ) from None
         id2label = {int(k): str(v).strip().lower() for k, v in self.model.config.id2label.items()}
         by_name = {v: k for k, v in id2label.items()}
-        missing = [lab for lab in LABELS if lab not in by_name]
+        names = [lab.lower() for lab in self.labels_.names]
+        missing = [lab for lab, key in zip(self.labels_.names, names, strict=True)
+                   if key not in by_name]  # fmt: skip
         if missing and not allow_missing_labels:
             raise TeacherError(f"{src}: the model's labels lack {', '.join(missing)}")
-        if len(missing) == len(LABELS):
-            raise TeacherError(f"{src}: none of the model's labels is a GoEmotions label")
+        if len(missing) == len(names):
+            raise TeacherError(
+                f"{src}: none of the model's labels is a label of {self.labels_.describe()}"
+            )
         self.missing_labels = missing
-        self.covered = np.array([lab in by_name for lab in LABELS])
-        self.columns = np.array([by_name.get(lab, 0) for lab in LABELS])
+        self.covered = np.array([key in by_name for key in names])
+        self.columns = np.array([by_name.get(key, 0) for key in names])
         self.device = torch.device(
             ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         )
@@ -238,7 +422,7 @@ class HFTeacher:
         texts = list(texts)
         if self.classifier is not None:
             return self.classifier.predict_proba(texts, batch_size=self.batch_size)
-        out = np.zeros((len(texts), NUM_LABELS), dtype=np.float32)
+        out = np.zeros((len(texts), len(self.labels_)), dtype=np.float32)
         order = np.argsort([len(t) for t in texts], kind="stable")
         with torch.inference_mode():
             for s in range(0, len(texts), self.batch_size):
@@ -264,7 +448,7 @@ class CachedTeacher:
 
     Scoring 100k tweets with a transformer takes minutes on a CPU; balancing, distillation
     and every seed of a run ask for the same texts, so the rows are stored once in
-    ``cache_dir/<key>.npz`` (sha1 of each text -> its 28 probabilities) and reused.
+    ``cache_dir/<key>.npz`` (sha1 of each text -> its probabilities) and reused.
 
     Parameters
     ----------
@@ -280,6 +464,7 @@ class CachedTeacher:
         self.key = key
         self.path = Path(cache_dir) / f"{key}.npz"
         self.name = _name(teacher)
+        self.labels_: LabelSchema = schema_of(teacher)
         self._known: dict[bytes, np.ndarray] | None = None
 
     def _read(self) -> dict[bytes, np.ndarray]:
@@ -293,6 +478,8 @@ class CachedTeacher:
             return {}
         try:
             with np.load(self.path) as z:
+                if z["proba"].ndim != 2 or z["proba"].shape[1] != len(self.labels_):
+                    return {}  # another width than this teacher's: rebuilt
                 return dict(zip((bytes(k) for k in z["keys"]), z["proba"], strict=True))
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             return {}  # an unreadable cache is rebuilt, never trusted
@@ -320,7 +507,7 @@ class CachedTeacher:
                     proba=np.stack(list(known.values())).astype(np.float32),
                 )
         if not texts:
-            return np.zeros((0, NUM_LABELS), np.float32)
+            return np.zeros((0, len(self.labels_)), np.float32)
         return np.stack([known[k] for k in keys]).astype(np.float32)
 
     def __repr__(self) -> str:
@@ -351,6 +538,12 @@ def resolve_teacher_spec(spec: str) -> str:
             part = "reference+tfidf"
         parts.extend(part.split("+"))
     return "+".join(parts)
+
+
+def _schema_key(data: EmotionDataset) -> tuple[Any, ...]:
+    """The schema's part of a cache key: nothing for GoEmotions (existing caches stay
+    valid), the whole schema for any other, so a cache never serves another label set."""
+    return () if data.schema == GOEMOTIONS else (data.schema.to_dict(),)
 
 
 def dataset_hash(data: EmotionDataset) -> str:
@@ -425,7 +618,9 @@ def minilm_cache_dir(
             versions[pkg] = None
     # the recipe's code changes the weights too (2: fused AdamW and uniform-draw dropout)
     versions["recipe"] = MINILM_RECIPE
-    key = "minilm-" + _config_hash(fixed, versions, dataset_hash(train), dataset_hash(dev))
+    key = "minilm-" + _config_hash(
+        fixed, versions, dataset_hash(train), dataset_hash(dev), *_schema_key(train)
+    )
     return goemotions.cache_dir() / "teachers" / key, key
 
 
@@ -446,6 +641,11 @@ def build_teacher(
     ``allow_missing_labels`` lets a Hugging Face model that lacks some labels teach the
     others (see :class:`HFTeacher`); balancing allows it and reports the labels it lacks.
 
+    Every part speaks ``train.schema``: the trained parts learn it, the others are aligned to
+    it by label name (:func:`align_teacher`: labels a part lacks are NaN with
+    ``allow_missing_labels``, else a one-line :class:`ConfigError`). Cache keys include the
+    schema when it is not GoEmotions'.
+
     ``reference`` / ``tfidf`` train on ``train`` with thresholds from ``dev`` and are cached
     under ``cache_dir`` keyed by their config; ``minilm`` fine-tunes the transformer teacher
     once (user cache, see :func:`minilm_teacher`); a directory loads a saved emobalance
@@ -462,7 +662,7 @@ def build_teacher(
 
     @functools.cache
     def data_key() -> str:  # hashed once, shared by the reference and TF-IDF cache keys
-        return _config_hash(dataset_hash(train), dataset_hash(dev))
+        return _config_hash(dataset_hash(train), dataset_hash(dev), *_schema_key(train))
 
     def cached(teacher: Teacher, key: str) -> CachedTeacher:
         return CachedTeacher(teacher, key, goemotions.cache_dir() / "teacher_scores")
@@ -499,6 +699,10 @@ def build_teacher(
         return cached(teacher, f"tfidf-{key}")
 
     def one(part: str) -> tuple[Teacher, str]:
+        teacher, name = built_part(part)
+        return align_teacher(teacher, train.schema, allow_missing=allow_missing_labels), name
+
+    def built_part(part: str) -> tuple[Teacher, str]:
         if part in provided:
             return provided[part], part
         if part == "reference":
@@ -510,7 +714,7 @@ def build_teacher(
             # scores are keyed by this very fine-tune (its id), never by its config alone
             return cached(HFTeacher(d), f"{key}-{teacher_id(d)}"), "minilm"
         if part.startswith("hf:"):
-            t = HFTeacher(part[3:], allow_missing_labels=allow_missing_labels)
+            t = HFTeacher(part[3:], allow_missing_labels=allow_missing_labels, schema=train.schema)
             return t, t.name
         path = Path(part)
         if path.is_dir():
@@ -518,7 +722,7 @@ def build_teacher(
 
             kind = find_kind(path)
             if kind in (None, "transformer"):  # a Hugging Face folder, or our fine-tune
-                t = HFTeacher(path, allow_missing_labels=allow_missing_labels)
+                t = HFTeacher(path, allow_missing_labels=allow_missing_labels, schema=train.schema)
                 tid = teacher_id(path)  # "" for a Hugging Face folder: nothing to key by
                 # our fine-tune's scores are kept under its id, as for `minilm`
                 return (cached(t, f"transformer-{tid}") if tid else t), t.name
@@ -535,7 +739,9 @@ def build_teacher(
     counts = {p: parts.count(p) for p in dict.fromkeys(parts)}
     built = {p: one(p) for p in counts}
     ens = EnsembleTeacher([t for t, _ in built.values()], weights=list(counts.values()))
-    ens.name = "ensemble(" + ", ".join(
-        n if counts[p] == 1 else f"{n} x{counts[p]}" for p, (_, n) in built.items()
-    ) + ")"
+    ens.name = (
+        "ensemble("
+        + ", ".join(n if counts[p] == 1 else f"{n} x{counts[p]}" for p, (_, n) in built.items())
+        + ")"
+    )
     return ens, ens.name

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from emobalance.balance.pseudo_label import assign_labels, pseudo_label, score_corpus
 from emobalance.data.dataset import EmotionDataset
-from emobalance.errors import DataError
+from emobalance.errors import ConfigError, DataError
 from emobalance.labels import LABEL_TO_ID
 from emobalance.teachers import TeacherError
 
@@ -56,7 +56,8 @@ def test_per_label_override():
     proba = HashTeacher().predict_proba(c.texts)
     out = assign_labels(c, proba, threshold=0.99, thresholds={"joy": 0.1})
     assert out.label_counts()["joy"] == int((proba[:, LABEL_TO_ID["joy"]] >= 0.1).sum())
-    with pytest.raises(DataError, match="unknown label"):
+    # a config key (balance.pseudo_label.thresholds): a ConfigError naming the setting
+    with pytest.raises(ConfigError, match="thresholds: unknown label 'happiness'"):
         assign_labels(c, proba, thresholds={"happiness": 0.5})
 
 

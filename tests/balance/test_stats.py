@@ -13,7 +13,7 @@ from emobalance.balance.stats import (
     plot_label_counts,
 )
 from emobalance.data import EmotionDataset
-from emobalance.labels import LABELS, NUM_LABELS
+from emobalance.labels import GOEMOTIONS, LABELS, NUM_LABELS
 
 
 def matrix(*names_per_row):
@@ -91,8 +91,12 @@ def test_balanced_and_degenerate_matrices():
     assert len(empty.absent_labels) == 28
     only_neutral = imbalance_stats(matrix(["neutral"]))
     assert math.isnan(only_neutral.mean_ir_without_neutral)
-    with pytest.raises(ValueError, match=r"shape \(n, 28\)"):
-        imbalance_stats(np.zeros((3, 5)))
+    # any width: a bare 5-column matrix gets column names, a schema of another width is refused
+    assert list(imbalance_stats(np.zeros((3, 5))).label_counts) == [f"label_{j}" for j in range(5)]
+    with pytest.raises(ValueError, match="goemotions has 28 labels, the matrix 5"):
+        imbalance_stats(np.zeros((3, 5)), schema=GOEMOTIONS)
+    with pytest.raises(ValueError, match=r"shape \(n, q\)"):
+        imbalance_stats(np.zeros(5))
 
 
 def test_irlbl_marks_absent_labels_infinite():

@@ -12,8 +12,9 @@ vote and measure how much the annotators agree. One module per role: :mod:`.vote
   :func:`import_csv` filled CSVs (one per annotator), :func:`load_votes` either by suffix. All
   give the same long *vote table*: a :class:`pandas.DataFrame` with one row per ``(id,
   annotator, label)`` and columns ``id``, ``annotator``, ``label`` (a name of
-  :data:`~emobalance.labels.LABELS`), ``vote`` (0/1) and ``file`` (where it was read). Every
-  annotation gives all 28 rows, so an annotator who chose nothing still counts as a voter.
+  the candidates' label schema, GoEmotions' by default), ``vote`` (0/1) and ``file`` (where it
+  was read). Every annotation gives one row per label of the schema, so an annotator who chose
+  nothing still counts as a voter.
 * **Decision**: :func:`majority_vote` accepts a label for a text when strictly more than
   ``threshold`` (default half) of that text's annotators chose it, so ties reject.
   :func:`apply_review` keeps a candidate only when its accepted labels include every intended

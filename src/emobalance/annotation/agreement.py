@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from ..labels import LABELS
+from ..labels import GOEMOTIONS, LabelSchema
 from .votes import _tally
 
 __all__ = ["fleiss_kappa", "fleiss_kappa_table"]
@@ -76,7 +76,7 @@ def _none_if_nan(x: float) -> float | None:
     return None if not math.isfinite(x) else float(x)
 
 
-def fleiss_kappa(votes: Any) -> dict[str, Any]:
+def fleiss_kappa(votes: Any, schema: LabelSchema = GOEMOTIONS) -> dict[str, Any]:
     """Fleiss' kappa of the annotators, per label and overall.
 
     Per label, each text is a subject rated "chosen" or "not chosen" by its annotators.
@@ -84,6 +84,8 @@ def fleiss_kappa(votes: Any) -> dict[str, Any]:
     labels that at least one annotator chose (labels nobody chose carry no information and
     leave the per-label kappa undefined). Only texts with the modal number of annotators
     (the larger on a tie) are used, since Fleiss' kappa needs a fixed number of raters.
+
+    ``schema`` names the labels voted on (the candidates' schema).
 
     Returns
     -------
@@ -93,10 +95,10 @@ def fleiss_kappa(votes: Any) -> dict[str, Any]:
         are ``None`` when undefined (fewer than 2 annotators per text, no text, or no
         variation at all).
     """
-    ids, n_annot, pos, _ = _tally(votes)
+    ids, n_annot, pos, _ = _tally(votes, schema)
     empty = {
         "kappa": None,
-        "kappa_per_label": dict.fromkeys(LABELS),
+        "kappa_per_label": dict.fromkeys(schema.names),
         "kappa_texts": 0,
         "kappa_raters": 0,
     }
@@ -108,7 +110,7 @@ def fleiss_kappa(votes: Any) -> dict[str, Any]:
         return {**empty, "kappa_raters": modal}
     p = pos[n_annot == modal]
     per_label: dict[str, float | None] = {}
-    for j, name in enumerate(LABELS):
+    for j, name in enumerate(schema.names):
         table = np.stack([modal - p[:, j], p[:, j]], axis=1)
         per_label[name] = _none_if_nan(fleiss_kappa_table(table))
     used = p[:, p.sum(axis=0) > 0].ravel()

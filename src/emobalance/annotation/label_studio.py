@@ -2,8 +2,9 @@
 candidates and the reading of Label Studio JSON exports into a vote table.
 
 :func:`export_label_studio` writes one task per text with the proposed labels as a prediction;
-:func:`label_studio_config` is the matching interface (a multiple-choice ``Choices`` tag over
-the 28 labels); :func:`import_label_studio` reads the annotators' export back.
+:func:`label_studio_config` is the matching interface (a ``Choices`` tag over the schema's
+labels: GoEmotions' 28 or a user's own; single choice for a single-label schema);
+:func:`import_label_studio` reads the annotators' export back.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pandas as pd
 from ..data.dataset import EmotionDataset
 from ..errors import DataError
 from ..io import write_json_atomic
-from ..labels import LABELS, label_id
+from ..labels import GOEMOTIONS, LabelSchema
 from .votes import (
     PathLike,
     _annotation_rows,
@@ -44,19 +45,32 @@ TO_NAME = "text"
 """The name of the ``Text`` object (the candidate)."""
 
 
-def label_studio_config(labels: Sequence[str] = LABELS) -> str:
-    """The Label Studio labeling interface: the text and a multiple-choice list of labels.
+def label_studio_config(labels: LabelSchema | Sequence[str] = GOEMOTIONS) -> str:
+    """The Label Studio labeling interface: the text and a list of the schema's labels.
 
     Paste it into *Settings > Labeling Interface > Code*; the names ``emotions`` (choices) and
     ``text`` match the predictions written by :func:`export_label_studio`.
+
+    Parameters
+    ----------
+    labels : LabelSchema or sequence of str, default=GOEMOTIONS
+        The labels offered, in order (the candidates' ``schema``). A single-label schema
+        gives a single-choice list; anything else a multiple-choice one.
     """
-    choices = "\n".join(f'    <Choice value="{_xml_attr(name)}"/>' for name in labels)
+    single = isinstance(labels, LabelSchema) and labels.single_label
+    names = labels.names if isinstance(labels, LabelSchema) else labels
+    choices = "\n".join(f'    <Choice value="{_xml_attr(name)}"/>' for name in names)
+    header = (
+        "Which emotion does the text express?"
+        if single
+        else ("Which emotions does the text express? (all that apply)")
+    )
     return (
         "<View>\n"
-        '  <Header value="Which emotions does the text express? (all that apply)"/>\n'
+        f'  <Header value="{header}"/>\n'
         f'  <Text name="{TO_NAME}" value="$text"/>\n'
-        f'  <Choices name="{FROM_NAME}" toName="{TO_NAME}" choice="multiple" '
-        'showInLine="true">\n'
+        f'  <Choices name="{FROM_NAME}" toName="{TO_NAME}" '
+        f'choice="{"single" if single else "multiple"}" showInLine="true">\n'
         f"{choices}\n"
         "  </Choices>\n"
         "</View>\n"
@@ -129,7 +143,7 @@ def _annotator_name(ann: Mapping[str, Any], where: str) -> str:
 
 
 def _label_studio_rows(
-    tasks: Any, origin: str, from_name: str, id_field: str
+    tasks: Any, origin: str, from_name: str, id_field: str, schema: LabelSchema
 ) -> list[tuple[str, str, str, int, str]]:
     if not isinstance(tasks, list):
         raise DataError(
@@ -175,10 +189,11 @@ def _label_studio_rows(
                 if not isinstance(choices, list):
                     raise DataError(f"{where}, result {r_idx}: no value.choices list")
                 chosen.update(
-                    LABELS[label_id(c, f"{where}, result {r_idx}", what="label")] for c in choices
+                    schema.names[schema.label_id(c, f"{where}, result {r_idx}", what="label")]
+                    for c in choices
                 )
             # one vote per annotator and task: a later annotation replaces an earlier one
-            per_pair[(tid, annotator)] = _annotation_rows(tid, annotator, chosen, origin)
+            per_pair[(tid, annotator)] = _annotation_rows(tid, annotator, chosen, origin, schema)
     if tasks and not any_annotations:
         raise DataError(
             f"{origin}: no task has 'annotations'; this looks like an import file, not a "
@@ -192,6 +207,7 @@ def import_label_studio(
     *,
     from_name: str = FROM_NAME,
     id_field: str = "id",
+    schema: LabelSchema = GOEMOTIONS,
 ) -> pd.DataFrame:
     """Read Label Studio JSON exports into a vote table (see the module docstring).
 
@@ -205,6 +221,9 @@ def import_label_studio(
         The name of the ``Choices`` control to read (results of other controls are ignored).
     id_field : str, default="id"
         The ``data`` field holding the candidate id.
+    schema : LabelSchema, default=GOEMOTIONS
+        The labels annotated (the candidates' schema); every annotation gives one vote row
+        per label of it.
 
     Raises
     ------
@@ -221,7 +240,7 @@ def import_label_studio(
         else:
             origin = f"<object {k}>"
             tasks = src
-        rows += _label_studio_rows(tasks, origin, from_name, id_field)
+        rows += _label_studio_rows(tasks, origin, from_name, id_field, schema)
     df = _votes_frame(rows)
     _check_pairs_once(df)
     return df

@@ -5,7 +5,8 @@ table; :func:`apply_review` keeps a candidate only when its accepted labels incl
 intended label (``meta["intended"]``, else its proposed labels), and **replaces its labels by
 the accepted ones** (annotators may add a co-occurring emotion or drop a wrong extra one;
 ``relabel=False`` keeps the proposed labels); :func:`format_report` summarises the outcome and
-the agreement.
+the agreement. The labels are the candidates' schema (GoEmotions' or a user's own); for a
+single-label schema a candidate is kept only when exactly one label is accepted.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pandas as pd
 
 from ..data.dataset import EmotionDataset
 from ..errors import DataError
-from ..labels import LABELS, NUM_LABELS, label_ids
+from ..labels import GOEMOTIONS, LabelSchema
 from ..log import get_logger
 from .agreement import fleiss_kappa
 from .label_studio import import_label_studio
@@ -40,9 +41,11 @@ logger = get_logger(__name__)
 __all__ = ["apply_review", "format_report", "load_votes"]
 
 
-def load_votes(paths: PathLike | Sequence[PathLike]) -> pd.DataFrame:
+def load_votes(
+    paths: PathLike | Sequence[PathLike], schema: LabelSchema = GOEMOTIONS
+) -> pd.DataFrame:
     """Read annotation files by suffix: ``.json`` as Label Studio exports, ``.csv``/``.tsv``
-    as filled spreadsheets; return one vote table.
+    as filled spreadsheets; return one vote table (labels of ``schema``, the candidates').
 
     Raises
     ------
@@ -62,9 +65,9 @@ def load_votes(paths: PathLike | Sequence[PathLike]) -> pd.DataFrame:
             raise DataError(f"{p}: unknown annotation file type (expected .json, .csv or .tsv)")
     parts = []
     if ls_files:
-        parts.append(import_label_studio(ls_files))
+        parts.append(import_label_studio(ls_files, schema=schema))
     if csv_files:
-        parts.append(import_csv(csv_files))
+        parts.append(import_csv(csv_files, schema))
     if not parts:
         return _votes_frame([])
     df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
@@ -73,6 +76,7 @@ def load_votes(paths: PathLike | Sequence[PathLike]) -> pd.DataFrame:
 
 
 def _intended_labels(candidates: EmotionDataset) -> list[set[str]]:
+    names_of = candidates.schema.names
     out: list[set[str]] = []
     intended = candidates.meta.get("intended")
     for i in range(len(candidates)):
@@ -81,10 +85,10 @@ def _intended_labels(candidates: EmotionDataset) -> list[set[str]]:
         if value is None or value == "":
             if candidates.labels is None:
                 raise DataError(f"{where}: no meta['intended'] and no labels")
-            names = {LABELS[j] for j in np.flatnonzero(candidates.labels[i])}
+            names = {names_of[j] for j in np.flatnonzero(candidates.labels[i])}
         else:
-            ids = label_ids(value, f"{where}: meta['intended']", what="label")
-            names = {LABELS[j] for j in ids}
+            ids = candidates.schema.label_ids(value, f"{where}: meta['intended']", what="label")
+            names = {names_of[j] for j in ids}
         if not names:
             raise DataError(f"{where}: no intended label")
         out.append(names)
@@ -126,16 +130,17 @@ def apply_review(
     """
     _check_vote_params(min_annotators, threshold)
     _check_unique_ids(candidates, "apply_review")
-    df = _as_votes(votes)
+    schema = candidates.schema
+    df = _as_votes(votes, schema)
     cand_ids = set(candidates.ids)
     known = df["id"].isin(cand_ids) if len(df) else pd.Series([], dtype=bool)
     unknown_ids = int(df.loc[~known, "id"].nunique()) if len(df) else 0
     df = df.loc[known] if len(df) else df
-    ids, n_annot, pos, annotators = _tally(df)
+    ids, n_annot, pos, annotators = _tally(df, schema)
     where = {tid: t for t, tid in enumerate(ids)}
     intended = _intended_labels(candidates)
     keep: list[int] = []
-    new_labels = np.zeros((len(candidates), NUM_LABELS), dtype=np.uint8)
+    new_labels = np.zeros((len(candidates), len(schema)), dtype=np.uint8)
     rejected = unreviewed = relabelled = 0
     for i, tid in enumerate(candidates.ids):
         t = where.get(tid)
@@ -143,8 +148,8 @@ def apply_review(
             unreviewed += 1
             continue
         accepted = pos[t] > threshold * n_annot[t]
-        names = {LABELS[j] for j in np.flatnonzero(accepted)}
-        if not names or not intended[i] <= names:
+        names = {schema.names[j] for j in np.flatnonzero(accepted)}
+        if not names or not intended[i] <= names or (schema.single_label and len(names) > 1):
             rejected += 1
             continue
         keep.append(i)
@@ -166,7 +171,7 @@ def apply_review(
         "unknown_ids": unknown_ids,
         "min_annotators": min_annotators,
         "threshold": float(threshold),
-        **fleiss_kappa(df),
+        **fleiss_kappa(df, schema),
     }
     logger.info("%s", format_report(report))
     return out, report

@@ -15,7 +15,7 @@ from ..data.dataset import EmotionDataset
 from ..data.readers import csv_dict_reader
 from ..errors import DataError
 from ..io import atomic_path
-from ..labels import LABELS, label_ids
+from ..labels import GOEMOTIONS, LabelSchema
 from .votes import (
     PathLike,
     _annotation_rows,
@@ -34,7 +34,8 @@ def export_csv(dataset: EmotionDataset, path: PathLike, *, prefill: bool = False
     """Write a review spreadsheet (CSV, UTF-8 with a BOM for spreadsheet programs), atomically.
 
     Columns: ``id``, ``text``, ``proposed_labels`` (comma-separated names), ``intended`` (when
-    the rows have ``meta["intended"]``), ``accept`` (empty) and one column per label. An
+    the rows have ``meta["intended"]``), ``accept`` (empty) and one column per label of the
+    dataset's schema. An
     annotator marks the labels the text expresses with ``1`` (``x``/``yes`` also work; empty
     means 0), or writes ``accept`` = 1 to vote for the proposed labels (plus any marked ones)
     or ``accept`` = 0 to vote for none. ``prefill=True`` writes 1 under the proposed labels
@@ -52,7 +53,8 @@ def export_csv(dataset: EmotionDataset, path: PathLike, *, prefill: bool = False
     header = ["id", "text", "proposed_labels"]
     if intended is not None:
         header.append("intended")
-    header += ["accept", *LABELS]
+    labels = dataset.schema.names
+    header += ["accept", *labels]
     path = Path(path)
     with (
         atomic_path(path, suffix=".csv") as tmp,
@@ -65,7 +67,7 @@ def export_csv(dataset: EmotionDataset, path: PathLike, *, prefill: bool = False
             if intended is not None:
                 row.append("" if intended[i] is None else _intended_str(intended[i]))
             chosen = set(names[i]) if prefill else set()
-            row += ["", *("1" if lab in chosen else "" for lab in LABELS)]
+            row += ["", *("1" if lab in chosen else "" for lab in labels)]
             w.writerow(row)
     return path
 
@@ -91,7 +93,9 @@ def _sniff_delimiter(sample: str, path: Path) -> str:
     return best if counts[best] else ","
 
 
-def import_csv(paths: PathLike | Sequence[PathLike]) -> pd.DataFrame:
+def import_csv(
+    paths: PathLike | Sequence[PathLike], schema: LabelSchema = GOEMOTIONS
+) -> pd.DataFrame:
     """Read filled review spreadsheets (see :func:`export_csv`) into a vote table.
 
     Parameters
@@ -101,6 +105,8 @@ def import_csv(paths: PathLike | Sequence[PathLike]) -> pd.DataFrame:
         file has an ``annotator`` column (rows with it empty fall back to the stem). The
         delimiter may be ``,``, ``;`` or a tab. Needs an ``id`` column and label columns
         and/or an ``accept`` column; label columns left out of the file count as 0.
+    schema : LabelSchema, default=GOEMOTIONS
+        The labels reviewed (the candidates' schema): its names are the label columns.
 
     Raises
     ------
@@ -132,7 +138,7 @@ def import_csv(paths: PathLike | Sequence[PathLike]) -> pd.DataFrame:
             raise DataError(f"{path}: line 1: repeated columns {dup}")
         if "id" not in header:
             raise DataError(f"{path}: line 1: no 'id' column (columns: {', '.join(header)})")
-        label_cols = [lab for lab in LABELS if lab in header]
+        label_cols = [lab for lab in schema.names if lab in header]
         has_accept = "accept" in header
         if not label_cols and not has_accept:
             raise DataError(f"{path}: line 1: no label columns and no 'accept' column")
@@ -155,8 +161,8 @@ def import_csv(paths: PathLike | Sequence[PathLike]) -> pd.DataFrame:
                         if "proposed_labels" not in header:
                             raise DataError(f"{where}: accept=1 but no 'proposed_labels' column")
                         proposed = row["proposed_labels"].replace(";", ",").replace("|", ",")
-                        ids = label_ids(proposed, f"{where}: proposed_labels", what="label")
-                        chosen |= {LABELS[j] for j in ids}
+                        ids = schema.label_ids(proposed, f"{where}: proposed_labels", what="label")
+                        chosen |= {schema.names[j] for j in ids}
                     else:
                         chosen = set()
                 key = (tid, annotator)
@@ -167,7 +173,7 @@ def import_csv(paths: PathLike | Sequence[PathLike]) -> pd.DataFrame:
                         "'annotator' column"
                     )
                 first_seen[key] = where
-                rows += _annotation_rows(tid, annotator, chosen, str(path))
+                rows += _annotation_rows(tid, annotator, chosen, str(path), schema)
         except csv.Error as exc:
             raise DataError(f"{path}: line {reader.line_num}: {exc}") from None
     return _votes_frame(rows)

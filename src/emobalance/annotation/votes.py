@@ -3,10 +3,11 @@
 Every reader of annotations (:mod:`~emobalance.annotation.label_studio`,
 :mod:`~emobalance.annotation.spreadsheet`) gives the same long *vote table*: a
 :class:`pandas.DataFrame` with one row per ``(id, annotator, label)`` and columns ``id``,
-``annotator``, ``label`` (a name of :data:`~emobalance.labels.LABELS`), ``vote`` (0/1) and
-``file`` (where it was read). Every annotation gives all 28 rows, so an annotator who chose
-nothing still counts as a voter. :func:`majority_vote` accepts a label for a text when strictly
-more than ``threshold`` (default half) of that text's annotators chose it, so ties reject.
+``annotator``, ``label`` (a label name of the candidates' schema, GoEmotions' by default),
+``vote`` (0/1) and ``file`` (where it was read). Every annotation gives one row per label of
+the schema, so an annotator who chose nothing still counts as a voter. :func:`majority_vote`
+accepts a label for a text when strictly more than ``threshold`` (default half) of that text's
+annotators chose it, so ties reject.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pandas as pd
 
 from ..data.dataset import EmotionDataset
 from ..errors import ConfigError, DataError
-from ..labels import LABELS, NUM_LABELS, label_id
+from ..labels import GOEMOTIONS, LabelSchema
 
 __all__ = ["VOTE_COLUMNS", "majority_vote"]
 
@@ -55,10 +56,10 @@ def _votes_frame(rows: list[tuple[str, str, str, int, str]]) -> pd.DataFrame:
 
 
 def _annotation_rows(
-    tid: str, annotator: str, chosen: Iterable[str], origin: str
+    tid: str, annotator: str, chosen: Iterable[str], origin: str, schema: LabelSchema
 ) -> list[tuple[str, str, str, int, str]]:
     on = set(chosen)
-    return [(tid, annotator, lab, int(lab in on), origin) for lab in LABELS]
+    return [(tid, annotator, lab, int(lab in on), origin) for lab in schema.names]
 
 
 def _check_pairs_once(df: pd.DataFrame) -> None:
@@ -78,8 +79,9 @@ def _check_pairs_once(df: pd.DataFrame) -> None:
 # ================================================================================ decide
 
 
-def _as_votes(votes: Any) -> pd.DataFrame:
-    """A vote table from a DataFrame or an iterable of (id, annotator, label, vote) records."""
+def _as_votes(votes: Any, schema: LabelSchema = GOEMOTIONS) -> pd.DataFrame:
+    """A vote table from a DataFrame or an iterable of (id, annotator, label, vote) records;
+    labels are read as labels of ``schema``."""
     if isinstance(votes, pd.DataFrame):
         df = votes
     else:
@@ -97,7 +99,8 @@ def _as_votes(votes: Any) -> pd.DataFrame:
     df["id"] = df["id"].astype(str)
     df["annotator"] = df["annotator"].astype(str)
     df["label"] = [
-        LABELS[label_id(x, f"votes: row {i}", what="label")] for i, x in enumerate(df["label"])
+        schema.names[schema.label_id(x, f"votes: row {i}", what="label")]
+        for i, x in enumerate(df["label"])
     ]
     vote = pd.to_numeric(df["vote"], errors="coerce")
     bad = ~vote.isin([0, 1])
@@ -116,24 +119,28 @@ def _as_votes(votes: Any) -> pd.DataFrame:
     return df
 
 
-def _tally(votes: Any) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
-    """Per text: its id, number of annotators and ``(n_texts, 28)`` positive vote counts.
+def _tally(
+    votes: Any, schema: LabelSchema = GOEMOTIONS
+) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+    """Per text: its id, number of annotators and ``(n_texts, len(schema))`` positive vote
+    counts.
 
     An (id, annotator) pair missing a label's row counts as a 0 for that label.
     """
-    df = _as_votes(votes)
+    df = _as_votes(votes, schema)
+    q = len(schema)
     if len(df) == 0:
-        return [], np.zeros(0, np.int64), np.zeros((0, NUM_LABELS), np.int64), []
+        return [], np.zeros(0, np.int64), np.zeros((0, q), np.int64), []
     pair_key = df["id"] + "\x1f" + df["annotator"]
     pair_codes, pair_uniques = pd.factorize(pair_key)
-    m = np.zeros((len(pair_uniques), NUM_LABELS), dtype=np.int64)
-    lab = np.fromiter(map(label_id, df["label"]), dtype=np.int64, count=len(df))
+    m = np.zeros((len(pair_uniques), q), dtype=np.int64)
+    lab = np.fromiter(map(schema.label_id, df["label"]), dtype=np.int64, count=len(df))
     m[pair_codes, lab] = df["vote"].to_numpy(dtype=np.int64)
     _, first = np.unique(pair_codes, return_index=True)
     pair_text = df["id"].to_numpy()[first]
     text_codes, text_ids = pd.factorize(pair_text)
     n_annot = np.bincount(text_codes, minlength=len(text_ids)).astype(np.int64)
-    pos = np.zeros((len(text_ids), NUM_LABELS), dtype=np.int64)
+    pos = np.zeros((len(text_ids), q), dtype=np.int64)
     np.add.at(pos, text_codes, m)
     annotators = list(dict.fromkeys(df["annotator"].tolist()))
     return [str(x) for x in text_ids], n_annot, pos, annotators
@@ -151,7 +158,10 @@ def _check_vote_params(min_annotators: int, threshold: float) -> None:
 
 
 def majority_vote(
-    votes: Any, min_annotators: int = 1, threshold: float = 0.5
+    votes: Any,
+    min_annotators: int = 1,
+    threshold: float = 0.5,
+    schema: LabelSchema = GOEMOTIONS,
 ) -> dict[str, set[str]]:
     """Accepted labels per text by majority vote.
 
@@ -164,6 +174,8 @@ def majority_vote(
     threshold : float, default=0.5
         A label is accepted when strictly more than ``threshold`` of the text's annotators
         chose it: with 0.5, 2 of 3 and 3 of 5 accept, 2 of 4 (a tie) rejects.
+    schema : LabelSchema, default=GOEMOTIONS
+        The labels voted on (the candidates' schema).
 
     Returns
     -------
@@ -172,12 +184,12 @@ def majority_vote(
         was accepted.
     """
     _check_vote_params(min_annotators, threshold)
-    ids, n_annot, pos, _ = _tally(votes)
+    ids, n_annot, pos, _ = _tally(votes, schema)
     out: dict[str, set[str]] = {}
     for t, tid in enumerate(ids):
         if n_annot[t] < min_annotators:
             continue
-        out[tid] = {LABELS[j] for j in np.flatnonzero(pos[t] > threshold * n_annot[t])}
+        out[tid] = {schema.names[j] for j in np.flatnonzero(pos[t] > threshold * n_annot[t])}
     return out
 
 

@@ -19,13 +19,20 @@ import numpy as np
 from ..data.dataset import EmotionDataset
 from ..embeddings import Vectors, load_vectors
 from ..errors import ConfigError, DataError
-from ..labels import LABELS, NUM_LABELS, label_id, label_ids
+from ..labels import GOEMOTIONS, LabelSchema
 from ..log import get_logger
 from ..text.normalize import PLACEHOLDERS, tokenize
 
 logger = get_logger(__name__)
 
-__all__ = ["EMOTION_SEED_WORDS", "STOPWORDS", "EDAAugmenter", "detokenize", "nearest_neighbours"]
+__all__ = [
+    "EMOTION_SEED_WORDS",
+    "STOPWORDS",
+    "EDAAugmenter",
+    "detokenize",
+    "nearest_neighbours",
+    "seed_words",
+]
 
 
 # EDA's stop words (Wei & Zou) + contractions and negations, which must never be replaced.
@@ -45,13 +52,21 @@ STOPWORDS: frozenset[str] = frozenset(
 )
 """Words the augmenter never replaces, nor inserts as a synonym."""
 
-EMOTION_SEED_WORDS: frozenset[str] = frozenset(LABELS) | frozenset(
+EMOTION_SEED_WORDS: frozenset[str] = frozenset(GOEMOTIONS.names) | frozenset(
     """happy sad angry mad afraid scared glad sorry thanks thank hate love funny lol lmao proud
     disgusting gross nervous anxious excited confused curious surprised relieved disappointed
     annoyed grateful hope hopeful wow awesome amazing terrible horrible beautiful cute
     """.split()  # noqa: SIM905
 )
-"""Emotion-bearing words kept as they are (with their close neighbours, see ``protect``)."""
+"""Emotion-bearing words kept as they are (with their close neighbours, see ``protect``);
+the augmented dataset's own label names are added (:func:`seed_words`)."""
+
+
+def seed_words(schema: LabelSchema) -> frozenset[str]:
+    """:data:`EMOTION_SEED_WORDS` and the one-word label names of ``schema`` (lower case)."""
+    own = {n.lower() for n in schema.names if _ALPHA_RE.match(n.lower())}
+    return EMOTION_SEED_WORDS if own <= EMOTION_SEED_WORDS else EMOTION_SEED_WORDS | own
+
 
 _WORD_RE = re.compile(r"^[a-z0-9']+$")
 _ALPHA_RE = re.compile(r"^[a-z][a-z']*[a-z]$")
@@ -254,11 +269,15 @@ class EDAAugmenter:
 
     # ------------------------------------------------------------------ synonyms
     def synonyms(
-        self, texts_tokens: Sequence[Sequence[str]], vocab_tokens: Iterable[Sequence[str]]
+        self,
+        texts_tokens: Sequence[Sequence[str]],
+        vocab_tokens: Iterable[Sequence[str]],
+        schema: LabelSchema = GOEMOTIONS,
     ) -> dict[str, tuple[str, ...]]:
         """Synonym lists for the content words of ``texts_tokens`` (``{}`` without vectors).
 
-        Candidates are the content words of ``vocab_tokens`` (plus those of ``texts_tokens``).
+        Candidates are the content words of ``vocab_tokens`` (plus those of ``texts_tokens``);
+        the words protected are :func:`seed_words` of ``schema``.
         """
         if self.vectors is None:
             return {}
@@ -273,12 +292,13 @@ class EDAAugmenter:
         for toks in vocab_tokens:
             cands |= content(toks)
         vectors = self.vectors
+        seed_set = seed_words(schema)
         if not isinstance(vectors, Vectors):
-            vectors = load_vectors(vectors, words=cands | EMOTION_SEED_WORDS)
+            vectors = load_vectors(vectors, words=cands | seed_set)
         protected: set[str] = set()
         if self.protect_emotion_words:
-            protected = set(EMOTION_SEED_WORDS)
-            seeds = [w for w in EMOTION_SEED_WORDS if w in vectors.index]
+            protected = set(seed_set)
+            seeds = [w for w in seed_set if w in vectors.index]
             near = nearest_neighbours(
                 vectors, cands, seeds, k=1, min_similarity=self.protect_similarity
             )
@@ -376,11 +396,12 @@ class EDAAugmenter:
         if n_per_label is not None and labels is not None:
             raise ConfigError("give n_per_label or labels, not both")
         lab = dataset.labels
+        schema = dataset.schema
         rng = _python_rng(self.random_state)
         wanted: dict[int, int] = {}
         if n_per_label is not None:
             for name, n in n_per_label.items():
-                j = label_id(name, error=ConfigError)
+                j = schema.label_id(name, error=ConfigError)
                 if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
                     raise ConfigError(f"n_per_label[{name!r}] must be an int >= 0, got {n!r}")
                 if n:
@@ -388,7 +409,9 @@ class EDAAugmenter:
             targets = sorted(wanted)
         else:
             targets = (
-                list(range(NUM_LABELS)) if labels is None else label_ids(labels, error=ConfigError)
+                list(range(len(schema)))
+                if labels is None
+                else schema.label_ids(labels, error=ConfigError)
             )
         eligible = np.array([s not in self.exclude_sources for s in dataset.source], dtype=bool)
         if not len(dataset) or not targets:
@@ -398,7 +421,7 @@ class EDAAugmenter:
         syn: dict[str, tuple[str, ...]] = {}
         if self.vectors is not None:
             vocab_rows = (tokenize(t) for i, t in enumerate(dataset.texts) if i not in tokens)
-            syn = self.synonyms(list(tokens.values()), vocab_rows)
+            syn = self.synonyms(list(tokens.values()), vocab_rows, schema)
         rows = {i: _Row(t, syn) for i, t in tokens.items()}
         seen = {" ".join(t) for t in tokens.values()}
         ops: list[tuple[str, Callable[..., list[str] | None]]] = []
@@ -476,7 +499,7 @@ class EDAAugmenter:
                 if remaining[j] > 0:
                     logger.warning(
                         "augment: %s is %d rows short (its %d parents gave no more distinct texts)",
-                        LABELS[j],
+                        schema.names[j],
                         remaining[j],
                         sizes[j],
                     )
@@ -495,9 +518,10 @@ def _augmented_dataset(
     pids = [dataset.ids[i] for i in parents]
     return EmotionDataset(
         texts,
-        labels=dataset.labels[np.asarray(parents, dtype=np.int64)].reshape(-1, NUM_LABELS),
+        labels=dataset.labels[np.asarray(parents, dtype=np.int64)].reshape(-1, len(dataset.schema)),
         source="augmented",
         ids=[f"{p}#aug{k}" for p, k in zip(pids, ks, strict=True)],
         parent_id=pids,
         meta={"aug_op": ops},
+        schema=dataset.schema,
     )

@@ -10,9 +10,8 @@ import numpy as np
 
 from ..data.dataset import EmotionDataset
 from ..errors import ConfigError, DataError
-from ..labels import NUM_LABELS, label_ids
 from ..log import get_logger
-from ..teachers import Teacher, teacher_proba
+from ..teachers import Teacher, align_teacher, teacher_proba
 
 logger = get_logger(__name__)
 
@@ -32,7 +31,9 @@ def _intended_ids(candidates: EmotionDataset, intended: Sequence[Any] | None) ->
     if len(intended) != n:
         raise DataError(f"intended has {len(intended)} entries but there are {n} candidates")
     return [
-        label_ids(value or (), f"row {i} ({candidates.ids[i]})", what="intended label")
+        candidates.schema.label_ids(
+            value or (), f"row {i} ({candidates.ids[i]})", what="intended label"
+        )
         for i, value in enumerate(intended)
     ]
 
@@ -52,8 +53,9 @@ def teacher_filter(
     candidates : EmotionDataset
         Generated (or otherwise new) texts.
     teacher : Teacher
-        Any object with ``predict_proba(texts) -> float32[n, 28]``; checked with
-        :func:`teacher_proba`.
+        Any object with ``predict_proba(texts)`` and ``labels_``; aligned by label name to
+        ``candidates.schema`` (a label it lacks scores NaN: such rows never pass) and
+        checked with :func:`teacher_proba`.
     threshold : float, default=0.7
         Minimum teacher probability of the intended emotion.
     intended : sequence, optional
@@ -71,7 +73,7 @@ def teacher_filter(
     Raises
     ------
     TeacherError
-        If the teacher output is not a ``(n, 28)`` matrix of probabilities.
+        If the teacher output is not a ``(n, L)`` matrix of probabilities.
     DataError
         If a row has no intended label or an unknown one.
     ConfigError
@@ -82,17 +84,20 @@ def teacher_filter(
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     n = len(candidates)
+    schema = candidates.schema
+    teacher = align_teacher(teacher, schema, allow_missing=True)
     targets = _intended_ids(candidates, intended)
-    mask = np.zeros((n, NUM_LABELS), dtype=bool)
+    mask = np.zeros((n, len(schema)), dtype=bool)
     for i, ids in enumerate(targets):
         if not ids:
             raise DataError(f"row {i} ({candidates.ids[i]}): no intended label")
         mask[i, ids] = True
-    proba = np.empty((n, NUM_LABELS), dtype=np.float32)
+    proba = np.empty((n, len(schema)), dtype=np.float32)
     for s in range(0, n, batch_size):
         proba[s : s + batch_size] = teacher_proba(teacher, candidates.texts[s : s + batch_size])
     score = np.where(mask, proba, np.inf).min(axis=1).astype(np.float32) if n else proba[:, 0]
     scored = candidates.replace(teacher_score=score)
-    keep = score >= np.float32(threshold)  # in float32, so that a score of 0.7 passes 0.7
+    with np.errstate(invalid="ignore"):  # NaN (a label the teacher lacks) never passes
+        keep = score >= np.float32(threshold)  # in float32, so that a score of 0.7 passes 0.7
     logger.info("teacher filter: kept %d of %d at threshold %.2f", int(keep.sum()), n, threshold)
     return scored.filter(keep)

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..config import GenerationConfig
 from ..data.dataset import EmotionDataset
-from ..labels import LABELS, NUM_LABELS, label_id
+from ..labels import GOEMOTIONS, LabelSchema
 from ..log import get_logger, progress
 from ..text.normalize import normalize
 from .llm_client import ChatClient, GenerationError, RequestFailed, ResponseCache, cache_key
@@ -168,10 +168,10 @@ def parse_completion(content: str, min_chars: int = 10, max_chars: int = 300) ->
 
 
 # ============================================================================= generation
-def _check_emotions(emotions: Mapping[str, int]) -> dict[str, int]:
+def _check_emotions(emotions: Mapping[str, int], schema: LabelSchema) -> dict[str, int]:
     out: dict[str, int] = {}
     for name, n in emotions.items():
-        key = LABELS[label_id(name, what="emotion", error=GenerationError)]
+        key = schema.names[schema.label_id(name, what="emotion", error=GenerationError)]
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
             raise GenerationError(f"number wanted for {name!r} must be an int >= 0, got {n!r}")
         if n:
@@ -213,12 +213,14 @@ class LLMGenerator:
         self.config = config or GenerationConfig()
         self.progress = progress
         self.stats_ = GenerationStats()
+        self.schema_: LabelSchema = GOEMOTIONS
 
     def generate(
         self,
         emotions: Mapping[str, int],
         examples: EmotionDataset | None = None,
         existing_texts: Iterable[str] | None = None,
+        schema: LabelSchema | None = None,
     ) -> EmotionDataset:
         """Ask for texts until each emotion has its number of new, distinct candidates.
 
@@ -233,11 +235,14 @@ class LLMGenerator:
         existing_texts : iterable of str, optional
             Texts a candidate must not duplicate (compared after :func:`normalize`), e.g. the
             training, dev and test texts.
+        schema : LabelSchema, optional
+            The labels (their descriptions define them in the prompts); default
+            ``examples.schema``, else GoEmotions'.
 
         Returns
         -------
         EmotionDataset
-            ``source="generated"``, the intended emotion as the only label, ids
+            In ``schema``; ``source="generated"``, the intended emotion as the only label, ids
             ``gen-{emotion}-{sha1(text)[:10]}``, ``meta={"intended": ..., "model": ...}``.
             Emotions are in the order given, at most the number wanted each; fewer (with a
             warning) when ``max_rounds`` rounds of requests could not provide enough distinct
@@ -252,7 +257,10 @@ class LLMGenerator:
             requests that succeeded before the error are kept; nothing else is written.
         """
         cfg = self.config
-        wanted = _check_emotions(emotions)
+        if schema is None:
+            schema = examples.schema if examples is not None else GOEMOTIONS
+        self.schema_ = schema
+        wanted = _check_emotions(emotions, schema)
         self.stats_ = stats = GenerationStats()
         pools = example_pools(examples, wanted, cfg)
         seen: set[str] = set()
@@ -308,15 +316,16 @@ class LLMGenerator:
                     n,
                     cfg.max_rounds,
                 )
-        out = _generated_dataset(kept, cfg.model)
+        out = _generated_dataset(kept, cfg.model, schema)
         stats.kept = len(out)
         logger.info("generation: %s", stats.as_dict())
         return out
 
     def _job(self, emotion: str, index: int, pool: list[str]) -> _Job:
         cfg = self.config
-        ex = sample_examples(pool, cfg.examples_per_prompt, cfg.seed, emotion, index)
-        messages = build_messages(emotion, ex, cfg.per_request, cfg)
+        schema = self.schema_
+        ex = sample_examples(pool, cfg.examples_per_prompt, cfg.seed, emotion, index, schema)
+        messages = build_messages(emotion, ex, cfg.per_request, cfg, schema)
         fields = {
             "base_url": cfg.endpoint(),
             "model": cfg.model,
@@ -394,7 +403,9 @@ class LLMGenerator:
         return results, last_error
 
 
-def _generated_dataset(kept: dict[str, list[str]], model: str) -> EmotionDataset:
+def _generated_dataset(
+    kept: dict[str, list[str]], model: str, schema: LabelSchema
+) -> EmotionDataset:
     texts, ids, intended = [], [], []
     for emotion, rows in kept.items():
         for text in rows:
@@ -402,14 +413,15 @@ def _generated_dataset(kept: dict[str, list[str]], model: str) -> EmotionDataset
             intended.append(emotion)
             digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
             ids.append(f"gen-{emotion}-{digest[:10]}")
-    labels = np.zeros((len(texts), NUM_LABELS), dtype=np.uint8)
-    labels[np.arange(len(texts)), [label_id(e) for e in intended]] = 1
+    labels = np.zeros((len(texts), len(schema)), dtype=np.uint8)
+    labels[np.arange(len(texts)), [schema.label_id(e) for e in intended]] = 1
     return EmotionDataset(
         texts,
         labels=labels,
         source="generated",
         ids=ids,
         meta={"intended": intended, "model": [model] * len(texts)},
+        schema=schema,
     )
 
 
@@ -420,6 +432,7 @@ def generate_candidates(
     existing_texts: Iterable[str] | None = None,
     *,
     progress: bool | None = None,
+    schema: LabelSchema | None = None,
 ) -> EmotionDataset:
     """Generate candidate texts per emotion with an LLM (see :meth:`LLMGenerator.generate`).
 
@@ -430,4 +443,6 @@ def generate_candidates(
     >>> cands = generate_candidates({"grief": 200, "relief": 150}, train, cfg,
     ...                             existing_texts=train.texts + dev.texts)  # doctest: +SKIP
     """
-    return LLMGenerator(config, progress=progress).generate(emotions, examples, existing_texts)
+    return LLMGenerator(config, progress=progress).generate(
+        emotions, examples, existing_texts, schema
+    )

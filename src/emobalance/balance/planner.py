@@ -1,4 +1,7 @@
-"""Plan and build a balanced training set from GoEmotions train and extra sources.
+"""Plan and build a balanced training set from a train split and extra sources.
+
+The labels are the train split's schema (``train.schema``): GoEmotions' 28 or a user's own.
+A single-label schema is planned per class the same way (each row counts for its one class).
 
 Per-label targets come from a strategy (``even``: every label reaches one count, by default
 the median label count; ``mean_ir``: the smallest floor that brings MeanIR down to a bound).
@@ -22,7 +25,8 @@ import numpy as np
 
 from ..data.dataset import EmotionDataset
 from ..errors import ConfigError, DataError
-from ..labels import LABELS, NEUTRAL, NUM_LABELS, label_id, label_ids
+from ..labels import LabelSchema
+from ..metrics import schema_for
 from ..text.normalize import normalize
 from .resample import oversample_to_targets
 from .stats import mean_ir, mean_ir_from_counts
@@ -64,8 +68,10 @@ class BalancePlanner:
 
     Attributes
     ----------
-    targets_ : ndarray of shape (28,)
-    counts_before_, counts_after_ : ndarray of shape (28,)
+    schema_ : LabelSchema
+        The train split's schema (the labels of every array below).
+    targets_ : ndarray of shape (len(schema_),)
+    counts_before_, counts_after_ : ndarray of shape (len(schema_),)
     fills_ : list of FillRecord
     report_ : dict
     """
@@ -98,13 +104,25 @@ class BalancePlanner:
         self.random_state = random_state
 
     # ------------------------------------------------------------------ targets
-    def compute_targets(self, counts: np.ndarray) -> np.ndarray:
-        """Per-label targets for train label ``counts``."""
+    def _schema(self, n_labels: int) -> LabelSchema:
+        """The schema of the last :meth:`fit_resample` (else GoEmotions' for 28 columns)."""
+        schema = getattr(self, "schema_", None)
+        return schema_for(n_labels, schema if schema and len(schema) == n_labels else None)
+
+    def compute_targets(self, counts: np.ndarray, schema: LabelSchema | None = None) -> np.ndarray:
+        """Per-label targets for train label ``counts`` (in ``schema``'s order).
+
+        ``max_non_neutral`` is the largest count of the labels other than ``schema.neutral``
+        (of all labels where the schema has no neutral label).
+        """
         counts = np.asarray(counts, dtype=np.int64)
+        schema = schema or self._schema(len(counts))
         if self.strategy == "even":
             t = self.target
             if isinstance(t, str):
-                non_neutral = counts[: label_id(NEUTRAL)]
+                non_neutral = counts
+                if schema.neutral is not None:
+                    non_neutral = np.delete(counts, schema.label_id(schema.neutral))
                 stats = {
                     "median": float(np.median(counts)),
                     "mean": float(np.mean(counts)),
@@ -113,9 +131,9 @@ class BalancePlanner:
                 if t not in stats:
                     raise ConfigError(f"balance.target must be an int or one of {sorted(stats)}")
                 t = stats[t]
-            return np.full(NUM_LABELS, round(float(t)), dtype=np.int64)
+            return np.full(len(counts), round(float(t)), dtype=np.int64)
         # mean_ir: the smallest floor F with MeanIR(max(counts, F), capped) <= bound
-        capped = self._capped(counts, None)
+        capped = self._capped(counts, None, schema)
         lo, hi = 1, int(capped.max())
         top = int(capped.argmax())
 
@@ -133,19 +151,21 @@ class BalancePlanner:
                 lo = mid + 1
         return np.maximum(capped, lo)
 
-    def _undersampled_labels(self) -> set[int]:
+    def _undersampled_labels(self, schema: LabelSchema) -> set[int]:
         u = self.undersample
         if u is None:
             return set()
         if isinstance(u, str):
             if u == "above_target":
-                return set(range(NUM_LABELS))
+                return set(range(len(schema)))
             u = [u]
-        return set(label_ids(u, "balance.undersample", what="labels", error=ConfigError))
+        return set(schema.label_ids(u, "balance.undersample", what="labels", error=ConfigError))
 
-    def _capped(self, counts: np.ndarray, targets: np.ndarray | None) -> np.ndarray:
+    def _capped(
+        self, counts: np.ndarray, targets: np.ndarray | None, schema: LabelSchema
+    ) -> np.ndarray:
         """mean_ir strategy: undersampled labels capped at the largest other count."""
-        labels = self._undersampled_labels()
+        labels = self._undersampled_labels(schema)
         out = counts.copy()
         others = [c for j, c in enumerate(counts) if j not in labels]
         if labels and others and targets is None:
@@ -177,13 +197,16 @@ class BalancePlanner:
             ``EDAAugmenter(...).augment``), asked for the deficits left after the pools.
         exclude_texts : iterable of str
             Dev and test texts: never in the output (compared after normalisation).
-        pool_proba : mapping of source name to ndarray of shape (len(pool), 28), optional
+        pool_proba : mapping of source name to ndarray of shape (len(pool), L), optional
             The teacher's probabilities of a pool's rows: each label is then filled from
             the rows ranked by their probability of that label (not by ``teacher_score``).
         """
         if not train.is_labelled:
             raise DataError("the training set to balance is unlabelled")
         pools = dict(pools or {})
+        self.schema_ = schema = train.schema
+        for source, pool in pools.items():
+            schema.check_same(pool.schema, "the train split", f"the {source!r} pool", DataError)
         rng = np.random.default_rng(self.random_state)
         forbidden = {normalize(t) for t in exclude_texts}
         y = train.labels.astype(np.int64)
@@ -196,7 +219,7 @@ class BalancePlanner:
         self.removed_overlap_ = int((~keep).sum())
         base = train.subset(np.flatnonzero(keep))
         base_norm = [t for t, k in zip(train_norm, keep, strict=True) if k]
-        self.targets_ = targets = self.compute_targets(base.labels.sum(0))
+        self.targets_ = targets = self.compute_targets(base.labels.sum(0), schema)
         # undersampling
         base, base_norm, self.removed_undersample_ = self._undersample(base, base_norm, rng)
         counts = base.labels.sum(0).astype(np.int64)
@@ -219,8 +242,10 @@ class BalancePlanner:
                 score = pool.teacher_score
                 if pool_proba and source in pool_proba:
                     order_key = np.asarray(pool_proba[source], dtype=np.float64)
-                    if order_key.shape != (len(pool), NUM_LABELS):
-                        raise DataError(f"pool_proba[{source!r}] must be (len(pool), 28)")
+                    if order_key.shape != (len(pool), len(schema)):
+                        raise DataError(
+                            f"pool_proba[{source!r}] must be (len(pool), {len(schema)})"
+                        )
                 elif score is not None:
                     order_key = np.nan_to_num(score, nan=0.0)
                 else:
@@ -232,7 +257,7 @@ class BalancePlanner:
                     self.fills_.append(rec)
                     continue
                 need = {
-                    LABELS[j]: math.ceil(d * self.augment_margin) + 2
+                    schema.names[j]: math.ceil(d * self.augment_margin) + 2
                     for j, d in enumerate(deficits)
                     if d > 0
                 }
@@ -254,7 +279,9 @@ class BalancePlanner:
             if len(added):
                 parts.append(added)
                 rec.rows = len(added)
-                rec.per_label = {LABELS[j]: int(c) for j, c in enumerate(added.labels.sum(0)) if c}
+                rec.per_label = {
+                    schema.names[j]: int(c) for j, c in enumerate(added.labels.sum(0)) if c
+                }
             self.fills_.append(rec)
         out = EmotionDataset.concat(parts)
         self.counts_after_ = out.labels.sum(0).astype(np.int64)
@@ -265,7 +292,7 @@ class BalancePlanner:
     def _undersample(
         self, base: EmotionDataset, base_norm: list[str], rng: np.random.Generator
     ) -> tuple[EmotionDataset, list[str], int]:
-        labels = self._undersampled_labels()
+        labels = self._undersampled_labels(self.schema_)
         if not labels:
             return base, base_norm, 0
         targets = self.targets_
@@ -338,21 +365,23 @@ class BalancePlanner:
 
     def report(self, out: EmotionDataset, seconds: float | None = None) -> dict[str, Any]:
         """The ``balance_report.json`` content for the last :meth:`fit_resample`."""
+        names = self.schema_.names
         reached = {
-            LABELS[j]: bool(self.counts_after_[j] >= self.targets_[j]) for j in range(NUM_LABELS)
+            names[j]: bool(self.counts_after_[j] >= self.targets_[j]) for j in range(len(names))
         }
         return {
+            "label_schema": self.schema_.name,
             "mean_ir_before": float(self.mean_ir_before_),
             "mean_ir_after": float(self.mean_ir_after_),
-            "label_counts_before": dict(zip(LABELS, map(int, self.counts_before_), strict=True)),
-            "label_counts_after": dict(zip(LABELS, map(int, self.counts_after_), strict=True)),
-            "targets": dict(zip(LABELS, map(int, self.targets_), strict=True)),
+            "label_counts_before": dict(zip(names, map(int, self.counts_before_), strict=True)),
+            "label_counts_after": dict(zip(names, map(int, self.counts_after_), strict=True)),
+            "targets": dict(zip(names, map(int, self.targets_), strict=True)),
             "target_reached": reached,
             "all_targets_reached": all(reached.values()),
             # what each label still lacks: a target no source could meet is stated, not hidden
             "shortfall": {
-                LABELS[j]: int(self.targets_[j] - self.counts_after_[j])
-                for j in range(NUM_LABELS)
+                names[j]: int(self.targets_[j] - self.counts_after_[j])
+                for j in range(len(names))
                 if self.counts_after_[j] < self.targets_[j]
             },
             "counts_by_source": out.counts_by_source(),

@@ -1,4 +1,7 @@
-"""Prompts of LLM generation: emotion definitions, the chat messages, the real examples shown.
+"""Prompts of LLM generation: label definitions, the chat messages, the real examples shown.
+
+A label's definition is its schema's description (``schema.descriptions``; GoEmotions' come
+from the paper), or the label name itself where the schema has none.
 
 The default system prompt and user template are the defaults of
 :class:`~emobalance.config.GenerationConfig` (``DEFAULT_SYSTEM_PROMPT`` and
@@ -21,7 +24,7 @@ from ..config import (
 )
 from ..data.dataset import EmotionDataset
 from ..errors import DataError
-from ..labels import label_id
+from ..labels import GOEMOTIONS, LabelSchema
 
 __all__ = [
     "DEFAULT_PROMPT_TEMPLATE",
@@ -30,60 +33,42 @@ __all__ = [
     "TEMPLATE_FIELDS",
     "build_messages",
     "example_pools",
+    "label_definition",
     "sample_examples",
 ]
 
-# Definitions from the GoEmotions paper (Demszky et al., 2020, appendix), lower-cased.
-EMOTION_DEFINITIONS: dict[str, str] = {
-    "admiration": "finding something impressive or worthy of respect",
-    "amusement": "finding something funny or being entertained",
-    "anger": "a strong feeling of displeasure or antagonism",
-    "annoyance": "mild anger, irritation",
-    "approval": "having or expressing a favorable opinion",
-    "caring": "displaying kindness and concern for others",
-    "confusion": "lack of understanding, uncertainty",
-    "curiosity": "a strong desire to know or learn something",
-    "desire": "a strong feeling of wanting something or wishing for something to happen",
-    "disappointment": "sadness or displeasure caused by the nonfulfillment of one's hopes or "
-    "expectations",
-    "disapproval": "having or expressing an unfavorable opinion",
-    "disgust": "revulsion or strong disapproval aroused by something unpleasant or offensive",
-    "embarrassment": "self-consciousness, shame, or awkwardness",
-    "excitement": "feeling of great enthusiasm and eagerness",
-    "fear": "being afraid or worried",
-    "gratitude": "a feeling of thankfulness and appreciation",
-    "grief": "intense sorrow, especially caused by someone's death",
-    "joy": "a feeling of pleasure and happiness",
-    "love": "a strong positive emotion of regard and affection",
-    "nervousness": "apprehension, worry, anxiety",
-    "optimism": "hopefulness and confidence about the future or the success of something",
-    "pride": "pleasure or satisfaction due to one's own achievements or the achievements of "
-    "those with whom one is closely associated",
-    "realization": "becoming aware of something",
-    "relief": "reassurance and relaxation following release from anxiety or distress",
-    "remorse": "regret or guilty feeling",
-    "sadness": "emotional pain, sorrow",
-    "surprise": "feeling astonished, startled by something unexpected",
-    "neutral": "no particular emotion; a matter-of-fact remark",
-}
-"""A short definition of each of the 28 labels, used in the default prompt."""
+EMOTION_DEFINITIONS: dict[str, str] = GOEMOTIONS.descriptions
+"""GoEmotions' label definitions (an alias of ``GOEMOTIONS.descriptions``, kept for users)."""
+
+
+def label_definition(schema: LabelSchema, emotion: str) -> str:
+    """The definition shown in a prompt: the schema's description of ``emotion``, else the
+    label name itself (``"the emotion 'anticipation'"``)."""
+    name = schema.names[schema.label_id(emotion, what="emotion")]
+    return schema.descriptions.get(name) or f"the emotion {name!r}"
 
 
 def build_messages(
-    emotion: str, examples: Sequence[str], n: int, config: GenerationConfig | None = None
+    emotion: str,
+    examples: Sequence[str],
+    n: int,
+    config: GenerationConfig | None = None,
+    schema: LabelSchema = GOEMOTIONS,
 ) -> list[dict[str, str]]:
     """The chat messages asking for ``n`` texts expressing ``emotion``.
 
     Parameters
     ----------
     emotion : str
-        One of :data:`LABELS`.
+        A label of ``schema``.
     examples : sequence of str
         Real texts of that emotion shown as style anchors (may be empty).
     n : int
         Texts asked for.
     config : GenerationConfig, optional
         Supplies ``system_prompt`` and ``prompt_template``; defaults otherwise.
+    schema : LabelSchema, default=GOEMOTIONS
+        Supplies the definition (:func:`label_definition`).
 
     Returns
     -------
@@ -96,7 +81,7 @@ def build_messages(
         lines = "\n".join(f"- {' '.join(t.split())}" for t in examples)
         block = f"Real comments expressing {emotion}, for style only (do not copy them):\n{lines}\n"
     user = cfg.prompt_template.format(
-        n=n, emotion=emotion, definition=EMOTION_DEFINITIONS[emotion], examples=block
+        n=n, emotion=emotion, definition=label_definition(schema, emotion), examples=block
     )
     return [{"role": "system", "content": cfg.system_prompt}, {"role": "user", "content": user}]
 
@@ -115,7 +100,7 @@ def example_pools(
     examples : EmotionDataset or None
         Labelled real texts; ``None`` or empty gives empty pools.
     emotions : iterable of str
-        The emotions to make pools for.
+        The emotions to make pools for (labels of ``examples.schema``).
     cfg : GenerationConfig
         Supplies ``examples_per_prompt``, ``min_chars`` and ``max_chars``.
 
@@ -139,7 +124,7 @@ def example_pools(
     fits = (lengths >= cfg.min_chars) & (lengths <= cfg.max_chars)
     k = cfg.examples_per_prompt
     for emotion in pools:
-        has = lab[:, label_id(emotion)] == 1
+        has = lab[:, examples.schema.label_id(emotion)] == 1
         rows = np.flatnonzero(has)
         for narrower in (has & single & fits, has & fits, has & single):
             if narrower.sum() >= k:
@@ -149,11 +134,19 @@ def example_pools(
     return pools
 
 
-def sample_examples(pool: list[str], k: int, seed: int, emotion: str, index: int) -> list[str]:
+def sample_examples(
+    pool: list[str],
+    k: int,
+    seed: int,
+    emotion: str,
+    index: int,
+    schema: LabelSchema = GOEMOTIONS,
+) -> list[str]:
     """``k`` texts of ``pool`` (all when fewer), drawn without replacement from a generator
-    seeded by ``(seed, emotion, index)``, so each request has its own reproducible examples."""
+    seeded by ``(seed, emotion's id in schema, index)``, so each request has its own
+    reproducible examples."""
     if not pool or k == 0:
         return []
-    rng = np.random.default_rng([seed, label_id(emotion), index])
+    rng = np.random.default_rng([seed, schema.label_id(emotion), index])
     pick = rng.choice(len(pool), size=min(k, len(pool)), replace=False)
     return [pool[i] for i in pick]

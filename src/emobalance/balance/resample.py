@@ -38,7 +38,7 @@ import numpy as np
 
 from ..data.dataset import EmotionDataset
 from ..errors import ConfigError, DataError
-from ..labels import LABELS, NUM_LABELS, label_id
+from ..labels import GOEMOTIONS, LabelSchema
 from .stats import irlbl, mean_ir_from_counts
 
 __all__ = ["MLROS", "MLRUS", "oversample_to_targets"]
@@ -48,6 +48,14 @@ RandomState = int | np.random.Generator | np.random.RandomState | None
 
 
 # ================================================================================ helpers
+def _named(q: int, schema: LabelSchema | None) -> LabelSchema | None:
+    """The schema naming a ``q``-column y: the dataset's, else GoEmotions' for 28 columns
+    (a bare matrix of another width has column indices only)."""
+    if schema is not None and len(schema) == q:
+        return schema
+    return GOEMOTIONS if q == len(GOEMOTIONS) else None
+
+
 def _rng(random_state: RandomState) -> np.random.Generator:
     """A numpy Generator from ``None``, an int seed, a Generator or a legacy RandomState."""
     if isinstance(random_state, np.random.Generator):
@@ -97,7 +105,7 @@ def _num_samples(X: Any) -> int:
         ) from None
 
 
-def _check_y(y: Any, n: int | None = None) -> np.ndarray:
+def _check_y(y: Any, n: int | None = None, schema: LabelSchema | None = None) -> np.ndarray:
     """``y`` as a boolean ``(n, q)`` matrix; DataError naming the offending row and column."""
     arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
     if arr.ndim != 2:
@@ -114,7 +122,8 @@ def _check_y(y: Any, n: int | None = None) -> np.ndarray:
         bad = ~np.isin(arr, (0, 1))
         if bad.any():
             i, j = map(int, np.argwhere(bad)[0])
-            col = LABELS[j] if arr.shape[1] == NUM_LABELS else f"column {j}"
+            named = _named(arr.shape[1], schema)
+            col = named.names[j] if named is not None else f"column {j}"
             raise DataError(f"y must be 0 or 1; row {i}, {col!r} is {arr[i, j]!r}")
     return arr.astype(bool, copy=False)
 
@@ -131,20 +140,28 @@ def _take(X: Any, idx: np.ndarray) -> Any:
     return [X[i] for i in idx.tolist()]
 
 
-def _resolve_labels(spec: LabelSpec | Iterable[LabelSpec] | None, q: int, param: str) -> list[int]:
-    """Label names (28-column matrices only) or column indices to sorted column indices."""
+def _resolve_labels(
+    spec: LabelSpec | Iterable[LabelSpec] | None,
+    q: int,
+    param: str,
+    schema: LabelSchema | None = None,
+) -> list[int]:
+    """Label names (of the dataset's schema, or GoEmotions' for a bare 28-column y) or
+    column indices to sorted column indices."""
     if spec is None:
         return []
     items = [spec] if isinstance(spec, str | numbers.Integral) else list(spec)
     out: set[int] = set()
     for item in items:
         if isinstance(item, str):
-            if q != NUM_LABELS:
+            named = _named(q, schema)
+            if named is None:
                 raise ConfigError(
-                    f"{param}: label names need a {NUM_LABELS}-column y; use column indices "
-                    f"for a {q}-column y (got {item!r})"
+                    f"{param}: label names need a dataset (its schema) or a "
+                    f"{len(GOEMOTIONS)}-column y; use column indices for a {q}-column y "
+                    f"(got {item!r})"
                 )
-            out.add(label_id(item, param, error=ConfigError))
+            out.add(named.label_id(item, param, error=ConfigError))
         elif isinstance(item, numbers.Integral) and not isinstance(item, bool):
             if not 0 <= int(item) < q:
                 raise ConfigError(f"{param}: column {item} outside 0..{q - 1}")
@@ -154,8 +171,9 @@ def _resolve_labels(spec: LabelSpec | Iterable[LabelSpec] | None, q: int, param:
     return sorted(out)
 
 
-def _label_key(j: int, q: int) -> str | int:
-    return LABELS[j] if q == NUM_LABELS else j
+def _label_key(j: int, q: int, schema: LabelSchema | None = None) -> str | int:
+    named = _named(q, schema)
+    return named.names[j] if named is not None else j
 
 
 def _irlbl_of(counts: np.ndarray, j: int) -> float:
@@ -163,12 +181,12 @@ def _irlbl_of(counts: np.ndarray, j: int) -> float:
     return math.inf if c <= 0 else float(counts.max()) / float(c)
 
 
-def _resolve_targets(targets: Any, q: int) -> np.ndarray:
+def _resolve_targets(targets: Any, q: int, schema: LabelSchema | None = None) -> np.ndarray:
     """Targets as an int64 ``(q,)`` array, ``-1`` where a label has no target."""
     out = np.full(q, -1, dtype=np.int64)
     if isinstance(targets, Mapping):
         for key, value in targets.items():
-            (j,) = _resolve_labels(key, q, "targets")
+            (j,) = _resolve_labels(key, q, "targets", schema)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 0:
                 raise ConfigError(f"targets[{key!r}] must be an int >= 0, got {value!r}")
             out[j] = int(value)
@@ -363,7 +381,8 @@ class _Sampler:
     """What both samplers share (imbalanced-learn's ``SamplerMixin``): ``fit_resample`` over
     the rows ``_fit(Y)`` picks."""
 
-    def _fit(self, Y: np.ndarray) -> np.ndarray:  # the input row behind each output row
+    def _fit(self, Y: np.ndarray, schema: LabelSchema | None = None) -> np.ndarray:
+        """The input row behind each output row (label names read with ``schema``)."""
         raise NotImplementedError
 
     def fit_resample(self, X: Any, y: Any) -> tuple[Any, np.ndarray]:
@@ -375,7 +394,9 @@ class _Sampler:
             Anything indexable by rows: numpy arrays, scipy sparse matrices and torch tensors
             are fancy-indexed, pandas objects use ``iloc``, other sequences give a list.
         y : array-like of shape (n, q)
-            Binary label matrix (``uint8[n, 28]`` or any 0/1 matrix).
+            Binary label matrix (``uint8[n, 28]`` or any 0/1 matrix). Label names in the
+            parameters need X to be an EmotionDataset (its schema) or a 28-column y
+            (GoEmotions'); otherwise use column indices.
 
         Returns
         -------
@@ -393,8 +414,9 @@ class _Sampler:
             If a parameter is out of range.
         """
         n = _num_samples(X)
-        Y = _check_y(y, n)
-        idx = self._fit(Y)
+        schema = X.schema if isinstance(X, EmotionDataset) else None
+        Y = _check_y(y, n, schema)
+        idx = self._fit(Y, schema)
         y_arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
         return _take(X, idx), y_arr[idx]
 
@@ -479,7 +501,9 @@ class MLROS(_Sampler):
         self.tolerance = tolerance
         self.strict = strict
 
-    def _fit(self, Y: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
+    def _fit(
+        self, Y: np.ndarray, schema: LabelSchema | None = None, counts: np.ndarray | None = None
+    ) -> np.ndarray:
         n, q = Y.shape
         max_copies = _check_max_copies(self.max_copies)
         rng = _rng(self.random_state)
@@ -489,7 +513,9 @@ class MLROS(_Sampler):
         if self.targets is None:
             ratio = _check_ratio(self.sampling_ratio)
             eligible = (
-                _resolve_labels(self.labels, q, "labels") if self.labels is not None else None
+                _resolve_labels(self.labels, q, "labels", schema)
+                if self.labels is not None
+                else None
             )
             clones, minority, _ = _ros_clones(Y, ratio, max_copies, eligible, rng)
             self.minority_labels_ = minority
@@ -500,10 +526,10 @@ class MLROS(_Sampler):
             tol = self.tolerance
             if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol >= 0:
                 raise ConfigError(f"tolerance must be a number >= 0, got {tol!r}")
-            targets = _resolve_targets(self.targets, q)
+            targets = _resolve_targets(self.targets, q, schema)
             if self.labels is not None:  # only the eligible labels are filled
                 keep = np.zeros(q, dtype=bool)
-                keep[_resolve_labels(self.labels, q, "labels")] = True
+                keep[_resolve_labels(self.labels, q, "labels", schema)] = True
                 targets = np.where(keep, targets, -1)
             clones, left = _target_clones(
                 Y, targets, base_counts, max_copies, float(tol), bool(self.strict), rng
@@ -513,7 +539,7 @@ class MLROS(_Sampler):
             self.n_requested_ = int(
                 np.where(targets >= 0, np.maximum(targets - base_counts, 0), 0).sum()
             )
-            self.unmet_ = {_label_key(j, q): int(d) for j, d in enumerate(left) if d > 0}
+            self.unmet_ = {_label_key(j, q, schema): int(d) for j, d in enumerate(left) if d > 0}
         idx = np.concatenate([np.arange(n, dtype=np.int64), np.asarray(clones, dtype=np.int64)])
         self.sample_indices_ = idx
         self.n_added_ = len(clones)
@@ -530,8 +556,8 @@ class MLROS(_Sampler):
         ``source="oversampled"``, ``id="{parent}#ros{k}"`` (unique in the output) and
         ``parent_id=parent``; weight, teacher_score and meta are copied.
         """
-        Y = _check_y(_dataset_labels(dataset), len(dataset))
-        idx = self._fit(Y)
+        Y = _check_y(_dataset_labels(dataset), len(dataset), dataset.schema)
+        idx = self._fit(Y, dataset.schema)
         clones = idx[len(dataset) :]
         if clones.size == 0:
             return dataset.subset(np.arange(len(dataset)))
@@ -584,7 +610,7 @@ def oversample_to_targets(
         To see which labels stayed short of their target, use
         ``MLROS(targets=...).resample_dataset`` and read ``unmet_``.
     """
-    Y = _check_y(_dataset_labels(dataset), len(dataset))
+    Y = _check_y(_dataset_labels(dataset), len(dataset), dataset.schema)
     sampler = MLROS(
         max_copies=max_copies,
         random_state=random_state,
@@ -597,7 +623,7 @@ def oversample_to_targets(
         base = np.asarray(counts, dtype=np.int64)
         if base.shape != (Y.shape[1],):
             raise DataError(f"counts must have shape ({Y.shape[1]},), got {base.shape}")
-    idx = sampler._fit(Y, base)
+    idx = sampler._fit(Y, dataset.schema, base)
     clones = idx[len(dataset) :].tolist()
     new = _clone_rows(dataset, clones)
     return new if only_new else EmotionDataset.concat([dataset, new])
@@ -640,10 +666,10 @@ class MLRUS(_Sampler):
         self.random_state = random_state
         self.protected_labels = protected_labels
 
-    def _fit(self, Y: np.ndarray) -> np.ndarray:
+    def _fit(self, Y: np.ndarray, schema: LabelSchema | None = None) -> np.ndarray:
         n, q = Y.shape
         ratio = _check_ratio(self.sampling_ratio)
-        protected = _resolve_labels(self.protected_labels, q, "protected_labels")
+        protected = _resolve_labels(self.protected_labels, q, "protected_labels", schema)
         rng = _rng(self.random_state)
         counts = Y.sum(axis=0, dtype=np.int64)
         present = counts > 0
@@ -695,5 +721,5 @@ class MLRUS(_Sampler):
 
     def resample_dataset(self, dataset: EmotionDataset) -> EmotionDataset:
         """Undersample an :class:`EmotionDataset`: the kept rows, unchanged, in order."""
-        Y = _check_y(_dataset_labels(dataset), len(dataset))
-        return dataset.subset(self._fit(Y))
+        Y = _check_y(_dataset_labels(dataset), len(dataset), dataset.schema)
+        return dataset.subset(self._fit(Y, dataset.schema))

@@ -12,6 +12,10 @@ selectors here work per label instead:
   its target, rarest label first, and takes rows until the label's *soft mass* (the sum of its
   probabilities over the kept rows plus its gold count) reaches the target: the rows a
   distilled student then learns from with the teacher's probabilities as targets.
+
+Both work on any label schema (the columns' names come from ``schema``; GoEmotions' for a
+bare 28-column matrix). A NaN column (a label the teacher lacks, see
+:func:`~emobalance.teachers.align_teacher`) never selects a row.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from ..labels import LABELS, NUM_LABELS, label_ids
+from ..errors import ConfigError
+from ..labels import LabelSchema
+from ..metrics import schema_for
 
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
 """Candidate thresholds of :func:`precision_thresholds`."""
@@ -50,15 +56,16 @@ def precision_thresholds(
     max_threshold: float = 0.95,
     min_support: int = 3,
     random_state: int = 0,
+    schema: LabelSchema | None = None,
 ) -> tuple[np.ndarray, dict[str, dict[str, Any]]]:
     """Per-label thresholds that reach ``target_precision`` on gold rows, with an estimate.
 
     Parameters
     ----------
-    labels : ndarray of shape (n, 28)
-        Gold 0/1 labels of held-out rows (GoEmotions dev: never train, never test).
-    proba : ndarray of shape (n, 28)
-        The teacher's probabilities for those rows.
+    labels : ndarray of shape (n, L)
+        Gold 0/1 labels of held-out rows (the dev split: never train, never test).
+    proba : ndarray of shape (n, L)
+        The teacher's probabilities for those rows (NaN: a label the teacher lacks).
     target_precision : float, default=0.6
     min_threshold, max_threshold : float
         The search range; a label whose precision never reaches the target within it (or
@@ -67,10 +74,12 @@ def precision_thresholds(
         Fewest predicted rows a precision is computed from.
     random_state : int, default=0
         The split of the two halves of the precision estimate.
+    schema : LabelSchema, optional
+        Names the columns in ``info`` (default GoEmotions' for 28 columns).
 
     Returns
     -------
-    thresholds : ndarray of shape (28,)
+    thresholds : ndarray of shape (L,)
         Chosen on all rows (``inf`` where the target cannot be reached).
     info : dict
         Per label: ``threshold``, ``estimated_precision`` (two-fold cross-fitted: each half's
@@ -85,12 +94,13 @@ def precision_thresholds(
     """
     y = np.asarray(labels).astype(bool)
     p = np.asarray(proba, dtype=np.float32)
+    names = schema_for(p.shape[1], schema).names
     g = THRESHOLD_GRID
     grid = g[(g >= min_threshold) & (g <= max_threshold)]
     half = np.random.default_rng(random_state).permutation(len(y)) % 2 == 0
-    th = np.full(NUM_LABELS, np.inf, dtype=np.float64)
+    th = np.full(len(names), np.inf, dtype=np.float64)
     info: dict[str, dict[str, Any]] = {}
-    for j, name in enumerate(LABELS):
+    for j, name in enumerate(names):
         t = _lowest_precise(y[:, j], p[:, j], target_precision, grid, min_support)
         if t is not None:
             th[j] = t
@@ -115,9 +125,10 @@ def select_soft_mass(
     counts: np.ndarray,
     targets: np.ndarray,
     *,
-    exclude: Sequence[str] = ("neutral",),
+    exclude: Sequence[str] | None = None,
     min_proba: float = 0.05,
     max_rows: int | None = None,
+    schema: LabelSchema | None = None,
 ) -> tuple[np.ndarray, dict[str, dict[str, Any]]]:
     """Corpus rows whose teacher probabilities fill each label's deficit of soft mass.
 
@@ -128,18 +139,20 @@ def select_soft_mass(
 
     Parameters
     ----------
-    proba : ndarray of shape (n, 28)
-        Teacher probabilities of the corpus rows.
-    counts : ndarray of shape (28,)
+    proba : ndarray of shape (n, L)
+        Teacher probabilities of the corpus rows (NaN: a label the teacher lacks).
+    counts : ndarray of shape (L,)
         Label counts of the labelled training rows.
-    targets : ndarray of shape (28,)
+    targets : ndarray of shape (L,)
         Per-label targets (e.g. :meth:`BalancePlanner.compute_targets`).
-    exclude : sequence of str, default=("neutral",)
-        Labels never filled.
+    exclude : sequence of str, optional
+        Labels never filled; default the schema's neutral label (none where it has none).
     min_proba : float, default=0.05
         Rows below this probability of a label are never kept for it.
     max_rows : int, optional
         Stop after this many rows in all.
+    schema : LabelSchema, optional
+        The columns' labels (default GoEmotions' for 28 columns).
 
     Returns
     -------
@@ -151,19 +164,25 @@ def select_soft_mass(
         mass after, 0 when reached) and ``reached``.
     """
     p = np.asarray(proba, dtype=np.float64)
+    schema = schema_for(p.shape[1], schema)
+    unknown = np.isnan(p)
+    if unknown.any():  # labels the teacher lacks: no mass, never a candidate
+        p = np.where(unknown, 0.0, p)
     targets = np.asarray(targets, dtype=np.float64)
     mass = np.asarray(counts, dtype=np.float64).copy()
     before = mass.copy()
     kept = np.zeros(len(p), dtype=bool)
     order: list[np.ndarray] = []
     per_label: dict[int, tuple[int, float]] = {}
-    skip = set(label_ids(list(exclude), "exclude", what="label"))
+    if exclude is None:
+        exclude = () if schema.neutral is None else (schema.neutral,)
+    skip = set(schema.label_ids(list(exclude), "exclude", what="label", error=ConfigError))
     budget = max_rows if max_rows is not None else len(p)
     for j in np.argsort(before, kind="stable"):
         deficit = targets[j] - mass[j]
         if j in skip or deficit <= 0 or budget <= 0:
             continue
-        cand = np.flatnonzero(~kept & (p[:, j] >= min_proba))
+        cand = np.flatnonzero(~kept & ~unknown[:, j] & (p[:, j] >= min_proba))
         if cand.size == 0:
             per_label[j] = (0, 0.0)
             continue
@@ -176,7 +195,7 @@ def select_soft_mass(
         mass += p[take].sum(axis=0)
         per_label[j] = (len(take), float(p[take, j].mean()))
     info = {}
-    for j, name in enumerate(LABELS):
+    for j, name in enumerate(schema.names):
         rows, mean_p = per_label.get(j, (0, None))
         info[name] = {
             "target": float(targets[j]),

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ..labels import LABELS, NEUTRAL, NUM_LABELS, label_id
+from ..labels import LabelSchema
+from ..metrics import schema_for
 
 
 @dataclass
@@ -111,12 +112,16 @@ def _scumble(labels: np.ndarray, ir: np.ndarray) -> float:
     return float(per.mean())
 
 
-def imbalance_stats(labels: Any) -> ImbalanceStats:
+def imbalance_stats(labels: Any, schema: LabelSchema | None = None) -> ImbalanceStats:
     """Compute :class:`ImbalanceStats` for a label matrix or an :class:`EmotionDataset`.
 
     Parameters
     ----------
-    labels : ndarray of shape (n, 28) or EmotionDataset
+    labels : ndarray of shape (n, len(schema)) or EmotionDataset
+    schema : LabelSchema, optional
+        The labels' schema; default the dataset's, or for a bare matrix GoEmotions' (28
+        columns) or ``label_0 ...``. ``mean_ir_without_neutral`` leaves out
+        ``schema.neutral`` (equal to ``mean_ir`` where the schema has none).
 
     Examples
     --------
@@ -127,10 +132,13 @@ def imbalance_stats(labels: Any) -> ImbalanceStats:
     (4.0, 4.0)
     """
     if hasattr(labels, "labels") and not isinstance(labels, np.ndarray):
+        schema = schema or labels.schema
         labels = labels._require_labels()
     y = np.asarray(labels)
-    if y.ndim != 2 or y.shape[1] != NUM_LABELS:
-        raise ValueError(f"expected a label matrix of shape (n, {NUM_LABELS}), got {y.shape}")
+    if y.ndim != 2 or y.shape[1] == 0:
+        raise ValueError(f"expected a label matrix of shape (n, q), got {y.shape}")
+    schema = schema_for(y.shape[1], schema)
+    names = schema.names
     y = y.astype(np.uint8, copy=False)
     n = y.shape[0]
     counts = y.sum(axis=0, dtype=np.int64)
@@ -140,25 +148,24 @@ def imbalance_stats(labels: Any) -> ImbalanceStats:
     mir = mean_ir_from_counts(counts)
     std = float(ir_p.std(ddof=1)) if ir_p.size > 1 else 0.0
     counts_nn = counts.copy()
-    counts_nn[label_id(NEUTRAL)] = 0
+    if schema.neutral is not None:
+        counts_nn[schema.label_id(schema.neutral)] = 0
     per_example = y.sum(axis=1)
     hist = np.bincount(per_example, minlength=1)
     return ImbalanceStats(
         n=n,
-        label_counts={lab: int(c) for lab, c in zip(LABELS, counts, strict=True)},
-        label_share={
-            lab: float(c / n) if n else 0.0 for lab, c in zip(LABELS, counts, strict=True)
-        },
-        irlbl={lab: float(v) for lab, v, p in zip(LABELS, ir, present, strict=True) if p},
+        label_counts={lab: int(c) for lab, c in zip(names, counts, strict=True)},
+        label_share={lab: float(c / n) if n else 0.0 for lab, c in zip(names, counts, strict=True)},
+        irlbl={lab: float(v) for lab, v, p in zip(names, ir, present, strict=True) if p},
         mean_ir=mir,
         max_ir=float(ir_p.max()) if ir_p.size else float("nan"),
         cvir=std / mir if ir_p.size else float("nan"),
         scumble=_scumble(y, ir),
         cardinality=float(per_example.mean()) if n else 0.0,
-        density=float(per_example.mean() / NUM_LABELS) if n else 0.0,
+        density=float(per_example.mean() / len(names)) if n else 0.0,
         labels_per_example={int(k): int(v) for k, v in enumerate(hist) if v},
         mean_ir_without_neutral=mean_ir_from_counts(counts_nn),
-        absent_labels=[lab for lab, p in zip(LABELS, present, strict=True) if not p],
+        absent_labels=[lab for lab, p in zip(names, present, strict=True) if not p],
         cooccurrence=(y.T.astype(np.int64) @ y.astype(np.int64)),
     )
 
@@ -212,7 +219,7 @@ def counts_by_source_and_label(dataset: Any) -> dict[str, dict[str, int]]:
     y = dataset._require_labels()
     src = np.asarray(dataset.source)
     return {
-        s: {lab: int(c) for lab, c in zip(LABELS, y[src == s].sum(0), strict=True)}
+        s: {lab: int(c) for lab, c in zip(dataset.schema.names, y[src == s].sum(0), strict=True)}
         for s in dict.fromkeys(dataset.source)
     }
 
@@ -223,14 +230,18 @@ def plot_balance(
     path: str | os.PathLike[str],
     title: str = "Examples per label: before and after balancing",
 ) -> Path:
-    """Grouped bars per label: before (one bar) and after (stacked by source); log-free."""
+    """Grouped bars per label: before (one bar) and after (stacked by source); log-free.
+
+    The labels are ``dataset_after.schema``'s; the "before" bar names the schema.
+    """
     plt = _pyplot()
     by_source = counts_by_source_and_label(dataset_after)
-    order = sorted(LABELS, key=lambda lab: counts_before.get(lab, 0))
+    schema = dataset_after.schema
+    order = sorted(schema.names, key=lambda lab: counts_before.get(lab, 0))
     x = np.arange(len(order))
     fig, ax = plt.subplots(figsize=(13, 5))
     ax.bar(x - 0.2, [counts_before.get(lab, 0) for lab in order], 0.38, color="#BBBBBB",
-           label="before (goemotions)")  # fmt: skip
+           label=f"before ({schema.name})")  # fmt: skip
     bottom = np.zeros(len(order))
     colors = {"goemotions": "#4C72B0", "sentiment140": "#55A868", "generated": "#C44E52",
               "augmented": "#8172B2", "oversampled": "#CCB974", "user": "#64B5CD"}  # fmt: skip
