@@ -197,9 +197,7 @@ class PlattCalibration:
         }
 
     @classmethod
-    def from_json(
-        cls, obj: Any, origin: str, schema: LabelSchema = GOEMOTIONS
-    ) -> PlattCalibration:
+    def from_json(cls, obj: Any, origin: str, schema: LabelSchema = GOEMOTIONS) -> PlattCalibration:
         """Parse (and check) what :meth:`to_json` wrote for a model of ``schema``; a
         ModelError names ``origin``."""
         a, b, info = parse_calibration(obj, origin, schema)

@@ -311,9 +311,7 @@ class EmotionClassifier(EmotionModel):
         clf = cls(
             model=config_section(cfg.get("model"), ModelConfig, cfg_path, "model"),
             train=config_section(cfg.get("train"), TrainConfig, cfg_path, "train"),
-            threshold_objective=check_objective(
-                cfg.get("threshold_objective", "f1"), ModelError
-            ),
+            threshold_objective=check_objective(cfg.get("threshold_objective", "f1"), ModelError),
         )
         clf.labels_ = schema
         vocab_size = check_int(cfg.get("vocab_size"), cfg_path, "'vocab_size'", lo=2)
