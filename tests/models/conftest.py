@@ -96,3 +96,15 @@ def own_kind_paths(tmp_path_factory, tiny_bert_dir):
         "five": _fit_every_kind(tmp_path_factory.mktemp("five"), FIVE, tiny_bert_dir, "jaccard"),
         "three": _fit_every_kind(tmp_path_factory.mktemp("three"), THREE, tiny_bert_dir),
     }
+
+
+@pytest.fixture(scope="session")
+def own_schemas():
+    """``{"five": FIVE, "three": THREE}`` (test modules cannot import this conftest)."""
+    return {"five": FIVE, "three": THREE}
+
+
+@pytest.fixture(scope="session")
+def own_toy():
+    """:func:`own_toy_data`: ``own_toy(schema, n, seed)``."""
+    return own_toy_data
