@@ -245,7 +245,7 @@ class TfidfBaseline(EmotionModel):
         self.class_weight = class_weight
         self.random_state = random_state
         self.n_jobs = n_jobs
-        self.threshold_objective = check_objective(threshold_objective)
+        self.threshold_objective: str = check_objective(threshold_objective)
 
     # ------------------------------------------------------------------ params
     def get_params(self) -> dict[str, Any]:

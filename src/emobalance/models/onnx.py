@@ -116,7 +116,7 @@ class OnnxEmotionClassifier(EmotionModel):
         metrics: dict[str, Any] | None = None,
         schema: LabelSchema = GOEMOTIONS,
     ) -> None:
-        self.labels_ = schema
+        self.labels_: LabelSchema = schema
         self.session_ = session
         self.vocab_ = vocab
         self.model_config = model_config

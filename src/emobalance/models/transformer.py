@@ -302,12 +302,13 @@ class TransformerClassifier(EmotionModel):
     ----------
     config : TransformerConfig or dict, optional
     threshold_objective : {"f1", "micro_f1", "jaccard"}, default="f1"
-        What the dev thresholds are tuned for (:func:`emobalance.metrics.tune_thresholds`).
+        The measure :func:`emobalance.metrics.tune_thresholds` maximises on dev: each
+        label's F1, micro-F1 or the example-based Jaccard index.
 
     Attributes
     ----------
     labels_ : LabelSchema
-        The training set's labels (the head has one output per label).
+        The labels of the training set, one output of the head each.
     tokenizer_ : transformers tokenizer
     network_ : MeanPoolClassifier
     thresholds_ : ndarray of shape (len(labels_),)
