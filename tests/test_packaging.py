@@ -122,3 +122,23 @@ def test_packaging_refuses_splits_of_another_schema(own_packaged, tmp_path):
         package_model(src, tmp_path / "x", splits=(dev, other))
     assert "\n" not in str(e.value) and "moods (4 labels" in str(e.value)
     assert "goemotions (28 labels" in str(e.value)
+
+
+def test_a_packaged_folder_loads_by_its_path_checked(own_packaged, tmp_path):
+    import shutil
+
+    from emobalance.models.registry import find_kind, load_model
+
+    _, out, (dev, _), _m = own_packaged
+    assert find_kind(out) == "onnx"
+    model = load_model(out)
+    assert model.labels_ == dev.schema
+    assert len(model.predict(["so happy"])[0]) == 1  # single-label: one class
+    bad = tmp_path / "bad"
+    shutil.copytree(out, bad)
+    data = bytearray((bad / MODEL_FILE).read_bytes())
+    data[-1] ^= 1
+    (bad / MODEL_FILE).write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="checksum mismatch") as e:
+        load_model(bad)
+    assert "\n" not in str(e.value)

@@ -167,7 +167,10 @@ class OnnxEmotionClassifier(EmotionModel):
         ort = require("onnxruntime")
         p = Path(path)
         if p.is_dir():
-            p = p / DEFAULT_FILE
+            from .default import MANIFEST, verify
+
+            # a folder of `emobalance package`: its file checked against its manifest first
+            p = verify(p) if (p / MANIFEST).is_file() else p / DEFAULT_FILE
         if not p.is_file():
             raise ModelError(f"{p}: ONNX model file not found")
         opts = ort.SessionOptions()
