@@ -94,7 +94,9 @@ def own_packaged(tmp_path_factory):
     src = ref.save(root / "ref")
     splits = (_own_data(32, 1), _own_data(40, 2))
     out = root / "mine"
-    return src, out, splits, package_model(src, out, max_f1_drop=1.0, splits=lambda: splits)
+    train = _own_data(64, 0)  # a (train, dev, test) triple, as a run holds it: train unused
+    m = package_model(src, out, max_f1_drop=1.0, splits=lambda: (train, *splits))
+    return src, out, splits, m
 
 
 def test_a_model_of_its_own_labels_packages_on_its_splits(own_packaged):

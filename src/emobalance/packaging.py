@@ -72,7 +72,7 @@ def _measure(model: Any, dev: Any, test: Any, guard_set: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _splits(splits: Splits | Callable[[], Splits] | None, schema: LabelSchema) -> Splits:
+def _splits(splits: Any, schema: LabelSchema) -> Splits:
     """``(dev, test)``: GoEmotions' by default, else the user's (of the model's schema)."""
     from .errors import EmobalanceError
 
@@ -82,9 +82,9 @@ def _splits(splits: Splits | Callable[[], Splits] | None, schema: LabelSchema) -
         dev, test = goemotions.load("dev"), goemotions.load("test")
     else:
         found = splits() if callable(splits) else splits
-        if not isinstance(found, tuple | list) or len(found) != 2:
-            raise EmobalanceError("splits: expected (dev, test) datasets")
-        dev, test = found
+        if not isinstance(found, tuple | list) or len(found) not in (2, 3):
+            raise EmobalanceError("splits: expected (dev, test) or (train, dev, test) datasets")
+        dev, test = found[-2:]  # train, when given, is not used: the model is trained
     for name, ds in (("dev", dev), ("test", test)):
         if not ds.is_labelled or len(ds) == 0:
             raise EmobalanceError(f"{name} data: packaging needs labelled rows, it has none")
@@ -100,7 +100,7 @@ def package_model(
     calibrate: bool = True,
     max_f1_drop: float = 0.005,
     max_mb: float = 10.0,
-    splits: Splits | Callable[[], Splits] | None = None,
+    splits: Splits | Callable[[], Any] | None = None,
 ) -> dict[str, Any]:
     """Export, calibrate, measure and package a reference network as the default model.
 
@@ -120,7 +120,8 @@ def package_model(
         Largest file allowed, in MB.
     splits : (dev, test) datasets, or a callable returning them, optional
         The labelled sets to calibrate on (dev) and measure on (dev, test), of the model's
-        label schema; default GoEmotions' dev and test splits.
+        label schema; default GoEmotions' dev and test splits. A ``(train, dev, test)``
+        triple (a run's data) is taken too, its train unused.
 
     Returns
     -------
@@ -194,9 +195,7 @@ def package_model(
             "pytorch_metrics": _summary(measured_torch),
         })  # fmt: skip
         (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        card = render_model_card(
-            manifest, measured, measured_torch, torch_model.metrics_, schema
-        )
+        card = render_model_card(manifest, measured, measured_torch, torch_model.metrics_, schema)
         (stage / CARD).write_text(card, encoding="utf-8")
 
     # written whole beside ``out`` and moved in, the manifest last: a failed build or a bar
@@ -279,18 +278,21 @@ def render_model_card(
     params = manifest.get("source_parameters")
     max_len = (manifest.get("model_config") or {}).get("max_len", "max_len")
     head = (
-        "This file is written by `emobalance package` (`make model`) from the figures it "
-        "measured when\n"
-    ) + f"""the model was built; do not edit it by hand.
+        (
+            "This file is written by `emobalance package` (`make model`) from the figures it "
+            "measured when\n"
+        )
+        + f"""the model was built; do not edit it by hand.
 
 | | |
 |---|---|
-| file | `{manifest['file']}`, {manifest['bytes'] / 1e6:.1f} MB, sha256 `{manifest['sha256']}` |
-| built | {manifest['built_at']} with {manifest['built_with']} |
+| file | `{manifest["file"]}`, {manifest["bytes"] / 1e6:.1f} MB, sha256 `{manifest["sha256"]}` |
+| built | {manifest["built_at"]} with {manifest["built_with"]} |
 | architecture | {_arch(len(schema))}; {params:,} parameters before int8 quantization |
-| source model | `{manifest['source_model']}` |
-| recipe | `{manifest.get('recipe') or 'not recorded'}` |
+| source model | `{manifest["source_model"]}` |
+| recipe | `{manifest.get("recipe") or "not recorded"}` |
 """
+    )
     if not _is_goemotions(schema):
         return _own_card(head, schema, measured, measured_torch, train_metrics, rows, max_len)
     g, gt = measured["guard"], measured_torch["guard"]
@@ -312,12 +314,12 @@ positive vs negative through the `polarity` label map.
 
 | | this file (int8, calibrated) | the PyTorch student it came from |
 |---|---|---|
-| test macro-F1 | {_f(t['macro_f1'])} | {_f(tt['macro_f1'])} |
-| test micro-F1 | {_f(t['micro_f1'])} | {_f(tt['micro_f1'])} |
-| test macro AUC | {_f(t.get('macro_auc'))} | {_f(tt.get('macro_auc'))} |
-| dev macro-F1 | {_f(d['macro_f1'])} | {_f(measured_torch['dev']['macro_f1'])} |
-| test expected calibration error | {_f(measured['ece_test'])} | {_f(measured_torch['ece_test'])} |
-| polarity guard accuracy | {_f(g['accuracy'])} | {_f(gt['accuracy'])} |
+| test macro-F1 | {_f(t["macro_f1"])} | {_f(tt["macro_f1"])} |
+| test micro-F1 | {_f(t["micro_f1"])} | {_f(tt["micro_f1"])} |
+| test macro AUC | {_f(t.get("macro_auc"))} | {_f(tt.get("macro_auc"))} |
+| dev macro-F1 | {_f(d["macro_f1"])} | {_f(measured_torch["dev"]["macro_f1"])} |
+| test expected calibration error | {_f(measured["ece_test"])} | {_f(measured_torch["ece_test"])} |
+| polarity guard accuracy | {_f(g["accuracy"])} | {_f(gt["accuracy"])} |
 | training minutes, as the student recorded them | | {minutes} |
 
 Per-label F1 on test:
@@ -388,12 +390,12 @@ the model's own dev-tuned thresholds. The Sentiment140 polarity guard was {GUARD
 
 | | this file (int8, calibrated) | the PyTorch model it came from |
 |---|---|---|
-| test macro-F1 | {_f(t['macro_f1'])} | {_f(tt['macro_f1'])} |
-| test micro-F1 | {_f(t['micro_f1'])} | {_f(tt['micro_f1'])} |
-| test Jaccard (example-based) | {_f(t.get('jaccard'))} | {_f(tt.get('jaccard'))} |
-{extra}| test macro AUC | {_f(t.get('macro_auc'))} | {_f(tt.get('macro_auc'))} |
-| dev macro-F1 | {_f(d['macro_f1'])} | {_f(measured_torch['dev']['macro_f1'])} |
-| test expected calibration error | {_f(measured['ece_test'])} | {_f(measured_torch['ece_test'])} |
+| test macro-F1 | {_f(t["macro_f1"])} | {_f(tt["macro_f1"])} |
+| test micro-F1 | {_f(t["micro_f1"])} | {_f(tt["micro_f1"])} |
+| test Jaccard (example-based) | {_f(t.get("jaccard"))} | {_f(tt.get("jaccard"))} |
+{extra}| test macro AUC | {_f(t.get("macro_auc"))} | {_f(tt.get("macro_auc"))} |
+| dev macro-F1 | {_f(d["macro_f1"])} | {_f(measured_torch["dev"]["macro_f1"])} |
+| test expected calibration error | {_f(measured["ece_test"])} | {_f(measured_torch["ece_test"])} |
 | training minutes, as the model recorded them | | {minutes} |
 
 Per-label F1 on test:

@@ -42,8 +42,9 @@ def read_manifest(folder: str | os.PathLike[str] = DEFAULT_DIR) -> dict[str, Any
     d = Path(folder)
     f = d / MANIFEST
     if not (d / MODEL_FILE).is_file() or not f.is_file():
-        raise ModelError(f"{d}: no packaged default model here ({MODEL_FILE} and {MANIFEST}); "
-                         f"{REBUILD_HINT}")
+        raise ModelError(
+            f"{d}: no packaged default model here ({MODEL_FILE} and {MANIFEST}); {REBUILD_HINT}"
+        )
     try:
         m = json.loads(f.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
