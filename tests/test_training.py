@@ -283,3 +283,51 @@ def test_clip_gradients_is_bit_identical_to_clip_grad_norm(scale):
     for p, q in zip(a, b, strict=True):
         assert torch.equal(p.grad.nan_to_num(), q.grad.nan_to_num())
         assert torch.equal(p.grad.isnan(), q.grad.isnan())
+
+
+def _three_class_net_and_data(seed: int = 2):
+    """A 3-output network and single-label data: token 2 + c means class c."""
+    rng = np.random.default_rng(seed)
+    seqs, y = [], np.zeros((48, 3), dtype=np.uint8)
+    for i in range(48):
+        seqs.append(np.array([2 + i % 3, *rng.integers(5, 20, size=rng.integers(1, 5))]))
+        y[i, i % 3] = 1
+    torch.manual_seed(0)
+    net = CNNBiLSTMAttention(20, ModelConfig(embedding_dim=8, conv_channels=4, lstm_hidden=4,
+                                             attention_dim=4), num_labels=3)  # fmt: skip
+    return net, seqs, y
+
+
+def test_single_label_dev_is_scored_on_the_most_probable_label(monkeypatch):
+    from emobalance import training
+    from emobalance.metrics import macro_f1, predict_single_label
+
+    net, seqs, y = _three_class_net_and_data()
+    cfg = TrainConfig(epochs=2, batch_size=8, mixed_precision="off", progress=False)
+    tuned = []
+    monkeypatch.setattr(training, "tune_thresholds", lambda *a, **k: tuned.append(k) or 0.5)
+    trainer = Trainer(net, cfg, single_label=True)
+    res = trainer.fit(seqs, y.astype(np.float32), seqs, y)
+    assert tuned == []  # no thresholds for a single-label schema
+    proba = trainer.score_dev(net, seqs)
+    assert proba.shape == (48, 3)
+    # the best epoch's weights are kept, so its score is the argmax macro-F1 of what it gives
+    assert res.best_score == pytest.approx(macro_f1(y, predict_single_label(proba)))
+
+
+@pytest.mark.parametrize("objective", ["f1", "jaccard"])
+def test_multi_label_dev_tunes_for_the_models_objective(monkeypatch, objective):
+    from emobalance import training
+
+    real = training.tune_thresholds
+    seen = []
+
+    def spy(y, p, **kwargs):
+        seen.append((p.shape[1], kwargs.get("objective")))
+        return real(y, p, **kwargs)
+
+    monkeypatch.setattr(training, "tune_thresholds", spy)
+    net, seqs, y = _three_class_net_and_data()
+    cfg = TrainConfig(epochs=1, batch_size=8, mixed_precision="off", progress=False)
+    Trainer(net, cfg, threshold_objective=objective).fit(seqs, y.astype(np.float32), seqs, y)
+    assert seen == [(3, objective)]

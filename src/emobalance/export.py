@@ -6,8 +6,8 @@ so :class:`~emobalance.models.onnx.OnnxEmotionClassifier` loads from the ``.onnx
 and needs neither torch nor the model directory.
 
 The graph takes ``ids`` (int64 ``[batch, seq]``) and returns ``logits`` (float32
-``[batch, 28]``) and ``attention`` (float32 ``[batch, seq]``; zeros for a model without
-attention). It has no padding mask and no packed sequences: every row of a batch must be a
+``[batch, L]``, one per label) and ``attention`` (float32 ``[batch, seq]``; zeros for a model
+without attention). It has no padding mask and no packed sequences: every row of a batch must be a
 whole text, so the predictor runs batches whose texts all have the same token count, as
 :func:`emobalance.training.inference_batches` does for the fast unpacked PyTorch path. The
 plain LSTM over an unpadded batch is exact, and the results match PyTorch to float rounding.
@@ -31,7 +31,6 @@ import numpy as np
 
 from . import __version__
 from .errors import DataError, EmobalanceError, ModelError
-from .labels import LABELS
 from .models.onnx import (
     DEFAULT_FILE,
     FORMAT,
@@ -40,6 +39,7 @@ from .models.onnx import (
     OnnxEmotionClassifier,
     require,
 )
+from .models.schema import label_schema_fields
 from .models.storage import temp_dir
 
 if TYPE_CHECKING:
@@ -238,7 +238,7 @@ def _set_metadata(proto: Any, clf: EmotionClassifier, quantize: str | None) -> N
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
         "version": __version__,
-        "labels": json.dumps(list(LABELS)),
+        **{k: json.dumps(v) for k, v in label_schema_fields(clf.labels_).items()},
         "model": json.dumps(clf.model_config.model_dump(mode="json")),
         "vocab": json.dumps({"format": "emobalance-vocab", "version": 1, "itos": clf.vocab_.itos}),
         "thresholds": json.dumps([float(t) for t in clf.thresholds_]),

@@ -27,7 +27,7 @@ from torch import nn
 from .config import TrainConfig
 from .errors import ConfigError
 from .log import get_logger, progress, progress_enabled
-from .metrics import apply_thresholds, macro_f1, tune_thresholds
+from .metrics import apply_thresholds, macro_f1, predict_single_label, tune_thresholds
 from .text.encoded import EncodedTexts
 
 _log = get_logger(__name__)
@@ -334,7 +334,7 @@ def predict_logits(
     batch_size: int = 512,
     device: torch.device | str = "cpu",
 ) -> np.ndarray:
-    """Logits ``(n, 28)`` in input order; batches are length-sorted for speed."""
+    """Logits ``(n, L)`` in input order; batches are length-sorted for speed."""
     model.eval()
     n = len(seqs)
     if n == 0:
@@ -415,7 +415,7 @@ class Trainer:
     Parameters
     ----------
     model : nn.Module
-        Maps the collated inputs of a batch to logits ``(B, 28)``.
+        Maps the collated inputs of a batch to logits ``(B, L)``, one per label.
     config : TrainConfig, optional
         Epochs, batch size, learning rate and schedule, loss, clipping, patience, seed,
         precision mode, device, threads, progress.
@@ -443,7 +443,7 @@ class Trainer:
         ``precision(device)``: the autocast dtype, or ``None`` for fp32 (a GradScaler runs
         with fp16). Default :func:`resolve_precision` of ``config.mixed_precision``.
     score_dev : callable, optional
-        ``score_dev(model, dev_inputs)``: dev probabilities ``(n, 28)``. Default: the sigmoid
+        ``score_dev(model, dev_inputs)``: dev probabilities ``(n, L)``. Default: the sigmoid
         of :func:`predict_logits` in batches of ``config.eval_batch_size``.
     epoch_seed : callable, optional
         ``epoch_seed(epoch)``: the bucketing seed of epoch ``1, 2, ...``. Default
@@ -458,6 +458,12 @@ class Trainer:
         without padding, through its fastest LSTM path.
     desc : str, default "epoch"
         Prefix of the progress bar and of the epoch log lines.
+    single_label : bool, default False
+        The labels are single-label (the model's schema): dev macro-F1 is scored on the
+        most probable label of each row, no thresholds tuned.
+    threshold_objective : str, default "f1"
+        What the dev thresholds of the epoch's macro-F1 are tuned for (one of
+        :data:`emobalance.metrics.OBJECTIVES`; the model's ``threshold_objective``).
 
     Attributes
     ----------
@@ -485,8 +491,12 @@ class Trainer:
         reseed: bool = True,
         equal_length: bool = True,
         desc: str = "epoch",
+        single_label: bool = False,
+        threshold_objective: str = "f1",
     ) -> None:
         self.config = config or TrainConfig()
+        self.single_label = single_label
+        self.threshold_objective = threshold_objective
         self.device = resolve_device(self.config.device)
         self.model = model.to(self.device)
         self.collate = collate or collate_padded
@@ -509,6 +519,14 @@ class Trainer:
         self.world_size = torch.distributed.get_world_size() if distributed else 1
 
     # ------------------------------------------------------------------------ hooks
+    def _dev_predictions(self, y_dev: np.ndarray, proba: np.ndarray) -> np.ndarray:
+        """Dev predictions of an epoch, for model selection only: the most probable label
+        (single-label), else thresholds tuned on dev itself for the model's objective."""
+        if self.single_label:
+            return predict_single_label(proba)
+        th = tune_thresholds(y_dev, proba, objective=self.threshold_objective)
+        return apply_thresholds(proba, th)
+
     def _score_dev(self, model: nn.Module, dev_inputs: Sequence[np.ndarray]) -> np.ndarray:
         return sigmoid(predict_logits(model, dev_inputs, self.config.eval_batch_size, self.device))
 
@@ -582,11 +600,11 @@ class Trainer:
             encoded texts); batches are bucketed by ``len`` of the entries and built by the
             ``collate`` hook.
         train_targets : ndarray of shape (n, k)
-            0/1 labels or soft targets in [0, 1] (``k`` = 28, or wider for a ``loss_fn``
-            that unpacks more, as distillation's does).
+            0/1 labels or soft targets in [0, 1] (``k`` = the labels, or wider for a
+            ``loss_fn`` that unpacks more, as distillation's does).
         dev_inputs, dev_labels : optional
             Dev data (scored by the ``score_dev`` hook) for early stopping on macro-F1 with
-            thresholds tuned on dev.
+            thresholds tuned on dev (the most probable label for ``single_label``).
         sample_weight : ndarray of shape (n,), optional
             Per-row loss weights.
         loss_fn : nn.Module, optional
@@ -683,9 +701,8 @@ class Trainer:
             }
             if has_dev and rank == 0:
                 proba = self.score_dev(model, dev_inputs)
-                # thresholds tuned on dev itself: for model selection only
                 y_dev = np.asarray(dev_labels)
-                pred = apply_thresholds(proba, tune_thresholds(y_dev, proba))
+                pred = self._dev_predictions(y_dev, proba)
                 rec["dev_macro_f1"] = macro_f1(y_dev, pred)
                 improved = not (rec["dev_macro_f1"] <= result.best_score)  # nan-safe
                 if improved:

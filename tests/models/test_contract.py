@@ -3,7 +3,9 @@
 Each ``check_*`` takes a loaded model (and the folder or file it was saved in) and asserts
 one clause of :class:`emobalance.models.base.EmotionModel`'s contract; every check runs on
 every kind of :mod:`emobalance.models.registry`. A new kind gets all of them by adding its
-saved path to the ``model_kind_paths`` fixture (tests/conftest.py).
+saved path to the ``model_kind_paths`` fixture (tests/conftest.py). Every check runs on
+GoEmotions models and on models of two own schemas (``own_kind_paths``,
+tests/models/conftest.py): 5 labels with a grouping, and 3 single-label classes.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import shutil
 import numpy as np
 import pytest
 
-from emobalance.errors import DataError, ModelError
-from emobalance.labels import LABELS, matrix_to_names
+from emobalance.errors import ConfigError, DataError, ModelError
+from emobalance.metrics import predict_labels
 from emobalance.models.base import EmotionModel
 from emobalance.models.registry import (
     find_kind,
@@ -27,39 +29,53 @@ from emobalance.models.registry import (
 )
 
 KINDS = ("reference", "tfidf", "transformer", "onnx")
+SCHEMAS = ("goemotions", "five", "three")
 TEXTS = ["thanks so much", "I am furious", "so happy and glad", "the monday report", ""]
-EXPLAIN_KEYS = {"text", "tokens", "attention", "method", "labels", "top", "probabilities",
-                "ekman"}  # fmt: skip
+EXPLAIN_KEYS = {"text", "tokens", "attention", "method", "labels", "top", "probabilities"}
+
+
+def n_labels(model) -> int:
+    return len(model.labels_)
 
 
 # ------------------------------------------------------------------------------ checks
 def check_proba(model, path, tmp_path):
     proba = model.predict_proba(TEXTS)
-    assert proba.shape == (len(TEXTS), 28) and proba.dtype == np.float32
+    assert proba.shape == (len(TEXTS), n_labels(model)) and proba.dtype == np.float32
     assert np.isfinite(proba).all() and proba.min() >= 0 and proba.max() <= 1
     np.testing.assert_allclose(model.predict_proba(TEXTS[::-1])[::-1], proba, atol=1e-6)
     np.testing.assert_allclose(model.predict_proba(TEXTS, batch_size=2), proba, atol=1e-6)
 
 
 def check_predictions_use_thresholds(model, path, tmp_path):
-    th = model.thresholds_
-    assert th.shape == (28,) and th.dtype == np.float32
+    th, single = model.thresholds_, model.labels_.single_label
+    assert th.shape == (n_labels(model),) and th.dtype == np.float32
     matrix = model.predict_matrix(TEXTS)
-    assert matrix.dtype == np.uint8 and matrix.shape == (len(TEXTS), 28)
-    np.testing.assert_array_equal(matrix, model.predict_proba(TEXTS) >= th)
-    assert model.predict(TEXTS) == matrix_to_names(matrix)
+    assert matrix.dtype == np.uint8 and matrix.shape == (len(TEXTS), n_labels(model))
+    proba = model.predict_proba(TEXTS)
+    np.testing.assert_array_equal(matrix, predict_labels(proba, th, single))
+    if single:  # the most probable label, whatever the thresholds
+        assert (matrix.sum(1) == 1).all()
+        np.testing.assert_array_equal(matrix.argmax(1), proba.argmax(1))
+    else:
+        np.testing.assert_array_equal(matrix, proba >= th)
+    assert model.predict(TEXTS) == model.labels_.matrix_to_names(matrix)
 
 
 def check_evaluate(model, path, tmp_path):
     from emobalance.data.dataset import EmotionDataset
 
-    labels = np.zeros((len(TEXTS), 28), dtype=np.uint8)
-    labels[:, LABELS.index("neutral")] = 1
-    m = model.evaluate(EmotionDataset(TEXTS, labels))
-    assert {"n", "macro_f1", "micro_f1", "per_label"} <= set(m) and m["n"] == len(TEXTS)
-    assert 0 <= m["macro_f1"] <= 1
+    schema = model.labels_
+    labels = np.zeros((len(TEXTS), len(schema)), dtype=np.uint8)
+    labels[:, -1] = 1  # GoEmotions: neutral
+    m = model.evaluate(EmotionDataset(TEXTS, labels, schema=schema))
+    assert {"n", "macro_f1", "micro_f1", "per_label", "jaccard"} <= set(m)
+    assert m["n"] == len(TEXTS) and 0 <= m["macro_f1"] <= 1
+    assert list(m["per_label"]) == list(schema.names)
+    assert ("accuracy" in m) == schema.single_label
+    assert set(schema.groupings) <= set(m)  # GoEmotions: ekman and sentiment
     with pytest.raises(DataError, match="labelled"):
-        model.evaluate(EmotionDataset(TEXTS))
+        model.evaluate(EmotionDataset(TEXTS, schema=schema))
 
 
 def check_dev_metrics(model, path, tmp_path):
@@ -72,20 +88,28 @@ def check_save_load_round_trip(model, path, tmp_path):
     assert type(back) is type(model) and back.kind == model.kind == find_kind(out)
     np.testing.assert_array_equal(back.predict_proba(TEXTS), model.predict_proba(TEXTS))
     np.testing.assert_array_equal(back.thresholds_, model.thresholds_)
+    assert back.labels_ == model.labels_ and back.labels_.to_dict() == model.labels_.to_dict()
+    assert back.threshold_objective == model.threshold_objective
     assert back.metrics_["dev"]["macro_f1"] == pytest.approx(model.metrics_["dev"]["macro_f1"])
     # (a re-save may change the id: a transformer folder gets a new fine-tune id each time)
 
 
 def check_explain(model, path, tmp_path):
     ex = model.explain("thanks so much, I am glad", top_k=3)
-    assert set(ex) == EXPLAIN_KEYS
+    groupings = list(model.labels_.groupings)[:1]  # the first grouping's group (GoEmotions: ekman)
+    assert set(ex) == EXPLAIN_KEYS | set(groupings)
     assert ex["method"] == ("attention" if model.kind in ("reference", "onnx") else
                             "leave_one_token_out")  # fmt: skip
     assert len(ex["tokens"]) == len(ex["attention"]) > 0
     weights = np.array(ex["attention"])
     assert (weights >= 0).all() and weights.sum() == pytest.approx(1, abs=1e-4)
     assert len(ex["top"]) == 3 and ex["top"][0]["probability"] >= ex["top"][1]["probability"]
-    assert list(ex["probabilities"]) == list(LABELS) and set(ex["labels"]) <= set(LABELS)
+    names = model.labels_.names
+    assert list(ex["probabilities"]) == list(names) and set(ex["labels"]) <= set(names)
+    if model.labels_.single_label:
+        assert ex["labels"] == [ex["top"][0]["label"]]
+    for g in groupings:
+        assert ex[g] in model.labels_.group_names(g)
     json.dumps(ex)  # plain JSON types only
     assert model.explain("")["tokens"] is not None
     with pytest.raises(DataError, match="one str"):
@@ -105,8 +129,8 @@ def check_bad_input(model, path, tmp_path):
 
 def check_empty_input(model, path, tmp_path):
     proba = model.predict_proba([])
-    assert proba.shape == (0, 28) and proba.dtype == np.float32
-    assert model.predict([]) == [] and model.predict_matrix([]).shape == (0, 28)
+    assert proba.shape == (0, n_labels(model)) and proba.dtype == np.float32
+    assert model.predict([]) == [] and model.predict_matrix([]).shape == (0, n_labels(model))
 
 
 def check_registry(model, path, tmp_path):
@@ -136,15 +160,68 @@ CHECKS = [
 ]
 
 
+def check_records_and_views(model, path, tmp_path):
+    schema = model.labels_
+    recs = model.predict_records(TEXTS, top_k=2)
+    assert [r["labels"] for r in recs] == model.predict(TEXTS)
+    for r in recs:
+        assert set(r) == {"labels", "top", "probabilities", *schema.groupings}
+        assert len(r["top"]) == min(2, len(schema)) and list(r["probabilities"]) == list(schema)
+    for g in schema.groupings:
+        grouped = model.predict_records(TEXTS, view=g.upper())  # case ignored
+        assert all(list(r["probabilities"]) == list(schema.group_names(g)) for r in grouped)
+    with pytest.raises(ConfigError, match=r"^view: expected labels.* got 'nope'$"):
+        model.predict_records(TEXTS, view="nope")
+
+
+def check_other_schema_is_refused(model, path, tmp_path):
+    from emobalance.data.dataset import EmotionDataset
+    from emobalance.labels import LabelSchema
+
+    other = LabelSchema(["x", "y"], name="other")
+    ds = EmotionDataset(["a", "b"], np.eye(2, dtype=np.uint8), schema=other)
+    with pytest.raises(ModelError) as exc:
+        model.evaluate(ds)
+    msg = str(exc.value)
+    assert "\n" not in msg and model.labels_.name in msg and "other (2 labels: x, y)" in msg
+
+
+CHECKS = [*CHECKS, check_records_and_views, check_other_schema_is_refused]
+
+
 @pytest.fixture(scope="module")
-def loaded(model_kind_paths):
-    return {kind: load_model(p, device="cpu") for kind, p in model_kind_paths.items()}
+def schema_kind_paths(model_kind_paths, own_kind_paths):
+    """``{schema: {kind: saved path}}``: GoEmotions' models and those of own schemas."""
+    return {"goemotions": model_kind_paths, **own_kind_paths}
+
+
+@pytest.fixture(scope="module")
+def loaded(schema_kind_paths):
+    return {
+        (schema, kind): load_model(p, device="cpu")
+        for schema, paths in schema_kind_paths.items()
+        for kind, p in paths.items()
+    }
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("kind", KINDS)
-def test_contract(kind, check, loaded, model_kind_paths, tmp_path):
-    check(loaded[kind], model_kind_paths[kind], tmp_path)
+@pytest.mark.parametrize("schema", SCHEMAS)
+def test_contract(schema, kind, check, loaded, schema_kind_paths, tmp_path):
+    check(loaded[schema, kind], schema_kind_paths[schema][kind], tmp_path)
+
+
+def test_own_schemas_are_what_the_models_speak(loaded, own_schemas):
+    from emobalance.labels import GOEMOTIONS
+
+    for kind in KINDS:
+        assert loaded["goemotions", kind].labels_ is GOEMOTIONS
+        assert loaded["five", kind].labels_ == own_schemas["five"]
+        assert loaded["three", kind].labels_ == own_schemas["three"]
+        assert loaded["three", kind].labels_.single_label
+    for kind in ("reference", "tfidf", "transformer"):  # saved with the model's config
+        assert loaded["five", kind].threshold_objective == "jaccard"
+        assert loaded["goemotions", kind].threshold_objective == "f1"
 
 
 # ------------------------------------------------------------------- the registry itself

@@ -135,6 +135,10 @@ def test_labels_not_covering_the_28_are_named(fitted, tmp_path):
     meta = json.loads((bad / MARKER).read_text())
     meta["labels"] = [lab for lab in meta["labels"] if lab not in ("grief", "relief")]
     (bad / MARKER).write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match=r"'labels': label list differs .* goemotions"):
+        TransformerClassifier.load(bad)  # the folder's label_schema names them
+    del meta["label_schema"]  # a folder of an earlier version: only GoEmotions' labels
+    (bad / MARKER).write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="lack grief, relief"):
         TransformerClassifier.load(bad)
     with pytest.raises(TeacherError, match="lack grief, relief"):

@@ -1,4 +1,5 @@
-"""The model family: every 28-label model fulfils :class:`~emobalance.models.base.EmotionModel`.
+"""The model family: every model fulfils :class:`~emobalance.models.base.EmotionModel`, over the
+labels of its schema (``labels_``: GoEmotions' 28, or the user's own).
 
 ======================  =================================  ===================================
 kind                    class                              module

@@ -1,12 +1,14 @@
-"""The contract every 28-label model of emobalance fulfils.
+"""The contract every model of emobalance fulfils, whatever its labels.
 
-A model maps texts to probabilities over :data:`~emobalance.labels.LABELS` and holds per-label
-decision thresholds tuned on dev. :class:`EmotionModel` writes once what follows from that:
-labels and binary predictions with ``thresholds_``, evaluation on a labelled dataset and a
-model-agnostic explanation (leave-one-token-out probability drops); and, around the kind's own
-scoring, what users of every kind ask for: the long-text policy (:mod:`.long_text`), the
-calibration fitted on dev (:mod:`.calibration`), a limit on text length, thresholds given by
-the user (:meth:`~EmotionModel.with_thresholds`) and the top-k / Ekman / sentiment views
+A model maps texts to probabilities over the labels of its schema (``labels_``, a
+:class:`~emobalance.labels.LabelSchema`: GoEmotions' 28 for the models of earlier versions)
+and holds per-label decision thresholds tuned on dev. :class:`EmotionModel` writes once what
+follows from that: labels and binary predictions with ``thresholds_``, evaluation on a
+labelled dataset and a model-agnostic explanation (leave-one-token-out probability drops);
+and, around the kind's own scoring, what users of every kind ask for: the long-text policy
+(:mod:`.long_text`), the calibration fitted on dev (:mod:`.calibration`), a limit on text
+length, thresholds given by the user (:meth:`~EmotionModel.with_thresholds`) and the top-k
+and grouping views
 (:meth:`~EmotionModel.predict_records`, :mod:`.views`).
 
 A model kind implements ``_predict_proba`` (the probabilities of texts as the model reads
@@ -22,6 +24,7 @@ This module imports neither torch nor scikit-learn: the ONNX predictor runs with
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import re
 from abc import ABC, abstractmethod
@@ -32,10 +35,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import numpy as np
 
 from ..errors import ConfigError, DataError, ModelError
-from ..labels import EKMAN, LABELS, collapse_probabilities, matrix_to_names
+from ..labels import GOEMOTIONS, LabelSchema
+from ..log import get_logger
 from .calibration import PlattCalibration
 from .long_text import TRUNCATE, LongTextPolicy, aggregate_pieces, split_texts, window_for_tokens
-from .schema import check_labels, parse_thresholds, read_json, read_json_object, show
+from .schema import parse_thresholds, read_json, read_json_object, read_label_schema, show
 
 if TYPE_CHECKING:
     from ..data.dataset import EmotionDataset
@@ -44,6 +48,7 @@ __all__ = [
     "MAX_TEXT_CHARS",
     "EmotionModel",
     "check_batch_size",
+    "check_objective",
     "check_texts",
     "explanation",
     "read_json",
@@ -64,6 +69,18 @@ still are under ``truncate``. ``model.max_text_chars``
 changes it (None: no limit); the HTTP service has its own, lower ``--max-chars``."""
 
 _M = TypeVar("_M", bound="EmotionModel")
+_log = get_logger(__name__)
+
+
+def check_objective(objective: Any, error: type[Exception] = ConfigError) -> str:
+    """``objective`` if it is one of :data:`emobalance.metrics.OBJECTIVES` (what the dev
+    thresholds are tuned for), else a one-line error."""
+    from ..metrics import OBJECTIVES
+
+    if isinstance(objective, str) and objective in OBJECTIVES:
+        return objective
+    shown = repr(objective) if isinstance(objective, str) else type(objective).__name__
+    raise error(f"threshold_objective: expected one of {', '.join(OBJECTIVES)}, got {shown}")
 
 
 def check_texts(texts: Any, max_chars: int | None = None) -> list[str]:
@@ -136,7 +153,7 @@ def read_model_config(
     ------
     ModelError
         When the folder or one of ``files`` is missing, or ``config.json`` is not a JSON
-        object listing :data:`~emobalance.labels.LABELS` (and naming ``architecture``).
+        object with a valid label schema (:func:`config_schema`) and ``architecture``.
     """
     if not folder.is_dir():
         raise ModelError(f"{folder}: model directory not found")
@@ -145,7 +162,7 @@ def read_model_config(
             raise ModelError(f"{folder / name}: missing model file")
     path = folder / "config.json"
     cfg = read_json_object(path)
-    check_labels(cfg.get("labels"), str(path))
+    config_schema(cfg, str(path))
     if architecture is not None and cfg.get("architecture") != architecture:
         raise ModelError(
             f"{path}: 'architecture' must be {architecture!r}, got {show(cfg.get('architecture'))}"
@@ -153,15 +170,28 @@ def read_model_config(
     return cfg
 
 
-def read_thresholds(path: Path) -> np.ndarray:
-    """``thresholds.json`` (``{label: threshold}`` for exactly the 28, each a finite number in
-    [0, 1]) as ``float32[28]``."""
-    return parse_thresholds(read_json(path), str(path))
+def config_schema(cfg: dict[str, Any], origin: str) -> LabelSchema:
+    """The label schema a saved config records (``labels`` and ``label_schema``; only
+    ``labels``, GoEmotions', in a folder of an earlier version)."""
+    return read_label_schema(cfg.get("labels"), cfg.get("label_schema"), origin)
 
 
-def thresholds_json(thresholds: np.ndarray) -> dict[str, float]:
+def read_thresholds(path: Path, schema: LabelSchema = GOEMOTIONS) -> np.ndarray:
+    """``thresholds.json`` (``{label: threshold}`` for exactly the labels of ``schema``, each
+    a finite number in [0, 1]) as ``float32[len(schema)]``."""
+    return parse_thresholds(read_json(path), str(path), schema=schema)
+
+
+def thresholds_json(thresholds: np.ndarray, schema: LabelSchema = GOEMOTIONS) -> dict[str, float]:
     """``{label: threshold}`` as :func:`read_thresholds` reads it."""
-    return {lab: float(t) for lab, t in zip(LABELS, thresholds, strict=True)}
+    return {lab: float(t) for lab, t in zip(schema.names, thresholds, strict=True)}
+
+
+def _predicted(proba: np.ndarray, thresholds: np.ndarray, schema: LabelSchema) -> np.ndarray:
+    """The label ids predicted for one row of probabilities (argmax for single-label)."""
+    from ..metrics import predict_labels
+
+    return np.flatnonzero(predict_labels(proba[None, :], thresholds, schema.single_label)[0])
 
 
 def explanation(
@@ -172,24 +202,29 @@ def explanation(
     thresholds: np.ndarray,
     top_k: int,
     method: str,
+    schema: LabelSchema = GOEMOTIONS,
 ) -> dict[str, Any]:
     """The dict every ``explain`` returns (see :meth:`EmotionModel.explain`)."""
+    names = schema.names
     order = np.argsort(-proba)[:top_k]
-    ek = collapse_probabilities(proba[None, :], "ekman")[0]
-    return {
+    out = {
         "text": text,
         "tokens": list(tokens),
         "attention": [float(w) for w in weights],
         "method": method,
-        "labels": [LABELS[j] for j in np.flatnonzero(proba >= thresholds)],
-        "top": [{"label": LABELS[j], "probability": float(proba[j])} for j in order],
-        "probabilities": {lab: float(p) for lab, p in zip(LABELS, proba, strict=True)},
-        "ekman": list(EKMAN)[int(np.argmax(ek))],
+        "labels": [names[j] for j in _predicted(proba, thresholds, schema)],
+        "top": [{"label": names[j], "probability": float(proba[j])} for j in order],
+        "probabilities": {lab: float(p) for lab, p in zip(names, proba, strict=True)},
     }
+    if schema.groupings:  # the first grouping's most probable group (GoEmotions: ekman)
+        g = next(iter(schema.groupings))
+        scores = schema.collapse_probabilities(proba[None, :], g)[0]
+        out[g] = schema.group_names(g)[int(np.argmax(scores))]
+    return out
 
 
 class EmotionModel(ABC):
-    """Base class of the 28-label models (reference network, transformer, TF-IDF, ONNX).
+    """Base class of the models (reference network, transformer, TF-IDF, ONNX).
 
     Subclasses implement :meth:`_predict_proba`, :meth:`save` and :meth:`load`, set ``kind``
     and, when fitted or loaded, the attributes below. Everything else is shared.
@@ -198,9 +233,16 @@ class EmotionModel(ABC):
     ----------
     kind : str
         The registry name of the model kind (class attribute), e.g. ``"reference"``.
-    thresholds_ : ndarray of shape (28,), float32
+    labels_ : LabelSchema
+        The labels the model speaks: the training dataset's schema, saved with the model
+        (GoEmotions for a model of an earlier version).
+    threshold_objective : str
+        What ``_tune_on_dev`` tunes the thresholds for (one of
+        :data:`emobalance.metrics.OBJECTIVES`; default ``"f1"``, each label's own F1).
+    thresholds_ : ndarray of shape (len(labels_),), float32
         Per-label decision thresholds (tuned on dev; 0.5 when fitted without dev; re-tuned
-        on the calibrated dev probabilities by ``emobalance calibrate``).
+        on the calibrated dev probabilities by ``emobalance calibrate``). A single-label
+        model predicts its most probable label instead.
     metrics_ : dict
         What the model learned about itself; ``metrics_["dev"]`` holds
         :func:`emobalance.metrics.evaluate` on dev with ``thresholds_`` when fitted with dev.
@@ -218,6 +260,8 @@ class EmotionModel(ABC):
     explain_max_tokens: ClassVar[int] = 128
     """Tokens the leave-one-token-out explanation looks at (one forward pass each)."""
 
+    labels_: LabelSchema = GOEMOTIONS
+    threshold_objective: str = "f1"
     thresholds_: np.ndarray
     metrics_: dict[str, Any]
     calibration_: PlattCalibration | None = None
@@ -226,7 +270,7 @@ class EmotionModel(ABC):
 
     # ---------------------------------------------------------------- to implement
     def _predict_proba(self, texts: list[str], batch_size: int | None) -> np.ndarray:
-        """Probabilities ``float32[n, 28]`` of ``texts`` (checked) as the model reads them:
+        """Probabilities ``float32[n, L]`` of ``texts`` (checked) as the model reads them:
         truncated to its input length, before calibration. Every kind implements it."""
         raise NotImplementedError(
             f"{type(self).__name__} implements neither _predict_proba nor predict_proba"
@@ -269,7 +313,7 @@ class EmotionModel(ABC):
         aggregate: str | None = None,
         window: int | None = None,
     ) -> np.ndarray:
-        """Probabilities ``float32[n, 28]`` in :data:`~emobalance.labels.LABELS` order.
+        """Probabilities ``float32[n, len(labels_)]`` in the order of :attr:`labels_`.
 
         Each text is split by the long-text policy (:mod:`emobalance.models.long_text`), the
         pieces are scored by the kind (in batches of ``batch_size``), calibrated when the
@@ -341,10 +385,10 @@ class EmotionModel(ABC):
 
         Parameters
         ----------
-        thresholds : float, mapping, sequence of 28 floats, or path
+        thresholds : float, mapping, sequence of floats, or path
             One value in [0, 1] for every label (``0.3``); ``{label: threshold}`` for some
-            labels, the others keeping the model's (``{"grief": 0.2}``); 28 values in
-            :data:`~emobalance.labels.LABELS` order; or a JSON file of ``{label: threshold}``
+            labels, the others keeping the model's (``{"grief": 0.2}``); one value per label
+            in the order of :attr:`labels_`; or a JSON file of ``{label: threshold}``
             (:func:`~emobalance.models.thresholds.read_threshold_file`).
 
         Raises
@@ -356,7 +400,7 @@ class EmotionModel(ABC):
 
         self._check_fitted()
         new = self._copy()
-        new.thresholds_ = resolve_thresholds(thresholds, self.thresholds_)
+        new.thresholds_ = resolve_thresholds(thresholds, self.thresholds_, self.labels_)
         return new
 
     def with_calibration(self: _M, calibration: PlattCalibration | None) -> _M:
@@ -368,8 +412,16 @@ class EmotionModel(ABC):
                 f"calibration: expected a PlattCalibration or None, got "
                 f"{type(calibration).__name__}"
             )
+        if calibration is not None and len(calibration.a) != len(self.labels_):
+            raise ConfigError(
+                f"calibration: {len(calibration.a)} labels, the model has {len(self.labels_)} "
+                f"({self.labels_.describe()})"
+            )
         new = self._copy()
-        new.calibration_ = calibration
+        # keyed by the model's label names when saved (a fit on bare matrices has none)
+        new.calibration_ = (
+            None if calibration is None else dataclasses.replace(calibration, schema=self.labels_)
+        )
         return new
 
     def with_long_text(
@@ -387,22 +439,44 @@ class EmotionModel(ABC):
         if not hasattr(self, "thresholds_"):
             raise ModelError(f"this {type(self).__name__} is not fitted yet: call fit() or load()")
 
-    def _tune_on_dev(self, dev_labels: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
-        """Tune ``thresholds_`` on dev probabilities; store and return ``metrics_["dev"]``."""
-        from ..metrics import evaluate, tune_thresholds
+    def _check_dev(self, train: EmotionDataset, dev: EmotionDataset | None) -> LabelSchema:
+        """The schema of ``train`` (what :meth:`fit` learns), after refusing a ``dev`` of
+        another schema (one line naming both)."""
+        from ..labels import schema_of
 
-        self.thresholds_ = tune_thresholds(dev_labels, proba)
-        self.metrics_["dev"] = evaluate(dev_labels, proba, self.thresholds_)
+        schema = schema_of(train)
+        if dev is not None:
+            schema.check_same(schema_of(dev), "the training set", "dev", error=DataError)
+        return schema
+
+    def _tune_on_dev(self, dev_labels: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
+        """Tune ``thresholds_`` on dev probabilities for :attr:`threshold_objective`; store
+        and return ``metrics_["dev"]``. A label without dev positives keeps 0.5, with a
+        warning naming it."""
+        from ..metrics import evaluate, labels_without_positives, tune_thresholds
+
+        schema = self.labels_
+        missing = labels_without_positives(dev_labels, schema)
+        if missing:
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more"
+                                               if len(missing) > 10 else "")  # fmt: skip
+            _log.warning("dev has no example of %s: threshold 0.5 (untuned)", shown)
+        self.thresholds_ = tune_thresholds(dev_labels, proba, objective=self.threshold_objective)
+        self.metrics_["dev"] = evaluate(dev_labels, proba, self.thresholds_, schema=schema)
         return self.metrics_["dev"]
 
     def predict_matrix(self, texts: Sequence[str], **options: Any) -> np.ndarray:
-        """Binary predictions ``uint8[n, 28]`` with ``thresholds_`` (``options``:
-        ``long_text``, ``aggregate``, ``window``, as in :meth:`predict_proba`)."""
-        return (self._proba(texts, **options) >= self.thresholds_).astype(np.uint8)
+        """Binary predictions ``uint8[n, len(labels_)]`` with ``thresholds_`` (the most
+        probable label for a single-label model; ``options``: ``long_text``, ``aggregate``,
+        ``window``, as in :meth:`predict_proba`)."""
+        from ..metrics import predict_labels
+
+        proba = self._proba(texts, **options)
+        return predict_labels(proba, self.thresholds_, self.labels_.single_label)
 
     def predict(self, texts: Sequence[str], **options: Any) -> list[list[str]]:
         """Label names per text, using ``thresholds_`` (options as :meth:`predict_matrix`)."""
-        return matrix_to_names(self.predict_matrix(texts, **options))
+        return self.labels_.matrix_to_names(self.predict_matrix(texts, **options))
 
     def predict_records(
         self,
@@ -415,17 +489,18 @@ class EmotionModel(ABC):
         aggregate: str | None = None,
         window: int | None = None,
     ) -> list[dict[str, Any]]:
-        """The prediction of each text as a dict, in the 28 labels or a grouping.
+        """The prediction of each text as a dict, in the model's labels or a grouping.
 
         Parameters
         ----------
         texts : sequence of str
         top_k : int, optional
             How many of the view's labels ``top`` lists (at most all); default all.
-        view : {"labels", "ekman", "sentiment"}, default="labels"
-            The 28 labels, Ekman's 6 groups + neutral, or positive / negative / ambiguous /
-            neutral. A group's probability is the max of its members'; it is predicted when
-            any member reaches its threshold (:mod:`emobalance.models.views`).
+        view : str, default="labels"
+            ``labels`` or a grouping of :attr:`labels_` (GoEmotions: ``ekman``, Ekman's 6
+            groups + neutral, and ``sentiment``, positive / negative / ambiguous / neutral).
+            A group's probability is the max of its members'; it is predicted when any
+            member is (:mod:`emobalance.models.views`).
         batch_size, long_text, aggregate, window
             As in :meth:`predict_proba`.
 
@@ -434,7 +509,8 @@ class EmotionModel(ABC):
         list of dict
             Per text: ``labels`` (predicted names of the view), ``top`` (``(name,
             probability)`` pairs, most probable first), ``probabilities`` (the view's, in
-            view order), ``ekman`` and ``sentiment`` (each grouping's most probable group).
+            view order) and, per grouping of the schema under its name, its most probable
+            group (GoEmotions: ``ekman`` and ``sentiment``).
 
         Examples
         --------
@@ -443,18 +519,31 @@ class EmotionModel(ABC):
         """
         from .views import check_top_k, check_view, prediction_records
 
-        check_top_k(top_k), check_view(view)  # before any scoring
+        check_top_k(top_k), check_view(view, self.labels_)  # before any scoring
         proba = self._proba(texts, batch_size, long_text=long_text, aggregate=aggregate,
                             window=window)  # fmt: skip
-        return prediction_records(proba, self.thresholds_, top_k=top_k, view=view)
+        return prediction_records(
+            proba, self.thresholds_, top_k=top_k, view=view, schema=self.labels_
+        )
 
     def evaluate(self, data: EmotionDataset) -> dict[str, Any]:
-        """All metrics of :func:`emobalance.metrics.evaluate` on a labelled dataset."""
+        """All metrics of :func:`emobalance.metrics.evaluate` on a labelled dataset.
+
+        Raises
+        ------
+        DataError
+            For an unlabelled dataset.
+        ModelError
+            For a dataset of another label schema (one line naming both).
+        """
+        from ..labels import schema_of
         from ..metrics import evaluate
 
         if not data.is_labelled:
             raise DataError("evaluate() needs a labelled dataset")
-        return evaluate(data.labels, self.predict_proba(data.texts), self.thresholds_)
+        self.labels_.check_same(schema_of(data), "the model", "the dataset", error=ModelError)
+        proba = self.predict_proba(data.texts)
+        return evaluate(data.labels, proba, self.thresholds_, schema=self.labels_)
 
     def _check_one_text(self, text: Any) -> str:
         if not isinstance(text, str):
@@ -484,7 +573,9 @@ class EmotionModel(ABC):
             ``text``, ``tokens`` (list of str), ``attention`` (one weight per token, sum 1 or
             all zeros), ``method`` (``"attention"`` or ``"leave_one_token_out"``), ``labels``
             (predicted names), ``top`` (list of ``{"label", "probability"}``),
-            ``probabilities`` (all 28), ``ekman`` (group with the highest probability).
+            ``probabilities`` (every label) and, for a schema with groupings, its first
+            grouping's most probable group under the grouping's name (GoEmotions:
+            ``ekman``).
         """
         self._check_fitted()
         text = self._check_one_text(text)
@@ -493,7 +584,7 @@ class EmotionModel(ABC):
         plain = self if self.long_text_policy.mode == "truncate" else self.with_long_text()
         proba_all = plain.predict_proba([text, *variants])
         proba, without = proba_all[0], proba_all[1:]
-        focus = np.flatnonzero(proba >= self.thresholds_)
+        focus = _predicted(proba, self.thresholds_, self.labels_)
         if focus.size == 0:
             focus = np.array([int(np.argmax(proba))])
         drops = np.clip(
@@ -502,6 +593,5 @@ class EmotionModel(ABC):
         total = drops.sum()
         weights = drops / total if total > 0 else np.zeros(len(spans))
         tokens = [text[a:b] for a, b in spans]
-        return explanation(
-            text, tokens, weights, proba, self.thresholds_, top_k, "leave_one_token_out"
-        )
+        return explanation(text, tokens, weights, proba, self.thresholds_, top_k,
+                           "leave_one_token_out", self.labels_)  # fmt: skip

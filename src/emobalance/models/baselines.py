@@ -1,7 +1,7 @@
 """Baselines: TF-IDF (word + character n-grams) with one-vs-rest logistic regression.
 
 :class:`TfidfBaseline` is the classical peer of the reference network in benchmarks and a cheap
-teacher (``predict_proba(texts) -> float32[n, 28]``) for pseudo-labelling. Like the network, it
+teacher (``predict_proba(texts) -> float32[n, L]``) for pseudo-labelling. Like the network, it
 tunes one threshold per label on dev (:func:`emobalance.metrics.tune_thresholds`).
 
 A model directory written by :meth:`TfidfBaseline.save` holds ``model.joblib`` (the fitted
@@ -30,12 +30,14 @@ from sklearn.pipeline import FeatureUnion
 from ..data.dataset import EmotionDataset
 from ..errors import DataError, ModelError
 from ..io import write_json_atomic
-from ..labels import LABELS, NUM_LABELS
+from ..labels import LabelSchema
 from ..metrics import evaluate
 from .base import (
     EmotionModel,
     check_batch_size,
+    check_objective,
     check_texts,
+    config_schema,
     read_model_config,
     read_thresholds,
     thresholds_json,
@@ -49,6 +51,7 @@ from .schema import (
     check_probe,
     first_line,
     json_object,
+    label_schema_fields,
     probe_failed,
     read_metrics,
     show,
@@ -188,6 +191,8 @@ class TfidfBaseline(EmotionModel):
         Seed of the solver.
     n_jobs : int, default=1
         Labels fitted in parallel (and vectorizers built in parallel).
+    threshold_objective : {"f1", "micro_f1", "jaccard"}, default="f1"
+        What the dev thresholds are tuned for (:func:`emobalance.metrics.tune_thresholds`).
 
     Attributes
     ----------
@@ -195,7 +200,9 @@ class TfidfBaseline(EmotionModel):
         The fitted word + character TF-IDF vectorizers.
     classifier_ : LinearOneVsRest
         The fitted per-label logistic regressions.
-    thresholds_ : ndarray of shape (28,), float32
+    labels_ : LabelSchema
+        The training set's labels (one logistic regression each).
+    thresholds_ : ndarray of shape (len(labels_),), float32
         Per-label thresholds tuned on dev (0.5 everywhere when fitted without dev).
     metrics_ : dict
         ``n_train``, ``train_seconds`` and, when fitted with dev, ``dev``:
@@ -228,6 +235,7 @@ class TfidfBaseline(EmotionModel):
         class_weight: str | None = None,
         random_state: int = 0,
         n_jobs: int = 1,
+        threshold_objective: str = "f1",
     ) -> None:
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
@@ -237,6 +245,7 @@ class TfidfBaseline(EmotionModel):
         self.class_weight = class_weight
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.threshold_objective: str = check_objective(threshold_objective)
 
     # ------------------------------------------------------------------ params
     def get_params(self) -> dict[str, Any]:
@@ -250,6 +259,7 @@ class TfidfBaseline(EmotionModel):
             "class_weight": self.class_weight,
             "random_state": self.random_state,
             "n_jobs": self.n_jobs,
+            "threshold_objective": self.threshold_objective,
         }
 
     def __repr__(self) -> str:
@@ -286,12 +296,14 @@ class TfidfBaseline(EmotionModel):
     def fit(self, train: EmotionDataset, dev: EmotionDataset | None = None) -> TfidfBaseline:
         """Fit on ``train``; tune per-label thresholds on ``dev`` when given.
 
-        ``train.weight``, when present, is used as per-row sample weight.
+        ``train.weight``, when present, is used as per-row sample weight; ``train.schema``
+        becomes the model's ``labels_``.
 
         Raises
         ------
         DataError
-            If a dataset is unlabelled or empty, or the texts yield no n-gram at ``min_df``.
+            If a dataset is unlabelled or empty, dev is of another schema, or the texts yield
+            no n-gram at ``min_df``.
         """
         if not train.is_labelled:
             raise DataError("fit() needs a labelled training set")
@@ -299,6 +311,7 @@ class TfidfBaseline(EmotionModel):
             raise DataError("fit() got an empty training set")
         if dev is not None and not dev.is_labelled:
             raise DataError("dev must be labelled (its labels tune the thresholds)")
+        schema = self._check_dev(train, dev)
         t0 = time.perf_counter()
         self.calibration_ = None  # fitted on the probabilities of an earlier fit
         self.vectorizer_ = self._make_vectorizer()
@@ -316,24 +329,27 @@ class TfidfBaseline(EmotionModel):
             n_jobs=self.n_jobs,
         ).fit(X, train.labels, sample_weight=train.weight)
         self.fit_seconds_ = time.perf_counter() - t0
-        self.thresholds_ = np.full(NUM_LABELS, 0.5, dtype=np.float32)
+        self.labels_ = schema
+        self.thresholds_ = np.full(len(schema), 0.5, dtype=np.float32)
         self.metrics_: dict[str, Any] = {"n_train": len(train), "train_seconds": self.fit_seconds_}
         if dev is not None and len(dev):
             proba = self.predict_proba(dev.texts)
             dev_m = self._tune_on_dev(dev.labels, proba)
-            dev_m["macro_f1_at_0_5"] = evaluate(dev.labels, proba, 0.5, groupings=())["macro_f1"]
+            dev_m["macro_f1_at_0_5"] = evaluate(
+                dev.labels, proba, 0.5, groupings=(), schema=schema
+            )["macro_f1"]
         return self
 
     # ------------------------------------------------------------------ inference
     def _predict_proba(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
-        """Uncalibrated probabilities ``float32[n, 28]`` of the whole texts.
+        """Uncalibrated probabilities ``float32[n, L]`` of the whole texts.
 
         ``batch_size`` is accepted for the common signature; the sparse product scores all
         texts at once.
         """
         check_batch_size(batch_size)  # unused, but refused as every kind refuses it
         if not texts:
-            return np.zeros((0, NUM_LABELS), dtype=np.float32)
+            return np.zeros((0, len(self.labels_)), dtype=np.float32)
         return self.classifier_.predict_proba(self.vectorizer_.transform(texts))
 
     # ------------------------------------------------------------------ persistence
@@ -349,7 +365,9 @@ class TfidfBaseline(EmotionModel):
                 {"vectorizer": self.vectorizer_, "classifier": self.classifier_},
                 tmp / "model.joblib",
             )
-            write_json_atomic(tmp / "thresholds.json", thresholds_json(self.thresholds_))
+            write_json_atomic(
+                tmp / "thresholds.json", thresholds_json(self.thresholds_, self.labels_)
+            )
             if self.calibration_ is not None:
                 write_json_atomic(tmp / CALIBRATION_FILE, self.calibration_.to_json())
             write_json_atomic(tmp / "metrics.json", {"metrics": self.metrics_})
@@ -359,7 +377,7 @@ class TfidfBaseline(EmotionModel):
                     "emobalance_version": __version__,
                     "sklearn_version": sklearn.__version__,
                     "architecture": ARCHITECTURE,
-                    "labels": list(LABELS),
+                    **label_schema_fields(self.labels_),
                     "params": self.get_params(),
                     "n_features": self.n_features_,
                     "fit_seconds": getattr(self, "fit_seconds_", None),
@@ -389,15 +407,17 @@ class TfidfBaseline(EmotionModel):
         d = Path(path)
         cfg = read_model_config(d, MODEL_FILES, ARCHITECTURE)
         origin = str(d / "config.json")
+        schema = config_schema(cfg, origin)
         model = cls(**_check_params(cfg.get("params", {}), origin))
+        model.labels_ = schema
         n_features = cfg.get("n_features")
         if n_features is not None:
             check_int(n_features, origin, "'n_features'")
         fit_seconds = cfg.get("fit_seconds")
         if fit_seconds is not None:
             model.fit_seconds_ = check_number(fit_seconds, origin, "'fit_seconds'", lo=0.0)
-        model.thresholds_ = read_thresholds(d / "thresholds.json")
-        model.calibration_ = read_calibration(d)
+        model.thresholds_ = read_thresholds(d / "thresholds.json", schema)
+        model.calibration_ = read_calibration(d, schema)
         m = read_metrics(d / "metrics.json", required=False)
         try:
             with warnings.catch_warnings():
@@ -407,7 +427,7 @@ class TfidfBaseline(EmotionModel):
             msg = first_line(exc)
             raise ModelError(f"{d / 'model.joblib'}: cannot be loaded ({msg})") from None
         model.vectorizer_, model.classifier_ = _check_state(
-            state, d / "model.joblib", model._make_vectorizer()
+            state, d / "model.joblib", model._make_vectorizer(), schema
         )
         model.n_features_ = int(model.classifier_.coef_.shape[1])
         if n_features is not None and n_features != model.n_features_:
@@ -459,14 +479,17 @@ def _check_params(params: Any, origin: str) -> dict[str, Any]:
     for key in ("random_state", "n_jobs"):
         if key in params:
             check_int(params[key], origin, f"'params.{key}'", lo=-(2**31), hi=2**32 - 1)
+    if "threshold_objective" in params:
+        check_objective(params["threshold_objective"], ModelError)
     return out
 
 
 def _check_state(
-    state: Any, path: Path, described: FeatureUnion
+    state: Any, path: Path, described: FeatureUnion, schema: LabelSchema
 ) -> tuple[FeatureUnion, LinearOneVsRest]:
     """The unpickled ``model.joblib``: the word + char TF-IDF union that config.json's
-    params describe (``described``, unfitted), fitted, and 28 finite per-label models over
+    params describe (``described``, unfitted), fitted, and one finite model per label of
+    ``schema`` over
     exactly its features; it scores :data:`PROBE_TEXTS` (a damaged pickle can hold objects
     whose attributes are renamed or of the wrong type, which only scoring reveals)."""
     if not isinstance(state, dict) or not isinstance(state.get("classifier"), LinearOneVsRest):
@@ -505,7 +528,7 @@ def _check_state(
         coef, intercept, const = clf.coef_, clf.intercept_, clf.constant_
         arrays = {"coef_": coef, "intercept_": intercept, "constant_": const}
         for key, arr in arrays.items():
-            want = (NUM_LABELS, n_features) if key == "coef_" else (NUM_LABELS,)
+            want = (len(schema), n_features) if key == "coef_" else (len(schema),)
             if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f" or arr.shape != want:
                 got = getattr(arr, "shape", type(arr).__name__)
                 raise ModelError(f"{path}: classifier {key} must be a float array of shape "
@@ -520,5 +543,5 @@ def _check_state(
         proba = clf.predict_proba(vec.transform(list(PROBE_TEXTS)))
     except Exception as exc:  # whatever a damaged object makes scikit-learn raise
         raise probe_failed(exc, str(path)) from None
-    check_probe(proba, str(path))
+    check_probe(proba, str(path), schema=schema)
     return vec, clf

@@ -13,7 +13,7 @@ few dev positives of rare labels (grief has 13), overfit and produce ties.
 The fit is Platt's (1999): a logistic regression of the label on the model's logit, with
 his smoothed targets ``(N+ + 1) / (N+ + 2)`` for positives and ``1 / (N- + 2)`` for
 negatives, which keep the fit finite on separable data; it is solved by Newton's method for
-all 28 labels at once (two parameters each), in float64. A label with no positive or no
+all the model's labels at once (two parameters each), in float64. A label with no positive or no
 negative row on dev, one score for every dev row, or a fitted slope that is not positive (its
 scores carry no ranking on dev), keeps the identity ``(1, 0)`` and is listed in ``identity``
 (its probabilities are passed through unchanged, to the bit).
@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from ..labels import LABELS, NUM_LABELS
+from ..labels import GOEMOTIONS, LabelSchema
 from .schema import CALIBRATION_FORMAT, CALIBRATION_VERSION, parse_calibration, read_json
 
 __all__ = ["CALIBRATION_FILE", "PlattCalibration", "read_calibration"]
@@ -64,10 +64,13 @@ class PlattCalibration:
 
     Attributes
     ----------
-    a, b : ndarray of shape (28,), float64
-        Slope (> 0) and intercept per label, in :data:`~emobalance.labels.LABELS` order.
+    a, b : ndarray of shape (L,), float64
+        Slope (> 0) and intercept per label, in the order of ``schema``.
     info : dict
         What it was fitted on (``rows``, ``identity``: the labels left as they were).
+    schema : LabelSchema
+        The labels the parameters are keyed by in ``calibration.json`` (the model's
+        ``labels_``; default GoEmotions').
 
     Examples
     --------
@@ -78,6 +81,7 @@ class PlattCalibration:
     a: np.ndarray
     b: np.ndarray
     info: dict[str, Any] = field(default_factory=dict, compare=False)
+    schema: LabelSchema = field(default=GOEMOTIONS, compare=False)
 
     method = "platt"
 
@@ -89,41 +93,52 @@ class PlattCalibration:
     __hash__ = None  # type: ignore[assignment]  # mutable arrays inside
 
     @classmethod
-    def identity(cls) -> PlattCalibration:
+    def identity(cls, schema: LabelSchema = GOEMOTIONS) -> PlattCalibration:
         """The calibration that changes nothing."""
-        return cls(np.ones(NUM_LABELS), np.zeros(NUM_LABELS))
+        return cls(np.ones(len(schema)), np.zeros(len(schema)), schema=schema)
 
     @classmethod
     def fit(
-        cls, y_true: np.ndarray, proba: np.ndarray, max_iter: int = 100, tol: float = 1e-10
+        cls,
+        y_true: np.ndarray,
+        proba: np.ndarray,
+        max_iter: int = 100,
+        tol: float = 1e-10,
+        schema: LabelSchema | None = None,
     ) -> PlattCalibration:
         """Fit ``(a, b)`` per label on dev labels and the model's uncalibrated probabilities.
 
         Parameters
         ----------
-        y_true : ndarray of shape (n, 28)
+        y_true : ndarray of shape (n, L)
             Binary dev labels.
-        proba : ndarray of shape (n, 28)
+        proba : ndarray of shape (n, L)
             The model's probabilities on the same rows, before any calibration.
         max_iter, tol : int, float
             Newton iterations, and the change of the loss under which they stop.
+        schema : LabelSchema, optional
+            The model's labels (``model.labels_``); default GoEmotions' for 28 columns.
 
         Raises
         ------
         DataError
-            When the shapes differ or are not ``(n, 28)`` with ``n >= 1``.
+            When the shapes differ or are not ``(n, len(schema))`` with ``n >= 1``.
         """
         y = np.asarray(y_true, dtype=np.float64)
         x = _logit(proba)
-        if y.shape != x.shape or x.ndim != 2 or x.shape[1] != NUM_LABELS or len(x) == 0:
+        n_labels = len(schema) if schema is not None else (x.shape[-1] if x.ndim == 2 else 0)
+        if y.shape != x.shape or x.ndim != 2 or x.shape[1] != n_labels or len(x) == 0:
             raise DataError(
                 f"calibration needs labels and probabilities of one shape (n >= 1, "
-                f"{NUM_LABELS}), got {y.shape} and {x.shape}"
+                f"{n_labels}), got {y.shape} and {x.shape}"
             )
+        from ..metrics import schema_for
+
+        schema = schema_for(n_labels, schema)
         pos = y.sum(axis=0)
         neg = len(y) - pos
         t = np.where(y > 0, (pos + 1) / (pos + 2), 1 / (neg + 2))
-        a, b = np.ones(NUM_LABELS), np.zeros(NUM_LABELS)
+        a, b = np.ones(n_labels), np.zeros(n_labels)
         loss = _loss(a * x + b, t)
         for _ in range(max_iter):
             q = _sigmoid(a * x + b)
@@ -132,7 +147,7 @@ class PlattCalibration:
             haa, hab, hbb = (w * x * x).mean(0) + 1e-12, (w * x).mean(0), w.mean(0) + 1e-12
             det = haa * hbb - hab * hab
             da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det
-            step = np.ones(NUM_LABELS)
+            step = np.ones(n_labels)
             for _ in range(30):  # backtracking: halve each label's step until its loss falls
                 na, nb = a - step * da, b - step * db
                 new = _loss(na * x + nb, t)
@@ -153,11 +168,11 @@ class PlattCalibration:
         fitted = (a > 0) & (a <= _MAX_PARAM) & (np.abs(b) <= _MAX_PARAM)
         keep = (pos == 0) | (neg == 0) | (np.ptp(x, axis=0) == 0) | ~fitted
         a, b = np.where(keep, 1.0, a), np.where(keep, 0.0, b)
-        info = {"rows": len(y), "identity": [LABELS[j] for j in np.flatnonzero(keep)]}
-        return cls(a, b, info)
+        info = {"rows": len(y), "identity": [schema.names[j] for j in np.flatnonzero(keep)]}
+        return cls(a, b, info, schema)
 
     def apply(self, proba: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities ``float32[n, 28]`` of uncalibrated ``proba``."""
+        """Calibrated probabilities ``float32[n, L]`` of uncalibrated ``proba``."""
         proba = np.asarray(proba)
         if proba.size == 0:
             return proba.astype(np.float32, copy=False)
@@ -176,21 +191,23 @@ class PlattCalibration:
             "method": self.method,
             "params": {
                 lab: {"a": float(a), "b": float(b)}
-                for lab, a, b in zip(LABELS, self.a, self.b, strict=True)
+                for lab, a, b in zip(self.schema.names, self.a, self.b, strict=True)
             },
             "info": dict(self.info),
         }
 
     @classmethod
-    def from_json(cls, obj: Any, origin: str) -> PlattCalibration:
-        """Parse (and check) what :meth:`to_json` wrote; a ModelError names ``origin``."""
-        a, b, info = parse_calibration(obj, origin)
-        return cls(a, b, info)
+    def from_json(cls, obj: Any, origin: str, schema: LabelSchema = GOEMOTIONS) -> PlattCalibration:
+        """Parse (and check) what :meth:`to_json` wrote for a model of ``schema``; a
+        ModelError names ``origin``."""
+        a, b, info = parse_calibration(obj, origin, schema)
+        return cls(a, b, info, schema)
 
 
-def read_calibration(folder: Path) -> PlattCalibration | None:
-    """The ``calibration.json`` of a model folder, or ``None`` when there is none."""
+def read_calibration(folder: Path, schema: LabelSchema = GOEMOTIONS) -> PlattCalibration | None:
+    """The ``calibration.json`` of a model folder of ``schema``, or ``None`` when there is
+    none."""
     path = Path(folder) / CALIBRATION_FILE
     if not path.is_file():
         return None
-    return PlattCalibration.from_json(read_json(path), str(path))
+    return PlattCalibration.from_json(read_json(path), str(path), schema)

@@ -1,4 +1,5 @@
-"""The reference network: embeddings -> Conv1d -> BiLSTM -> additive attention -> 28 logits.
+"""The reference network: embeddings -> Conv1d -> BiLSTM -> additive attention -> one logit
+per label (28 for GoEmotions).
 
 ``use_conv=False`` feeds the embeddings straight to the BiLSTM; ``use_attention=False``
 replaces attention with masked mean + max pooling. Both flags change the module graph
@@ -13,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
-from ..labels import NUM_LABELS
+from ..labels import GOEMOTIONS
 from .layers import UniformDropout
 
 
@@ -85,6 +86,7 @@ class CNNBiLSTMAttention(nn.Module):
     embeddings : ndarray of shape (vocab_size, embedding_dim), optional
         Initial embedding weights (pre-trained vectors).
     num_labels : int, default=28
+        Outputs: one per label of the schema (GoEmotions' 28 by default).
     """
 
     def __init__(
@@ -92,7 +94,7 @@ class CNNBiLSTMAttention(nn.Module):
         vocab_size: int,
         config: ModelConfig,
         embeddings: np.ndarray | None = None,
-        num_labels: int = NUM_LABELS,
+        num_labels: int = len(GOEMOTIONS),
     ) -> None:
         super().__init__()
         self.config = config
@@ -175,7 +177,7 @@ class CNNBiLSTMAttention(nn.Module):
     def forward(
         self, ids: torch.Tensor, lengths: torch.Tensor, return_attention: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits ``(B, 28)``; with ``return_attention`` also the weights ``(B, T)``."""
+        """Logits ``(B, num_labels)``; with ``return_attention`` also the weights ``(B, T)``."""
         h, mask = self.encode(ids, lengths)
         pooled, weights = self.pool(h, mask)
         logits = self.classifier(self.dropout(pooled))

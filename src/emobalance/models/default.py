@@ -2,8 +2,10 @@
 
 The folder holds ``model.onnx`` (the distilled reference network, int8, with its vocabulary,
 thresholds and calibration inside), ``MODEL_CARD.md`` and ``manifest.json``, which records the
-file's sha256. :func:`load_default` checks that sha256 before onnxruntime reads a byte of the
-graph, so a corrupted or swapped file is a one-line error, never a wrong prediction.
+file's sha256 (and, in folders written since label schemas, its ``label_schema``: the
+packaged default model speaks GoEmotions; a user's ``emobalance package --out`` folder
+may speak its own labels). :func:`load_default` checks that sha256 before onnxruntime reads
+a byte of the graph, so a corrupted or swapped file is a one-line error, never a wrong prediction.
 :func:`emobalance.packaging.package_model` writes the folder (``make model``).
 
 Loading needs only ``numpy`` and ``onnxruntime``: no torch, no data, no network.
@@ -16,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelError
+from ..errors import EmobalanceError, ModelError
 from ..io import sha256_file
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "default_model"
@@ -40,8 +42,9 @@ def read_manifest(folder: str | os.PathLike[str] = DEFAULT_DIR) -> dict[str, Any
     d = Path(folder)
     f = d / MANIFEST
     if not (d / MODEL_FILE).is_file() or not f.is_file():
-        raise ModelError(f"{d}: no packaged default model here ({MODEL_FILE} and {MANIFEST}); "
-                         f"{REBUILD_HINT}")
+        raise ModelError(
+            f"{d}: no packaged default model here ({MODEL_FILE} and {MANIFEST}); {REBUILD_HINT}"
+        )
     try:
         m = json.loads(f.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
@@ -100,8 +103,21 @@ def load_default(
     Raises
     ------
     ModelError
-        If the model is missing or corrupted (checksum mismatch).
+        If the model is missing or corrupted (checksum mismatch), or its manifest's
+        ``label_schema`` (written since models of their own labels are packaged) is not
+        the file's.
     """
     from .onnx import OnnxEmotionClassifier
 
-    return OnnxEmotionClassifier.load(verify(folder), num_threads=num_threads)
+    model = OnnxEmotionClassifier.load(verify(folder), num_threads=num_threads)
+    recorded = read_manifest(folder).get("label_schema")
+    if recorded is not None:
+        from ..labels import LabelSchema
+
+        origin = f"{Path(folder) / MANIFEST}: 'label_schema'"
+        try:
+            schema = LabelSchema.from_dict(recorded, origin)
+        except EmobalanceError as exc:
+            raise ModelError(str(exc)) from None
+        schema.check_same(model.labels_, "the manifest", f"{MODEL_FILE}", error=ModelError)
+    return model

@@ -1,11 +1,13 @@
 """The reference network on onnxruntime (kind ``onnx``): one self-contained ``.onnx`` file.
 
 :func:`emobalance.export.export_onnx` writes the file: the graph plus, in the ONNX
-``metadata_props``, the vocabulary, the per-label thresholds, the model config (tokenisation,
-``max_len``), the dev metrics and, for a calibrated model, its calibration, so
+``metadata_props``, the label schema (``emobalance.label_schema``; files written before
+schemas existed hold only GoEmotions' ``labels``), the vocabulary, the per-label thresholds,
+the model config (tokenisation, ``max_len``), the dev metrics and, for a calibrated model,
+its calibration, so
 :class:`OnnxEmotionClassifier` loads from the file alone and needs neither torch nor the
 model directory. The graph takes ``ids`` (int64
-``[batch, seq]``) and returns ``logits`` (float32 ``[batch, 28]``) and ``attention`` (float32
+``[batch, seq]``) and returns ``logits`` (float32 ``[batch, L]``) and ``attention`` (float32
 ``[batch, seq]``); it has no padding mask, so every batch holds texts of one token count.
 
 Prediction needs only ``onnxruntime`` (a dependency of emobalance); export and rewriting
@@ -29,18 +31,18 @@ import numpy as np
 from ..config import ModelConfig
 from ..errors import EmobalanceError, ModelError
 from ..io import atomic_path
-from ..labels import NUM_LABELS
+from ..labels import GOEMOTIONS, LabelSchema
 from ..text import Vocab, tokenize
 from .base import EmotionModel, check_batch_size, check_texts, explanation
 from .calibration import PlattCalibration
 from .schema import (
     check_arrays,
     check_int,
-    check_labels,
     config_section,
     first_line,
     json_object,
     parse_threshold_list,
+    read_label_schema,
     show,
     vocab_from,
 )
@@ -82,7 +84,9 @@ class OnnxEmotionClassifier(EmotionModel):
         The ``.onnx`` file.
     vocab_ : Vocab
     model_config : ModelConfig
-    thresholds_ : ndarray of shape (28,)
+    labels_ : LabelSchema
+        The exported model's labels.
+    thresholds_ : ndarray of shape (len(labels_),)
     metrics_ : dict
         ``dev``: the exported model's dev metrics (absent in files written before 0.2).
     quantize_ : str
@@ -110,7 +114,9 @@ class OnnxEmotionClassifier(EmotionModel):
         quantize: str = "none",
         batch_workers: int = 1,
         metrics: dict[str, Any] | None = None,
+        schema: LabelSchema = GOEMOTIONS,
     ) -> None:
+        self.labels_: LabelSchema = schema
         self.session_ = session
         self.vocab_ = vocab
         self.model_config = model_config
@@ -161,7 +167,10 @@ class OnnxEmotionClassifier(EmotionModel):
         ort = require("onnxruntime")
         p = Path(path)
         if p.is_dir():
-            p = p / DEFAULT_FILE
+            from .default import MANIFEST, verify
+
+            # a folder of `emobalance package`: its file checked against its manifest first
+            p = verify(p) if (p / MANIFEST).is_file() else p / DEFAULT_FILE
         if not p.is_file():
             raise ModelError(f"{p}: ONNX model file not found")
         opts = ort.SessionOptions()
@@ -200,10 +209,13 @@ class OnnxEmotionClassifier(EmotionModel):
         version = check_int(field("format_version"), origin, f"{META}format_version", lo=1)
         if version > FORMAT_VERSION:
             raise ModelError(f"{p}: export format {version} is newer than {FORMAT_VERSION}")
-        check_labels(field("labels"), origin, f"{META}labels")
+        schema = read_label_schema(
+            field("labels"), field("label_schema", "null"), origin, f"{META}labels",
+            f"{META}label_schema",
+        )  # fmt: skip
         config = config_section(field("model"), ModelConfig, origin, f"{META}model")
         vocab = vocab_from(field("vocab"), f"{origin} {META}vocab")
-        thresholds = parse_threshold_list(field("thresholds"), origin, f"{META}thresholds")
+        thresholds = parse_threshold_list(field("thresholds"), origin, f"{META}thresholds", schema)
         metrics = json_object(field("metrics", "{}"), f"{origin} {META}metrics")
         quantize = meta.get(META + "quantize", "none")
         if quantize not in ("none", "int8"):
@@ -214,10 +226,10 @@ class OnnxEmotionClassifier(EmotionModel):
         calibration = None
         if META + "calibration" in meta:
             calibration = PlattCalibration.from_json(
-                field("calibration"), f"{origin} {META}calibration"
+                field("calibration"), f"{origin} {META}calibration", schema
             )
         _check_initializers(p)
-        clf = cls(session, vocab, config, thresholds, p, quantize, workers, metrics)
+        clf = cls(session, vocab, config, thresholds, p, quantize, workers, metrics, schema)
         clf.calibration_ = calibration
         clf._file_state = clf.metadata_state()
         _probe(clf, p)
@@ -229,12 +241,12 @@ class OnnxEmotionClassifier(EmotionModel):
         return self.vocab_.encode_texts(texts, self.model_config.max_len)
 
     def predict_logits(self, texts: Sequence[str], batch_size: int | None = 256) -> np.ndarray:
-        """Logits ``float32[n, 28]`` in input order."""
+        """Logits ``float32[n, len(labels_)]`` in input order."""
         texts = check_texts(texts)
         bs = check_batch_size(batch_size) or 256
         seqs = self.encode(texts)
         n = len(seqs)
-        out = np.empty((n, NUM_LABELS), dtype=np.float32)
+        out = np.empty((n, len(self.labels_)), dtype=np.float32)
         if n == 0:
             return out
         lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=n)
@@ -270,7 +282,7 @@ class OnnxEmotionClassifier(EmotionModel):
         return self.model_config.max_len
 
     def _predict_proba(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
-        """Uncalibrated probabilities ``float32[n, 28]`` (batches of 256 by default)."""
+        """Uncalibrated probabilities ``float32[n, L]`` (batches of 256 by default)."""
         return _sigmoid(self.predict_logits(texts, batch_size))
 
     def explain(self, text: str, top_k: int = 5) -> dict[str, Any]:
@@ -288,7 +300,9 @@ class OnnxEmotionClassifier(EmotionModel):
         if not toks:
             toks = [self.vocab_.itos[self.vocab_.unk_id]]
         attn = weights[0, : len(toks)].astype(np.float64).tolist()
-        return explanation(text, toks, attn, proba, self.thresholds_, top_k, "attention")
+        return explanation(
+            text, toks, attn, proba, self.thresholds_, top_k, "attention", self.labels_
+        )
 
     def metadata_state(self) -> dict[str, str]:
         """The metadata entries the model in memory may have changed since it was loaded
@@ -365,10 +379,11 @@ def _probe(clf: OnnxEmotionClassifier, path: Path) -> None:
     except Exception as exc:  # onnxruntime's own classes
         msg = first_line(exc)
         raise ModelError(f"{path}: the graph fails on the vocabulary's ids ({msg})") from None
-    if logits.shape != (1, NUM_LABELS) or attention.shape != ids.shape:
+    n_labels = len(clf.labels_)
+    if logits.shape != (1, n_labels) or attention.shape != ids.shape:
         raise ModelError(
             f"{path}: the graph gives logits {list(logits.shape)} and attention "
-            f"{list(attention.shape)}, expected [1, {NUM_LABELS}] and {list(ids.shape)}"
+            f"{list(attention.shape)}, expected [1, {n_labels}] and {list(ids.shape)}"
         )
     if not (np.isfinite(logits).all() and np.isfinite(attention).all()):
         raise ModelError(f"{path}: the graph gives non-finite values (damaged weights)")

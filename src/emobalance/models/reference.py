@@ -23,13 +23,14 @@ from ..config import ModelConfig, TrainConfig, validate
 from ..data.dataset import EmotionDataset
 from ..errors import DataError, ModelError
 from ..io import write_json_atomic
-from ..labels import LABELS, NUM_LABELS
 from ..text import Vocab, tokenize
 from ..text.encoded import encode_cached
 from ..training import Trainer, TrainResult, predict_logits, resolve_device, set_seed, sigmoid
 from .base import (
     EmotionModel,
     check_batch_size,
+    check_objective,
+    config_schema,
     explanation,
     read_model_config,
     read_thresholds,
@@ -42,6 +43,7 @@ from .schema import (
     check_int,
     check_shapes,
     config_section,
+    label_schema_fields,
     read_metrics,
     read_vocab,
     safetensors_shapes,
@@ -61,12 +63,16 @@ class EmotionClassifier(EmotionModel):
         Architecture and text settings.
     train : TrainConfig or dict, optional
         Training settings (epochs, loss, mixed precision, seed...).
+    threshold_objective : {"f1", "micro_f1", "jaccard"}, default="f1"
+        What the dev thresholds are tuned for (:func:`emobalance.metrics.tune_thresholds`).
 
     Attributes
     ----------
+    labels_ : LabelSchema
+        The training set's labels (the network has one output per label).
     vocab_ : Vocab
     network_ : CNNBiLSTMAttention
-    thresholds_ : ndarray of shape (28,)
+    thresholds_ : ndarray of shape (len(labels_),)
         Per-label decision thresholds tuned on dev (0.5 without dev).
     history_ : list of dict
         Per-epoch training record.
@@ -86,7 +92,9 @@ class EmotionClassifier(EmotionModel):
         self,
         model: ModelConfig | dict[str, Any] | None = None,
         train: TrainConfig | dict[str, Any] | None = None,
+        threshold_objective: str = "f1",
     ) -> None:
+        self.threshold_objective = check_objective(threshold_objective)
         self.model_config = (
             model if isinstance(model, ModelConfig) else validate(ModelConfig, model or {}, "model")
         )
@@ -114,10 +122,12 @@ class EmotionClassifier(EmotionModel):
         Parameters
         ----------
         train : EmotionDataset
-            Labelled training data (its ``weight`` column, when present, weights the loss).
+            Labelled training data (its ``weight`` column, when present, weights the loss);
+            its ``schema`` becomes the model's ``labels_``.
         dev : EmotionDataset, optional
-            Dev data for early stopping and threshold tuning. The test split never goes here.
-        targets : ndarray of shape (n, 28), optional
+            Dev data for early stopping and threshold tuning, of the same schema. The test
+            split never goes here.
+        targets : ndarray of shape (n, len(train.schema)), optional
             Soft targets replacing ``train.labels`` (distillation).
         loss_fn : nn.Module, optional
             A per-element loss replacing the configured one.
@@ -132,6 +142,7 @@ class EmotionClassifier(EmotionModel):
             raise DataError("fit() needs a labelled training dataset")
         if len(train) == 0:
             raise DataError("the training dataset is empty")
+        schema = self._check_dev(train, dev)
         t0 = time.perf_counter()
         self.calibration_ = None  # fitted on the probabilities of earlier weights
         set_seed(tc.seed)
@@ -154,15 +165,17 @@ class EmotionClassifier(EmotionModel):
         else:
             self.embedding_info_ = {"source": "random", "coverage": 0.0}
         set_seed(tc.seed)
+        self.labels_ = schema
         self.network_ = CNNBiLSTMAttention(
-            len(self.vocab_), mc, None if emb is None else emb.matrix
+            len(self.vocab_), mc, None if emb is None else emb.matrix, num_labels=len(schema)
         )
         prep_s = time.perf_counter() - t0
         # one padded matrix each, reused by every epoch (and by later fits on the same texts)
         seqs = encode_cached(self.vocab_, train.texts, mc.max_len)
         y = train.labels if targets is None else np.asarray(targets, dtype=np.float32)
         dev_seqs = None if dev is None else encode_cached(self.vocab_, dev.texts, mc.max_len)
-        trainer = Trainer(self.network_, tc)
+        trainer = Trainer(self.network_, tc, single_label=schema.single_label,
+                          threshold_objective=self.threshold_objective)  # fmt: skip
         result: TrainResult = trainer.fit(
             seqs,
             y,
@@ -174,7 +187,7 @@ class EmotionClassifier(EmotionModel):
         self.device_ = trainer.device
         self.network_.eval()
         self.history_ = result.history
-        self.thresholds_ = np.full(NUM_LABELS, 0.5, dtype=np.float32)
+        self.thresholds_ = np.full(len(schema), 0.5, dtype=np.float32)
         self.metrics_: dict[str, Any] = {
             "n_train": len(train),
             "prepare_seconds": prep_s,
@@ -195,7 +208,7 @@ class EmotionClassifier(EmotionModel):
         return self.model_config.max_len
 
     def _predict_proba(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
-        """Uncalibrated probabilities ``float32[n, 28]`` of the first ``max_len`` tokens."""
+        """Uncalibrated probabilities ``float32[n, L]`` of the first ``max_len`` tokens."""
         bs = check_batch_size(batch_size) or self.train_config.eval_batch_size
         seqs = self.encode(texts)
         logits = predict_logits(self.network_, seqs, bs, self._device())
@@ -227,7 +240,9 @@ class EmotionClassifier(EmotionModel):
             if weights is not None
             else [0.0] * len(toks)
         )
-        return explanation(text, toks, attn, proba, self.thresholds_, top_k, "attention")
+        return explanation(
+            text, toks, attn, proba, self.thresholds_, top_k, "attention", self.labels_
+        )
 
     def _device(self) -> torch.device:
         return next(self.network_.parameters()).device
@@ -244,7 +259,9 @@ class EmotionClassifier(EmotionModel):
         def write(tmp: Path) -> None:
             save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
             self.vocab_.save(tmp / "vocab.json")
-            write_json_atomic(tmp / "thresholds.json", thresholds_json(self.thresholds_))
+            write_json_atomic(
+                tmp / "thresholds.json", thresholds_json(self.thresholds_, self.labels_)
+            )
             if self.calibration_ is not None:
                 write_json_atomic(tmp / CALIBRATION_FILE, self.calibration_.to_json())
             write_json_atomic(
@@ -255,10 +272,11 @@ class EmotionClassifier(EmotionModel):
                 {
                     "emobalance_version": __version__,
                     "architecture": ARCHITECTURE,
-                    "labels": list(LABELS),
+                    **label_schema_fields(self.labels_),
                     "vocab_size": len(self.vocab_),
                     "model": self.model_config.model_dump(mode="json"),
                     "train": self.train_config.model_dump(mode="json"),
+                    "threshold_objective": self.threshold_objective,
                 },
             )
 
@@ -289,25 +307,30 @@ class EmotionClassifier(EmotionModel):
         d = Path(path)
         cfg = read_model_config(d, MODEL_FILES, ARCHITECTURE)
         cfg_path = str(d / "config.json")
+        schema = config_schema(cfg, cfg_path)
         clf = cls(
             model=config_section(cfg.get("model"), ModelConfig, cfg_path, "model"),
             train=config_section(cfg.get("train"), TrainConfig, cfg_path, "train"),
+            threshold_objective=check_objective(cfg.get("threshold_objective", "f1"), ModelError),
         )
+        clf.labels_ = schema
         vocab_size = check_int(cfg.get("vocab_size"), cfg_path, "'vocab_size'", lo=2)
         clf.vocab_ = read_vocab(d / "vocab.json")
         if len(clf.vocab_) != vocab_size:
             raise ModelError(
                 f"{d / 'vocab.json'}: {len(clf.vocab_)} tokens, config.json says {vocab_size}"
             )
-        clf.thresholds_ = read_thresholds(d / "thresholds.json")
-        clf.calibration_ = read_calibration(d)
+        clf.thresholds_ = read_thresholds(d / "thresholds.json", schema)
+        clf.calibration_ = read_calibration(d, schema)
         m = read_metrics(d / "metrics.json")
         weights = d / "model.safetensors"
         # the names and shapes the config implies, from a network on the meta device (no
         # memory, no random numbers drawn), checked against the header before any tensor is
         # read or a network of the config's size is built
         with torch.device("meta"):
-            expected = CNNBiLSTMAttention(vocab_size, clf.model_config).state_dict()
+            expected = CNNBiLSTMAttention(
+                vocab_size, clf.model_config, num_labels=len(schema)
+            ).state_dict()
         check_shapes(safetensors_shapes(weights), {k: tuple(v.shape) for k, v in
                                                    expected.items()}, str(weights))  # fmt: skip
         try:
@@ -316,7 +339,8 @@ class EmotionClassifier(EmotionModel):
             msg = str(exc).splitlines()[0][:200]
             raise ModelError(f"{weights}: cannot be read ({msg})") from None
         check_arrays({k: v.float().numpy() for k, v in state.items()}, str(weights))
-        clf.network_ = CNNBiLSTMAttention(len(clf.vocab_), clf.model_config)
+        clf.network_ = CNNBiLSTMAttention(len(clf.vocab_), clf.model_config,
+                                          num_labels=len(schema))  # fmt: skip
         try:
             clf.network_.load_state_dict(state)
         except RuntimeError as exc:

@@ -269,7 +269,9 @@ def _is_tfidf(p: Path) -> bool:
 
 
 def _is_onnx(p: Path) -> bool:
-    return p.suffix.lower() == ".onnx" and not p.is_dir()
+    if p.is_dir():  # a packaged folder (`emobalance package --out`): manifest + model.onnx
+        return (p / "manifest.json").is_file() and (p / "model.onnx").is_file()
+    return p.suffix.lower() == ".onnx"
 
 
 register_kind(
@@ -296,6 +298,6 @@ register_kind(
     "onnx",
     "emobalance.models.onnx:OnnxEmotionClassifier",
     recognise=_is_onnx,
-    expects="a .onnx file of `emobalance export` (onnx)",
+    expects="a .onnx file of `emobalance export`, or a folder of `emobalance package` (onnx)",
     options=("num_threads",),
 )

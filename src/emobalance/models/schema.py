@@ -7,11 +7,13 @@ that :func:`~emobalance.models.registry.load_model` gives a working model or a
 :class:`~emobalance.errors.ModelError`, never another exception, and never a model that can
 print NaN probabilities or whose label can never fire:
 
-- JSON files must parse (UTF-8) and hold an object; ``labels`` must be the 28 in order;
-- thresholds: exactly the 28 labels, each a finite number in [0, 1] (a user's overrides:
+- JSON files must parse (UTF-8) and hold an object; ``label_schema`` a valid
+  :class:`~emobalance.labels.LabelSchema` and ``labels`` its names in order (a folder of an
+  earlier version holds only ``labels``, GoEmotions' 28: :func:`read_label_schema`);
+- thresholds: exactly the model's labels, each a finite number in [0, 1] (a user's overrides:
   any of the labels, :func:`parse_thresholds` with ``partial=True``);
-- ``calibration.json`` (optional): per-label Platt parameters for exactly the 28 labels, each
-  finite, slopes positive (:func:`parse_calibration`);
+- ``calibration.json`` (optional): per-label Platt parameters for exactly the model's labels,
+  each finite, slopes positive (:func:`parse_calibration`);
 - ``metrics.json``: any content, but a JSON object (``metrics`` an object, ``history`` a list);
 - config sections go through their pydantic models (:func:`config_section`);
 - weights: the tensor names and shapes the config implies, every value finite and within
@@ -30,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import EmobalanceError, ModelError
-from ..labels import LABELS, NUM_LABELS
+from ..errors import DataError, EmobalanceError, ModelError
+from ..labels import GOEMOTIONS, LabelSchema
 
 __all__ = [
     "CALIBRATION_FORMAT",
@@ -46,12 +48,14 @@ __all__ = [
     "check_shapes",
     "config_section",
     "json_object",
+    "label_schema_fields",
     "parse_calibration",
     "parse_threshold_list",
     "parse_thresholds",
     "probe_failed",
     "read_json",
     "read_json_object",
+    "read_label_schema",
     "read_metrics",
     "read_vocab",
     "safetensors_shapes",
@@ -63,8 +67,6 @@ WEIGHT_LIMIT = 1e6
 """Largest magnitude a weight may have. Trained weights stay far below it (|w| < 100); a
 larger value is a damaged file (a flipped exponent bit), and below it no layer of the models
 here can overflow float32 to inf, whose differences would print NaN probabilities."""
-
-_LABEL_SET = frozenset(LABELS)
 
 PROBE_TEXTS = ("", "Thank you so much, I love it!", "why?? 😡 so ANGRY")
 """Texts a kind's ``load`` scores once, below its public ``predict_proba``, where a damaged
@@ -126,10 +128,60 @@ def read_json_object(path: Path) -> dict[str, Any]:
     return json_object(read_json(path), str(path))
 
 
-def check_labels(value: Any, origin: str, field: str = "labels") -> None:
-    """Refuse a label list other than :data:`~emobalance.labels.LABELS` (in that order)."""
-    if value != list(LABELS):
-        raise ModelError(f"{origin}: '{field}': label list differs from emobalance.LABELS")
+def check_labels(
+    value: Any, origin: str, schema: LabelSchema = GOEMOTIONS, field: str = "labels"
+) -> None:
+    """Refuse a label list other than ``schema``'s names (in that order)."""
+    if value != list(schema.names):
+        raise ModelError(
+            f"{origin}: '{field}': label list differs from the model's label schema "
+            f"{schema.describe()}"
+        )
+
+
+def read_label_schema(
+    labels: Any,
+    schema: Any,
+    origin: str,
+    field: str = "labels",
+    schema_field: str = "label_schema",
+) -> LabelSchema:
+    """The :class:`~emobalance.labels.LabelSchema` a saved model speaks.
+
+    Parameters
+    ----------
+    labels : object
+        The saved ``labels`` (the names in order), which every version writes.
+    schema : object
+        The saved ``label_schema`` (:meth:`LabelSchema.to_dict`), or None for a model saved
+        before schemas existed: those spoke GoEmotions only, so their ``labels`` must be
+        GoEmotions' 28 (another list there is a damaged or hand-edited file, not a schema).
+    origin : str
+        The file named in errors.
+    field, schema_field : str
+        The names of the two fields, for the errors.
+
+    Raises
+    ------
+    ModelError
+        One line naming the file and the field: an invalid schema, or ``labels`` that are
+        not the schema's names.
+    """
+    if schema is None:
+        found = GOEMOTIONS
+    else:
+        try:
+            found = LabelSchema.from_dict(schema, f"{origin}: '{schema_field}'")
+        except DataError as exc:
+            raise ModelError(str(exc)) from None
+    check_labels(labels, origin, found, field)
+    return found
+
+
+def label_schema_fields(schema: LabelSchema) -> dict[str, Any]:
+    """``{"labels": names, "label_schema": schema}``: what a saved model records of its
+    labels (:func:`read_label_schema` reads it back)."""
+    return {"labels": list(schema.names), "label_schema": schema.to_dict()}
 
 
 def check_number(
@@ -183,11 +235,12 @@ def parse_thresholds(
     obj: Any,
     origin: str,
     *,
+    schema: LabelSchema = GOEMOTIONS,
     partial: bool = False,
     where: Callable[[str], str] | None = None,
     error: type[EmobalanceError] = ModelError,
 ) -> np.ndarray:
-    """``{label: threshold}`` for exactly the 28 labels as ``float32[28]``.
+    """``{label: threshold}`` for exactly the labels of ``schema`` as ``float32[len(schema)]``.
 
     Parameters
     ----------
@@ -195,10 +248,12 @@ def parse_thresholds(
         The parsed JSON.
     origin : str
         The file (or place) named in errors.
+    schema : LabelSchema, default=GOEMOTIONS
+        The model's labels.
     partial : bool, default=False
         Accept any subset of the labels (a user's overrides): the labels not named are NaN,
-        and a key is looked up as :func:`~emobalance.labels.label_id` does (case and spaces
-        ignored, ids accepted); each label at most once.
+        and a key is looked up as :meth:`~emobalance.labels.LabelSchema.label_id` does (case
+        and spaces ignored, ids accepted); each label at most once.
     where : callable, optional
         ``key -> place`` named in the error about that key (e.g. ``"t.json: line 3"``);
         default ``origin``.
@@ -214,38 +269,44 @@ def parse_thresholds(
     if not isinstance(obj, dict):
         raise error(f"{origin}: expected a JSON object {{label: threshold}}, got {_kind(obj)}")
     place = where or (lambda key: origin)
+    names = schema.names
     if partial:
-        from ..labels import label_id
-
-        out = np.full(NUM_LABELS, np.nan, dtype=np.float32)
+        out = np.full(len(names), np.nan, dtype=np.float32)
         for key, value in obj.items():
-            j = label_id(key, place(key), what="label", error=error)
+            j = schema.label_id(key, place(key), what="label", error=error)
             if not np.isnan(out[j]):
-                raise error(f"{place(key)}: label {LABELS[j]!r} is given twice")
-            out[j] = _threshold(value, place(key), repr(LABELS[j]), error)
+                raise error(f"{place(key)}: label {names[j]!r} is given twice")
+            out[j] = _threshold(value, place(key), repr(names[j]), error)
         return out
+    known = frozenset(names)
     for lab, value in obj.items():
-        if lab in _LABEL_SET:
+        if lab in known:
             _threshold(value, place(lab), repr(lab), error)
-    extra = [k for k in obj if k not in _LABEL_SET]
+    extra = [k for k in obj if k not in known]
     if extra:
-        raise error(f"{place(extra[0])}: unknown label {show(extra[0])} (expected the 28 labels)")
-    missing = [lab for lab in LABELS if lab not in obj]
+        raise error(
+            f"{place(extra[0])}: unknown label {show(extra[0])} (expected the "
+            f"{len(names)} labels of {schema.name})"
+        )
+    missing = [lab for lab in names if lab not in obj]
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         raise error(f"{origin}: no threshold for {', '.join(missing[:3])}{more}")
-    return np.array([float(obj[lab]) for lab in LABELS], dtype=np.float32)
+    return np.array([float(obj[lab]) for lab in names], dtype=np.float32)
 
 
-def parse_threshold_list(obj: Any, origin: str, field: str = "thresholds") -> np.ndarray:
-    """A list of 28 thresholds in :data:`LABELS` order (the ONNX metadata's form)."""
-    if not isinstance(obj, list) or len(obj) != NUM_LABELS:
+def parse_threshold_list(
+    obj: Any, origin: str, field: str = "thresholds", schema: LabelSchema = GOEMOTIONS
+) -> np.ndarray:
+    """A list of ``len(schema)`` thresholds in the schema's order (the ONNX metadata's form)."""
+    n_labels = len(schema)
+    if not isinstance(obj, list) or len(obj) != n_labels:
         n = f" of {len(obj)}" if isinstance(obj, list) else ""
         raise ModelError(
-            f"{origin}: {field} must be a list of {NUM_LABELS} numbers, got {_kind(obj)}{n}"
+            f"{origin}: {field} must be a list of {n_labels} numbers, got {_kind(obj)}{n}"
         )
     for i, value in enumerate(obj):
-        _threshold(value, origin, f"{field}[{i}] ({LABELS[i]!r})")
+        _threshold(value, origin, f"{field}[{i}] ({schema.names[i]!r})")
     return np.array([float(v) for v in obj], dtype=np.float32)
 
 
@@ -256,12 +317,14 @@ CALIBRATION_LIMIT = 1e4
 """Largest slope or intercept magnitude a stored calibration may hold (fits stay under 1e3)."""
 
 
-def parse_calibration(obj: Any, origin: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def parse_calibration(
+    obj: Any, origin: str, schema: LabelSchema = GOEMOTIONS
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """``calibration.json``: per-label Platt parameters ``(a, b)`` and the fit's ``info``.
 
     The object holds ``format`` (:data:`CALIBRATION_FORMAT`), ``version`` (1),
     ``method`` (``"platt"``), ``params`` (``{label: {"a": slope, "b": intercept}}`` for
-    exactly the 28 labels; ``0 < a <= 1e4``, ``|b| <= 1e4``) and optionally ``info`` (an
+    exactly the labels of ``schema``; ``0 < a <= 1e4``, ``|b| <= 1e4``) and optionally ``info`` (an
     object).
 
     Raises
@@ -278,15 +341,16 @@ def parse_calibration(obj: Any, origin: str) -> tuple[np.ndarray, np.ndarray, di
     if d.get("method") != "platt":
         raise ModelError(f"{origin}: 'method' must be \"platt\", got {show(d.get('method'))}")
     params = json_object(d.get("params"), f"{origin}: 'params'")
-    extra = [k for k in params if k not in _LABEL_SET]
+    known = frozenset(schema.names)
+    extra = [k for k in params if k not in known]
     if extra:
         raise ModelError(f"{origin}: 'params': unknown label {show(extra[0])}")
-    missing = [lab for lab in LABELS if lab not in params]
+    missing = [lab for lab in schema.names if lab not in params]
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         raise ModelError(f"{origin}: 'params': no entry for {', '.join(missing[:3])}{more}")
-    a, b = np.empty(NUM_LABELS), np.empty(NUM_LABELS)
-    for j, lab in enumerate(LABELS):
+    a, b = np.empty(len(schema)), np.empty(len(schema))
+    for j, lab in enumerate(schema.names):
         p = json_object(params[lab], f"{origin}: 'params'.{lab}")
         a[j] = check_number(p.get("a"), origin, f"'params'.{lab}.a",
                             what=f"a number in (0, {CALIBRATION_LIMIT:g}]")  # fmt: skip
@@ -409,10 +473,13 @@ def check_shapes(
             )
 
 
-def check_probe(scores: Any, origin: str, logits: bool = False) -> None:
-    """Scores of :data:`PROBE_TEXTS`: shape (3, 28), finite (probabilities in [0, 1])."""
+def check_probe(
+    scores: Any, origin: str, logits: bool = False, schema: LabelSchema = GOEMOTIONS
+) -> None:
+    """Scores of :data:`PROBE_TEXTS`: shape ``(3, len(schema))``, finite (probabilities in
+    [0, 1])."""
     a = np.asarray(scores)
-    if a.shape != (len(PROBE_TEXTS), NUM_LABELS):
+    if a.shape != (len(PROBE_TEXTS), len(schema)):
         raise ModelError(f"{origin}: the model scores probe texts with shape {list(a.shape)}")
     if not np.isfinite(a).all() or (not logits and ((a < 0) | (a > 1)).any()):
         raise ModelError(f"{origin}: the model gives non-finite or out-of-range scores")

@@ -2,9 +2,9 @@
 
 :meth:`EmotionModel.with_thresholds <emobalance.models.base.EmotionModel.with_thresholds>`
 and ``emobalance predict --threshold / --thresholds`` go through :func:`resolve_thresholds`.
-A thresholds file is a JSON object ``{label: threshold}`` naming any of the 28 labels (those
-it does not name keep the model's threshold), e.g. ``{"grief": 0.2, "relief": 0.35}``;
-``emobalance thresholds MODEL --json`` prints one with all 28. Bad input is one line naming
+A thresholds file is a JSON object ``{label: threshold}`` naming any of the model's labels
+(those it does not name keep the model's threshold), e.g. ``{"grief": 0.2, "relief": 0.35}``;
+``emobalance thresholds MODEL --json`` prints one with all of them. Bad input is one line naming
 the file, its line and the label: not JSON, not an object, an unknown label, a label given
 twice, a value that is not a number in [0, 1].
 """
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, ModelError
-from ..labels import NUM_LABELS
+from ..labels import GOEMOTIONS, LabelSchema
 from .schema import parse_threshold_list, parse_thresholds
 
 __all__ = ["ThresholdSpec", "read_threshold_file", "resolve_thresholds"]
@@ -47,9 +47,11 @@ def _key_lines(text: str) -> dict[str, int]:
     return lines
 
 
-def read_threshold_file(path: str | os.PathLike[str]) -> np.ndarray:
-    """The thresholds a JSON file names, as ``float32[28]`` with NaN for the labels it does
-    not name.
+def read_threshold_file(
+    path: str | os.PathLike[str], schema: LabelSchema = GOEMOTIONS
+) -> np.ndarray:
+    """The thresholds a JSON file names for a model of ``schema``, as
+    ``float32[len(schema)]`` with NaN for the labels it does not name.
 
     Raises
     ------
@@ -88,20 +90,26 @@ def read_threshold_file(path: str | os.PathLike[str]) -> np.ndarray:
         raise ConfigError(f"{p}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
     except (ValueError, RecursionError) as exc:  # a number of over 4,300 digits, deep nesting
         raise ConfigError(f"{p}: not valid JSON ({str(exc).splitlines()[0][:200]})") from None
-    return parse_thresholds(obj, str(p), partial=True, where=where, error=ConfigError)
+    return parse_thresholds(
+        obj, str(p), schema=schema, partial=True, where=where, error=ConfigError
+    )
 
 
-def resolve_thresholds(spec: Any, current: np.ndarray) -> np.ndarray:
-    """New per-label thresholds ``float32[28]`` from ``spec`` over ``current``.
+def resolve_thresholds(
+    spec: Any, current: np.ndarray, schema: LabelSchema = GOEMOTIONS
+) -> np.ndarray:
+    """New per-label thresholds ``float32[len(schema)]`` from ``spec`` over ``current``.
 
     Parameters
     ----------
-    spec : float, mapping, sequence of 28 floats, or path
+    spec : float, mapping, sequence of floats, or path
         A number in [0, 1] for every label; ``{label: threshold}`` for some labels (the
-        others keep ``current``); 28 numbers in :data:`~emobalance.labels.LABELS` order; or
-        a JSON file of ``{label: threshold}`` (:func:`read_threshold_file`).
-    current : ndarray of shape (28,)
+        others keep ``current``); one number per label in the schema's order; or a JSON
+        file of ``{label: threshold}`` (:func:`read_threshold_file`).
+    current : ndarray of shape (len(schema),)
         The model's thresholds.
+    schema : LabelSchema, default=GOEMOTIONS
+        The model's labels (``model.labels_``).
 
     Raises
     ------
@@ -110,26 +118,29 @@ def resolve_thresholds(spec: Any, current: np.ndarray) -> np.ndarray:
     """
     base = np.array(current, dtype=np.float32, copy=True)
     if isinstance(spec, str | os.PathLike):
-        given = read_threshold_file(spec)
+        given = read_threshold_file(spec, schema)
     elif isinstance(spec, Mapping):
-        given = parse_thresholds(dict(spec), "thresholds", partial=True, error=ConfigError)
+        given = parse_thresholds(
+            dict(spec), "thresholds", schema=schema, partial=True, error=ConfigError
+        )
     elif isinstance(spec, numbers.Real) and not isinstance(spec, bool):
         value = float(spec)
         if not (math.isfinite(value) and 0.0 <= value <= 1.0):
             raise ConfigError(f"threshold must be a number in [0, 1], got {spec}")
-        given = np.full(NUM_LABELS, value, dtype=np.float32)
+        given = np.full(len(schema), value, dtype=np.float32)
     elif isinstance(spec, Sequence | np.ndarray) and not isinstance(spec, bytes):
         try:
             given = parse_threshold_list(
                 [v.item() if isinstance(v, np.generic) else v for v in list(spec)],
                 "thresholds",
                 "thresholds",
+                schema,
             )
         except ModelError as exc:  # the shared check's class: a user's input here
             raise ConfigError(str(exc)) from None
     else:
         raise ConfigError(
-            "thresholds: expected a number, a {label: threshold} mapping, 28 numbers or a "
-            f"JSON file, got {type(spec).__name__}"
+            f"thresholds: expected a number, a {{label: threshold}} mapping, {len(schema)} "
+            f"numbers or a JSON file, got {type(spec).__name__}"
         )
     return np.where(np.isnan(given), base, given).astype(np.float32)

@@ -1,4 +1,5 @@
-"""A fine-tuned Hugging Face encoder for the 28 labels: the project's teacher.
+"""A fine-tuned Hugging Face encoder for a label schema (GoEmotions' 28 or a user's own): the
+project's teacher.
 
 Mean pooling over the encoder's last hidden states + a linear head, BCE, AdamW with warm-up
 and linear decay over length-bucketed batches with dynamic padding, early stopping on dev
@@ -35,8 +36,14 @@ from ..config import TrainConfig, TransformerConfig, validate
 from ..data.dataset import EmotionDataset
 from ..errors import DataError, ModelError
 from ..io import write_json_atomic
-from ..labels import LABELS, NUM_LABELS
-from .base import EmotionModel, check_batch_size, read_thresholds, thresholds_json
+from ..labels import GOEMOTIONS
+from .base import (
+    EmotionModel,
+    check_batch_size,
+    check_objective,
+    read_thresholds,
+    thresholds_json,
+)
 from .calibration import CALIBRATION_FILE, read_calibration
 from .layers import UniformDropout, register_teacher_attention, use_uniform_dropout
 from .schema import (
@@ -46,8 +53,10 @@ from .schema import (
     check_shapes,
     config_section,
     first_line,
+    label_schema_fields,
     probe_failed,
     read_json,
+    read_label_schema,
     read_metrics,
     safetensors_shapes,
     show,
@@ -232,9 +241,10 @@ def _check_encoder_weights(folder: Path, cfg: Any) -> None:
 
 
 class MeanPoolClassifier(nn.Module):
-    """Encoder -> masked mean of the last hidden states -> dropout -> linear (28 logits)."""
+    """Encoder -> masked mean of the last hidden states -> dropout -> linear (one logit
+    per label)."""
 
-    def __init__(self, encoder: nn.Module, n_labels: int = NUM_LABELS, dropout: float = 0.1):
+    def __init__(self, encoder: nn.Module, n_labels: int = len(GOEMOTIONS), dropout: float = 0.1):
         super().__init__()
         self.encoder = encoder
         use_uniform_dropout(encoder)
@@ -286,17 +296,22 @@ def _epoch_seeds(cfg: TransformerConfig) -> Callable[[int], int]:
 
 # ----------------------------------------------------------------------- the classifier
 class TransformerClassifier(EmotionModel):
-    """A Hugging Face encoder fine-tuned for the 28 labels (scikit-learn face).
+    """A Hugging Face encoder fine-tuned for a label schema's labels (scikit-learn face).
 
     Parameters
     ----------
     config : TransformerConfig or dict, optional
+    threshold_objective : {"f1", "micro_f1", "jaccard"}, default="f1"
+        The measure :func:`emobalance.metrics.tune_thresholds` maximises on dev: each
+        label's F1, micro-F1 or the example-based Jaccard index.
 
     Attributes
     ----------
+    labels_ : LabelSchema
+        The labels of the training set, one output of the head each.
     tokenizer_ : transformers tokenizer
     network_ : MeanPoolClassifier
-    thresholds_ : ndarray of shape (28,)
+    thresholds_ : ndarray of shape (len(labels_),)
         Per-label thresholds tuned on dev (0.5 without dev).
     history_ : list of dict
     metrics_ : dict
@@ -311,7 +326,12 @@ class TransformerClassifier(EmotionModel):
 
     kind = "transformer"
 
-    def __init__(self, config: TransformerConfig | dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        config: TransformerConfig | dict[str, Any] | None = None,
+        threshold_objective: str = "f1",
+    ) -> None:
+        self.threshold_objective = check_objective(threshold_objective)
         self.config = (
             config
             if isinstance(config, TransformerConfig)
@@ -364,7 +384,7 @@ class TransformerClassifier(EmotionModel):
         device = next(self.network_.parameters()).device
         bs = batch_size or self.config.eval_batch_size
         n = len(ids)
-        out = np.zeros((n, NUM_LABELS), dtype=np.float32)
+        out = np.zeros((n, len(self.labels_)), dtype=np.float32)
         order = np.argsort([len(r) for r in ids], kind="stable")
         autocast, _ = self._autocast(device)
         self.network_.eval()
@@ -385,9 +405,10 @@ class TransformerClassifier(EmotionModel):
         Parameters
         ----------
         train : EmotionDataset
-            Labelled training data.
+            Labelled training data; its ``schema`` becomes ``labels_``.
         dev : EmotionDataset, optional
-            Selects the epoch and tunes the thresholds. The test split never goes here.
+            Selects the epoch and tunes the thresholds (of the same schema). The test split
+            never goes here.
 
         Returns
         -------
@@ -402,12 +423,14 @@ class TransformerClassifier(EmotionModel):
             raise DataError("fit() needs a labelled training dataset")
         if len(train) == 0:
             raise DataError("the training dataset is empty")
+        schema = self._check_dev(train, dev)
         t0 = time.perf_counter()
         self.calibration_ = None  # fitted on the probabilities of earlier weights
+        self.labels_ = schema
         set_seed(cfg.seed)
         self.base_ = resolve_base(cfg.base)
         self.tokenizer_, encoder = _load_encoder(self.base_)
-        self.network_ = MeanPoolClassifier(encoder, NUM_LABELS, cfg.dropout)
+        self.network_ = MeanPoolClassifier(encoder, len(schema), cfg.dropout)
         train_ids = self._tokenize(train.texts)
         dev_ids = None if dev is None else self._tokenize(dev.texts)
         trainer = Trainer(
@@ -422,6 +445,8 @@ class TransformerClassifier(EmotionModel):
             reseed=False,  # seeded above, before the head was initialised
             equal_length=False,  # the fine-tune's batches stay as they were
             desc="teacher epoch",
+            single_label=schema.single_label,
+            threshold_objective=self.threshold_objective,
         )
         prep_s = time.perf_counter() - t0
         result = trainer.fit(
@@ -430,7 +455,7 @@ class TransformerClassifier(EmotionModel):
         )  # fmt: skip
         self.network_.eval()
         self.history_: list[dict[str, Any]] = result.history
-        self.thresholds_ = np.full(NUM_LABELS, 0.5, dtype=np.float32)
+        self.thresholds_ = np.full(len(schema), 0.5, dtype=np.float32)
         self.metrics_: dict[str, Any] = {
             "base": self.base_,
             "n_train": len(train),
@@ -449,12 +474,12 @@ class TransformerClassifier(EmotionModel):
         return max(1, self.config.max_length - 2)
 
     def _predict_proba(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
-        """Uncalibrated probabilities ``float32[n, 28]`` of the first ``max_length`` tokens."""
+        """Uncalibrated probabilities ``float32[n, L]`` of the first ``max_length`` tokens."""
         from ..training import sigmoid
 
         batch_size = check_batch_size(batch_size)
         if not texts:
-            return np.zeros((0, NUM_LABELS), dtype=np.float32)
+            return np.zeros((0, len(self.labels_)), dtype=np.float32)
         return sigmoid(self._logits(self._tokenize(texts), batch_size))
 
     # --------------------------------------------------------------------------- io
@@ -480,7 +505,9 @@ class TransformerClassifier(EmotionModel):
             head = {k: v.detach().cpu().contiguous() for k, v in
                     self.network_.head.state_dict().items()}  # fmt: skip
             save_file(head, str(tmp / "head.safetensors"), metadata={"format": "pt"})
-            write_json_atomic(tmp / "thresholds.json", thresholds_json(self.thresholds_))
+            write_json_atomic(
+                tmp / "thresholds.json", thresholds_json(self.thresholds_, self.labels_)
+            )
             if self.calibration_ is not None:
                 write_json_atomic(tmp / CALIBRATION_FILE, self.calibration_.to_json())
             write_json_atomic(tmp / "metrics.json",
@@ -491,10 +518,11 @@ class TransformerClassifier(EmotionModel):
                     "emobalance_version": __version__,
                     "architecture": "mean_pool_transformer",
                     "id": uuid.uuid4().hex,  # keys caches of this very fine-tune's scores
-                    "labels": list(LABELS),
+                    **label_schema_fields(self.labels_),
                     "pooling": "mean",
                     "base": self.base_,
                     "config": self.config.model_dump(mode="json"),
+                    "threshold_objective": self.threshold_objective,
                 },
             )
             if not out.exists() or (out.is_dir() and not any(out.iterdir())):
@@ -523,8 +551,10 @@ class TransformerClassifier(EmotionModel):
         Raises
         ------
         ModelError
-            If the folder or a file is missing, or its labels do not cover the 28 (the
-            missing names are listed).
+            If the folder or a file is missing, its ``label_schema`` is not a valid schema
+            whose names are its ``labels``, or (a folder of an earlier version, without
+            ``label_schema``) its labels do not cover GoEmotions' 28 (the missing names are
+            listed).
         """
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -541,20 +571,28 @@ class TransformerClassifier(EmotionModel):
         labels = meta.get("labels")
         if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
             raise ModelError(f"{marker}: 'labels' must be a list of label names")
-        missing = [lab for lab in LABELS if lab not in labels]
-        if missing:
-            raise ModelError(f"{d}: the teacher's labels lack {', '.join(missing)}")
         if len(set(labels)) != len(labels):
             raise ModelError(f"{marker}: 'labels' names a label twice")
+        if meta.get("label_schema") is not None:
+            schema = read_label_schema(labels, meta["label_schema"], str(marker))
+        else:  # an earlier version's folder: GoEmotions' 28, in any order
+            schema = GOEMOTIONS
+            missing = [lab for lab in schema.names if lab not in labels]
+            if missing:
+                raise ModelError(f"{d}: the teacher's labels lack {', '.join(missing)}")
         for key in ("base", "id", "architecture", "pooling"):
             if meta.get(key) is not None and not isinstance(meta[key], str):
                 raise ModelError(f"{marker}: '{key}' must be a string, got {show(meta[key])}")
         if meta.get("pooling", "mean") != "mean":
             raise ModelError(f"{marker}: 'pooling' must be \"mean\", got {show(meta['pooling'])}")
         cfg = meta.get("config", {})
-        clf = cls(config_section(cfg, TransformerConfig, str(marker), "config", device=device))
-        thresholds = read_thresholds(d / "thresholds.json")
-        calibration = read_calibration(d)
+        clf = cls(
+            config_section(cfg, TransformerConfig, str(marker), "config", device=device),
+            check_objective(meta.get("threshold_objective", "f1"), ModelError),
+        )
+        clf.labels_ = schema
+        thresholds = read_thresholds(d / "thresholds.json", schema)
+        calibration = read_calibration(d, schema)
         m = read_metrics(d / "metrics.json", required=False)
         head_path = d / "head.safetensors"
         head_shapes = safetensors_shapes(head_path)
@@ -571,8 +609,8 @@ class TransformerClassifier(EmotionModel):
             net.head.load_state_dict(head)
         except (FileNotFoundError, SafetensorError, RuntimeError) as exc:
             raise ModelError(f"{head_path}: {first_line(exc)}") from None
-        # keep our label order whatever order the folder's labels are in
-        cols = [labels.index(lab) for lab in LABELS]
+        # keep the schema's label order whatever order the folder's labels are in
+        cols = [labels.index(lab) for lab in schema.names]
         with torch.no_grad():
             net.head.weight = nn.Parameter(net.head.weight[cols].clone())
             net.head.bias = nn.Parameter(net.head.bias[cols].clone())
@@ -581,7 +619,7 @@ class TransformerClassifier(EmotionModel):
             logits = clf._logits(clf._tokenize(PROBE_TEXTS))
         except Exception as exc:
             raise probe_failed(exc, str(d)) from None
-        check_probe(logits, str(d), logits=True)
+        check_probe(logits, str(d), logits=True, schema=schema)
         clf.thresholds_ = thresholds
         clf.calibration_ = calibration
         clf.name = d.name
