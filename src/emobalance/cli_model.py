@@ -49,7 +49,8 @@ class ModelOptions:
         if self.thresholds is not None:
             from .models.thresholds import read_threshold_file
 
-            read_threshold_file(self.thresholds)  # a bad file fails before the model loads
+            # a bad file fails before the model loads; its labels are the model's to check
+            read_threshold_file(self.thresholds, schema=None)
 
     @property
     def given(self) -> list[str]:
@@ -118,7 +119,7 @@ def thresholds_cmd(
     clf = load_model(model_dir)
     new = options.apply(clf)
     if as_json:
-        typer.echo(json.dumps(thresholds_json(new.thresholds_)))
+        typer.echo(json.dumps(thresholds_json(new.thresholds_, new.labels_)))
         return
     print_thresholds(new.thresholds_, clf.thresholds_, str(model_dir), new.calibration_)
 

@@ -271,9 +271,7 @@ def train_model(
             tc = tc.model_copy(update={"device": f"cuda:{info.local_rank}"})
     try:
         train_ds, dev_ds = load_data(train, config=cfg), load_data(dev, config=cfg)
-        clf = EmotionClassifier(
-            model=cfg.model, train=tc, threshold_objective=tc.threshold_objective
-        ).fit(train_ds, dev_ds)
+        clf = EmotionClassifier(model=cfg.model, train=tc).fit(train_ds, dev_ds)
         if out is not None and (not distributed or is_main_process()):
             clf.save(out)
     finally:
@@ -363,9 +361,7 @@ def train_teacher(
     tc = cfg.teacher if progress is None else cfg.teacher.model_copy(update={"progress": progress})
     check_base(tc.base)
     train_ds, dev_ds = load_data(train, config=cfg), load_data(dev, config=cfg)
-    clf = TransformerClassifier(tc, threshold_objective=tc.threshold_objective).fit(
-        train_ds, dev_ds
-    )
+    clf = TransformerClassifier(tc).fit(train_ds, dev_ds)
     if out is not None:
         clf.save(out)
     return clf
@@ -519,7 +515,8 @@ def calibrate_model(
         ``test``), ``identity_labels`` (left uncalibrated: no dev positive, or no ranking)
         and ``saved`` (the path, or None).
     """
-    from .metrics import apply_thresholds, expected_calibration_error, macro_f1
+    from .labels import schema_of
+    from .metrics import expected_calibration_error, macro_f1, predict_labels
     from .models.calibration import PlattCalibration
     from .models.registry import load_model
 
@@ -535,7 +532,8 @@ def calibrate_model(
         if ds is not None:
             check_model_schema(clf, ds, f"{name} data")
     raw = {k: raw_model.predict_proba(ds.texts) for k, ds in sets.items() if ds is not None}
-    cal = PlattCalibration.fit(sets["dev"].labels, raw["dev"])
+    schema = schema_of(clf)
+    cal = PlattCalibration.fit(sets["dev"].labels, raw["dev"], schema=schema)
     new = clf.with_calibration(cal)
     dev_proba = cal.apply(raw["dev"])
     dev_m = new._tune_on_dev(sets["dev"].labels, dev_proba)
@@ -551,7 +549,7 @@ def calibrate_model(
         states = (("before", clf, clf._calibrate(raw[name])), ("after", new, cal.apply(raw[name])))
         for when, m, p in states:
             report[f"ece_{name}_{when}"] = expected_calibration_error(ds.labels, p)
-            pred = apply_thresholds(p, m.thresholds_)
+            pred = predict_labels(p, m.thresholds_, schema.single_label)
             report[f"macro_f1_{name}_{when}"] = macro_f1(ds.labels, pred)
     report["identity_labels"] = list(cal.info.get("identity", []))
     new.metrics_["calibration"] = {

@@ -63,8 +63,8 @@ class EmotionClassifier(EmotionModel):
         Architecture and text settings.
     train : TrainConfig or dict, optional
         Training settings (epochs, loss, mixed precision, seed...).
-    threshold_objective : {"f1", "micro_f1", "jaccard"}, default="f1"
-        What the dev thresholds are tuned for (:func:`emobalance.metrics.tune_thresholds`).
+    threshold_objective : {"f1", "micro_f1", "jaccard"}, optional
+        What the dev thresholds are tuned for; default ``train.threshold_objective``.
 
     Attributes
     ----------
@@ -92,14 +92,17 @@ class EmotionClassifier(EmotionModel):
         self,
         model: ModelConfig | dict[str, Any] | None = None,
         train: TrainConfig | dict[str, Any] | None = None,
-        threshold_objective: str = "f1",
+        threshold_objective: str | None = None,
     ) -> None:
-        self.threshold_objective = check_objective(threshold_objective)
         self.model_config = (
             model if isinstance(model, ModelConfig) else validate(ModelConfig, model or {}, "model")
         )
         self.train_config = (
             train if isinstance(train, TrainConfig) else validate(TrainConfig, train or {}, "train")
+        )
+        # None: the config section's (train.threshold_objective), so one key steers every job
+        self.threshold_objective = check_objective(
+            threshold_objective or self.train_config.threshold_objective
         )
 
     # ------------------------------------------------------------------ fitting

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, ModelError
+from ..errors import ConfigError, DataError, ModelError
 from ..labels import GOEMOTIONS, LabelSchema
 from .schema import parse_threshold_list, parse_thresholds
 
@@ -48,10 +48,13 @@ def _key_lines(text: str) -> dict[str, int]:
 
 
 def read_threshold_file(
-    path: str | os.PathLike[str], schema: LabelSchema = GOEMOTIONS
+    path: str | os.PathLike[str], schema: LabelSchema | None = GOEMOTIONS
 ) -> np.ndarray:
     """The thresholds a JSON file names for a model of ``schema``, as
     ``float32[len(schema)]`` with NaN for the labels it does not name.
+
+    ``schema=None`` checks everything but the label names (the file's own keys stand in for
+    them): what the CLI can check before the model, and so its labels, is loaded.
 
     Raises
     ------
@@ -90,6 +93,13 @@ def read_threshold_file(
         raise ConfigError(f"{p}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
     except (ValueError, RecursionError) as exc:  # a number of over 4,300 digits, deep nesting
         raise ConfigError(f"{p}: not valid JSON ({str(exc).splitlines()[0][:200]})") from None
+    if schema is None:
+        schema = GOEMOTIONS
+        if isinstance(obj, dict) and obj:
+            try:
+                schema = LabelSchema([str(k).strip() or "?" for k in obj], name="file")
+            except DataError as exc:
+                raise ConfigError(f"{p}: {exc}") from None
     return parse_thresholds(
         obj, str(p), schema=schema, partial=True, where=where, error=ConfigError
     )

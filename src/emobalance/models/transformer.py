@@ -301,9 +301,10 @@ class TransformerClassifier(EmotionModel):
     Parameters
     ----------
     config : TransformerConfig or dict, optional
-    threshold_objective : {"f1", "micro_f1", "jaccard"}, default="f1"
+    threshold_objective : {"f1", "micro_f1", "jaccard"}, optional
         The measure :func:`emobalance.metrics.tune_thresholds` maximises on dev: each
-        label's F1, micro-F1 or the example-based Jaccard index.
+        label's F1, micro-F1 or the example-based Jaccard index; default
+        ``teacher.threshold_objective``.
 
     Attributes
     ----------
@@ -329,13 +330,16 @@ class TransformerClassifier(EmotionModel):
     def __init__(
         self,
         config: TransformerConfig | dict[str, Any] | None = None,
-        threshold_objective: str = "f1",
+        threshold_objective: str | None = None,
     ) -> None:
-        self.threshold_objective = check_objective(threshold_objective)
         self.config = (
             config
             if isinstance(config, TransformerConfig)
             else validate(TransformerConfig, config or {}, "teacher")
+        )
+        # None: the config section's (teacher.threshold_objective)
+        self.threshold_objective = check_objective(
+            threshold_objective or self.config.threshold_objective
         )
         self.name = "minilm" if self.config.base == "minilm" else Path(self.config.base).name
 
