@@ -22,7 +22,9 @@ from emobalance.serve.app import STATIC_DIR
 FIVE = LabelSchema(["joy", "anger", "fear", "trust", "neutral"], name="five")
 FIVE_GROUPED = FIVE.replace(
     name="five_grouped",
-    groupings={"valence": {"good": ["joy", "trust"], "bad": ["anger", "fear"], "none": ["neutral"]}},
+    groupings={
+        "valence": {"good": ["joy", "trust"], "bad": ["anger", "fear"], "none": ["neutral"]}
+    },
 )
 SINGLE = LabelSchema(["pos", "neg", "other"], name="three", single_label=True)
 
