@@ -693,24 +693,19 @@ def create_app(
 
     # the bodies narrowed to the schema (the annotations are strings FastAPI would resolve
     # in this module's globals, where the per-app classes are not)
-    predict.__annotations__["req"] = predict_body
-    explain.__annotations__["req"] = explain_body
-    app.add_api_route(
-        "/v1/predict",
-        predict,
-        methods=["POST"],
-        responses=_ERRORS,
-        tags=["model"],
-        response_model_exclude_none=True,
-    )
-    app.add_api_route(
-        "/v1/explain",
-        explain,
-        methods=["POST"],
-        responses=_ERRORS,
-        tags=["model"],
-        response_model_exclude_none=True,
-    )
+    for path, endpoint, body in (
+        ("/v1/predict", predict, predict_body),
+        ("/v1/explain", explain, explain_body),
+    ):
+        endpoint.__annotations__["req"] = body
+        app.add_api_route(
+            path,
+            endpoint,
+            methods=["POST"],
+            responses=_ERRORS,
+            tags=["model"],
+            response_model_exclude_none=True,
+        )
 
     @app.get("/v1/labels", tags=["model"])
     def labels() -> dict[str, Any]:
