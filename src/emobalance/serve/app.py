@@ -501,13 +501,16 @@ def create_app(
     Returns
     -------
     FastAPI
-        The app; ``app.state.classifier`` holds the model.
+        The app; ``app.state.classifier`` holds the model, ``app.state.schema`` its label
+        schema (``schema_of(model)``: its ``labels_``, GoEmotions' for a model without one),
+        which names the labels of every answer and the views (``labels`` and its groupings).
 
     Raises
     ------
     ModelError
         The model is missing, of no known kind, or its files are invalid; or the object
-        lacks ``predict_proba``, ``explain`` or ``thresholds_``.
+        lacks ``predict_proba``, ``explain`` or ``thresholds_``, or has thresholds for another
+        number of labels than its schema.
     ConfigError
         A limit is not a positive integer, or the timeout not a positive number.
     """
@@ -563,6 +566,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.classifier = clf
+    app.state.schema = schema  # the labels the answers speak
     app.state.limits = {
         "max_texts": max_texts, "max_chars": max_chars, "max_body_bytes": max_body_bytes
     }  # fmt: skip
