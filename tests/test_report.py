@@ -314,3 +314,15 @@ def test_goemotions_report_keeps_its_words_and_shows_jaccard_as_dash_when_absent
     row = next(line for line in md.splitlines() if line.startswith("| imbalanced | 2 |"))
     # entries without a jaccard key (written before it existed): "-", not nan
     assert "nan" not in row and "| - |" in row
+
+
+def test_comparison_names_the_dev_metric_that_selected(tmp_path):
+    from emobalance.report import comparison_section
+
+    es = seed_entries([0, 1])
+    comparison = comparison_of(es) | {"selected_by_dev_metric": "jaccard"}
+    body = comparison_section(comparison)
+    assert "Selected by dev mean Jaccard among the variants other than imbalanced: " in body
+    assert "dev mean macro-F1" not in body
+    none = comparison_section(comparison | {"selected_by_dev": None})
+    assert "has a dev Jaccard to select by" in none
