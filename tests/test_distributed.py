@@ -324,3 +324,43 @@ def test_stale_staging_of_a_dead_run_is_removed_and_a_local_output_locked(ray_in
     with pytest.raises(EmobalanceError):  # no such model: fails after the clean-up
         D.score_files(*args)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]  # no staging, no lock
+
+
+# ------------------------------------------------------- own label schemas (issue 24)
+class _FiveModel:
+    """A model of 5 labels of its own: p(label j) = (j + 1) / 10."""
+
+    def __init__(self, single_label=False):
+        from emobalance.labels import LabelSchema
+
+        self.labels_ = LabelSchema(["joy", "anger", "fear", "trust", "calm"], name="five",
+                                   single_label=single_label)  # fmt: skip
+        self.thresholds_ = np.full(5, 0.35, dtype=np.float32)
+
+    def predict_proba(self, texts, batch_size=256):
+        return np.tile((np.arange(5, dtype=np.float32) + 1) / 10, (len(texts), 1))
+
+
+def test_predictor_answers_in_the_models_own_columns():
+    pred = D.Predictor(_FiveModel())
+    out = pred({"id": np.array(["a", "b"]), "text": np.array(["x", "y"], dtype=object)})
+    assert list(out) == ["id", "labels", "p_joy", "p_anger", "p_fear", "p_trust", "p_calm"]
+    assert out["labels"].tolist() == ["trust,calm"] * 2
+    single = D.Predictor(_FiveModel(single_label=True))
+    assert single({"text": np.array(["x"], dtype=object)})["labels"].tolist() == ["calm"]
+    assert D.label_names(np.array([[0.9, 0.1]]), np.array([0.5, 0.5])) == ["label_0"]
+
+
+def test_part_writer_writes_the_columns_it_is_given(tmp_path):
+    import pyarrow.fs as pafs
+
+    from emobalance.distributed.files import PartWriter
+
+    cols = D.Predictor(_FiveModel())({"text": np.array(["x"], dtype=object)})
+    cols = {"file": np.array(["in.csv"], dtype=object), "row": np.array([0])} | cols
+    w = PartWriter(pafs.LocalFileSystem(), str(tmp_path / "part.parquet"), "parquet")
+    w.write(cols)
+    w.close()
+    t = pq.read_table(tmp_path / "part.parquet")
+    assert t.column_names == ["file", "row", "labels", "p_joy", "p_anger", "p_fear", "p_trust",
+                              "p_calm"]  # fmt: skip

@@ -220,3 +220,109 @@ def test_bootstrap_of_distilled_balanced_beside_balanced(tmp_path):
     )
     md, _ = written(tmp_path / "b", seed_entries([0]), extra_bootstrap=got)
     assert "macro-F1(balanced)" not in md and "macro-F1(distilled_balanced)" in md
+
+
+# ------------------------------------------------------- own label schemas (issue 24)
+FIVE_NAMES = ("joy", "anger", "fear", "trust", "neutral")
+
+
+def own_entries(names, single=False):
+    """imbalanced and balanced over seeds 0 and 1, with the run's own labels."""
+    out = []
+    for v, f1 in (("imbalanced", 0.4), ("balanced", 0.5)):
+        for s in (0, 1):
+            test = {
+                "macro_f1": f1 + s / 100,
+                "micro_f1": f1 + 0.1,
+                "jaccard": f1 - 0.1,
+                "per_label_f1": {lab: f1 + j / 100 for j, lab in enumerate(names)},
+            }
+            if single:
+                test["accuracy"] = f1 + 0.2
+            out.append({"variant": v, "seed": s, "dev_macro_f1": f1, "test": test,
+                        "efficiency": {"train_seconds": 1.0}})  # fmt: skip
+    return out
+
+
+def test_rare_count_follows_the_schema_size():
+    from emobalance.labels import GOEMOTIONS, LabelSchema
+    from emobalance.report import rare_count
+
+    assert rare_count(GOEMOTIONS) == 6
+    assert rare_count(LabelSchema(FIVE_NAMES)) == 1
+    assert rare_count(LabelSchema([f"l{j}" for j in range(11)])) == 3  # 11 labels // 3
+    assert rare_count(LabelSchema(["a", "b"])) == 1
+
+
+def test_report_of_a_five_label_run(tmp_path):
+    from emobalance.labels import LabelSchema
+    from emobalance.metrics import rare_labels
+    from emobalance.report import rare_count, report_schema, write_report
+
+    schema = LabelSchema(FIVE_NAMES, name="five")
+    es = own_entries(FIVE_NAMES)
+    assert report_schema(es).names == FIVE_NAMES  # from the entries' per-label F1
+    counts = {"joy": 40, "anger": 9, "fear": 3, "trust": 12, "neutral": 80}
+    rare = rare_labels(counts, rare_count(schema), schema)
+    assert rare == ["fear"]
+    rng = np.random.default_rng(0)
+    y = (rng.random((40, 5)) < 0.3).astype(np.uint8)
+    probas = {"imbalanced": rng.random((40, 5)).astype(np.float32)}
+    figs = run_figures(es, y, rare, probas=probas, histories={}, schema=schema)
+    assert list(figs) == ["per_label_f1", "roc"]
+    balance = {"label_counts_before": counts, "label_counts_after": dict.fromkeys(counts, 40),
+               "mean_ir_before": 9.0, "mean_ir_after": 1.0, "leaked_texts": 0,
+               "counts_by_source": {"original": 100}}  # fmt: skip
+    md = write_report(
+        tmp_path, es, variants=["imbalanced", "balanced"], balance_report=balance, rare=rare,
+        bootstrap=None, figures=figs, efficiency=[], schema=schema,
+    )[0].read_text()  # fmt: skip
+    assert "the test split of five (5 labels)" in md and "GoEmotions" not in md
+    assert "Mean F1 of the one rarest training labels (fear)" in md
+    header = next(line for line in md.splitlines() if line.startswith("| variant | seeds"))
+    assert "| micro F1 |" in header and "| macro F1 | Jaccard |" in header
+    assert "accuracy" not in header
+    row = next(line for line in md.splitlines() if line.startswith("| balanced | 2 |"))
+    assert "0.4000" in row  # balanced's Jaccard, 0.5 - 0.1 on both seeds
+    data_rows = [line for line in md.splitlines() if line.startswith("| fear |")]
+    assert data_rows == ["| fear | 3 | 40 |"]  # the data table lists the schema's labels
+
+
+def test_report_of_a_single_label_run_adds_accuracy(tmp_path):
+    from emobalance.labels import LabelSchema
+    from emobalance.report import write_report
+
+    names = ("pos", "neg", "other")
+    es = own_entries(names, single=True)
+    schema = LabelSchema(names, name="three", single_label=True)
+    md = write_report(
+        tmp_path, es, variants=["imbalanced", "balanced"], balance_report=None, rare=["neg"],
+        bootstrap=None, figures={"per_label_f1": PNG}, efficiency=[], schema=schema,
+    )[0].read_text()  # fmt: skip
+    header = next(line for line in md.splitlines() if line.startswith("| variant | seeds"))
+    assert header.endswith("| Hamming loss | accuracy |")
+    row = next(line for line in md.splitlines() if line.startswith("| imbalanced |"))
+    assert row.endswith("| 0.6000 ± 0.0000 |")  # accuracy 0.4 + 0.2, both seeds
+    notes = run_notes(es, seconds=60, seeds=[0, 1], rare=["neg"])
+    assert "rare labels = the one with the fewest" in notes[0]
+
+
+def test_goemotions_report_keeps_its_words_and_shows_jaccard_as_dash_when_absent(tmp_path):
+    md, _ = written(tmp_path, seed_entries([0, 1]), comparison=comparison_of(seed_entries([0, 1])))
+    assert "the original human-labelled GoEmotions test set" in md
+    assert "Mean F1 of the six rarest training labels" in md and "rare-6 mean F1" in md
+    row = next(line for line in md.splitlines() if line.startswith("| imbalanced | 2 |"))
+    # entries without a jaccard key (written before it existed): "-", not nan
+    assert "nan" not in row and "| - |" in row
+
+
+def test_comparison_names_the_dev_metric_that_selected(tmp_path):
+    from emobalance.report import comparison_section
+
+    es = seed_entries([0, 1])
+    comparison = comparison_of(es) | {"selected_by_dev_metric": "jaccard"}
+    body = comparison_section(comparison)
+    assert "Selected by dev mean Jaccard among the variants other than imbalanced: " in body
+    assert "dev mean macro-F1" not in body
+    none = comparison_section(comparison | {"selected_by_dev": None})
+    assert "has a dev Jaccard to select by" in none

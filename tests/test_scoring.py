@@ -458,3 +458,80 @@ def test_cli_errors_of_the_writer_and_the_lock_are_one_line(tfidf_dir, tmp_path,
         err = run("--input", str(good), "--output", str(tmp_path / "out.csv"))
     assert f"pid {os.getpid()} " in err
     assert listing(tmp_path) == ["bad.jsonl", "in.txt"]
+
+
+# ------------------------------------------------------- own label schemas (issue 24)
+class SchemaModel:
+    """A fake scorer of its own schema: p(label j) = (j + 1) / 10 for texts with "up", 0.05
+    otherwise; labels_ names the schema."""
+
+    def __init__(self, schema):
+        self.labels_ = schema
+        self.thresholds_ = np.full(len(schema), 0.35, dtype=np.float32)
+
+    def predict_proba(self, texts, batch_size=256):
+        up = np.array([["up" in t] for t in texts], dtype=bool)
+        ramp = (np.arange(len(self.labels_)) + 1) / 10
+        return np.where(up, ramp[None, :], 0.05).astype(np.float32)
+
+
+@pytest.mark.parametrize("dst", ["out.csv", "out.jsonl", "out.parquet"])
+def test_predict_file_writes_the_models_own_columns(tmp_path, dst):
+    from emobalance.labels import LabelSchema
+    from emobalance.scoring import csv_header, proba_columns
+
+    five = LabelSchema(["joy", "anger", "fear", "trust", "calm"], name="five")
+    (tmp_path / "in.txt").write_text("up we go\nflat\n", encoding="utf-8")
+    assert predict_file(SchemaModel(five), tmp_path / "in.txt", tmp_path / dst, chunk_size=1) == 2
+    cols = proba_columns(five)
+    assert cols == ["p_joy", "p_anger", "p_fear", "p_trust", "p_calm"]
+    if dst.endswith(".parquet"):
+        t = pq.read_table(tmp_path / dst)
+        assert t.column_names == csv_header(five)
+        assert t.column("labels").to_pylist() == ["trust,calm", ""]
+    elif dst.endswith(".jsonl"):
+        recs = [json.loads(x) for x in (tmp_path / dst).read_text().splitlines()]
+        assert list(recs[0]) == csv_header(five)
+        assert recs[0]["labels"] == ["trust", "calm"] and recs[0]["p_calm"] == 0.5
+    else:
+        with open(tmp_path / dst, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        assert rows[0] == csv_header(five) and rows[2][2] == ""
+
+
+def test_predict_file_of_a_single_label_model_writes_its_most_probable_label(tmp_path):
+    from emobalance.labels import LabelSchema
+
+    three = LabelSchema(["pos", "neg", "other"], name="three", single_label=True)
+    (tmp_path / "in.txt").write_text("up\nflat\n", encoding="utf-8")
+    predict_file(SchemaModel(three), tmp_path / "in.txt", tmp_path / "out.jsonl")
+    recs = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    # "up": 0.1, 0.2, 0.3 -> other; "flat": all 0.05, below every threshold -> still one label
+    assert [r["labels"] for r in recs] == [["other"], ["pos"]]
+    assert set(recs[0]) == {"row", "text", "labels", "p_pos", "p_neg", "p_other"}
+
+
+def test_resume_with_a_five_label_model_keeps_its_columns(tmp_path, monkeypatch):
+    from emobalance import scoring
+    from emobalance.labels import LabelSchema
+
+    five = LabelSchema(["joy", "anger", "fear", "trust", "calm"], name="five")
+    (tmp_path / "in.txt").write_text("up\nflat\nup again\n", encoding="utf-8")
+    real, calls = scoring._write_part, []
+
+    def fail_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scoring, "_write_part", fail_second)
+    with pytest.raises(OSError):
+        predict_file(SchemaModel(five), tmp_path / "in.txt", tmp_path / "o.csv", chunk_size=1)
+    monkeypatch.setattr(scoring, "_write_part", real)
+    n = predict_file(SchemaModel(five), tmp_path / "in.txt", tmp_path / "o.csv", chunk_size=1,
+                     resume=True)  # fmt: skip
+    with open(tmp_path / "o.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert n == 3 and [r[0] for r in rows[1:]] == ["0", "1", "2"]
+    assert rows[0][3:] == scoring.proba_columns(five) and all(len(r) == 8 for r in rows)

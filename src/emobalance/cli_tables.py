@@ -1,5 +1,6 @@
 """The rich tables and views the CLI prints (``data stats``, ``evaluate``, ``explain``,
-``thresholds``, ``calibrate``)."""
+``thresholds``, ``calibrate``), over the labels of the dataset or model at hand (its schema),
+not a fixed list."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from .labels import LabelSchema
+from .metrics import schema_for
+
+# the per-text metrics shown beside micro-F1 in the evaluate summary, when the metrics have them
+_BESIDE_MICRO_F1 = ("jaccard", "accuracy")
 
 
 def print_stats_table(stats: Any, title: str) -> None:
@@ -31,8 +38,11 @@ def print_stats_table(stats: Any, title: str) -> None:
             bar,
         )
     console.print(table)
+    # a schema without a neutral label has no "without neutral" figure
+    without = getattr(stats, "mean_ir_without_neutral", None)
+    without = "" if without is None else f" (without neutral {without:.2f})"
     console.print(
-        f"MeanIR {stats.mean_ir:.2f} (without neutral {stats.mean_ir_without_neutral:.2f})  "
+        f"MeanIR {stats.mean_ir:.2f}{without}  "
         f"MaxIR {stats.max_ir:.1f}  CVIR {stats.cvir:.2f}  SCUMBLE {stats.scumble:.4f}  "
         f"cardinality {stats.cardinality:.3f}  density {stats.density:.4f}"
     )
@@ -42,13 +52,29 @@ def print_stats_table(stats: Any, title: str) -> None:
         console.print(f"labels with no example: {', '.join(stats.absent_labels)}")
 
 
+def summary_rows(m: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+    """The rows of the evaluate summary: ``summary`` with the example-based Jaccard index (and
+    a single-label model's accuracy) beside micro-F1, then ``macro_f1_at_0_5``."""
+    extra = {k: m[k] for k in _BESIDE_MICRO_F1 if m.get(k) is not None and k not in summary}
+    rows: dict[str, Any] = {}
+    for k, v in summary.items():
+        rows[k] = v
+        if k == "micro_f1":
+            rows.update(extra)
+    rows.update(extra)  # (no micro-F1 in the summary: at the end; a no-op otherwise)
+    if "macro_f1_at_0_5" in m:
+        rows["macro_f1_at_0_5"] = m["macro_f1_at_0_5"]
+    return rows
+
+
 def print_metrics(m: dict[str, Any], title: str, summary: dict[str, Any]) -> None:
-    """The summary and per-label tables of ``emobalance evaluate``."""
+    """The summary and per-label tables of ``emobalance evaluate`` (the per-label table lists
+    the labels of the metrics, i.e. of the model's schema)."""
     console = Console()
     t = Table(title=title)
     t.add_column("metric")
     t.add_column("value", justify="right")
-    for k, v in {**summary, "macro_f1_at_0_5": m["macro_f1_at_0_5"]}.items():
+    for k, v in summary_rows(m, summary).items():
         t.add_row(k, f"{v:,}" if isinstance(v, int) else f"{v:.4f}")
     console.print(t)
     pl = Table(title="per label")
@@ -61,8 +87,9 @@ def print_metrics(m: dict[str, Any], title: str, summary: dict[str, Any]) -> Non
     console.print(pl)
 
 
-def print_external(m: dict[str, Any], title: str) -> None:
-    """The summary, per-target and confusion tables of ``emobalance evaluate --data``."""
+def print_external(m: dict[str, Any], title: str, schema: LabelSchema | None = None) -> None:
+    """The summary, per-target and confusion tables of ``emobalance evaluate --data``
+    (``schema``: the model's labels, named for the unmapped targets; default GoEmotions)."""
     console = Console()
     console.print(title, markup=False, highlight=False)  # a long path would wrap a table title
     t = Table()
@@ -93,7 +120,8 @@ def print_external(m: dict[str, Any], title: str) -> None:
             ct.add_row(lab, *(str(v) for v in row))
         console.print(ct)
     if m["unmapped_targets"]:
-        console.print(f"unmapped targets (no GoEmotions counterpart): "
+        source = "GoEmotions" if schema is None else schema.name
+        console.print(f"unmapped targets (no {source} counterpart): "
                       f"{', '.join(m['unmapped_targets'])}")  # fmt: skip
     for key, what in (("gold_unmapped", "gold labels of unmapped targets"),
                       ("gold_outside_map", "gold labels outside the map")):  # fmt: skip
@@ -119,20 +147,27 @@ def print_explanation(ex: dict[str, Any]) -> None:
     console.print("labels: " + (", ".join(ex["labels"]) or "(none above threshold)"))
     for item in ex["top"]:
         console.print(f"  {item['label']:<15} {item['probability']:.3f}")
-    console.print(f"Ekman group: {ex['ekman']}")
+    if ex.get("ekman") is not None:  # a schema with GoEmotions' Ekman grouping
+        console.print(f"Ekman group: {ex['ekman']}")
 
 
-def print_thresholds(thresholds: Any, saved: Any, title: str, calibration: Any = None) -> None:
+def print_thresholds(
+    thresholds: Any,
+    saved: Any,
+    title: str,
+    calibration: Any = None,
+    schema: LabelSchema | None = None,
+) -> None:
     """The per-label thresholds of ``emobalance thresholds`` (those changed by --threshold /
-    --thresholds marked with the saved value)."""
-    from .labels import LABELS
-
+    --thresholds marked with the saved value), one row per label of ``schema`` (the model's,
+    ``schema_of(model)``; default: GoEmotions' for 28 thresholds)."""
+    names = schema_for(len(thresholds), schema).names
     console = Console()
     t = Table(title=f"{title}: per-label thresholds")
     t.add_column("label")
     t.add_column("threshold", justify="right")
     t.add_column("saved", justify="right")
-    for lab, th, old in zip(LABELS, thresholds, saved, strict=True):
+    for lab, th, old in zip(names, thresholds, saved, strict=True):
         t.add_row(lab, f"{float(th):.2f}", "" if th == old else f"{float(old):.2f}")
     console.print(t)
     state = "none (probabilities as the model gives them)"

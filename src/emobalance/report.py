@@ -8,6 +8,11 @@ every external set and flags a variant whose mean macro-F1 there is more than
 :data:`EXTERNAL_LOSS_FLAG` below ``imbalanced``'s: balancing that helps in domain and hurts
 across domains is what this section is for.
 
+Tables and figures follow the run's label schema (:func:`report_schema`: the schema given, or
+the labels of the entries' per-label F1): the per-label F1 figure shows its labels, the rare
+labels are the :func:`rare_count` rarest of its train split, and a single-label schema adds
+accuracy to the results table beside micro-F1, macro-F1 and the example-based Jaccard index.
+
 The comparison over seeds (``significance.json``, built by
 :mod:`emobalance.evaluation.significance`) pairs every variant with ``imbalanced`` by seed:
 mean differences with their 95% t-intervals, paired t-test and Wilcoxon p-values, and the
@@ -27,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from .io import write_text_atomic
-from .labels import LABELS, label_id
-from .metrics import f1_per_label
+from .labels import GOEMOTIONS, LabelSchema
+from .metrics import f1_per_label, schema_for
 
 EXTERNAL_LOSS_FLAG = 0.01
 """A variant whose mean macro-F1 on an external set is more than this below ``imbalanced``'s
@@ -42,12 +47,56 @@ SUMMARY_KEYS = (
     ("macro_precision", "macro P"),
     ("macro_recall", "macro R"),
     ("macro_f1", "macro F1"),
+    ("jaccard", "Jaccard"),
     ("weighted_precision", "weighted P"),
     ("weighted_recall", "weighted R"),
     ("weighted_f1", "weighted F1"),
     ("macro_auc", "macro AUC"),
     ("hamming_loss", "Hamming loss"),
 )
+"""The columns of the results table (``jaccard``: example-based, beside micro and macro F1);
+a single-label run adds :data:`ACCURACY_KEY` after them."""
+
+ACCURACY_KEY = ("accuracy", "accuracy")
+
+# The ROC figure's labels besides the two rarest: GoEmotions' as before; for another schema,
+# its two most frequent test labels.
+_ROC_LABELS = {"goemotions": ("gratitude", "anger")}
+
+_COUNT_WORDS = ("no", "one", "two", "three", "four", "five", "six")
+
+
+def rare_count(schema: LabelSchema) -> int:
+    """How many rare labels a run of ``schema`` reports: ``min(6, len(schema) // 3)``, at least
+    1 (GoEmotions: 6). Pass it to :func:`~emobalance.metrics.rare_labels` with the train
+    counts: ``rare_labels(train.label_counts(), rare_count(schema), schema)``."""
+    return min(6, len(schema) // 3) or 1
+
+
+def _count_word(n: int) -> str:
+    return _COUNT_WORDS[n] if 0 <= n < len(_COUNT_WORDS) else str(n)
+
+
+def report_schema(
+    entries: Sequence[dict[str, Any]], schema: LabelSchema | None = None
+) -> LabelSchema:
+    """The run's label schema: ``schema`` if given, else the labels of the entries' test
+    per-label F1 (GoEmotions' when they are its 28; GoEmotions without entries)."""
+    if schema is not None:
+        return schema
+    for e in entries:
+        names = list((e.get("test") or {}).get("per_label_f1") or {})
+        if names:
+            if tuple(names) == GOEMOTIONS.names:
+                return GOEMOTIONS
+            return LabelSchema(names, name="run")
+    return GOEMOTIONS
+
+
+def summary_keys(entries: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
+    """:data:`SUMMARY_KEYS`, with accuracy when an entry has it (a single-label run)."""
+    single = any("accuracy" in (e.get("test") or {}) for e in entries)
+    return (*SUMMARY_KEYS, ACCURACY_KEY) if single else SUMMARY_KEYS
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -59,7 +108,10 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 
 def fmt_ms(values: Sequence[float], digits: int = 4) -> str:
-    """``mean ± std`` (just the value for one seed)."""
+    """``mean ± std`` (just the value for one seed; ``-`` when no value is known, e.g. the
+    Jaccard index of an entry written before it existed)."""
+    if all(x is None for x in values):
+        return "-"
     m, s = mean_std(values)
     if len(values) <= 1:
         return f"{m:.{digits}f}"
@@ -67,14 +119,15 @@ def fmt_ms(values: Sequence[float], digits: int = 4) -> str:
 
 
 def summary_table(entries: list[dict[str, Any]], variants: Sequence[str]) -> list[list[str]]:
-    """Rows ``[variant, seeds, metric...]`` with mean ± std over seeds."""
+    """Rows ``[variant, seeds, metric...]`` with mean ± std over seeds (:func:`summary_keys`)."""
     rows = []
+    keys = summary_keys(entries)
     for v in variants:
         es = [e for e in entries if e["variant"] == v]
         if not es:
             continue
         row = [v, str(len(es))]
-        row += [fmt_ms([e["test"].get(k) for e in es]) for k, _ in SUMMARY_KEYS]
+        row += [fmt_ms([e["test"].get(k) for e in es]) for k, _ in keys]
         rows.append(row)
     return rows
 
@@ -220,8 +273,10 @@ def fig_per_label_f1(
     entries: list[dict[str, Any]],
     rare: Sequence[str],
     variants: Sequence[str] = ("imbalanced", "balanced"),
+    schema: LabelSchema | None = None,
 ) -> bytes:
-    """Grouped bars: per-label test F1 of ``variants`` (mean over seeds), rare labels marked."""
+    """Grouped bars: per-label test F1 of ``variants`` (mean over seeds), rare labels marked;
+    one group per label of the run's schema (:func:`report_schema`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -229,17 +284,18 @@ def fig_per_label_f1(
 
     colors = ("#4C72B0", "#DD8452", "#55A868", "#8172B3", "#937860", "#DA8BC3")
     present = [v for v in variants if any(e["variant"] == v for e in entries)]
+    names = report_schema(entries, schema).names
     fig, ax = plt.subplots(figsize=(13, 4.8))
-    x = np.arange(len(LABELS))
+    x = np.arange(len(names))
     width = 0.8 / max(len(present), 1)
     for k, variant in enumerate(present):
         es = [e for e in entries if e["variant"] == variant]
-        vals = [np.mean([e["test"]["per_label_f1"][lab] for e in es]) for lab in LABELS]
+        vals = [np.mean([e["test"]["per_label_f1"][lab] for e in es]) for lab in names]
         offset = (k - (len(present) - 1) / 2) * width
         ax.bar(x + offset, vals, width, label=variant, color=colors[k % len(colors)])
-    labels = [f"{lab} *" if lab in rare else lab for lab in LABELS]
+    labels = [f"{lab} *" if lab in rare else lab for lab in names]
     ax.set_xticks(x, labels, rotation=75)
-    for tick, lab in zip(ax.get_xticklabels(), LABELS, strict=True):
+    for tick, lab in zip(ax.get_xticklabels(), names, strict=True):
         if lab in rare:
             tick.set_color("#C44E52")
             tick.set_fontweight("bold")
@@ -300,13 +356,16 @@ def roc_curves(
     probas: dict[str, np.ndarray],
     labels: Sequence[str],
     variants: Sequence[str] = ("imbalanced", "balanced", "tfidf"),
+    schema: LabelSchema | None = None,
 ) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray, float]]]:
-    """``curves[label][variant] = (fpr, tpr, auc)`` for the labels with a positive in ``y``."""
+    """``curves[label][variant] = (fpr, tpr, auc)`` for the labels with a positive in ``y``
+    (the columns of ``y``: ``schema``'s labels; GoEmotions' for 28 columns by default)."""
     from sklearn.metrics import roc_curve
 
+    schema = schema_for(y.shape[1], schema)
     curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray, float]]] = {}
     for lab in labels:
-        j = label_id(lab)
+        j = schema.label_id(lab)
         if y[:, j].sum() == 0:
             continue
         for v in variants:
@@ -324,6 +383,7 @@ def run_figures(
     probas: dict[str, np.ndarray],
     histories: dict[str, list[dict[str, Any]]],
     balance_png: bytes | None = None,
+    schema: LabelSchema | None = None,
 ) -> dict[str, bytes]:
     """The figures of a run report, as PNG bytes by name.
 
@@ -331,8 +391,8 @@ def run_figures(
     ----------
     entries : list of dict
         The ``metrics.json`` entries (per-label F1 bars).
-    y : (n, 28) array
-        Test labels.
+    y : (n, L) array
+        Test labels, in the schema's order.
     rare : list of str
         The rarest training labels (starred; the first two get ROC curves).
     probas : dict
@@ -341,12 +401,21 @@ def run_figures(
         Seed-0 training histories by variant (training curves).
     balance_png : bytes, optional
         The balancing job's label-count chart, passed through.
+    schema : LabelSchema, optional
+        The run's labels (default :func:`report_schema` of the entries).
     """
+    schema = report_schema(entries, schema)
     figures: dict[str, bytes] = {}
     if balance_png is not None:
         figures["balance_counts"] = balance_png
-    figures["per_label_f1"] = fig_per_label_f1(entries, rare)
-    curves = roc_curves(y, probas, [rare[0], rare[1], "gratitude", "anger"])
+    figures["per_label_f1"] = fig_per_label_f1(entries, rare, schema=schema)
+    shown = list(rare[:2])
+    if schema.same_labels(GOEMOTIONS):
+        shown += _ROC_LABELS["goemotions"]
+    else:  # the two most frequent test labels not already shown
+        frequent = np.argsort(-np.asarray(y).sum(axis=0), kind="stable")
+        shown += [lab for lab in (schema.names[j] for j in frequent) if lab not in shown][:2]
+    curves = roc_curves(y, probas, shown, schema=schema)
     if curves:
         figures["roc"] = fig_roc(curves)
     if histories:
@@ -407,11 +476,14 @@ def comparison_section(comparison: dict[str, Any] | None) -> str | None:
     if not comparison or not comparison.get("rows"):
         return None
     base = comparison["baseline"]
+    k = len(comparison.get("rare") or ()) or 6
+    names = dict(COMPARED) | {"rare_mean_f1": f"rare-{k} mean F1"}
     header = ["variant", "metric", "seeds", f"Δ mean vs {base}", "95% CI", "t-test p",
               "Wilcoxon p", f"wins over {base}"]  # fmt: skip
     rows, single = [], False
     for row in comparison["rows"]:
-        for key, name in COMPARED:
+        for key in names:
+            name = names[key]
             t = row["metrics"].get(key)
             if t is None:
                 continue
@@ -434,8 +506,13 @@ def comparison_section(comparison: dict[str, Any] | None) -> str | None:
         lines += ["", "A paired test needs at least 2 seeds: where a comparison has one seed, "
                   "only its difference is shown."]  # fmt: skip
     chosen = comparison.get("selected_by_dev")
+    by = comparison.get("selected_by_dev_metric", "macro_f1")
     if chosen is None:
-        lines += ["", f"No variant other than {base} has a dev macro-F1 to select by."]
+        lines += ["", f"No variant other than {base} has a dev {_metric_name(by)} to select by."]
+    elif by != "macro_f1":
+        lines += ["", f"Selected by dev mean {_metric_name(by)} among the variants other than "
+                  f"{base}: {chosen}. The selection used dev only; no test number took part "
+                  "in it."]  # fmt: skip
     else:
         dev = next((r["dev_mean"] for r in comparison["rows"] if r["variant"] == chosen), None)
         shown = "" if dev is None else f" (dev mean macro-F1 {dev:.4f})"
@@ -445,14 +522,27 @@ def comparison_section(comparison: dict[str, Any] | None) -> str | None:
     return "\n".join(lines)
 
 
-def run_notes(entries: list[dict[str, Any]], *, seconds: float, seeds: Sequence[int]) -> list[str]:
-    """The report's notes: timing, protocol, distillation settings, non-comparable hold-outs."""
+def _metric_name(key: str) -> str:
+    """``macro_f1`` -> ``macro-F1``, ``jaccard`` -> ``Jaccard`` (for sentences)."""
+    return {"macro_f1": "macro-F1", "micro_f1": "micro-F1", "jaccard": "Jaccard"}.get(key, key)
+
+
+def run_notes(
+    entries: list[dict[str, Any]],
+    *,
+    seconds: float,
+    seeds: Sequence[int],
+    rare: Sequence[str] | None = None,
+) -> list[str]:
+    """The report's notes: timing, protocol, distillation settings, non-comparable hold-outs
+    (``rare``: the run's rare labels, for their count; default six)."""
     seed0 = seeds[0]
+    k = _count_word(6 if rare is None else len(rare))
     notes = [
         f"this invocation took {seconds / 60:.1f} min (models finished by an earlier "
         f"invocation are not retrained); training time of all models "
         f"{sum(e['efficiency']['train_seconds'] or 0 for e in entries) / 60:.1f} min; "
-        f"seeds {list(seeds)}; rare labels = the six with the fewest training examples.",
+        f"seeds {list(seeds)}; rare labels = the {k} with the fewest training examples.",
         "dev selects the epoch and tunes the thresholds; the test split is only measured.",
         "peak RSS is the run process' maximum so far (models train one after another).",
     ]
@@ -500,8 +590,12 @@ def write_report(
     external: Sequence[str] = (),
     comparison: dict[str, Any] | None = None,
     extra_bootstrap: Sequence[dict[str, Any]] = (),
+    schema: LabelSchema | None = None,
 ) -> tuple[Path, Path]:
     """Write ``report.md`` (figures as PNG files beside it) and ``report.html`` (embedded).
+
+    ``schema`` is the run's label schema (default :func:`report_schema` of the entries): the
+    data table's labels and the name of the test set in the results come from it.
 
     ``external`` names the ``run.external`` sets, whose results the entries hold under
     ``external`` (see :func:`external_section`). ``comparison`` (the content of
@@ -515,12 +609,14 @@ def write_report(
     for name, png in figures.items():
         (fig_dir / f"{name}.png").write_bytes(png)
 
+    schema = report_schema(entries, schema)
     sections: list[tuple[str, str, str | None]] = []  # (heading, markdown body, figure)
     if balance_report:
         b = balance_report
+        counted = [lab for lab in schema.names if lab in b["label_counts_before"]]
         rows = [
             [lab, b["label_counts_before"][lab], b["label_counts_after"][lab]]
-            for lab in sorted(LABELS, key=lambda x: b["label_counts_before"][x])
+            for lab in sorted(counted, key=lambda x: b["label_counts_before"][x])
         ]
         body = (
             f"MeanIR {b['mean_ir_before']:.2f} → {b['mean_ir_after']:.2f}; rows "
@@ -531,23 +627,29 @@ def write_report(
             + _md_table(["label", "before", "after"], rows)
         )
         sections.append(("Data", body, "balance_counts" if "balance_counts" in figures else None))
-    header = ["variant", "seeds"] + [name for _, name in SUMMARY_KEYS]
+    header = ["variant", "seeds"] + [name for _, name in summary_keys(entries)]
     main = _md_table(header, summary_table(entries, variants))
     rare_rows = [
         [v, fmt_ms(rare_mean_f1(entries, v, rare))]
         for v in variants
         if any(e["variant"] == v for e in entries)
     ]
+    test_set = (
+        "the original human-labelled GoEmotions test set"
+        if schema.same_labels(GOEMOTIONS)
+        else f"the test split of {schema.name} ({len(schema)} labels)"
+    )
+    k = _count_word(len(rare))
     main += (
-        "\n\nAll numbers: the original human-labelled GoEmotions test set, thresholds tuned on "
-        "dev; mean ± sample std over seeds.\n\n"
-        f"Mean F1 of the six rarest training labels ({', '.join(rare)}):\n\n"
+        f"\n\nAll numbers: {test_set}, thresholds tuned on dev; mean ± sample std over "
+        "seeds.\n\n"
+        f"Mean F1 of the {k} rarest training labels ({', '.join(rare)}):\n\n"
         + _md_table(["variant", "rare-label mean F1"], rare_rows)
     )
     sections.append(("Results", main, None))
     sections.append((
         "Per-label F1",
-        "Test F1 per label, mean over seeds (the six rarest training labels starred).",
+        f"Test F1 per label, mean over seeds (the {k} rarest training labels starred).",
         "per_label_f1",
     ))  # fmt: skip
     ext_body = external_section(entries, variants, external)

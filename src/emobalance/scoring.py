@@ -2,7 +2,8 @@
 
 Input: CSV / TSV / JSONL / Parquet (a text column) or TXT (one text per line). Output by
 extension: ``.csv``, ``.jsonl`` or ``.parquet`` with ``row`` (0-based input row), ``text``,
-``labels`` (names joined by ``,``) and one probability column ``p_<label>`` per label.
+``labels`` (names joined by ``,``) and one probability column ``p_<label>`` per label of the
+model's schema (:func:`proba_columns`; GoEmotions' 28 for a model without ``labels_``).
 
 Each scored chunk goes to a part file in ``.<output name>.parts/`` beside the output, with a
 ``progress.json`` recording each part's rows and sha256; the parts are joined into the output
@@ -34,10 +35,23 @@ from . import log
 from .data.readers import iter_text_chunks
 from .errors import DataError, EmobalanceError
 from .io import atomic_path, output_lock, remove_stale_temps, sha256_file, write_json_atomic
-from .labels import LABELS
+from .labels import GOEMOTIONS, LabelSchema, schema_of
+from .metrics import predict_labels
 
-PROBA_COLUMNS = [f"p_{lab}" for lab in LABELS]
-CSV_HEADER = ["row", "text", "labels", *PROBA_COLUMNS]
+
+def proba_columns(schema: LabelSchema) -> list[str]:
+    """The probability columns of an output for a model of ``schema``: ``p_<label>``."""
+    return [f"p_{lab}" for lab in schema.names]
+
+
+def csv_header(schema: LabelSchema) -> list[str]:
+    """The columns of an output for a model of ``schema``: row, text, labels, probabilities."""
+    return ["row", "text", "labels", *proba_columns(schema)]
+
+
+PROBA_COLUMNS = proba_columns(GOEMOTIONS)
+"""The probability columns of a GoEmotions model's output."""
+CSV_HEADER = csv_header(GOEMOTIONS)
 PROGRESS_FORMAT = "emobalance-predict-progress"
 PROGRESS_VERSION = 2  # 2: per part its file, rows and sha256; 1 (no field): a count of parts
 
@@ -53,9 +67,11 @@ class _Scorer(Protocol):
 class _Writer:
     """Append chunks of predictions to a CSV / JSONL / Parquet file."""
 
-    def __init__(self, path: Path, fmt: str, header: bool = True) -> None:
+    def __init__(self, path: Path, fmt: str, schema: LabelSchema, header: bool = True) -> None:
         self.fmt = fmt
         self.path = path
+        self.schema = schema
+        self.columns = proba_columns(schema)
         self._pq: pq.ParquetWriter | None = None
         self._f: Any = None
         self._csv: Any = None
@@ -64,12 +80,14 @@ class _Writer:
             if fmt == "csv":
                 self._csv = csv.writer(self._f)
                 if header:
-                    self._csv.writerow(CSV_HEADER)
+                    self._csv.writerow(csv_header(schema))
 
     def write(
         self, start: int, texts: list[str], proba: np.ndarray, thresholds: np.ndarray
     ) -> None:
-        names = [",".join(LABELS[j] for j in np.flatnonzero(r)) for r in proba >= thresholds]
+        labels = self.schema.names
+        on = predict_labels(proba, thresholds, self.schema.single_label)
+        names = [",".join(labels[j] for j in np.flatnonzero(r)) for r in on]
         rows = range(start, start + len(texts))
         if self.fmt == "csv":
             rounded = np.round(proba.astype(np.float64), 6).tolist()
@@ -79,7 +97,7 @@ class _Writer:
         elif self.fmt == "jsonl":
             for r, t, n, p in zip(rows, texts, names, proba.tolist(), strict=True):
                 rec = {"row": r, "text": t, "labels": n.split(",") if n else []}
-                rec.update({c: round(v, 6) for c, v in zip(PROBA_COLUMNS, p, strict=True)})
+                rec.update({c: round(v, 6) for c, v in zip(self.columns, p, strict=True)})
                 self._f.write(json.dumps(rec, ensure_ascii=False) + "\n")
         else:
             cols: dict[str, Any] = {
@@ -87,7 +105,7 @@ class _Writer:
                 "text": pa.array(texts, pa.string()),
                 "labels": pa.array(names, pa.string()),
             }
-            for j, c in enumerate(PROBA_COLUMNS):
+            for j, c in enumerate(self.columns):
                 cols[c] = pa.array(proba[:, j], pa.float32())
             table = pa.table(cols)
             if self._pq is None:
@@ -102,7 +120,7 @@ class _Writer:
         elif self.fmt == "parquet":  # no rows: still write a valid empty file
             schema = pa.schema(
                 [("row", pa.int64()), ("text", pa.string()), ("labels", pa.string())]
-                + [(c, pa.float32()) for c in PROBA_COLUMNS]
+                + [(c, pa.float32()) for c in self.columns]
             )
             pq.write_table(schema.empty_table(), self.path)
 
@@ -157,7 +175,8 @@ def predict_file(
     ----------
     model
         Any object with ``predict_proba(texts, batch_size=...)`` and ``thresholds_``: every
-        :class:`~emobalance.models.base.EmotionModel`.
+        :class:`~emobalance.models.base.EmotionModel`. Its label schema (``labels_``) names
+        the output's columns; a single-label model's ``labels`` is its most probable label.
     input_path, output_path : path
         See the module docstring for the formats.
     text_column : str, default="text"
@@ -231,6 +250,7 @@ def _predict_locked(
     model_aliases: Sequence[str],
 ) -> int:
     parts = parts_dir(out)
+    schema = schema_of(model)
     state_path = parts / "progress.json"
     state = _read_progress(state_path, key, model_aliases) if resume else None
     if state is None:
@@ -244,7 +264,7 @@ def _predict_locked(
             shutil.rmtree(parts, ignore_errors=True)  # nothing scored: no folder left
             raise
     else:
-        state = _trusted_parts(parts, state, fmt)
+        state = _trusted_parts(parts, state, fmt, schema)
     entries: list[dict[str, Any]] = list(state["parts"])
     done = int(state["rows"])
     show = log.progress_enabled(progress)
@@ -266,8 +286,9 @@ def _predict_locked(
                 # the part first, then the record that counts it: a kill in between leaves an
                 # uncounted part that the resumed run removes
                 entries.append(
-                    _write_part(parts, len(entries), fmt, src, n, chunk, proba, model.thresholds_)
-                )
+                    _write_part(parts, len(entries), fmt, src, n, chunk, proba,
+                                model.thresholds_, schema)
+                )  # fmt: skip
                 n += len(chunk)
                 write_json_atomic(state_path, {**state, "rows": n, "parts": entries})
                 bar.update(len(chunk))
@@ -276,7 +297,7 @@ def _predict_locked(
         if n < done:
             raise DataError(f"{src}: has {n} rows, fewer than the {done} already scored")
         with atomic_path(out, suffix=out.suffix) as tmp:
-            _join_parts([parts / e["file"] for e in entries], tmp, fmt)
+            _join_parts([parts / e["file"] for e in entries], tmp, fmt, schema)
     except EmobalanceError:
         shutil.rmtree(parts, ignore_errors=True)  # bad input: nothing worth resuming
         raise
@@ -319,6 +340,7 @@ def _write_part(
     texts: list[str],
     proba: np.ndarray,
     thresholds: np.ndarray,
+    schema: LabelSchema,
 ) -> dict[str, Any]:
     """Write part ``index`` atomically; return its progress entry (file, rows, sha256).
 
@@ -328,7 +350,7 @@ def _write_part(
     name = f"part-{index:06d}.{fmt}"
     try:
         with atomic_path(parts / name, suffix=f".{fmt}") as tmp:
-            writer = _Writer(tmp, fmt, header=False)
+            writer = _Writer(tmp, fmt, schema, header=False)
             try:
                 writer.write(start, texts, proba, thresholds)
             finally:
@@ -426,7 +448,9 @@ def _progress_problem(state: Any) -> str | None:
     return None
 
 
-def _trusted_parts(parts: Path, state: dict[str, Any], fmt: str) -> dict[str, Any]:
+def _trusted_parts(
+    parts: Path, state: dict[str, Any], fmt: str, schema: LabelSchema
+) -> dict[str, Any]:
     """``state`` cut to its leading parts that are intact on disk, and the folder cleaned.
 
     A part is trusted when it exists with its recorded sha256 (a record of an earlier
@@ -435,7 +459,7 @@ def _trusted_parts(parts: Path, state: dict[str, Any], fmt: str) -> dict[str, An
     every file the record does not count (an uncounted part, a killed writer's temporary).
     """
     if _is_count(state["parts"]):  # checked and checksummed just now: nothing to verify
-        trusted = _legacy_entries(parts, state["parts"], fmt)
+        trusted = _legacy_entries(parts, state["parts"], fmt, len(csv_header(schema)))
     else:
         trusted = _intact_prefix(parts, state["parts"])
     keep = {"progress.json", *(e["file"] for e in trusted)}
@@ -469,15 +493,15 @@ def _intact_prefix(parts: Path, entries: list[dict[str, Any]]) -> list[dict[str,
     return trusted
 
 
-def _legacy_entries(parts: Path, n_parts: int, fmt: str) -> list[dict[str, Any]]:
+def _legacy_entries(parts: Path, n_parts: int, fmt: str, width: int) -> list[dict[str, Any]]:
     """Entries for the parts of a record without checksums: the leading parts whose ``row``
-    column continues the rows before them, checksummed now."""
+    column continues the rows before them (``width`` columns a row), checksummed now."""
     entries: list[dict[str, Any]] = []
     start = 0
     for i in range(n_parts):
         p = parts / f"part-{i:06d}.{fmt}"
         try:
-            rows = _part_rows(p, fmt)
+            rows = _part_rows(p, fmt, width)
         except (OSError, ValueError, KeyError, TypeError, IndexError, csv.Error, pa.ArrowException):
             break
         if not rows or rows != list(range(start, start + len(rows))):
@@ -487,8 +511,9 @@ def _legacy_entries(parts: Path, n_parts: int, fmt: str) -> list[dict[str, Any]]
     return entries
 
 
-def _part_rows(path: Path, fmt: str) -> list[int]:
-    """The ``row`` column of a part file (raises ``ValueError`` etc. on a damaged one)."""
+def _part_rows(path: Path, fmt: str, width: int) -> list[int]:
+    """The ``row`` column of a part file of ``width`` columns (raises ``ValueError`` etc. on a
+    damaged one)."""
     if fmt == "parquet":
         return pq.read_table(path).column("row").to_pylist()
     text = path.read_text(encoding="utf-8")
@@ -496,16 +521,16 @@ def _part_rows(path: Path, fmt: str) -> list[int]:
         raise ValueError(f"{path}: cut short")
     if fmt == "csv":
         recs = list(csv.reader(io.StringIO(text, newline=""), strict=True))
-        if any(len(r) != len(CSV_HEADER) for r in recs):
+        if any(len(r) != width for r in recs):
             raise ValueError(f"{path}: a row of the wrong length")
         return [int(r[0]) for r in recs]
     recs = [json.loads(line) for line in text.splitlines()]
-    if any(len(r) != len(CSV_HEADER) for r in recs):
+    if any(len(r) != width for r in recs):
         raise ValueError(f"{path}: a record of the wrong length")
     return [int(r["row"]) for r in recs]
 
 
-def _join_parts(paths: list[Path], dest: Path, fmt: str) -> None:
+def _join_parts(paths: list[Path], dest: Path, fmt: str, schema: LabelSchema) -> None:
     """Concatenate part files (written without a CSV header) into ``dest``, part by part."""
     if fmt == "parquet":
         writer: pq.ParquetWriter | None = None
@@ -519,12 +544,12 @@ def _join_parts(paths: list[Path], dest: Path, fmt: str) -> None:
             if writer is not None:
                 writer.close()
         if writer is None:
-            _Writer(dest, fmt).close()  # no rows: a valid empty file
+            _Writer(dest, fmt, schema).close()  # no rows: a valid empty file
         return
     with open(dest, "wb") as f:
         if fmt == "csv":
             header = io.StringIO()
-            csv.writer(header).writerow(CSV_HEADER)
+            csv.writer(header).writerow(csv_header(schema))
             f.write(header.getvalue().encode("utf-8"))
         for p in paths:
             with open(p, "rb") as part:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emobalance.labels import LABEL_TO_ID, NUM_LABELS
+from emobalance.labels import GOEMOTIONS, LabelSchema
 from emobalance.models.base import EmotionModel, check_texts
 
 EXTERNAL = Path(__file__).parents[1] / "fixtures" / "external"
@@ -18,25 +18,31 @@ BASELINE = 0.01  # the probability of every label a text does not name
 class ScriptedModel(EmotionModel):
     """An :class:`EmotionModel` whose text ``"joy=0.9 anger=0.2"`` gets p(joy) = 0.9,
     p(anger) = 0.2 and :data:`BASELINE` elsewhere, so every expected number can be worked
-    out by hand."""
+    out by hand. With ``schema`` it speaks that schema's labels (its ``labels_``); without,
+    GoEmotions' 28 as a model of before schemas (no ``labels_``)."""
 
     kind = "scripted"
 
-    def __init__(self, thresholds: dict[str, float] | None = None) -> None:
-        self.thresholds_ = np.full(NUM_LABELS, 0.5, dtype=np.float32)
+    def __init__(
+        self, thresholds: dict[str, float] | None = None, schema: LabelSchema | None = None
+    ) -> None:
+        if schema is not None:
+            self.labels_ = schema
+        self.schema = schema or GOEMOTIONS
+        self.thresholds_ = np.full(len(self.schema), 0.5, dtype=np.float32)
         for name, t in (thresholds or {}).items():
-            self.thresholds_[LABEL_TO_ID[name]] = t
+            self.thresholds_[self.schema.label_id(name)] = t
         self.metrics_ = {}
         self.calls: list[list[str]] = []
 
     def predict_proba(self, texts, batch_size=None) -> np.ndarray:
         texts = check_texts(texts)
         self.calls.append(texts)
-        out = np.full((len(texts), NUM_LABELS), BASELINE, dtype=np.float32)
+        out = np.full((len(texts), len(self.schema)), BASELINE, dtype=np.float32)
         for i, text in enumerate(texts):
             for item in text.split():
                 name, _, p = item.partition("=")
-                out[i, LABEL_TO_ID[name]] = float(p)
+                out[i, self.schema.label_id(name)] = float(p)
         return out
 
     def save(self, path) -> Path:

@@ -164,3 +164,17 @@ def test_select_by_dev_ties_go_to_the_first_candidate():
     es = [entry("a", 0, 0.1, 0.5), entry("b", 0, 0.9, 0.5), entry("c", 0, 0.9, None)]
     assert select_by_dev(es, ["a", "b"]) == "a"
     assert select_by_dev(es, ["b", "a", "c"]) == "b"
+
+
+def test_select_by_dev_on_another_metric():
+    es = [
+        {"variant": "a", "seed": 0, "dev_macro_f1": 0.5, "dev_jaccard": 0.40},
+        {"variant": "b", "seed": 0, "dev_macro_f1": 0.4, "dev_jaccard": 0.45},
+        {"variant": "c", "seed": 0, "dev_macro_f1": 0.3, "dev": {"jaccard": 0.5}},
+    ]
+    assert select_by_dev(es, ["a", "b"]) == "a"  # default: dev mean macro-F1
+    assert select_by_dev(es, ["a", "b"], metric="jaccard") == "b"
+    assert select_by_dev(es, ["a", "b", "c"], metric="jaccard") == "c"  # from the dev dict
+    assert select_by_dev(es, ["a", "b"], metric="micro_f1") is None
+    with pytest.raises(ValueError, match="metric"):
+        select_by_dev(es, ["a"], metric="")

@@ -31,10 +31,9 @@ import pyarrow.parquet as pq
 from ..data.readers import csv_dict_reader, json_lines
 from ..errors import DataError
 from ..io import temp_name
-from ..labels import LABELS
 from ..log import get_logger
+from ..scoring import PROBA_COLUMNS  # GoEmotions' columns, the default of output_schema
 
-PROBA_COLUMNS = [f"p_{lab}" for lab in LABELS]
 SUCCESS = "_SUCCESS"
 SUCCESS_FORMAT = "emobalance-ray-predictions"
 INPUT_FORMATS = {
@@ -289,10 +288,12 @@ def _iter_parquet(
 # --------------------------------------------------------------------------- output files
 
 
-def output_schema(with_id: bool) -> pa.Schema:
+def output_schema(with_id: bool, proba_columns: Sequence[str] = PROBA_COLUMNS) -> pa.Schema:
+    """The Parquet schema of an output part: file, row, (id), labels and the model's
+    probability columns (``p_<label>`` of its schema)."""
     fields = [("file", pa.string()), ("row", pa.int64())]
     fields += [("id", pa.string())] if with_id else []
-    fields += [("labels", pa.string())] + [(c, pa.float32()) for c in PROBA_COLUMNS]
+    fields += [("labels", pa.string())] + [(c, pa.float32()) for c in proba_columns]
     return pa.schema(fields)
 
 
@@ -311,8 +312,11 @@ class PartWriter:
         if self._stream is None:
             self._stream = self.fs.open_output_stream(self.path, compression=None)
         if self.fmt == "parquet":
+            names = list(cols)
+            probas = names[names.index("labels") + 1 :]  # the p_* columns follow labels
             table = pa.table(
-                {k: pa.array(v) for k, v in cols.items()}, schema=output_schema("id" in cols)
+                {k: pa.array(v) for k, v in cols.items()},
+                schema=output_schema("id" in cols, probas),
             )
             if self._pq is None:
                 self._pq = pq.ParquetWriter(self._stream, table.schema)

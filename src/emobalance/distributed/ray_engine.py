@@ -49,10 +49,11 @@ import pyarrow.fs as pafs
 from .. import log
 from ..errors import DataError, EmobalanceError, ModelError
 from ..io import output_lock, remove_stale_temps
-from ..labels import LABELS, NUM_LABELS
+from ..labels import LabelSchema, schema_of
+from ..metrics import predict_labels, schema_for
+from ..scoring import proba_columns
 from .files import (
     OUTPUT_FORMATS,
-    PROBA_COLUMNS,
     SUCCESS,
     SUCCESS_FORMAT,
     PartWriter,
@@ -293,8 +294,15 @@ class Predictor:
     threads : int, default=1
         torch / onnxruntime threads of this worker.
     text_column : str, default="text"
-    thresholds : array of shape (28,), optional
+    thresholds : array of shape (len(labels),), optional
         Decision thresholds for ``labels`` (default: the model's ``thresholds_``, else 0.5).
+
+    Attributes
+    ----------
+    schema : LabelSchema
+        The model's labels (its ``labels_``; GoEmotions' for a model or teacher without
+        one): the ``p_<label>`` columns, and for a single-label schema ``labels`` is the most
+        probable label.
 
     Examples
     --------
@@ -325,13 +333,16 @@ class Predictor:
         params = inspect.signature(model.predict_proba).parameters
         self._takes_batch_size = "batch_size" in params  # classifiers; teachers take texts only
         self.text_column = text_column
+        self.schema = schema_of(model)
+        self.columns = proba_columns(self.schema)
         th = thresholds if thresholds is not None else getattr(model, "thresholds_", None)
         self.thresholds = (
-            np.full(NUM_LABELS, 0.5, np.float32) if th is None else np.asarray(th, np.float32)
+            np.full(len(self.schema), 0.5, np.float32) if th is None else np.asarray(th, np.float32)
         )
 
     def proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Probabilities ``float32[n, 28]`` (the model's own length-grouped batching)."""
+        """Probabilities ``float32[n, len(schema)]`` (the model's own length-grouped
+        batching)."""
         if self._takes_batch_size:
             out = self.model.predict_proba(list(texts), batch_size=self.batch_size)
             return np.asarray(out, dtype=np.float32)
@@ -347,15 +358,23 @@ class Predictor:
                 raise DataError(f"{where}: {self.text_column!r} is {type(t).__name__}, not text")
         proba = self.proba(texts)
         out = {k: v for k, v in batch.items() if k != self.text_column}
-        out["labels"] = np.array(label_names(proba, self.thresholds), dtype=object)
-        for j, c in enumerate(PROBA_COLUMNS):
+        out["labels"] = np.array(label_names(proba, self.thresholds, self.schema), dtype=object)
+        for j, c in enumerate(self.columns):
             out[c] = proba[:, j]
         return out
 
 
-def label_names(proba: np.ndarray, thresholds: np.ndarray) -> list[str]:
-    """Predicted label names per row, joined by ``,`` (as single-process scoring writes)."""
-    return [",".join(LABELS[j] for j in np.flatnonzero(r)) for r in proba >= thresholds]
+def label_names(
+    proba: np.ndarray, thresholds: np.ndarray, schema: LabelSchema | None = None
+) -> list[str]:
+    """Predicted label names per row, joined by ``,`` (as single-process scoring writes).
+
+    ``schema``: the columns' labels (default GoEmotions' for 28 columns); for a single-label
+    schema the most probable label of each row.
+    """
+    schema = schema_for(np.asarray(proba).shape[1], schema)
+    on = predict_labels(proba, thresholds, schema.single_label)
+    return [",".join(schema.names[j] for j in np.flatnonzero(r)) for r in on]
 
 
 class _FileTaskWorker:
@@ -644,7 +663,8 @@ def ray_score_texts(
     batch_size: int = 256,
     connect_timeout: float = 15.0,
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Score slices of texts on a Ray actor pool; yield ``(key, float32[n, 28])`` as they finish.
+    """Score slices of texts on a Ray actor pool; yield ``(key, float32[n, L])`` as they finish
+    (``L``: the model's label count).
 
     Parameters
     ----------
@@ -665,6 +685,7 @@ def ray_score_texts(
         if workers is None:
             workers = max(int(ray.cluster_resources().get("CPU", 1)) // threads_per_worker, 1)
         items = [{"key": int(k), "texts": list(t)} for k, t in slices]
+        sizes = {item["key"]: len(item["texts"]) for item in items}
         ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
             _TextsWorker,
             batch_size=1,
@@ -682,7 +703,8 @@ def ray_score_texts(
         try:
             for rec in ds.iter_rows():
                 _raise_returned(str(rec["error"]))
-                proba = np.frombuffer(rec["proba"], dtype=np.float32).reshape(-1, NUM_LABELS)
+                n = sizes[int(rec["key"])]  # the model's width: whatever its schema is
+                proba = np.frombuffer(rec["proba"], dtype=np.float32).reshape(n, -1)
                 yield int(rec["key"]), proba
         except EmobalanceError:
             raise

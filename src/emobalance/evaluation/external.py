@@ -1,4 +1,5 @@
-"""Scoring a 28-label model on an external dataset through a label map.
+"""Scoring a model (GoEmotions' 28 labels or its own schema's) on an external dataset through
+a label map from the model's labels to the dataset's (:mod:`.label_maps`).
 
 Single-label datasets: the prediction of a row is the target with the highest mapped score
 (:meth:`LabelMap.scores`); with ``abstain`` (e.g. ``neutral``) a row where no other target is
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..labels import schema_of
 from ..log import get_logger
 from .datasets import ExternalDataset, load_external
 from .label_maps import LabelMap, get_label_map
@@ -90,19 +92,22 @@ def evaluate_external(
     multi_label: bool = False,
     label_sep: str = ",",
 ) -> dict[str, Any]:
-    """Score a 28-label model on an external dataset through a label map.
+    """Score a model on an external dataset through a label map from its labels.
 
     Parameters
     ----------
     model : path or model
         A saved model (any kind, loaded by :func:`emobalance.load_model`) or an object with
-        ``predict_proba`` and ``thresholds_``.
+        ``predict_proba`` and ``thresholds_``, of any label schema (its ``labels_``;
+        GoEmotions' for a model without one).
     dataset : path, ``"sentiment140_polarity_guard"`` or ExternalDataset
         A file is read with ``text_column``, ``label_column``, ``multi_label`` and
         ``label_sep`` (see :func:`~emobalance.evaluation.datasets.read_external`).
     label_map : str, path or LabelMap
-        A built-in map (``ekman``, ``ekman6``, ``sentiment``, ``polarity``, ``plutchik``), a
-        YAML file of ``target: [goemotions labels]``, or a :class:`LabelMap`.
+        A built-in map (``ekman``, ``ekman6``, ``sentiment``, ``polarity``, ``plutchik``: for
+        GoEmotions models), a YAML file of ``target: [model labels]`` (resolved against the
+        model's schema), or a :class:`LabelMap` whose source is the model's schema. A map of
+        other labels than the model's is a one-line ConfigError naming both schemas.
     abstain : str, optional
         A label predicted where no other target is on at the model's thresholds (e.g.
         ``neutral`` for a map without it).
@@ -127,7 +132,8 @@ def evaluate_external(
         precision_recall_fscore_support,
     )
 
-    lm = get_label_map(label_map)
+    clf = _model(model)
+    lm = get_label_map(label_map, schema_of(clf))
     ds = load_external(dataset, text_column=text_column, label_column=label_column,
                        multi_label=multi_label, label_sep=label_sep)  # fmt: skip
     classes = _classes(lm, abstain)
@@ -167,7 +173,6 @@ def evaluate_external(
     if not rows:
         log.warning(f"{ds.name}: no row has a gold label that the map {lm.name} covers")
         return result
-    clf = _model(model)
     proba = np.asarray(clf.predict_proba([ds.texts[i] for i in rows]))
     thresholds = getattr(clf, "thresholds_", 0.5)
     pred = _predictions(lm, proba, thresholds, classes, abstain, ds.multi_label)

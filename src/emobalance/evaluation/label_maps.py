@@ -1,17 +1,21 @@
-"""Label maps: from the 28 GoEmotions labels to the labels of another emotion dataset.
+"""Label maps: from a model's labels (GoEmotions' 28 or its own schema's) to the labels of
+another emotion dataset.
 
-A :class:`LabelMap` names target labels and, for each, the GoEmotions labels whose scores it
-takes. On ``predict_proba`` output a target's score is the max of its members' probabilities
-and, for multi-label prediction, a target is on when any member is on at the model's own
-thresholds (the OR of the members' thresholded predictions). A target with no GoEmotions
-counterpart (``anticipation`` in Plutchik's wheel) is kept as *unmapped*: it is reported as
-such, never silently dropped.
+A :class:`LabelMap` names target labels and, for each, the labels of its source schema (the
+model's, by name) whose scores it takes. On ``predict_proba`` output a target's score is the
+max of its members' probabilities and, for multi-label prediction, a target is on when any
+member is on at the model's own thresholds (the OR of the members' thresholded predictions). A
+target with no counterpart (``anticipation`` in Plutchik's wheel) is kept as *unmapped*: it is
+reported as such, never silently dropped.
 
 Built in (:data:`BUILTIN_MAPS`): ``ekman`` and ``sentiment`` (GoEmotions' own
 ``ekman_mapping.json`` and ``sentiment_dict.json``, each with ``neutral``, from
 :mod:`emobalance.labels`), ``ekman6`` (``ekman`` without neutral), ``polarity`` (positive vs
 negative of ``sentiment``) and a partial ``plutchik``. A user map is a YAML file of
-``target: [goemotions labels]`` entries (:func:`read_label_map`).
+``target: [model labels]`` entries (:func:`read_label_map`), its members resolved against
+the model's schema (GoEmotions' unless one is given). A map is used only with a model whose
+labels are its source's (:meth:`LabelMap.check_model`): a built-in GoEmotions map with a
+5-label model is a one-line error naming both schemas.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import numpy as np
 import yaml
 
 from ..errors import ConfigError
-from ..labels import EKMAN, LABELS, NUM_LABELS, SENTIMENT, label_id
+from ..labels import EKMAN, GOEMOTIONS, SENTIMENT, LabelSchema, schema_of
 
 __all__ = ["BUILTIN_MAPS", "LabelMap", "get_label_map", "read_label_map"]
 
@@ -44,17 +48,24 @@ _PLUTCHIK: dict[str, tuple[str, ...]] = {
 }
 
 
+def _kind(schema: LabelSchema) -> str:
+    """How messages name a label of ``schema``: ``GoEmotions`` or the schema's name."""
+    return "GoEmotions" if schema.same_labels(GOEMOTIONS) else schema.name
+
+
 @dataclass(frozen=True)
 class LabelMap:
-    """Target labels and the GoEmotions labels each one takes its score from.
+    """Target labels and the model labels each one takes its score from.
 
     Parameters
     ----------
     name : str
         The map's name (a built-in name or the file it was read from).
     targets : mapping of str to sequence of str
-        ``target -> GoEmotions label names`` in target order; an empty sequence marks a target
-        with no GoEmotions counterpart (reported in :attr:`unmapped`).
+        ``target -> source label names`` in target order; an empty sequence marks a target
+        with no counterpart among the source's labels (reported in :attr:`unmapped`).
+    source : LabelSchema, default=GOEMOTIONS
+        The labels of the models the map applies to (the columns of ``predict_proba``).
 
     Examples
     --------
@@ -67,35 +78,48 @@ class LabelMap:
 
     name: str
     targets: Mapping[str, tuple[str, ...]]
+    source: LabelSchema = GOEMOTIONS
     _index: tuple[tuple[int, ...], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         targets = {str(t): tuple(ms) for t, ms in self.targets.items()}
+        what = f"{_kind(self.source)} label"
         if not any(targets.values()):
-            raise ConfigError(f"label map {self.name}: no target has a GoEmotions label")
+            raise ConfigError(f"label map {self.name}: no target has a {what}")
         index = tuple(
-            tuple(label_id(m, f"label map {self.name}: target {t!r}", what="GoEmotions label",
-                           error=ConfigError) for m in ms)
+            tuple(self.source.label_id(m, f"label map {self.name}: target {t!r}", what=what,
+                                       error=ConfigError) for m in ms)
             for t, ms in targets.items() if ms
         )  # fmt: skip
         object.__setattr__(self, "targets", targets)
         object.__setattr__(self, "_index", index)
 
+    def check_model(self, model: object) -> None:
+        """Refuse a model (or schema) whose labels are not the map's source labels: one line
+        naming both schemas (e.g. a built-in GoEmotions map with a 5-label model)."""
+        schema = schema_of(model)
+        if not self.source.same_labels(schema):
+            raise ConfigError(
+                f"label map {self.name} maps the labels of {self.source.describe()}, but the "
+                f"model speaks {schema.describe()}"
+            )
+
     @property
     def labels(self) -> tuple[str, ...]:
-        """The mapped targets (those with GoEmotions members), in map order: the columns of
+        """The mapped targets (those with source members), in map order: the columns of
         :meth:`scores` and :meth:`predict_matrix`."""
         return tuple(t for t, ms in self.targets.items() if ms)
 
     @property
     def unmapped(self) -> tuple[str, ...]:
-        """Targets with no GoEmotions counterpart: never predicted, reported as unmapped."""
+        """Targets with no source counterpart: never predicted, reported as unmapped."""
         return tuple(t for t, ms in self.targets.items() if not ms)
 
     def _check(self, matrix: np.ndarray, name: str) -> np.ndarray:
         arr = np.asarray(matrix)
-        if arr.ndim != 2 or arr.shape[1] != NUM_LABELS:
-            raise ValueError(f"{name} must have shape (n, {NUM_LABELS}), got {arr.shape}")
+        n = len(self.source)
+        if arr.ndim != 2 or arr.shape[1] != n:
+            raise ValueError(f"{name} must have shape (n, {n}), got {arr.shape}")
         return arr
 
     def scores(self, proba: np.ndarray) -> np.ndarray:
@@ -103,8 +127,8 @@ class LabelMap:
 
         Parameters
         ----------
-        proba : ndarray of shape (n, 28)
-            ``predict_proba`` output in :data:`~emobalance.labels.LABELS` order.
+        proba : ndarray of shape (n, len(source))
+            ``predict_proba`` output in the source schema's order.
 
         Returns
         -------
@@ -123,8 +147,8 @@ class LabelMap:
 
         Parameters
         ----------
-        proba : ndarray of shape (n, 28)
-        thresholds : float or array-like of shape (28,), default=0.5
+        proba : ndarray of shape (n, len(source))
+        thresholds : float or array-like of shape (len(source),), default=0.5
             The model's per-label thresholds (``model.thresholds_``).
 
         Returns
@@ -146,7 +170,7 @@ class LabelMap:
         return [self.labels[i] for i in idx]
 
     def to_dict(self) -> dict[str, list[str]]:
-        """``target -> GoEmotions labels`` (unmapped targets with ``[]``)."""
+        """``target -> source labels`` (unmapped targets with ``[]``)."""
         return {t: list(ms) for t, ms in self.targets.items()}
 
 
@@ -157,11 +181,11 @@ BUILTIN_MAPS: dict[str, dict[str, tuple[str, ...]]] = {
     "polarity": {k: SENTIMENT[k] for k in ("positive", "negative")},
     "plutchik": _PLUTCHIK,
 }
-"""The built-in maps by name (``target -> GoEmotions labels``)."""
+"""The built-in maps by name (``target -> GoEmotions labels``): for GoEmotions models only."""
 
 
-def read_label_map(path: str | os.PathLike[str]) -> LabelMap:
-    """A user map from a YAML file of ``target: [goemotions labels]`` entries.
+def read_label_map(path: str | os.PathLike[str], schema: LabelSchema = GOEMOTIONS) -> LabelMap:
+    """A user map from a YAML file of ``target: [model labels]`` entries.
 
     Parameters
     ----------
@@ -170,6 +194,8 @@ def read_label_map(path: str | os.PathLike[str]) -> LabelMap:
 
             happy: [joy, amusement, excitement]
             angry: [anger, annoyance]
+    schema : LabelSchema, default=GOEMOTIONS
+        The model's labels, which the entries name (the map's :attr:`LabelMap.source`).
 
     Returns
     -------
@@ -179,9 +205,10 @@ def read_label_map(path: str | os.PathLike[str]) -> LabelMap:
     ------
     ConfigError
         One line naming the file and line: not YAML, not a mapping, a duplicate target, a
-        target with no entries, an entry that is not a label name, an unknown GoEmotions label.
+        target with no entries, an entry that is not a label name, a label the schema lacks.
     """
     path = Path(path)
+    kind = _kind(schema)
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
@@ -197,11 +224,11 @@ def read_label_map(path: str | os.PathLike[str]) -> LabelMap:
 
         raise ConfigError(f"{path}: invalid YAML ({yaml_problem(exc)})") from None
     if root is None:
-        raise ConfigError(f"{path}: empty label map (expected target: [goemotions labels])")
+        raise ConfigError(f"{path}: empty label map (expected target: [{schema.name} labels])")
     if not isinstance(root, yaml.MappingNode):
         raise ConfigError(
             f"{path}: line {root.start_mark.line + 1}: expected a mapping of "
-            "target: [goemotions labels]"
+            f"target: [{schema.name} labels]"
         )
     targets: dict[str, tuple[str, ...]] = {}
     for key, value in root.value:
@@ -218,38 +245,56 @@ def read_label_map(path: str | os.PathLike[str]) -> LabelMap:
         elif isinstance(value, yaml.ScalarNode) and value.tag.endswith(":null"):
             items = []
         else:
-            raise ConfigError(f"{where}: target {target!r}: expected a list of GoEmotions labels")
+            raise ConfigError(f"{where}: target {target!r}: expected a list of {kind} labels")
         if not items:
-            raise ConfigError(f"{where}: target {target!r} has no GoEmotions labels")
+            raise ConfigError(f"{where}: target {target!r} has no {kind} labels")
         members: list[str] = []
         for item in items:
             at = f"{path}: line {item.start_mark.line + 1}"
             if not isinstance(item, yaml.ScalarNode):
-                raise ConfigError(f"{at}: target {target!r}: expected a GoEmotions label name")
+                raise ConfigError(f"{at}: target {target!r}: expected a {kind} label name")
             members.append(
-                LABELS[label_id(item.value, f"{at}: target {target!r}", what="GoEmotions label",
-                                error=ConfigError)]
+                schema.names[schema.label_id(item.value, f"{at}: target {target!r}",
+                                             what=f"{kind} label", error=ConfigError)]
             )  # fmt: skip
         targets[target] = tuple(dict.fromkeys(members))
-    return LabelMap(str(path), targets)
+    return LabelMap(str(path), targets, schema)
 
 
-def get_label_map(spec: str | os.PathLike[str] | LabelMap) -> LabelMap:
+def get_label_map(
+    spec: str | os.PathLike[str] | LabelMap, schema: LabelSchema | None = None
+) -> LabelMap:
     """A label map by built-in name (:data:`BUILTIN_MAPS`), YAML file or as it is.
+
+    Parameters
+    ----------
+    spec : str, path or LabelMap
+    schema : LabelSchema, optional
+        The labels of the model the map will be used with (default GoEmotions'): a YAML
+        file's entries are resolved against them, and a built-in map or a given
+        :class:`LabelMap` whose source labels differ is refused (:meth:`LabelMap.check_model`).
 
     Raises
     ------
     ConfigError
         For a name that is neither built in nor an existing file (the message lists the
-        built-in names), or a bad file (see :func:`read_label_map`).
+        built-in names), a bad file (see :func:`read_label_map`), or a map of other labels
+        than ``schema``'s (one line naming both schemas).
     """
+    lm = _label_map(spec, GOEMOTIONS if schema is None else schema)
+    if schema is not None:
+        lm.check_model(schema)
+    return lm
+
+
+def _label_map(spec: str | os.PathLike[str] | LabelMap, schema: LabelSchema) -> LabelMap:
     if isinstance(spec, LabelMap):
         return spec
     key = str(spec).strip()
     if key.lower() in BUILTIN_MAPS:
         return LabelMap(key.lower(), BUILTIN_MAPS[key.lower()])
     if Path(key).is_file():
-        return read_label_map(key)
+        return read_label_map(key, schema)
     raise ConfigError(
         f"unknown label map {key!r}: not a built-in map ({', '.join(BUILTIN_MAPS)}) "
         "nor an existing YAML file"

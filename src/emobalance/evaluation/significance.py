@@ -140,8 +140,19 @@ def _finite(v: Any) -> bool:
     return v is not None and math.isfinite(v)
 
 
-def _dev_mean(entries: Sequence[Mapping[str, Any]], variant: str) -> float | None:
-    vals = [e.get("dev_macro_f1") for e in entries if e["variant"] == variant]
+def _dev_value(entry: Mapping[str, Any], metric: str) -> Any:
+    """An entry's dev ``metric``: its ``dev_<metric>`` key, else ``dev[metric]``."""
+    key = f"dev_{metric}"
+    if key in entry:
+        return entry[key]
+    dev = entry.get("dev")
+    return dev.get(metric) if isinstance(dev, Mapping) else None
+
+
+def _dev_mean(
+    entries: Sequence[Mapping[str, Any]], variant: str, metric: str = "macro_f1"
+) -> float | None:
+    vals = [_dev_value(e, metric) for e in entries if e["variant"] == variant]
     vals = [v for v in vals if _finite(v)]
     return float(np.mean(vals)) if vals else None
 
@@ -204,24 +215,38 @@ def compare_variants(
     return rows
 
 
-def select_by_dev(entries: Sequence[Mapping[str, Any]], candidates: Sequence[str]) -> str | None:
-    """The candidate with the highest mean dev macro-F1 over its seeds; test is never read.
+def select_by_dev(
+    entries: Sequence[Mapping[str, Any]], candidates: Sequence[str], metric: str = "macro_f1"
+) -> str | None:
+    """The candidate with the highest mean dev ``metric`` over its seeds; test is never read.
 
     Parameters
     ----------
     entries : sequence of dict
-        ``metrics.json`` entries; only ``variant`` and ``dev_macro_f1`` are read.
+        ``metrics.json`` entries; only ``variant`` and the dev metric are read: the entry's
+        ``dev_<metric>`` (``dev_macro_f1``, ``dev_jaccard``...) or, without it, ``dev[metric]``
+        (a :func:`~emobalance.metrics.evaluate` result of dev).
     candidates : sequence of str
         The variants to choose from; a tie goes to the first in this order.
+    metric : str, default="macro_f1"
+        The dev metric to maximise (a key of :func:`~emobalance.metrics.evaluate`, e.g.
+        ``"jaccard"`` or ``"micro_f1"``; higher is better).
 
     Returns
     -------
     str or None
-        None when no candidate has a dev macro-F1.
+        None when no candidate has that dev metric.
+
+    Raises
+    ------
+    ValueError
+        For a metric that is not a non-empty str.
     """
+    if not isinstance(metric, str) or not metric.strip():
+        raise ValueError(f"metric must be a metric name, got {metric!r}")
     best, best_mean = None, -math.inf
     for c in candidates:
-        m = _dev_mean(entries, c)
+        m = _dev_mean(entries, c, metric.strip())
         if m is not None and m > best_mean:
             best, best_mean = c, m
     return best

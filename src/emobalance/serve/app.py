@@ -2,17 +2,21 @@
 
 Endpoints
 ---------
-``POST /v1/predict``  ``{"texts": [...]}`` -> per text: labels above the per-label thresholds,
-                      the 28 probabilities, the Ekman group (and its 7 probabilities).
+``POST /v1/predict``  ``{"texts": [...]}`` -> per text: labels above the per-label thresholds
+                      (a single-label model: the most probable one), the probabilities of
+                      the model's own labels and, for a schema with an ``ekman`` grouping
+                      (GoEmotions), the Ekman group and its probabilities.
                       Optional fields: ``long_text`` (truncate, sentences, windows),
                       ``aggregate`` (max, mean), ``window`` (words); ``top_k`` and ``view``
-                      (labels, ekman, sentiment): with either, the answer also holds ``top``,
-                      ``sentiment`` and ``sentiment_probabilities``, and ``labels`` and
-                      ``probabilities`` are in the view. A request without them gets the
-                      answer of earlier versions, to the byte.
+                      (``labels`` or one of the schema's groupings; GoEmotions: ekman,
+                      sentiment): with either, the answer also holds ``top`` (and, with a
+                      ``sentiment`` grouping, ``sentiment`` and ``sentiment_probabilities``),
+                      and ``labels`` and ``probabilities`` are in the view. A request without
+                      them gets the answer of earlier versions, to the byte.
 ``POST /v1/explain``  ``{"text": ..., "top_k": 5}`` -> tokens with their weights (attention for
                       the reference network, leave-one-token-out drops otherwise), top labels.
-``GET /v1/labels``    the labels, the Ekman grouping and the thresholds.
+``GET /v1/labels``    the model's label schema (labels, groupings, single_label, the views),
+                      the thresholds and the limits.
 ``GET /healthz``      liveness (the model is loaded before the app exists).
 ``GET /metrics``      Prometheus text format: requests by method/path/status, latency histogram.
 ``GET /docs``         Swagger UI, ``GET /redoc`` ReDoc: assets served locally (fastapi-offline).
@@ -58,18 +62,26 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from pydantic import BaseModel, Field, StrictInt, StrictStr, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..data.readers import lone_surrogate
 from ..errors import ConfigError, EmobalanceError, ModelError
-from ..labels import EKMAN, EKMAN_LABELS, LABELS, SENTIMENT_LABELS, collapse_probabilities
+from ..labels import GOEMOTIONS, LabelSchema, schema_of
 from ..log import get_logger
+from ..metrics import predict_labels
 from ..models.base import EmotionModel
 from ..models.long_text import MAX_WINDOW_WORDS
 from ..models.registry import load_model
-from ..models.views import prediction_records
 from .middleware import LATENCY_BUCKETS, BodyGuard, Head, Headers, Metrics, error_response
 
 log = get_logger(__name__)
@@ -150,13 +162,15 @@ class PredictRequest(BaseModel):
     window: StrictInt | None = Field(
         None, ge=2, le=MAX_WINDOW_WORDS, description="With windows: words per window."
     )
+    # create_app narrows top_k and view to the served model's schema (_request_models)
     top_k: StrictInt | None = Field(
-        None, ge=1, le=len(LABELS), description="How many of the view's labels `top` lists."
+        None, ge=1, description="How many of the view's labels `top` lists."
     )
-    view: Literal["labels", "ekman", "sentiment"] | None = Field(
+    view: StrictStr | None = Field(
         None,
-        description="labels (the 28), ekman (6 groups + neutral) or sentiment (4 groups): "
-        "`labels`, `probabilities` and `top` are given in it.",
+        description="labels (the model's own) or one of its schema's groupings (GoEmotions: "
+        "ekman, 6 groups + neutral; sentiment, 4 groups): `labels`, `probabilities` and `top` "
+        "are given in it.",
     )
 
     @field_validator("texts")
@@ -202,15 +216,21 @@ class Prediction(BaseModel):
         "labels does)."
     )
     probabilities: dict[str, float] = Field(
-        description="All 28 labels in LABELS order, or the view's groups (max of members)."
+        description="All the model's labels in its order, or the view's groups (max of members)."
     )
-    ekman: str = Field(description="Ekman group with the highest probability (max of members).")
-    ekman_probabilities: dict[str, float]
+    ekman: str | None = Field(
+        None,
+        description="With an ekman grouping (GoEmotions): the Ekman group with the highest "
+        "probability (max of members).",
+    )
+    ekman_probabilities: dict[str, float] | None = None
     top: list[LabelProbability] | None = Field(
         None, description="With top_k or view: the most probable of the view, first first."
     )
     sentiment: str | None = Field(
-        None, description="With top_k or view: the sentiment group with the highest probability."
+        None,
+        description="With top_k or view and a sentiment grouping: the sentiment group with "
+        "the highest probability.",
     )
     sentiment_probabilities: dict[str, float] | None = None
 
@@ -226,7 +246,7 @@ class ExplainRequest(BaseModel):
 
     text: StrictStr = Field(..., examples=["I can't believe you did this for me, thank you"])
     # strict: true, "5" or 5.0 are wrong types (422), not silently coerced to an int
-    top_k: StrictInt = Field(5, ge=1, le=len(LABELS), description="How many top labels to return.")
+    top_k: StrictInt = Field(5, ge=1, description="How many top labels to return.")
 
     @field_validator("text")
     @classmethod
@@ -246,7 +266,7 @@ class ExplainResponse(BaseModel):
     labels: list[str]
     top: list[LabelProbability]
     probabilities: dict[str, float]
-    ekman: str
+    ekman: str | None = None
 
 
 class ErrorResponse(BaseModel):
@@ -380,6 +400,73 @@ def _docs_route(app: FastAPI, page: _DocsPage) -> Callable[[Request], HTMLRespon
     return route
 
 
+# ------------------------------------------------------------------ label schema
+def views_of(schema: LabelSchema) -> tuple[str, ...]:
+    """The views a model of ``schema`` answers in: ``labels`` and each of its groupings."""
+    return tuple(dict.fromkeys(("labels", *schema.groupings)))
+
+
+def _request_models(schema: LabelSchema) -> tuple[type[PredictRequest], type[ExplainRequest]]:
+    """The request bodies for a model of ``schema``: ``top_k`` at most its label count and
+    ``view`` one of :func:`views_of` (anything else is a 422 that lists them)."""
+
+    def narrowed(field: str, annotation: Any, **bounds: Any) -> tuple[Any, Any]:
+        info = base_fields[field]
+        return annotation, Field(info.default, description=info.description, **bounds)
+
+    base_fields = PredictRequest.model_fields
+    predict = create_model(
+        "PredictRequest",
+        __base__=PredictRequest,
+        __doc__=PredictRequest.__doc__,
+        top_k=narrowed("top_k", StrictInt | None, ge=1, le=len(schema)),
+        view=narrowed("view", Literal[views_of(schema)] | None),  # type: ignore[valid-type]
+    )
+    base_fields = ExplainRequest.model_fields
+    explain = create_model(
+        "ExplainRequest",
+        __base__=ExplainRequest,
+        __doc__=ExplainRequest.__doc__,
+        top_k=narrowed("top_k", StrictInt, ge=1, le=len(schema)),
+    )
+    return predict, explain
+
+
+def _best_group(
+    schema: LabelSchema, grouping: str, groups: np.ndarray | None, i: int
+) -> dict[str, Any]:
+    """``{grouping: best group, grouping_probabilities: {...}}`` of row ``i``, or nothing for
+    a schema without that grouping (the field is then left out of the answer)."""
+    if groups is None:
+        return {}
+    names = schema.group_names(grouping)
+    return {
+        grouping: names[int(np.argmax(groups[i]))],
+        f"{grouping}_probabilities": dict(zip(names, _round(groups[i]), strict=True)),
+    }
+
+
+def _collapsed(schema: LabelSchema, proba: np.ndarray, grouping: str) -> np.ndarray | None:
+    """The group probabilities (max of members) of ``grouping``, None if the schema lacks it."""
+    if grouping not in schema.groupings:
+        return None
+    return schema.collapse_probabilities(proba, grouping)
+
+
+def _view(
+    schema: LabelSchema, proba: np.ndarray, on: np.ndarray, view: str
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """The names, scores and predictions of ``view``: the labels, or a grouping's groups
+    (score: max of the members; on: any member on, the rule of the label maps)."""
+    if view == "labels":
+        return schema.names, proba, on
+    return (
+        schema.group_names(view),
+        schema.collapse_probabilities(proba, view),
+        schema.collapse_labels(on, view),
+    )
+
+
 # ---------------------------------------------------------------------------- app
 def create_app(
     model_or_dir: EmotionModel | str | os.PathLike[str],
@@ -414,13 +501,16 @@ def create_app(
     Returns
     -------
     FastAPI
-        The app; ``app.state.classifier`` holds the model.
+        The app; ``app.state.classifier`` holds the model, ``app.state.schema`` its label
+        schema (``schema_of(model)``: its ``labels_``, GoEmotions' for a model without one),
+        which names the labels of every answer and the views (``labels`` and its groupings).
 
     Raises
     ------
     ModelError
         The model is missing, of no known kind, or its files are invalid; or the object
-        lacks ``predict_proba``, ``explain`` or ``thresholds_``.
+        lacks ``predict_proba``, ``explain`` or ``thresholds_``, or has thresholds for another
+        number of labels than its schema.
     ConfigError
         A limit is not a positive integer, or the timeout not a positive number.
     """
@@ -453,6 +543,14 @@ def create_app(
         if not hasattr(clf, attr):
             raise ModelError(f"{type(clf).__name__} cannot be served: it has no {attr}")
     thresholds = np.asarray(clf.thresholds_, dtype=np.float32)
+    schema = schema_of(clf)
+    names = schema.names
+    if thresholds.shape != (len(schema),):
+        raise ModelError(
+            f"{type(clf).__name__} cannot be served: {thresholds.size} thresholds for "
+            f"{schema.describe()}"
+        )
+    predict_body, explain_body = _request_models(schema)
     lock = threading.Lock()
     with lock:  # the first call initialises torch kernels: pay it now, not on a request
         clf.predict_proba(["warm up"])
@@ -461,11 +559,14 @@ def create_app(
     app = FastAPI(
         title="emobalance",
         version=__version__,
-        description="Multi-label emotion classification (28 GoEmotions labels, Ekman groups).",
+        description="Multi-label emotion classification (28 GoEmotions labels, Ekman groups)."
+        if schema.same_labels(GOEMOTIONS)
+        else f"Emotion classification ({len(schema)} labels of {schema.name}).",
         docs_url=None,  # replaced below by pages whose assets are served from here, not a CDN
         redoc_url=None,
     )
     app.state.classifier = clf
+    app.state.schema = schema  # the labels the answers speak
     app.state.limits = {
         "max_texts": max_texts, "max_chars": max_chars, "max_body_bytes": max_body_bytes
     }  # fmt: skip
@@ -518,10 +619,10 @@ def create_app(
             )
 
     # ------------------------------------------------------------ endpoints
-    @app.post("/v1/predict", responses=_ERRORS, tags=["model"], response_model_exclude_none=True)
     def predict(req: PredictRequest) -> PredictResponse:
-        """Labels above the per-label thresholds, all 28 probabilities and the Ekman group
-        (and, with ``top_k`` or ``view``, the top labels and the sentiment group)."""
+        """Labels above the per-label thresholds, all the model's probabilities and, for
+        GoEmotions, the Ekman group (and, with ``top_k`` or ``view``, the top labels and the
+        sentiment group)."""
         texts = req.texts
         if len(texts) > max_texts:
             raise StarletteHTTPException(
@@ -535,52 +636,49 @@ def create_app(
             proba = clf.predict_proba(texts, **options) if options else clf.predict_proba(texts)
         inference.labels("predict").observe(time.perf_counter() - t0)
         texts_total.labels("predict").inc(len(texts))
-        ekman = collapse_probabilities(proba, "ekman")
+        ekman = _collapsed(schema, proba, "ekman")
         if req.top_k is not None or req.view is not None:
             return _in_view(proba, ekman, req.top_k, req.view or "labels")
-        above = proba >= thresholds
+        above = predict_labels(proba, thresholds, schema.single_label)
         return PredictResponse(
             predictions=[
                 Prediction(
-                    labels=[LABELS[j] for j in np.flatnonzero(above[i])],
-                    probabilities=dict(zip(LABELS, _round(proba[i]), strict=True)),
-                    ekman=EKMAN_LABELS[int(np.argmax(ekman[i]))],
-                    ekman_probabilities=dict(zip(EKMAN_LABELS, _round(ekman[i]), strict=True)),
+                    labels=[names[j] for j in np.flatnonzero(above[i])],
+                    probabilities=dict(zip(names, _round(proba[i]), strict=True)),
+                    **_best_group(schema, "ekman", ekman, i),
                 )
                 for i in range(len(texts))
             ]
         )
 
     def _in_view(
-        proba: np.ndarray, ekman: np.ndarray, top_k: int | None, view: str
+        proba: np.ndarray, ekman: np.ndarray | None, top_k: int | None, view: str
     ) -> PredictResponse:
         """The answer to a request with ``top_k`` or ``view``: labels, probabilities and top
-        in the view, plus both groupings."""
-        records = prediction_records(proba, thresholds, top_k=top_k, view=view)
-        sentiment = collapse_probabilities(proba, "sentiment")
+        in the view, plus the ekman and sentiment groupings the schema has."""
+        proba = np.asarray(proba, dtype=np.float32)
+        on = predict_labels(proba, thresholds, schema.single_label)
+        view_names, scores, view_on = _view(schema, proba, on, view)
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
+        sentiment = _collapsed(schema, proba, "sentiment")
         out = []
-        for i, rec in enumerate(records):
-            names, scores = zip(*rec["probabilities"].items(), strict=True)
-            top_names, top_scores = zip(*rec["top"], strict=True)
-            top = zip(top_names, _round(np.array(top_scores)), strict=True)
+        for i in range(len(proba)):
+            top = zip([view_names[j] for j in order[i]], _round(scores[i, order[i]]), strict=True)
+            best = _best_group(schema, "ekman", ekman, i)
+            best.update(_best_group(schema, "sentiment", sentiment, i))
             out.append(
                 Prediction(
-                    labels=rec["labels"],
-                    probabilities=dict(zip(names, _round(np.array(scores)), strict=True)),
-                    ekman=rec["ekman"],
-                    ekman_probabilities=dict(zip(EKMAN_LABELS, _round(ekman[i]), strict=True)),
+                    labels=[view_names[j] for j in np.flatnonzero(view_on[i])],
+                    probabilities=dict(zip(view_names, _round(scores[i]), strict=True)),
                     top=[LabelProbability(label=n, probability=p) for n, p in top],
-                    sentiment=rec["sentiment"],
-                    sentiment_probabilities=dict(
-                        zip(SENTIMENT_LABELS, _round(sentiment[i]), strict=True)
-                    ),
+                    **best,
                 )
             )
         return PredictResponse(predictions=out)
 
-    @app.post("/v1/explain", responses=_ERRORS, tags=["model"])
     def explain(req: ExplainRequest) -> ExplainResponse:
-        """Tokens with their weights, the predicted and top labels, the Ekman group."""
+        """Tokens with their weights, the predicted and top labels (and, for GoEmotions, the
+        Ekman group)."""
         check_text(req.text, "text")
         t0 = time.perf_counter()
         with lock:
@@ -594,18 +692,41 @@ def create_app(
             labels=ex["labels"],
             top=ex["top"],
             probabilities=ex["probabilities"],
-            ekman=ex["ekman"],
+            ekman=ex.get("ekman"),
+        )
+
+    # the bodies narrowed to the schema (the annotations are strings FastAPI would resolve
+    # in this module's globals, where the per-app classes are not)
+    for path, endpoint, body in (
+        ("/v1/predict", predict, predict_body),
+        ("/v1/explain", explain, explain_body),
+    ):
+        endpoint.__annotations__["req"] = body
+        app.add_api_route(
+            path,
+            endpoint,
+            methods=["POST"],
+            responses=_ERRORS,
+            tags=["model"],
+            response_model_exclude_none=True,
         )
 
     @app.get("/v1/labels", tags=["model"])
     def labels() -> dict[str, Any]:
-        """The 28 labels in id order, the Ekman grouping and the per-label thresholds."""
-        return {
-            "labels": list(LABELS),
-            "ekman": {group: list(members) for group, members in EKMAN.items()},
-            "thresholds": dict(zip(LABELS, _round(thresholds), strict=True)),
-            "limits": app.state.limits,
+        """The model's labels in id order (with GoEmotions' Ekman grouping), the per-label
+        thresholds, the limits, and the schema: name, groupings, single_label, views."""
+        out: dict[str, Any] = {"labels": list(names)}
+        if "ekman" in schema.groupings:
+            out["ekman"] = {g: list(m) for g, m in schema.groupings["ekman"].items()}
+        out["thresholds"] = dict(zip(names, _round(thresholds), strict=True))
+        out["limits"] = app.state.limits
+        out["schema"] = schema.name
+        out["groupings"] = {
+            g: {k: list(m) for k, m in groups.items()} for g, groups in schema.groupings.items()
         }
+        out["single_label"] = schema.single_label
+        out["views"] = list(views_of(schema))
+        return out
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:

@@ -1,6 +1,8 @@
-// emobalance web page: v1/predict (the labels, the top k, the Ekman and sentiment groups, under
-// the chosen long-text policy) and v1/explain (the tokens shaded by weight), then a sorted bar
-// chart. Plain DOM code: the page loads nothing from elsewhere.
+// emobalance web page: v1/predict (the labels, the top k in the chosen view, the Ekman and
+// sentiment groups when the model's schema has them, under the chosen long-text policy) and
+// v1/explain (the tokens shaded by weight), then a sorted bar chart. The labels, the views and
+// the texts describing them come from v1/labels (the model's own label schema), not from a
+// fixed list. Plain DOM code: the page loads nothing from elsewhere.
 "use strict";
 
 (function () {
@@ -11,6 +13,9 @@
   const result = document.getElementById("result");
   const topK = document.getElementById("top-k");
   const longText = document.getElementById("long-text");
+  const view = document.getElementById("view");
+  // what v1/labels says about the model; GoEmotions' until it answers
+  let schema = { labels: [], groupings: { ekman: {}, sentiment: {} }, single_label: false };
 
   function setStatus(message, isError) {
     status.textContent = message;
@@ -71,9 +76,16 @@
     }
   }
 
+  // the Ekman / sentiment boxes show only for a schema with that grouping
+  function renderGroup(name, value) {
+    const box = document.getElementById(`${name}-box`);
+    box.hidden = !(name in schema.groupings) || value === undefined;
+    document.getElementById(name).textContent = value === undefined ? "" : value;
+  }
+
   function render(pred, explained) {
-    document.getElementById("ekman").textContent = pred.ekman;
-    document.getElementById("sentiment").textContent = pred.sentiment;
+    renderGroup("ekman", pred.ekman);
+    renderGroup("sentiment", pred.sentiment);
     const labelBox = document.getElementById("labels");
     labelBox.replaceChildren();
     if (pred.labels.length === 0) {
@@ -110,11 +122,11 @@
     setStatus("Analysing…");
     try {
       const k = Number(topK.value) || 5;
-      const request = { texts: [text], top_k: k, view: "labels" };
+      const request = { texts: [text], top_k: Math.min(k, viewSize()), view: view.value };
       if (longText.value !== "truncate") request.long_text = longText.value;
       const [pred, explained] = await Promise.all([
         post("v1/predict", request),
-        post("v1/explain", { text: text, top_k: k }),
+        post("v1/explain", { text: text, top_k: Math.min(k, schema.labels.length || k) }),
       ]);
       render(pred.predictions[0], explained);
       setStatus("");
@@ -125,11 +137,53 @@
     }
   }
 
-  // The server's --max-chars may differ from the 5000 in the HTML: follow it when known.
+  // how many names the chosen view has (top_k may not exceed it)
+  function viewSize() {
+    const groups = schema.groupings[view.value];
+    const n = groups ? Object.keys(groups).length : schema.labels.length;
+    return n || Infinity;
+  }
+
+  // The label schema of the served model: its labels, its groupings (the views) and whether it
+  // is single-label. The page describes and offers what the model has.
+  function applySchema(info) {
+    schema = {
+      labels: info.labels || [],
+      groupings: info.groupings || {},
+      single_label: Boolean(info.single_label),
+    };
+    const views = info.views || ["labels", ...Object.keys(schema.groupings)];
+    view.replaceChildren(
+      ...views.map((name) => {
+        const option = el("option", "", name);
+        option.value = name;
+        return option;
+      }),
+    );
+    view.value = "labels";
+    const n = schema.labels.length;
+    const kind = schema.single_label ? "Single-label" : "Multi-label";
+    const groups = Object.keys(schema.groupings);
+    const lead = `${kind} emotion classification: ${n} labels of ${info.schema || "the model"}`;
+    document.getElementById("lead").textContent =
+      lead + (groups.length ? ` (views: ${groups.join(", ")}).` : ".");
+    document.getElementById("bars-note").textContent = schema.single_label
+      ? `All ${n} labels (or the view's groups), sorted by probability; the marked bar is the ` +
+        "predicted label."
+      : `All ${n} labels (or the view's groups), sorted by probability; a marked bar is at or ` +
+        "above its tuned threshold.";
+    for (const name of ["ekman", "sentiment"]) {
+      document.getElementById(`${name}-box`).hidden = !(name in schema.groupings);
+    }
+  }
+
   fetch("v1/labels")
     .then((r) => (r.ok ? r.json() : null))
     .then((info) => {
-      if (info && info.limits && info.limits.max_chars) input.maxLength = info.limits.max_chars;
+      if (!info) return;
+      // The server's --max-chars may differ from the 5000 in the HTML: follow it.
+      if (info.limits && info.limits.max_chars) input.maxLength = info.limits.max_chars;
+      if (info.labels) applySchema(info);
     })
     .catch(() => {});
 
