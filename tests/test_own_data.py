@@ -272,7 +272,7 @@ def test_goemotions_and_own_models_served_side_by_side(own, cache, tmp_path):
 
 @pytest.mark.parametrize(
     ("cell", "match"),
-    [("joy;happiness", "unknown label 'happiness'"), ("joy;;anger", None)],
+    [("joy;happiness", "label 'happiness' is not one of data.labels"), ("joy;;anger", None)],
 )
 def test_a_label_outside_the_declared_labels_names_file_line_and_label(own, cli, tmp_path,
                                                                        cell, match):  # fmt: skip

@@ -407,7 +407,7 @@ class Experiment:
         """Gather the run's files for :mod:`emobalance.report`, which builds the figures."""
         from .data.corpora import POLARITY_GUARD
         from .evaluation.significance import compare_variants, select_by_dev
-        from .report import bootstrap_pairs, run_figures, run_notes, write_report
+        from .report import bootstrap_pairs, rare_count, run_figures, run_notes, write_report
 
         cfg = self.config
         rare = rare_labels(self.train.label_counts(), k=rare_count(self.schema), schema=self.schema)
@@ -423,7 +423,7 @@ class Experiment:
         bal_png = self.run_dir / "balance" / "balance_counts.png"
         figures = run_figures(
             self.entries, y, rare, probas=probas, histories=histories,
-            balance_png=bal_png.read_bytes() if bal_png.is_file() else None,
+            balance_png=bal_png.read_bytes() if bal_png.is_file() else None, schema=self.schema,
         )  # fmt: skip
         # balanced's bootstrap as before, and distilled_balanced's on the same resamples
         pairs: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {
@@ -448,10 +448,10 @@ class Experiment:
             "baseline": "imbalanced", "rare": rare, "external": POLARITY_GUARD,
             "rows": compare_variants(self.entries, "imbalanced", rare, POLARITY_GUARD,
                                      variants=cfg.run.variants),
-            # the variant one would pick without test: dev's mean macro-F1 over seeds
-            "selected_by_dev": select_by_dev(
-                self.entries, [v for v in cfg.run.variants if v != "imbalanced"]
-            ),
+            # the model one would pick without test: dev's mean run.select_by over seeds
+            "select_by": cfg.run.select_by,
+            "selected_by_dev": select_by_dev(self.entries, cfg.run.variants,
+                                             metric=cfg.run.select_by),
         }  # fmt: skip
         write_json_atomic(self.run_dir / "significance.json", comparison)
         eff = [{"name": e["variant"], **e["efficiency"]} for e in self.entries
@@ -463,16 +463,11 @@ class Experiment:
             rare=rare, bootstrap=first["balanced"], figures=figures, efficiency=eff,
             extra_bootstrap=[bs for v, bs in first.items() if v != "balanced" and bs],
             comparison=comparison,
-            notes=run_notes(self.entries, seconds=seconds, seeds=cfg.run.seeds),
-            title=f"emobalance run: {self.run_dir.name}",
+            notes=[*run_notes(self.entries, seconds=seconds, seeds=cfg.run.seeds),
+                   *self.data_notes],
+            title=f"emobalance run: {self.run_dir.name}", schema=self.schema,
         )  # fmt: skip
         log.info(f"report written to {self.run_dir / 'report.md'} and report.html")
-
-
-def rare_count(schema: LabelSchema) -> int:
-    """How many rarest labels the report follows: 6 of GoEmotions' 28 (its "rare-6"), a
-    third of a smaller schema's labels (at least 1)."""
-    return min(6, max(1, len(schema) // 3))
 
 
 def _test_predictions(model_dir: Path, schema: LabelSchema) -> np.ndarray:
