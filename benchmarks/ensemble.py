@@ -111,27 +111,42 @@ def main() -> None:
 
     for n, s in scores.items():
         minutes = [_train_minutes(p) for p in members[n]]
-        emit(row(n, s["dev"], s["test"], members=len(members[n]),
-                 train_minutes=None if None in minutes else round(sum(minutes), 2),
-                 texts_per_s=round(s["texts_per_s"], 1)))
+        emit(
+            row(
+                n,
+                s["dev"],
+                s["test"],
+                members=len(members[n]),
+                train_minutes=None if None in minutes else round(sum(minutes), 2),
+                texts_per_s=round(s["texts_per_s"], 1),
+            )
+        )
     uniform = {n: 1 for n in scores}
-    emit(row("mean_of_all", weighted_mean({n: s["dev"] for n, s in scores.items()}, uniform),
-             weighted_mean({n: s["test"] for n, s in scores.items()}, uniform)))
-    sel = select_ensemble({n: s["dev"] for n, s in scores.items()}, dev.labels,
-                          max_steps=args.max_steps)
+    emit(
+        row(
+            "mean_of_all",
+            weighted_mean({n: s["dev"] for n, s in scores.items()}, uniform),
+            weighted_mean({n: s["test"] for n, s in scores.items()}, uniform),
+        )
+    )
+    sel = select_ensemble(
+        {n: s["dev"] for n, s in scores.items()}, dev.labels, max_steps=args.max_steps
+    )
     spec = sel.spec({n: [str(p) for p in paths] for n, paths in members.items()})
     if args.spec_out:
         args.spec_out.write_text(spec + "\n")
     seconds_per_text = sum(1 / scores[n]["texts_per_s"] for n in sel.counts)
-    emit(row(
-        "selected_ensemble",
-        weighted_mean({n: s["dev"] for n, s in scores.items()}, sel.counts),
-        weighted_mean({n: s["test"] for n, s in scores.items()}, sel.counts),
-        counts=sel.counts,
-        history=sel.history,
-        texts_per_s=round(1 / seconds_per_text, 1),
-        machine=machine(),
-    ))
+    emit(
+        row(
+            "selected_ensemble",
+            weighted_mean({n: s["dev"] for n, s in scores.items()}, sel.counts),
+            weighted_mean({n: s["test"] for n, s in scores.items()}, sel.counts),
+            counts=sel.counts,
+            history=sel.history,
+            texts_per_s=round(1 / seconds_per_text, 1),
+            machine=machine(),
+        )
+    )
 
 
 if __name__ == "__main__":

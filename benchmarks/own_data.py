@@ -61,7 +61,7 @@ def summarise(run_dir: Path) -> dict:
         "data_notes": info.get("data_notes", []),
         "variants": out,
         "selected_by_dev": sig.get("selected_by_dev"),
-        "select_by": sig.get("select_by", "macro_f1"),
+        "select_by": sig.get("selected_by_dev_metric", "macro_f1"),
         "comparison": sig.get("rows", []),
     }
 

@@ -67,19 +67,21 @@ def main() -> None:
 
     first, output = timed()
     warm = [timed()[0] for _ in range(args.runs)]
-    emit({
-        "benchmark": "startup",
-        "command": f'emobalance predict "{TEXT}"',
-        "wheel": wheel.name,
-        "wheel_mb": round(wheel.stat().st_size / 1e6, 2),
-        "install_seconds": round(install_s, 1),
-        "first_seconds": round(first, 3),
-        "warm_seconds": [round(w, 3) for w in warm],
-        "warm_median_seconds": round(statistics.median(warm), 3),
-        "output": output,
-        "cache_written": (home / "cache").exists(),
-        "machine": machine(),
-    })
+    emit(
+        {
+            "benchmark": "startup",
+            "command": f'emobalance predict "{TEXT}"',
+            "wheel": wheel.name,
+            "wheel_mb": round(wheel.stat().st_size / 1e6, 2),
+            "install_seconds": round(install_s, 1),
+            "first_seconds": round(first, 3),
+            "warm_seconds": [round(w, 3) for w in warm],
+            "warm_median_seconds": round(statistics.median(warm), 3),
+            "output": output,
+            "cache_written": (home / "cache").exists(),
+            "machine": machine(),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -388,10 +388,13 @@ def evaluate_cmd(
         raise EmobalanceError("--data needs --label-map (a built-in name or a YAML file)")
     from .cli_tables import print_external
     from .evaluation import evaluate_external, plot_confusion
+    from .labels import schema_of
+    from .models.registry import load_model
 
     record_io(reading=data, writing=plot)
+    clf = load_model(model_dir)
     m = evaluate_external(
-        model_dir, data, label_map, abstain=abstain, text_column=text_column,
+        clf, data, label_map, abstain=abstain, text_column=text_column,
         label_column=label_column, multi_label=multi_label, label_sep=label_sep,
     )  # fmt: skip
     if plot is not None:
@@ -399,7 +402,7 @@ def evaluate_cmd(
     if as_json:
         typer.echo(json.dumps(m, ensure_ascii=False))
         return
-    print_external(m, f"{model_dir} on {data} via {m['label_map']}")
+    print_external(m, f"{model_dir} on {data} via {m['label_map']}", schema=schema_of(clf))
     if plot is not None:
         typer.echo(f"confusion matrix written to {plot}")
 

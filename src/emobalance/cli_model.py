@@ -121,7 +121,9 @@ def thresholds_cmd(
     if as_json:
         typer.echo(json.dumps(thresholds_json(new.thresholds_, new.labels_)))
         return
-    print_thresholds(new.thresholds_, clf.thresholds_, str(model_dir), new.calibration_)
+    print_thresholds(
+        new.thresholds_, clf.thresholds_, str(model_dir), new.calibration_, schema=clf.labels_
+    )
 
 
 def calibrate_cmd(

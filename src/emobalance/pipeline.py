@@ -171,7 +171,7 @@ class Experiment:
             e.name: (
                 load_external(e.path, text_column=e.text_column, label_column=e.label_column,
                               multi_label=e.multi_label, label_sep=e.label_sep),
-                get_label_map(e.label_map),
+                get_label_map(e.label_map, self.schema),
                 e,
             )
             for e in self.config.run.external
@@ -449,10 +449,11 @@ class Experiment:
             "rows": compare_variants(self.entries, "imbalanced", rare, POLARITY_GUARD,
                                      variants=cfg.run.variants),
             # the model one would pick without test: dev's mean run.select_by over seeds
-            "select_by": cfg.run.select_by,
             "selected_by_dev": select_by_dev(self.entries, cfg.run.variants,
                                              metric=cfg.run.select_by),
         }  # fmt: skip
+        if cfg.run.select_by != "macro_f1":
+            comparison["selected_by_dev_metric"] = cfg.run.select_by
         write_json_atomic(self.run_dir / "significance.json", comparison)
         eff = [{"name": e["variant"], **e["efficiency"]} for e in self.entries
                if e["seed"] == seed0]  # fmt: skip
@@ -463,7 +464,7 @@ class Experiment:
             rare=rare, bootstrap=first["balanced"], figures=figures, efficiency=eff,
             extra_bootstrap=[bs for v, bs in first.items() if v != "balanced" and bs],
             comparison=comparison,
-            notes=[*run_notes(self.entries, seconds=seconds, seeds=cfg.run.seeds),
+            notes=[*run_notes(self.entries, seconds=seconds, seeds=cfg.run.seeds, rare=rare),
                    *self.data_notes],
             title=f"emobalance run: {self.run_dir.name}", schema=self.schema,
         )  # fmt: skip
