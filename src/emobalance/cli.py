@@ -23,20 +23,12 @@ from .cli_options import (
     MAX_THREADS,
     AggregateOption,
     ConfigFile,
-    DataDevOption,
-    DataFormatOption,
-    DataTestOption,
-    DataTrainOption,
     DefaultModelArg,
     DevData,
-    LabelColumnOption,
-    LabelColumnsOption,
     LongTextOption,
     MaxCharsOption,
     ModelPath,
     SetOption,
-    SingleLabelOption,
-    TextColumnOption,
     ThresholdOption,
     ThresholdsOption,
     TopKOption,
@@ -44,11 +36,11 @@ from .cli_options import (
     ViewOption,
     WindowOption,
     command_config,
-    data_sets,
     finite,
     names_model,
     record_io,
     split_model_argument,
+    with_data_flags,
 )
 from .cli_serve import serve_cmd
 from .errors import ConfigError, EmobalanceError
@@ -93,6 +85,7 @@ def _root(
 
 
 @data_app.command("stats")
+@with_data_flags
 def data_stats(
     split: Annotated[
         str,
@@ -115,14 +108,7 @@ def data_stats(
     ] = None,
     config: ConfigFile = None,
     sets: SetOption = None,
-    data_train: DataTrainOption = None,
-    data_dev: DataDevOption = None,
-    data_test: DataTestOption = None,
-    data_format: DataFormatOption = None,
-    data_text_column: TextColumnOption = None,
-    data_label_column: LabelColumnOption = None,
-    data_label_columns: LabelColumnsOption = None,
-    data_single_label: SingleLabelOption = None,
+    own: list[str] | None = None,
 ) -> None:
     """Label counts and imbalance measures (IRLbl, MeanIR, MaxIR, CVIR, SCUMBLE, cardinality).
 
@@ -132,20 +118,7 @@ def data_stats(
     from .cli_tables import print_stats_table
     from .jobs import load_data, load_splits
 
-    cfg = command_config(
-        config,
-        sets,
-        extra=data_sets(
-            data_train,
-            data_dev,
-            data_test,
-            data_format,
-            data_text_column,
-            data_label_column,
-            data_label_columns,
-            data_single_label,
-        ),
-    )
+    cfg = command_config(config, sets, extra=own or [])
     record_io(reading=split, writing=plot)
     ds = load_data(split, data_dir, config=cfg)
     for note in load_splits(cfg, data_dir).notes if split in ("train", "dev", "test") else ():
@@ -162,6 +135,7 @@ def data_stats(
 
 
 @app.command("train")
+@with_data_flags
 def train_cmd(
     out: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
     train: TrainData = "train",
@@ -202,14 +176,7 @@ def train_cmd(
         ),
     ] = None,
     sets: SetOption = None,
-    data_train: DataTrainOption = None,
-    data_dev: DataDevOption = None,
-    data_test: DataTestOption = None,
-    data_format: DataFormatOption = None,
-    data_text_column: TextColumnOption = None,
-    data_label_column: LabelColumnOption = None,
-    data_label_columns: LabelColumnsOption = None,
-    data_single_label: SingleLabelOption = None,
+    own: list[str] | None = None,
 ) -> None:
     """Train the reference model (thresholds tuned on dev) and save it to --out.
 
@@ -231,8 +198,7 @@ def train_cmd(
          "distill.teacher": distill_from, "distill.alpha": alpha,
          "distill.temperature": temperature, "distill.corpus": None if no_corpus else corpus},
         extra=(["distill.corpus=null"] if no_corpus else [])
-        + data_sets(data_train, data_dev, data_test, data_format, data_text_column,
-                      data_label_column, data_label_columns, data_single_label),
+        + (own or []),
     )  # fmt: skip
     if vectors is not None and not cfg.model.pretrained:
         raise ConfigError(
@@ -254,6 +220,7 @@ def train_cmd(
 
 
 @teacher_app.command("train")
+@with_data_flags
 def teacher_train_cmd(
     out: Annotated[Path, typer.Option("--out", help="Teacher folder to write.")],
     base: Annotated[
@@ -270,14 +237,7 @@ def teacher_train_cmd(
     epochs: Annotated[int | None, typer.Option("--epochs", help="Override teacher.epochs.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Override teacher.seed.")] = None,
     sets: SetOption = None,
-    data_train: DataTrainOption = None,
-    data_dev: DataDevOption = None,
-    data_test: DataTestOption = None,
-    data_format: DataFormatOption = None,
-    data_text_column: TextColumnOption = None,
-    data_label_column: LabelColumnOption = None,
-    data_label_columns: LabelColumnsOption = None,
-    data_single_label: SingleLabelOption = None,
+    own: list[str] | None = None,
 ) -> None:
     """Fine-tune a transformer teacher (mean pooling + linear head) and save it to --out.
 
@@ -288,8 +248,7 @@ def teacher_train_cmd(
 
     cfg = command_config(
         config, sets, {"teacher.base": base, "teacher.epochs": epochs, "teacher.seed": seed},
-        extra=data_sets(data_train, data_dev, data_test, data_format, data_text_column,
-                      data_label_column, data_label_columns, data_single_label),
+        extra=(own or []),
     )  # fmt: skip
     record_io(writing=out)
     clf = jobs.train_teacher(cfg, train, dev, out=out)
@@ -675,6 +634,7 @@ def explain_cmd(
 
 
 @app.command("balance")
+@with_data_flags
 def balance_cmd(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
     config: ConfigFile = None,
@@ -696,14 +656,7 @@ def balance_cmd(
         ),
     ] = False,
     sets: SetOption = None,
-    data_train: DataTrainOption = None,
-    data_dev: DataDevOption = None,
-    data_test: DataTestOption = None,
-    data_format: DataFormatOption = None,
-    data_text_column: TextColumnOption = None,
-    data_label_column: LabelColumnOption = None,
-    data_label_columns: LabelColumnsOption = None,
-    data_single_label: SingleLabelOption = None,
+    own: list[str] | None = None,
 ) -> None:
     """Build a balanced training set with provenance; dev and test texts never enter it.
 
@@ -722,8 +675,7 @@ def balance_cmd(
     cfg = command_config(
         config, [*shape, *(sets or [])],
         {"balance.teacher": teacher, "balance.target": target_value, "balance.seed": seed},
-        extra=data_sets(data_train, data_dev, data_test, data_format, data_text_column,
-                      data_label_column, data_label_columns, data_single_label),
+        extra=(own or []),
     )  # fmt: skip
     record_io(writing=out)
     _, report = jobs.balance(cfg, out)
@@ -746,6 +698,7 @@ def balance_cmd(
 
 
 @app.command("run")
+@with_data_flags
 def run_cmd(
     config: Annotated[
         Path | None, typer.Option("--config", help="run.yaml (over the preset).")
@@ -771,14 +724,7 @@ def run_cmd(
         str | None, typer.Option("--seeds", help="Override run.seeds, e.g. 0,1,2.")
     ] = None,
     sets: SetOption = None,
-    data_train: DataTrainOption = None,
-    data_dev: DataDevOption = None,
-    data_test: DataTestOption = None,
-    data_format: DataFormatOption = None,
-    data_text_column: TextColumnOption = None,
-    data_label_column: LabelColumnOption = None,
-    data_label_columns: LabelColumnsOption = None,
-    data_single_label: SingleLabelOption = None,
+    own: list[str] | None = None,
 ) -> None:
     """The whole experiment, evaluated on the original test set, with its report.
 
@@ -788,16 +734,7 @@ def run_cmd(
     """
     from . import jobs
 
-    own = data_sets(
-        data_train,
-        data_dev,
-        data_test,
-        data_format,
-        data_text_column,
-        data_label_column,
-        data_label_columns,
-        data_single_label,
-    )
+    own = own or []
     if preset is None and config is None:
         names_data = own or any(item.strip().startswith("data.") for item in sets or [])
         preset = "own" if names_data else "quick"

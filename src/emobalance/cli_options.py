@@ -5,10 +5,12 @@ option types several commands take."""
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -172,54 +174,39 @@ MaxCharsOption = Annotated[
 
 # the user's own data: flags that mirror the config's `data:` section (--set data.KEY=...)
 _OWN = "Own data (the config's data: section)"
-DataTrainOption = Annotated[
-    str | None,
-    typer.Option("--data-train", help="data.train: your labelled training file (CSV, TSV, "
-                 "JSONL, Parquet); alone, it is split into train/dev/test.",
-                 rich_help_panel=_OWN),
-]  # fmt: skip
-DataDevOption = Annotated[
-    str | None, typer.Option("--data-dev", help="data.dev: your dev file.", rich_help_panel=_OWN)
-]
-DataTestOption = Annotated[
-    str | None,
-    typer.Option("--data-test", help="data.test: your test file.", rich_help_panel=_OWN),
-]
-DataFormatOption = Annotated[
-    str | None,
-    typer.Option("--data-format", help="data.format: csv, tsv, jsonl or parquet (default: by "
-                 "extension; a .txt needs it).", rich_help_panel=_OWN),
-]  # fmt: skip
-TextColumnOption = Annotated[
-    str | None,
-    typer.Option("--text-column", help="data.text_column (default: text).", rich_help_panel=_OWN),
-]
-LabelColumnOption = Annotated[
-    str | None,
-    typer.Option("--label-column", help="data.label_column: one column of label names joined "
-                 "by data.label_sep (default ',').", rich_help_panel=_OWN),
-]  # fmt: skip
-LabelColumnsOption = Annotated[
-    str | None,
-    typer.Option("--label-columns", help="data.label_columns, comma-separated: one 0/1 column "
-                 "per label (the wide layout).", rich_help_panel=_OWN),
-]  # fmt: skip
-SingleLabelOption = Annotated[
-    bool | None,
-    typer.Option("--single-label/--multi-label", help="data.single_label: one label per row.",
-                 rich_help_panel=_OWN, show_default=False),
-]  # fmt: skip
+
+
+def _own_flag(flag: str, help: str, kind: Any = str | None) -> Any:
+    return Annotated[kind, typer.Option(flag, help=help, rich_help_panel=_OWN, show_default=False)]
+
+
+# the command's parameter name -> its flag; commands get them through with_data_flags
+_DATA_FLAGS = {
+    "data_train": _own_flag("--data-train", "data.train: your labelled training file (CSV, "
+                            "TSV, JSONL, Parquet); alone, it is split into train/dev/test."),
+    "data_dev": _own_flag("--data-dev", "data.dev: your dev file."),
+    "data_test": _own_flag("--data-test", "data.test: your test file."),
+    "data_format": _own_flag("--data-format", "data.format: csv, tsv, jsonl or parquet "
+                             "(default: by extension; a .txt needs it)."),
+    "data_text_column": _own_flag("--text-column", "data.text_column (default: text)."),
+    "data_label_column": _own_flag("--label-column", "data.label_column: one column of label "
+                                   "names joined by data.label_sep (default ',')."),
+    "data_label_columns": _own_flag("--label-columns", "data.label_columns, comma-separated: "
+                                    "one 0/1 column per label (the wide layout)."),
+    "data_single_label": _own_flag("--single-label/--multi-label", "data.single_label: one "
+                                   "label per row.", bool | None),
+}  # fmt: skip
 
 
 def data_sets(
-    train: str | None = None,
-    dev: str | None = None,
-    test: str | None = None,
-    fmt: str | None = None,
-    text_column: str | None = None,
-    label_column: str | None = None,
-    label_columns: str | None = None,
-    single_label: bool | None = None,
+    data_train: str | None = None,
+    data_dev: str | None = None,
+    data_test: str | None = None,
+    data_format: str | None = None,
+    data_text_column: str | None = None,
+    data_label_column: str | None = None,
+    data_label_columns: str | None = None,
+    data_single_label: bool | None = None,
 ) -> list[str]:
     """The ``--set data.KEY=VALUE`` items of the own-data flags that were given.
 
@@ -228,16 +215,39 @@ def data_sets(
     import json
 
     items: list[str] = []
-    for key, value in (("train", train), ("dev", dev), ("test", test), ("format", fmt),
-                       ("text_column", text_column), ("label_column", label_column)):  # fmt: skip
+    for key, value in (("train", data_train), ("dev", data_dev), ("test", data_test),
+                       ("format", data_format), ("text_column", data_text_column),
+                       ("label_column", data_label_column)):  # fmt: skip
         if value is not None:
             items.append(f"data.{key}={json.dumps(value)}")
-    if label_columns is not None:
-        names = [c.strip() for c in label_columns.split(",") if c.strip()]
+    if data_label_columns is not None:
+        names = [c.strip() for c in data_label_columns.split(",") if c.strip()]
         items.append(f"data.label_columns={json.dumps(names)}")
-    if single_label is not None:
-        items.append(f"data.single_label={'true' if single_label else 'false'}")
+    if data_single_label is not None:
+        items.append(f"data.single_label={'true' if data_single_label else 'false'}")
     return items
+
+
+def with_data_flags(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the own-data flags (``--data-train`` ... ``--single-label``).
+
+    The command declares a keyword ``own: list[str]`` instead: the ``--set data.KEY=...``
+    items of the flags given (:func:`data_sets`), so each command spells the flags once."""
+    signature = inspect.signature(command, eval_str=True)
+    params = [p for name, p in signature.parameters.items() if name != "own"]
+    params += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
+        for name, kind in _DATA_FLAGS.items()
+    ]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        flags = {name: kwargs.pop(name, None) for name in _DATA_FLAGS}
+        return command(*args, own=data_sets(**flags), **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
 
 
 def command_config(

@@ -513,36 +513,11 @@ GOEMOTIONS = LabelSchema(
 # dataset's or model's schema instead.
 
 
-def label_id(
-    label: LabelLike,
-    where: str | None = None,
-    *,
-    what: str = "emotion label",
-    error: type[Exception] = LabelError,
-) -> int:
-    """:meth:`LabelSchema.label_id` of :data:`GOEMOTIONS`.
-
-    >>> label_id(" Grief"), label_id(16), label_id("16")
-    (16, 16, 16)
-    """
-    return GOEMOTIONS.label_id(label, where, what=what, error=error)
-
-
-def label_ids(
-    labels: LabelLike | Iterable[LabelLike],
-    where: str | None = None,
-    *,
-    sep: str = ",",
-    what: str = "emotion label",
-    error: type[Exception] = LabelError,
-) -> list[int]:
-    """:meth:`LabelSchema.label_ids` of :data:`GOEMOTIONS`."""
-    return GOEMOTIONS.label_ids(labels, where, sep=sep, what=what, error=error)
-
-
-def group_names(grouping: str | Mapping[str, Sequence[str]]) -> tuple[str, ...]:
-    """Names of the groups of a GoEmotions grouping (``"ekman"``, ``"sentiment"`` or a mapping)."""
-    return GOEMOTIONS.group_names(grouping)
+label_id = GOEMOTIONS.label_id
+label_ids = GOEMOTIONS.label_ids
+group_names = GOEMOTIONS.group_names
+names_to_matrix = GOEMOTIONS.names_to_matrix
+matrix_to_names = GOEMOTIONS.matrix_to_names
 
 
 def collapse_labels(
@@ -557,13 +532,3 @@ def collapse_probabilities(
 ) -> np.ndarray:
     """Collapse an ``(n, 28)`` GoEmotions probability matrix into a grouping (max, float32)."""
     return GOEMOTIONS.collapse_probabilities(proba, grouping)
-
-
-def names_to_matrix(rows: Sequence[Sequence[str | int]]) -> np.ndarray:
-    """Build a ``uint8[n, 28]`` GoEmotions matrix from per-row label names or ids."""
-    return GOEMOTIONS.names_to_matrix(rows)
-
-
-def matrix_to_names(labels: np.ndarray) -> list[list[str]]:
-    """Label names per row of a binary ``(n, 28)`` GoEmotions matrix."""
-    return GOEMOTIONS.matrix_to_names(labels)
