@@ -371,6 +371,10 @@ class Experiment:
                 "precision": "fp64" if variant == "tfidf" else model.metrics_.get("precision"),
             },
         }  # fmt: skip
+        # labels train never has: no model can learn them, their test F1 measures nothing
+        untrained = [lab for lab, c in self.train.label_counts().items() if c == 0]
+        if untrained:
+            entry["untrained_labels"] = untrained
         if "distillation" in getattr(model, "metrics_", {}):
             entry["distillation"] = model.metrics_["distillation"]
         if self.external:
