@@ -212,7 +212,8 @@ class Experiment:
             )
         if "tfidf" in parts:
             provided["tfidf"] = ClassifierTeacher(self._get_model("tfidf", seed), name="tfidf")
-        if "minilm" in parts and "teacher" in cfg.run.variants:  # one fine-tune, not two
+        # one fine-tune, not two: the run's teacher model (also one a resumed run trained)
+        if "minilm" in parts and ("teacher" in cfg.run.variants or self._done("teacher", seed)):
             provided["minilm"] = ClassifierTeacher(self._get_model("teacher", seed), name="minilm")
         log.info(f"teacher: {resolved}")
         return build_teacher(
