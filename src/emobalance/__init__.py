@@ -9,13 +9,23 @@ from typing import TYPE_CHECKING, Any
 
 from .data.dataset import EmotionDataset
 from .errors import DataError, EmobalanceError, ModelError
-from .labels import EKMAN, LABELS, NUM_LABELS, SENTIMENT, collapse_labels, collapse_probabilities
+from .labels import (
+    EKMAN,
+    GOEMOTIONS,
+    LABELS,
+    NUM_LABELS,
+    SENTIMENT,
+    LabelSchema,
+    collapse_labels,
+    collapse_probabilities,
+)
 
 if TYPE_CHECKING:
     from .models.base import EmotionModel
 
 __all__ = [
     "EKMAN",
+    "GOEMOTIONS",
     "LABELS",
     "NUM_LABELS",
     "SENTIMENT",
@@ -25,6 +35,7 @@ __all__ = [
     "EmotionDataset",
     "EmotionModel",
     "LabelMap",
+    "LabelSchema",
     "ModelError",
     "TfidfBaseline",
     "TransformerClassifier",
