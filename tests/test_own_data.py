@@ -215,6 +215,16 @@ def test_run_own_preset_selects_on_dev(own, cli, cache, tmp_path):
     report = (run_dir / "report.md").read_text()
     assert "anticipation" in report and "Jaccard" in report
 
+    # more seeds of two variants: the balanced one still learns from the run's own teacher
+    # model (its minilm part), never from a second fine-tune in the user cache
+    fewer = "run.variants=[imbalanced,balanced]"
+    code, _, err = cli(["run", "--config", own["config"], "--out", run_dir, "--resume",
+                        "--seeds", "0,1", "--set", fewer])  # fmt: skip
+    assert code == 0, err
+    entries = json.loads((run_dir / "metrics.json").read_text())
+    assert {(e["variant"], e["seed"]) for e in entries} >= {("balanced", 1), ("imbalanced", 1)}
+    assert not list((tmp_path / "cache").glob("teachers/minilm-*"))
+
 
 def test_a_single_label_dataset_predicts_one_label_and_reports_accuracy(cli, cache, tmp_path):
     import csv
