@@ -184,7 +184,7 @@ def test_comparison_section_with_three_seeds(tmp_path):
     assert "| balanced | rare-6 mean F1 | 3 | +0.1000 |" in md
     assert "| balanced | polarity guard accuracy | 3 | -0.0100 |" in md
     assert "| tfidf | test macro F1 | 3 | -0.1000 |" in md
-    assert "Selected by dev mean macro-F1 among the variants other than imbalanced: balanced" in md
+    assert "Selected by dev mean macro-F1 among all the variants: balanced" in md
     assert "(dev mean macro-F1 0.4200)" in md and "The selection used dev only" in md
     assert "needs at least 2 seeds" not in md
     assert "<td>polarity guard accuracy</td>" in html
@@ -195,7 +195,7 @@ def test_comparison_section_with_one_seed(tmp_path):
     md, _ = written(tmp_path, es, comparison=comparison_of(es))
     assert "| balanced | test macro F1 | 1 | +0.0200 | - | - | - | 1/1 |" in md
     assert "A paired test needs at least 2 seeds" in md
-    assert "Selected by dev mean macro-F1 among the variants other than imbalanced: balanced" in md
+    assert "Selected by dev mean macro-F1 among all the variants: balanced" in md
     # nothing to compare: no section
     only = [e for e in es if e["variant"] == "imbalanced"]
     md, _ = written(tmp_path / "b", only, comparison=comparison_of(only))
@@ -322,7 +322,7 @@ def test_comparison_names_the_dev_metric_that_selected(tmp_path):
     es = seed_entries([0, 1])
     comparison = comparison_of(es) | {"selected_by_dev_metric": "jaccard"}
     body = comparison_section(comparison)
-    assert "Selected by dev mean Jaccard among the variants other than imbalanced: " in body
+    assert "Selected by dev mean Jaccard among all the variants: " in body
     assert "dev mean macro-F1" not in body
     none = comparison_section(comparison | {"selected_by_dev": None})
     assert "has a dev Jaccard to select by" in none

@@ -509,14 +509,10 @@ def comparison_section(comparison: dict[str, Any] | None) -> str | None:
     by = comparison.get("selected_by_dev_metric", "macro_f1")
     if chosen is None:
         lines += ["", f"No variant other than {base} has a dev {_metric_name(by)} to select by."]
-    elif by != "macro_f1":
-        lines += ["", f"Selected by dev mean {_metric_name(by)} among the variants other than "
-                  f"{base}: {chosen}. The selection used dev only; no test number took part "
-                  "in it."]  # fmt: skip
     else:
         dev = next((r["dev_mean"] for r in comparison["rows"] if r["variant"] == chosen), None)
-        shown = "" if dev is None else f" (dev mean macro-F1 {dev:.4f})"
-        lines += ["", f"Selected by dev mean macro-F1 among the variants other than {base}: "
+        shown = "" if dev is None or by != "macro_f1" else f" (dev mean macro-F1 {dev:.4f})"
+        lines += ["", f"Selected by dev mean {_metric_name(by)} among all the variants: "
                   f"{chosen}{shown}. The selection used dev only; no test number took part "
                   "in it."]  # fmt: skip
     return "\n".join(lines)
@@ -639,17 +635,21 @@ def write_report(
         if schema.same_labels(GOEMOTIONS)
         else f"the test split of {schema.name} ({len(schema)} labels)"
     )
-    k = _count_word(len(rare))
+    k = (
+        f"{_count_word(len(rare))} rarest training labels"
+        if len(rare) > 1
+        else ("rarest training label")
+    )
     main += (
         f"\n\nAll numbers: {test_set}, thresholds tuned on dev; mean ± sample std over "
         "seeds.\n\n"
-        f"Mean F1 of the {k} rarest training labels ({', '.join(rare)}):\n\n"
+        f"Mean F1 of the {k} ({', '.join(rare)}):\n\n"
         + _md_table(["variant", "rare-label mean F1"], rare_rows)
     )
     sections.append(("Results", main, None))
     sections.append((
         "Per-label F1",
-        f"Test F1 per label, mean over seeds (the {k} rarest training labels starred).",
+        f"Test F1 per label, mean over seeds (the {k} starred).",
         "per_label_f1",
     ))  # fmt: skip
     ext_body = external_section(entries, variants, external)
