@@ -278,7 +278,7 @@ def test_report_of_a_five_label_run(tmp_path):
         bootstrap=None, figures=figs, efficiency=[], schema=schema,
     )[0].read_text()  # fmt: skip
     assert "the test split of five (5 labels)" in md and "GoEmotions" not in md
-    assert "Mean F1 of the one rarest training labels (fear)" in md
+    assert "Mean F1 of the rarest training label (fear)" in md
     header = next(line for line in md.splitlines() if line.startswith("| variant | seeds"))
     assert "| micro F1 |" in header and "| macro F1 | Jaccard |" in header
     assert "accuracy" not in header
