@@ -116,12 +116,13 @@ def data_stats(
     your files."""
     from .balance.stats import imbalance_stats, plot_label_counts
     from .cli_tables import print_stats_table
-    from .jobs import load_data, load_splits
+    from .jobs import load_data, load_splits, own_data
 
     cfg = command_config(config, sets, extra=own or [])
     record_io(reading=split, writing=plot)
     ds = load_data(split, data_dir, config=cfg)
-    for note in load_splits(cfg, data_dir).notes if split in ("train", "dev", "test") else ():
+    named_split = own_data(cfg) and split in ("train", "dev", "test")
+    for note in load_splits(cfg, data_dir).notes if named_split else ():
         typer.echo(f"note: {note}", err=True)
     stats = imbalance_stats(ds)
     if plot is not None:

@@ -32,6 +32,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -108,27 +109,41 @@ def load_splits(
     config: EmobalanceConfig | None, data_dir: str | os.PathLike[str] | None = None
 ) -> Splits:
     """The three splits of ``config.data`` (GoEmotions' by default), cached per process."""
-    import json
-
     section = _data_section(config)
     if not own_data(config):
         from .data import goemotions
 
-        key = f"goemotions:{data_dir}"
+        # keyed by the files themselves (where the environment points, their size and
+        # time), so a changed EMOBALANCE_DATA or a rewritten file is read again
+        files = {s: str(goemotions.locate(s, data_dir)) for s in goemotions.SPLITS}
+        key = json.dumps(["goemotions", _file_keys(files.values())])
         if key not in _SPLITS_CACHE:
             sets = [goemotions.load(s, data_dir) for s in goemotions.SPLITS]
-            files = {s: str(goemotions.locate(s, data_dir)) for s in goemotions.SPLITS}
+            _SPLITS_CACHE.clear()  # one set of splits at a time: they are large
             _SPLITS_CACHE[key] = Splits(*sets, files=files)
         return _SPLITS_CACHE[key]
     from .data.own import load_own_data
 
-    key = json.dumps(section.model_dump(mode="json"), sort_keys=True)
+    named = {"train": section.train, "dev": section.dev, "test": section.test}
+    files = {k: str(Path(v).expanduser()) for k, v in named.items() if v is not None}
+    key = json.dumps([section.model_dump(mode="json"), _file_keys(files.values())])
     if key not in _SPLITS_CACHE:
         own = load_own_data(section)
-        named = {"train": section.train, "dev": section.dev, "test": section.test}
-        files = {"own": "1", **{k: str(v) for k, v in named.items() if v is not None}}
-        _SPLITS_CACHE[key] = Splits(own.train, own.dev, own.test, own.notes, files)
+        _SPLITS_CACHE.clear()
+        _SPLITS_CACHE[key] = Splits(own.train, own.dev, own.test, own.notes, {"own": "1", **files})
     return _SPLITS_CACHE[key]
+
+
+def _file_keys(paths: Any) -> list[Any]:
+    """Path, size and modification time of each file (None for a missing one)."""
+    out: list[Any] = []
+    for p in paths:
+        try:
+            st = Path(p).stat()
+            out.append([str(p), st.st_size, st.st_mtime_ns])
+        except OSError:
+            out.append([str(p), None, None])
+    return out
 
 
 def load_data(
@@ -152,6 +167,8 @@ def load_data(
     from .data import goemotions, load_any
 
     if isinstance(data, str) and data in goemotions.SPLITS:
+        if not own_data(config):  # the one split asked for, as before
+            return goemotions.load(data, data_dir)
         return load_splits(config, data_dir).get(data)
     path = Path(data)
     if not path.exists():
