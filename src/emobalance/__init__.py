@@ -7,28 +7,20 @@ __version__ = "0.1.0"
 import os
 from typing import TYPE_CHECKING, Any
 
+from . import labels as _labels
 from .data.dataset import EmotionDataset
 from .errors import DataError, EmobalanceError, ModelError
-from .labels import (
-    EKMAN,
-    GOEMOTIONS,
-    LABELS,
-    NUM_LABELS,
-    SENTIMENT,
-    LabelSchema,
-    collapse_labels,
-    collapse_probabilities,
-)
+from .labels import LabelSchema, collapse_labels, collapse_probabilities
+
+# GoEmotions' label constants (the label list, Ekman, sentiment ...) are served from labels.py,
+# the one module that names them
+_LABEL_CONSTANTS = tuple(n for n in vars(_labels) if n.isupper() and not n.startswith("_"))
 
 if TYPE_CHECKING:
     from .models.base import EmotionModel
 
 __all__ = [
-    "EKMAN",
-    "GOEMOTIONS",
-    "LABELS",
-    "NUM_LABELS",
-    "SENTIMENT",
+    *_LABEL_CONSTANTS,
     "DataError",
     "EmobalanceError",
     "EmotionClassifier",
@@ -77,6 +69,8 @@ def load(path: str | os.PathLike[str] | None = None, **options: Any) -> EmotionM
 
 
 def __getattr__(name: str):
+    if name in _LABEL_CONSTANTS:
+        return getattr(_labels, name)
     if name in _LAZY:
         import importlib
 

@@ -23,6 +23,7 @@ from .cli_options import (
     MAX_THREADS,
     AggregateOption,
     ConfigFile,
+    DataConfigFile,
     DefaultModelArg,
     DevData,
     LongTextOption,
@@ -320,13 +321,7 @@ def evaluate_cmd(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print all metrics as one JSON object.")
     ] = False,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            help="A config whose data: section names the splits (for a model of your own labels).",
-        ),
-    ] = None,
+    config: DataConfigFile = None,
     sets: SetOption = None,
 ) -> None:
     """Evaluate a model with its dev-tuned thresholds: on a split or file in its own labels

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ChecksumError, DataError, DataNotFoundError
 from ..io import atomic_path, sha256_file
-from ..labels import NUM_LABELS
+from ..labels import GOEMOTIONS
 from ..log import progress
 from .dataset import EmotionDataset
 from .readers import csv_reader, not_utf8_error
@@ -173,7 +173,7 @@ def read_tsv(path: str | os.PathLike[str], source: str = "goemotions") -> Emotio
             raise not_utf8_error(path) from None
         except csv.Error as exc:
             raise DataError(f"{path}: line {reader.line_num}: {exc}") from None
-    labels = np.zeros((len(texts), NUM_LABELS), dtype=np.uint8)
+    labels = np.zeros((len(texts), len(GOEMOTIONS)), dtype=np.uint8)
     for i, r in enumerate(rows):
         labels[i, r] = 1
     return EmotionDataset(texts, labels=labels, source=source, ids=ids)
@@ -186,10 +186,10 @@ def _tsv_label_id(item: str, where: str) -> int:
         raise DataError(f"{where}: label id {shown!r} is not an integer")
     if len(item.lstrip("0")) > 2:  # no int() of a 5,000-digit id (Python refuses it)
         shown = item if len(item) <= 40 else item[:40] + "..."
-        raise DataError(f"{where}: label id {shown} outside 0..{NUM_LABELS - 1}")
+        raise DataError(f"{where}: label id {shown} outside 0..{len(GOEMOTIONS) - 1}")
     j = int(item.lstrip("0") or "0")
-    if j >= NUM_LABELS:
-        raise DataError(f"{where}: label id {j} outside 0..{NUM_LABELS - 1}")
+    if j >= len(GOEMOTIONS):
+        raise DataError(f"{where}: label id {j} outside 0..{len(GOEMOTIONS) - 1}")
     return j
 
 
