@@ -84,10 +84,6 @@ class Splits:
         self.notes = list(notes or [])
         self.files = dict(files or {})  # split -> path, for hashes and reports
 
-    @property
-    def is_goemotions(self) -> bool:
-        return not self.files.get("own")
-
     def get(self, name: str) -> EmotionDataset:
         return {"train": self.train, "dev": self.dev, "test": self.test}[name]
 
@@ -130,7 +126,7 @@ def load_splits(
     if key not in _SPLITS_CACHE:
         own = load_own_data(section)
         _SPLITS_CACHE.clear()
-        _SPLITS_CACHE[key] = Splits(own.train, own.dev, own.test, own.notes, {"own": "1", **files})
+        _SPLITS_CACHE[key] = Splits(own.train, own.dev, own.test, own.notes, files)
     return _SPLITS_CACHE[key]
 
 

@@ -70,7 +70,7 @@ def data_hashes(config: EmobalanceConfig | None = None) -> dict[str, str]:
     if not own_data(config):
         return {s: sha256_file(goemotions.locate(s)) for s in goemotions.SPLITS}
     files = load_splits(config).files
-    return {s: sha256_file(Path(p)) for s, p in files.items() if s != "own"}
+    return {s: sha256_file(Path(p)) for s, p in files.items()}
 
 
 class Experiment:
