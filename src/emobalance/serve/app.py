@@ -82,6 +82,7 @@ from ..metrics import predict_labels
 from ..models.base import EmotionModel
 from ..models.long_text import MAX_WINDOW_WORDS
 from ..models.registry import load_model
+from ..models.views import view_scores
 from .middleware import LATENCY_BUCKETS, BodyGuard, Head, Headers, Metrics, error_response
 
 log = get_logger(__name__)
@@ -453,20 +454,6 @@ def _collapsed(schema: LabelSchema, proba: np.ndarray, grouping: str) -> np.ndar
     return schema.collapse_probabilities(proba, grouping)
 
 
-def _view(
-    schema: LabelSchema, proba: np.ndarray, on: np.ndarray, view: str
-) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
-    """The names, scores and predictions of ``view``: the labels, or a grouping's groups
-    (score: max of the members; on: any member on, the rule of the label maps)."""
-    if view == "labels":
-        return schema.names, proba, on
-    return (
-        schema.group_names(view),
-        schema.collapse_probabilities(proba, view),
-        schema.collapse_labels(on, view),
-    )
-
-
 # ---------------------------------------------------------------------------- app
 def create_app(
     model_or_dir: EmotionModel | str | os.PathLike[str],
@@ -656,9 +643,7 @@ def create_app(
     ) -> PredictResponse:
         """The answer to a request with ``top_k`` or ``view``: labels, probabilities and top
         in the view, plus the ekman and sentiment groupings the schema has."""
-        proba = np.asarray(proba, dtype=np.float32)
-        on = predict_labels(proba, thresholds, schema.single_label)
-        view_names, scores, view_on = _view(schema, proba, on, view)
+        view_names, scores, view_on = view_scores(proba, thresholds, view, schema)
         order = np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
         sentiment = _collapsed(schema, proba, "sentiment")
         out = []
